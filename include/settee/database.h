@@ -1,0 +1,239 @@
+// settee/database.h — the embedded document database an app links.
+//
+// A Database is one CouchDB-style database held in one SQLite file (WAL mode). Documents go in and come
+// out as JSON text with CouchDB's special members (`_id`, `_rev`, `_deleted`, `_revisions`,
+// `_attachments`, `_conflicts`, ...). Every document keeps its revision tree: concurrent edits become
+// sibling leaves, the winner is CouchDB's deterministic pick, and conflicts stay until resolved.
+//
+// Contract:
+// - Every public call is one SQLite transaction: it happens whole or not at all. A call that returned a
+//   success is durable against a process crash (kill -9); with DatabaseOptions::syncFull also against
+//   power loss.
+// - Expected failures come back as Status values with CouchDB's error names (status.h).
+// - A Database may be used from several threads; calls are serialised inside. Change listeners are
+//   called on the writing thread after the write committed: keep them short (wake something up).
+// - Callbacks given to changes() / allDocs() run inside the call; they must not call back into the
+//   same Database.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "settee/status.h"
+
+namespace settee {
+
+namespace db {
+class Store;
+}
+
+struct DatabaseOptions {
+  // How many revisions of each branch are kept (CouchDB's _revs_limit). Persisted per database; this
+  // value applies when the database is created.
+  uint32_t revsLimit = 1000;
+  // Largest accepted JSON document, in bytes (CouchDB's max_document_size).
+  size_t maxDocumentSize = 8 * 1024 * 1024;
+  // Create the file when it does not exist.
+  bool createIfMissing = true;
+  // false: durable against process crashes (SQLite synchronous=NORMAL in WAL mode).
+  // true: also against power loss (synchronous=FULL), at a cost per commit.
+  bool syncFull = false;
+};
+
+// The outcome of one document write.
+struct DocResult {
+  std::string id;
+  std::string rev;
+  Status status;  // ok, or why this document was not written
+};
+
+// How a document is read; mirrors the query parameters of CouchDB's GET /db/doc.
+struct ReadOptions {
+  std::string rev;                     // a specific revision; empty reads the winner
+  bool revs = false;                   // add _revisions {start, ids}
+  bool revsInfo = false;               // add _revs_info
+  bool conflicts = false;              // add _conflicts (live losing leaves)
+  bool deletedConflicts = false;       // add _deleted_conflicts
+  bool attachments = false;            // inline attachment bodies as base64 instead of stubs
+  bool attEncodingInfo = false;        // add encoding / encoded_length to encoded attachments
+  std::vector<std::string> attsSince;  // inline only attachments newer than these revisions
+  bool localSeq = false;               // add _local_seq
+  bool latest = false;                 // open revs: a non-leaf revision answers with its leaves
+};
+
+// One entry of an open_revs read: the document at `rev`, or `missing`.
+struct OpenRev {
+  std::string rev;
+  bool found = false;
+  std::string json;  // the document when found
+};
+
+// One row of the changes feed: a document at its latest sequence.
+struct Change {
+  uint64_t seq = 0;
+  std::string id;
+  std::vector<std::string> revs;  // the winner first; with allLeaves every other leaf after it
+  bool deleted = false;           // the winner is deleted
+};
+
+struct ChangesOptions {
+  uint64_t since = 0;
+  uint64_t limit = UINT64_MAX;
+  bool descending = false;
+  bool allLeaves = false;  // style=all_docs
+};
+
+struct AllDocsOptions {
+  std::optional<std::string> startKey;
+  std::optional<std::string> endKey;
+  bool inclusiveEnd = true;
+  std::optional<std::vector<std::string>> keys;  // exact ids, answered in this order
+  uint64_t limit = UINT64_MAX;
+  uint64_t skip = 0;
+  bool descending = false;
+  bool includeDocs = false;
+  bool conflicts = false;  // with includeDocs
+};
+
+struct AllDocsRow {
+  std::string id;
+  std::string rev;
+  bool found = true;     // false for a key that names no document ("error":"not_found")
+  bool deleted = false;  // only reported for keys that name a deleted document
+  std::string doc;       // the JSON document with includeDocs (empty for deleted rows)
+};
+
+struct DatabaseInfo {
+  std::string name;
+  uint64_t updateSeq = 0;
+  uint64_t docCount = 0;
+  uint64_t docDelCount = 0;
+  uint64_t purgeSeq = 0;
+  uint64_t fileSize = 0;
+  uint64_t activeSize = 0;
+  std::string instanceStartTime;  // microseconds since the epoch at creation, constant for its life
+};
+
+// The bytes and metadata of one attachment.
+struct Attachment {
+  std::string name;
+  std::string contentType;
+  std::string digest;    // "md5-<base64>" of the stored bytes
+  std::string encoding;  // "" or "gzip": the stored bytes are encoded
+  uint64_t length = 0;   // decoded length
+  uint64_t revpos = 0;
+  std::string data;      // stored bytes (encoded when `encoding` is set)
+};
+
+// An attachment body delivered beside the JSON (multipart/related `follows: true` entries), in the
+// order the `_attachments` object lists its `follows` entries.
+struct AttachmentBody {
+  std::string name;
+  std::string data;
+};
+
+// For each id, the revisions asked about that this database lacks, and the leaves it has of lower
+// generation that the sender may use as atts_since.
+struct RevsDiffEntry {
+  std::string id;
+  std::vector<std::string> missing;
+  std::vector<std::string> possibleAncestors;
+};
+
+class Database {
+ public:
+  // Opens (or creates) the database stored at `path`; `name` is what info() reports.
+  static Result<std::unique_ptr<Database>> open(const std::string& path, const std::string& name,
+                                                const DatabaseOptions& options = {});
+  ~Database();
+  Database(const Database&) = delete;
+  Database& operator=(const Database&) = delete;
+
+  DatabaseInfo info();
+
+  // Writes one document given as JSON. `id` overrides (or supplies) `_id`. With newEdits the body's
+  // `_rev` must name a current leaf (or be absent for a new document); without, `_rev` and `_revisions`
+  // are a replicated history merged as they are.
+  Result<DocResult> put(std::string_view json, bool newEdits = true, std::string_view id = {},
+                        std::vector<AttachmentBody> attachmentBodies = {});
+  // Deletes the document at revision `rev` (adds a deleted leaf).
+  Result<DocResult> remove(std::string_view id, std::string_view rev);
+  // Writes many documents in one transaction; one result per input, in order. With newEdits=false a
+  // document never conflicts.
+  std::vector<DocResult> bulkDocs(const std::vector<std::string_view>& docs, bool newEdits = true);
+
+  // Reads a document (the winner, or options.rev) as JSON.
+  Result<std::string> get(std::string_view id, const ReadOptions& options = {});
+  // Reads several revisions: every leaf when `revs` is empty, else each named one.
+  Result<std::vector<OpenRev>> getOpenRevs(std::string_view id, const std::vector<std::string>& revs,
+                                           const ReadOptions& options = {});
+  Result<Attachment> getAttachment(std::string_view docId, std::string_view name, std::string_view rev = {});
+
+  // The live losing leaves of a document.
+  Result<std::vector<std::string>> conflicts(std::string_view id);
+  // Resolves every conflict of a document in one transaction: `winnerRev` stays (updated to
+  // `mergedJson` when given) and every other live leaf is deleted.
+  Result<DocResult> resolveConflicts(std::string_view id, std::string_view winnerRev,
+                                     std::optional<std::string_view> mergedJson = std::nullopt);
+
+  std::vector<RevsDiffEntry> revsDiff(const std::vector<std::pair<std::string, std::vector<std::string>>>& revs);
+
+  // Calls `row` for each change after options.since in sequence order until it returns false.
+  // Returns the last sequence visited (or `since` when none).
+  uint64_t changes(const ChangesOptions& options, const std::function<bool(const Change&)>& row);
+  // Blocks until update_seq > since or the timeout passes; returns update_seq.
+  uint64_t waitForChange(uint64_t since, std::chrono::milliseconds timeout);
+  using ListenerId = uint64_t;
+  ListenerId addChangeListener(std::function<void(uint64_t updateSeq)> listener);
+  void removeChangeListener(ListenerId id);
+
+  // Calls `row` for each document in id order (raw UTF-8 byte order); returns the total row count.
+  uint64_t allDocs(const AllDocsOptions& options, const std::function<bool(const AllDocsRow&)>& row);
+
+  // _local documents: not replicated, not in changes, revisions "0-N".
+  Result<std::string> getLocal(std::string_view id);
+  Result<DocResult> putLocal(std::string_view id, std::string_view json);
+  Result<DocResult> removeLocal(std::string_view id, std::string_view rev);
+
+  uint32_t revsLimit();
+  Status setRevsLimit(uint32_t limit);
+  // Drops the bodies of non-leaf revisions and attachments no revision uses.
+  Status compact();
+
+  db::Store& store() { return *store_; }  // for Settee's own layers (http, replicator)
+
+ private:
+  explicit Database(std::unique_ptr<db::Store> store);
+  std::unique_ptr<db::Store> store_;
+};
+
+// The databases under one data directory: one SQLite file each.
+class DataDir {
+ public:
+  explicit DataDir(std::string path, DatabaseOptions defaults = {});
+  ~DataDir();
+
+  // CouchDB's rule: ^[a-z][a-z0-9_$()+/-]*$ (plus the system names _users, _replicator).
+  static bool validName(std::string_view name);
+
+  Result<std::shared_ptr<Database>> create(const std::string& name);  // file_exists when taken
+  Result<std::shared_ptr<Database>> open(const std::string& name);    // not_found when absent
+  Status remove(const std::string& name);
+  std::vector<std::string> list();  // sorted
+  const std::string& path() const { return path_; }
+
+ private:
+  std::string fileFor(const std::string& name) const;
+  std::string path_;
+  DatabaseOptions defaults_;
+  struct Open;
+  std::unique_ptr<Open> open_;
+};
+
+}  // namespace settee
