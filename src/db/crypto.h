@@ -1,0 +1,31 @@
+// crypto.h — the digests and encodings documents need: MD5 (revision ids, attachment digests) and
+// base64 (inline attachments, `md5-<base64>` digests). Thin wrappers over OpenSSL; thread-safe.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace settee::db {
+
+// Incremental MD5, so revision ids hash their parts without concatenating them first.
+class Md5 {
+ public:
+  Md5();
+  ~Md5();
+  Md5(const Md5&) = delete;
+  Md5& operator=(const Md5&) = delete;
+  void update(std::string_view bytes);
+  std::string finishHex();     // 32 lowercase hex characters
+  std::string finishDigest();  // "md5-<base64>", CouchDB's attachment digest
+ private:
+  void finish(unsigned char out[16]);
+  void* ctx_;
+};
+
+std::string base64Encode(std::string_view bytes);
+// Strict decode (whitespace is not allowed; padding is optional); nullopt on bad input.
+std::optional<std::string> base64Decode(std::string_view text);
+std::string md5Digest(std::string_view bytes);  // "md5-<base64>"
+
+}  // namespace settee::db

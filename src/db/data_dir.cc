@@ -1,0 +1,125 @@
+// settee::DataDir: databases as files under one directory, opened once and shared.
+#include <algorithm>
+#include <filesystem>
+#include <map>
+#include <mutex>
+
+#include "settee/database.h"
+
+namespace settee {
+namespace fs = std::filesystem;
+
+namespace {
+constexpr std::string_view kSuffix = ".settee";
+
+// Database names may hold '/', which a file name cannot: it is written as "%2F" (and '%' never
+// appears in a valid name, so the mapping is reversible).
+std::string encodeName(const std::string& name) {
+  std::string out;
+  for (char c : name) {
+    if (c == '/') out += "%2F";
+    else out.push_back(c);
+  }
+  return out;
+}
+
+std::string decodeName(std::string_view file) {
+  std::string out;
+  for (size_t i = 0; i < file.size(); ++i) {
+    if (file.substr(i, 3) == "%2F") {
+      out.push_back('/');
+      i += 2;
+    } else {
+      out.push_back(file[i]);
+    }
+  }
+  return out;
+}
+}  // namespace
+
+struct DataDir::Open {
+  std::mutex mu;
+  std::map<std::string, std::shared_ptr<Database>> dbs;
+};
+
+DataDir::DataDir(std::string path, DatabaseOptions defaults)
+    : path_(std::move(path)), defaults_(defaults), open_(std::make_unique<Open>()) {
+  std::error_code ec;
+  fs::create_directories(path_, ec);
+}
+
+DataDir::~DataDir() = default;
+
+bool DataDir::validName(std::string_view name) {
+  if (name == "_users" || name == "_replicator" || name == "_global_changes") return true;
+  if (name.empty() || name.size() > 238 || name[0] < 'a' || name[0] > 'z') return false;
+  return std::all_of(name.begin(), name.end(), [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || std::string_view("_$()+-/").find(c) != std::string_view::npos;
+  });
+}
+
+std::string DataDir::fileFor(const std::string& name) const {
+  return (fs::path(path_) / (encodeName(name) + std::string(kSuffix))).string();
+}
+
+static Status illegalName() {
+  return {ErrorCode::IllegalDatabaseName,
+          "Name: Only lowercase characters (a-z), digits (0-9), and any of the characters _, $, (, ), +, -, "
+          "and / are allowed. Must begin with a letter."};
+}
+
+Result<std::shared_ptr<Database>> DataDir::create(const std::string& name) {
+  if (!validName(name)) return illegalName();
+  std::lock_guard lock(open_->mu);
+  std::string file = fileFor(name);
+  if (open_->dbs.count(name) || fs::exists(file))
+    return Status(ErrorCode::FileExists, "The database could not be created, the file already exists.");
+  DatabaseOptions options = defaults_;
+  options.createIfMissing = true;
+  auto db = Database::open(file, name, options);
+  if (!db) return db.status();
+  std::shared_ptr<Database> shared(std::move(*db));
+  open_->dbs[name] = shared;
+  return shared;
+}
+
+Result<std::shared_ptr<Database>> DataDir::open(const std::string& name) {
+  if (!validName(name)) return illegalName();
+  std::lock_guard lock(open_->mu);
+  auto it = open_->dbs.find(name);
+  if (it != open_->dbs.end()) return it->second;
+  std::string file = fileFor(name);
+  if (!fs::exists(file)) return notFound("Database does not exist.");
+  DatabaseOptions options = defaults_;
+  options.createIfMissing = false;
+  auto db = Database::open(file, name, options);
+  if (!db) return db.status();
+  std::shared_ptr<Database> shared(std::move(*db));
+  open_->dbs[name] = shared;
+  return shared;
+}
+
+Status DataDir::remove(const std::string& name) {
+  if (!validName(name)) return illegalName();
+  std::lock_guard lock(open_->mu);
+  std::string file = fileFor(name);
+  if (!fs::exists(file)) return notFound("Database does not exist.");
+  open_->dbs.erase(name);
+  std::error_code ec;
+  for (const char* suffix : {"", "-wal", "-shm"}) fs::remove(file + suffix, ec);
+  return Status::ok();
+}
+
+std::vector<std::string> DataDir::list() {
+  std::vector<std::string> names;
+  std::error_code ec;
+  for (const auto& entry : fs::directory_iterator(path_, ec)) {
+    std::string file = entry.path().filename().string();
+    if (file.size() > kSuffix.size() && file.ends_with(kSuffix))
+      names.push_back(decodeName(std::string_view(file).substr(0, file.size() - kSuffix.size())));
+  }
+  std::sort(names.begin(), names.end());
+  return names;
+}
+
+}  // namespace settee

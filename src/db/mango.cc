@@ -1,0 +1,541 @@
+#include "db/mango.h"
+
+#include <optional>
+#include <regex>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "db/mango_value.h"
+
+namespace settee::db {
+
+namespace detail {
+
+enum class CondOp : uint8_t {
+  Eq, Ne, Gt, Gte, Lt, Lte, Exists, Type, In, Nin, Size, Mod, Regex, BeginsWith, All,
+  ElemMatch, AllMatch, KeyMapMatch,
+};
+
+// The six names $type accepts; a boolean is one type whatever its value.
+enum class JsonType : uint8_t { Null, Boolean, Number, String, Array, Object };
+
+// One node of a compiled selector. Negations are already pushed down to the leaves, so matching needs no
+// $not or $nor node: only constants, conjunctions, disjunctions and conditions on a field.
+struct MangoNode {
+  enum class Kind : uint8_t { Const, And, Or, Field };
+  Kind kind = Kind::Const;
+
+  bool constant = true;             // Const
+  std::vector<MangoNode> children;  // And, Or; for $elemMatch/$allMatch/$keyMapMatch the sub-selector
+
+  std::vector<std::string> path;  // Field; empty means the value itself (inside $elemMatch and kin)
+  CondOp op = CondOp::Eq;
+  // A negation no operator can absorb ($not $regex...): the result is inverted, but only once the field
+  // has been found, so a missing field still fails as in CouchDB.
+  bool invert = false;
+  MangoValue operand;                // Eq .. Lte
+  std::vector<MangoValue> operands;  // In, Nin, All
+  bool exists = true;                // Exists
+  JsonType type = JsonType::Null;    // Type
+  std::string prefix;                // BeginsWith
+  int64_t size = 0;                  // Size
+  int64_t divisor = 1;               // Mod
+  int64_t remainder = 0;             // Mod
+  std::shared_ptr<const std::regex> regex;  // Regex; shared so copies of a tree stay cheap
+};
+
+}  // namespace detail
+
+namespace {
+
+using detail::CondOp;
+using detail::JsonType;
+using detail::MangoNode;
+using simdjson::dom::element;
+using simdjson::dom::element_type;
+using Path = std::vector<std::string>;
+
+// ---- compiling ---------------------------------------------------------------------------------------
+
+MangoNode constantNode(bool value) {
+  MangoNode n;
+  n.kind = MangoNode::Kind::Const;
+  n.constant = value;
+  return n;
+}
+
+MangoNode combine(MangoNode::Kind kind, std::vector<MangoNode> children) {
+  if (children.size() == 1) return std::move(children.front());
+  MangoNode n;
+  n.kind = kind;
+  n.children = std::move(children);
+  return n;
+}
+
+std::string quoted(std::string_view s) { return "'" + std::string(s) + "'"; }
+
+// Splits "a.b\.c" into {"a", "b.c"}. A backslash not followed by a dot stays as written, as in CouchDB.
+Result<Path> splitField(std::string_view field) {
+  Path parts(1);
+  for (size_t i = 0; i < field.size(); ++i) {
+    char c = field[i];
+    if (c == '\\' && i + 1 < field.size() && field[i + 1] == '.') {
+      parts.back() += '.';
+      ++i;
+    } else if (c == '.') {
+      parts.emplace_back();
+    } else {
+      parts.back() += c;
+    }
+  }
+  for (const auto& part : parts) {
+    if (part.empty()) return badRequest("invalid field name " + quoted(field) + ": empty path segment");
+  }
+  return parts;
+}
+
+bool isInteger(element e) {
+  return e.type() == element_type::INT64 || e.type() == element_type::UINT64;
+}
+
+std::optional<int64_t> int64Of(element e) {
+  if (e.type() != element_type::INT64) return std::nullopt;
+  return e.get_int64().value_unsafe();
+}
+
+std::optional<JsonType> typeNamed(std::string_view name) {
+  if (name == "null") return JsonType::Null;
+  if (name == "boolean") return JsonType::Boolean;
+  if (name == "number") return JsonType::Number;
+  if (name == "string") return JsonType::String;
+  if (name == "array") return JsonType::Array;
+  if (name == "object") return JsonType::Object;
+  return std::nullopt;
+}
+
+// The operator a negation turns a comparison into, when there is one.
+std::optional<CondOp> negationOf(CondOp op) {
+  switch (op) {
+    case CondOp::Eq: return CondOp::Ne;
+    case CondOp::Ne: return CondOp::Eq;
+    case CondOp::Gt: return CondOp::Lte;
+    case CondOp::Gte: return CondOp::Lt;
+    case CondOp::Lt: return CondOp::Gte;
+    case CondOp::Lte: return CondOp::Gt;
+    case CondOp::In: return CondOp::Nin;
+    case CondOp::Nin: return CondOp::In;
+    default: return std::nullopt;
+  }
+}
+
+std::optional<CondOp> comparisonNamed(std::string_view op) {
+  if (op == "$eq") return CondOp::Eq;
+  if (op == "$ne") return CondOp::Ne;
+  if (op == "$gt") return CondOp::Gt;
+  if (op == "$gte") return CondOp::Gte;
+  if (op == "$lt") return CondOp::Lt;
+  if (op == "$lte") return CondOp::Lte;
+  return std::nullopt;
+}
+
+Result<std::shared_ptr<const std::regex>> compileRegex(std::string_view pattern) {
+  auto flags = std::regex::ECMAScript;
+  // PCRE's inline case-insensitive flag is common in CouchDB selectors; ECMAScript has no inline flags.
+  constexpr std::string_view kCaseless = "(?i)";
+  if (pattern.substr(0, kCaseless.size()) == kCaseless) {
+    pattern.remove_prefix(kCaseless.size());
+    flags |= std::regex::icase;
+  }
+  try {
+    return std::make_shared<const std::regex>(std::string(pattern), flags);
+  } catch (const std::regex_error& e) {
+    return badRequest("$regex: invalid regular expression " + quoted(pattern) + ": " + e.what());
+  }
+}
+
+// Compiles selectors. `inElement` is true below $elemMatch, $allMatch and $keyMapMatch, where a condition
+// with no field applies to the element itself.
+class Compiler {
+ public:
+  Result<MangoNode> selector(element sel, const Path& path, bool negated, bool inElement) {
+    simdjson::dom::object obj;
+    if (sel.get(obj) != simdjson::SUCCESS) return badRequest("a selector must be a JSON object");
+    if (obj.size() == 0) return constantNode(!negated);
+    std::vector<MangoNode> clauses;
+    for (auto member : obj) {
+      auto c = clause(member.key, member.value, path, negated, inElement);
+      if (!c) return c.status();
+      clauses.push_back(std::move(*c));
+    }
+    // An implicit $and; under a negation, De Morgan makes it an $or.
+    return combine(negated ? MangoNode::Kind::Or : MangoNode::Kind::And, std::move(clauses));
+  }
+
+ private:
+  Result<MangoNode> clause(std::string_view key, element value, const Path& path, bool negated, bool inElement) {
+    if (key == "$and" || key == "$or" || key == "$nor") return combination(key, value, path, negated, inElement);
+    if (key == "$not") {
+      if (value.type() != element_type::OBJECT) return badRequest("$not expects a selector object");
+      return selector(value, path, !negated, inElement);
+    }
+    if (!key.empty() && key.front() == '$') return condition(key, value, path, negated, inElement);
+
+    auto parts = splitField(key);
+    if (!parts) return parts.status();
+    Path sub = path;
+    sub.insert(sub.end(), parts->begin(), parts->end());
+    simdjson::dom::object obj;
+    if (value.get(obj) == simdjson::SUCCESS && obj.size() > 0) return selector(value, sub, negated, inElement);
+    MangoNode n = field(std::move(sub), negated ? CondOp::Ne : CondOp::Eq);
+    n.operand = MangoValue::copyOf(value);
+    return n;
+  }
+
+  Result<MangoNode> combination(std::string_view op, element value, const Path& path, bool negated,
+                                bool inElement) {
+    simdjson::dom::array args;
+    if (value.get(args) != simdjson::SUCCESS) {
+      return badRequest(std::string(op) + " expects an array of selector objects");
+    }
+    // CouchDB matches everything with an empty list, negated or not.
+    if (args.size() == 0) return constantNode(true);
+    bool isAnd = op == "$and" || op == "$nor";
+    bool childNegated = op == "$nor" ? !negated : negated;
+    std::vector<MangoNode> children;
+    for (element arg : args) {
+      if (arg.type() != element_type::OBJECT) {
+        return badRequest(std::string(op) + " expects an array of selector objects");
+      }
+      auto child = selector(arg, path, childNegated, inElement);
+      if (!child) return child.status();
+      children.push_back(std::move(*child));
+    }
+    return combine(isAnd != negated ? MangoNode::Kind::And : MangoNode::Kind::Or, std::move(children));
+  }
+
+  static MangoNode field(Path path, CondOp op) {
+    MangoNode n;
+    n.kind = MangoNode::Kind::Field;
+    n.path = std::move(path);
+    n.op = op;
+    return n;
+  }
+
+  Result<MangoNode> condition(std::string_view op, element arg, const Path& path, bool negated, bool inElement) {
+    const std::string name(op);
+    if (path.empty() && !inElement) {
+      return badRequest("operator " + name + " must be applied to a field, as in {\"field\": {\"" + name + "\": ...}}");
+    }
+    MangoNode n = field(path, CondOp::Eq);
+    if (auto cmp = comparisonNamed(op)) {
+      n.op = *cmp;
+      n.operand = MangoValue::copyOf(arg);
+    } else if (op == "$in" || op == "$nin" || op == "$all") {
+      simdjson::dom::array items;
+      if (arg.get(items) != simdjson::SUCCESS) return badRequest(name + " expects an array");
+      n.op = op == "$in" ? CondOp::In : op == "$nin" ? CondOp::Nin : CondOp::All;
+      for (element item : items) n.operands.push_back(MangoValue::copyOf(item));
+    } else if (op == "$exists") {
+      bool wanted = false;
+      if (arg.get(wanted) != simdjson::SUCCESS) return badRequest("$exists expects true or false");
+      n.op = CondOp::Exists;
+      n.exists = negated ? !wanted : wanted;
+      return n;
+    } else if (op == "$type") {
+      std::string_view typeName;
+      if (arg.get(typeName) != simdjson::SUCCESS) return badRequest("$type expects a type name string");
+      auto type = typeNamed(typeName);
+      if (!type) {
+        return badRequest("$type: unknown type " + quoted(typeName) +
+                          "; expected null, boolean, number, string, array or object");
+      }
+      n.op = CondOp::Type;
+      n.type = *type;
+    } else if (op == "$size") {
+      auto size = int64Of(arg);
+      if (!size || *size < 0) return badRequest("$size expects a non-negative integer");
+      n.op = CondOp::Size;
+      n.size = *size;
+    } else if (op == "$mod") {
+      simdjson::dom::array pair;
+      std::optional<int64_t> divisor, remainder;
+      if (arg.get(pair) == simdjson::SUCCESS && pair.size() == 2) {
+        divisor = int64Of(pair.at(0).value_unsafe());
+        remainder = int64Of(pair.at(1).value_unsafe());
+      }
+      if (!divisor || !remainder) return badRequest("$mod expects [divisor, remainder], two integers");
+      if (*divisor == 0) return badRequest("$mod: the divisor must not be 0");
+      n.op = CondOp::Mod;
+      n.divisor = *divisor;
+      n.remainder = *remainder;
+    } else if (op == "$regex") {
+      std::string_view pattern;
+      if (arg.get(pattern) != simdjson::SUCCESS) return badRequest("$regex expects a pattern string");
+      auto regex = compileRegex(pattern);
+      if (!regex) return regex.status();
+      n.op = CondOp::Regex;
+      n.regex = std::move(*regex);
+    } else if (op == "$beginsWith") {
+      std::string_view prefix;
+      if (arg.get(prefix) != simdjson::SUCCESS) return badRequest("$beginsWith expects a string");
+      n.op = CondOp::BeginsWith;
+      n.prefix = std::string(prefix);
+    } else if (op == "$elemMatch" || op == "$allMatch" || op == "$keyMapMatch") {
+      if (arg.type() != element_type::OBJECT) return badRequest(name + " expects a selector object");
+      // The sub-selector is compiled on its own: its fields are relative to the element, and an outer
+      // negation does not reach into it (CouchDB wraps it instead).
+      auto sub = selector(arg, {}, false, true);
+      if (!sub) return sub.status();
+      n.op = op == "$elemMatch" ? CondOp::ElemMatch : op == "$allMatch" ? CondOp::AllMatch : CondOp::KeyMapMatch;
+      n.children.push_back(std::move(*sub));
+    } else if (op == "$text") {
+      return badRequest("$text needs a full-text index, which Settee does not have");
+    } else if (op == "$where" || op == "$geoWithin" || op == "$geoIntersects" || op == "$near" ||
+               op == "$nearSphere") {
+      return badRequest("operator " + name + " is not supported");
+    } else {
+      return badRequest("unknown operator " + name);
+    }
+    if (negated) {
+      if (auto flipped = negationOf(n.op)) {
+        n.op = *flipped;
+      } else {
+        n.invert = true;
+      }
+    }
+    return n;
+  }
+};
+
+// ---- matching ----------------------------------------------------------------------------------------
+
+// What a condition looks at: a value from the document, or an object key ($keyMapMatch), which behaves as a
+// string value.
+struct Subject {
+  element value;
+  std::string_view key;
+  bool isKey = false;
+};
+
+std::optional<std::string_view> stringOf(const Subject& s) {
+  if (s.isKey) return s.key;
+  std::string_view str;
+  if (s.value.get(str) != simdjson::SUCCESS) return std::nullopt;
+  return str;
+}
+
+int collate(const Subject& s, const MangoValue& v) { return s.isKey ? collate(s.key, v) : collate(s.value, v); }
+
+JsonType typeOf(const Subject& s) {
+  if (s.isKey) return JsonType::String;
+  switch (s.value.type()) {
+    case element_type::NULL_VALUE: return JsonType::Null;
+    case element_type::BOOL: return JsonType::Boolean;
+    case element_type::STRING: return JsonType::String;
+    case element_type::ARRAY: return JsonType::Array;
+    case element_type::OBJECT: return JsonType::Object;
+    default: return JsonType::Number;
+  }
+}
+
+enum class Lookup { Found, Missing, BadPath };
+
+// Follows `path` from `from`. Missing is an object without the member; BadPath is a path through a scalar,
+// or through an array by something other than an index in range (CouchDB's not_found and bad_path).
+Lookup lookup(const Subject& from, const Path& path, Subject& out) {
+  out = from;
+  if (path.empty()) return Lookup::Found;
+  if (from.isKey) return Lookup::BadPath;
+  element at = from.value;
+  for (const std::string& segment : path) {
+    if (at.type() == element_type::OBJECT) {
+      if (at.get_object().value_unsafe().at_key(segment).get(at) != simdjson::SUCCESS) return Lookup::Missing;
+    } else if (at.type() == element_type::ARRAY) {
+      if (segment.empty() || segment.size() > 18 ||
+          segment.find_first_not_of("0123456789") != std::string::npos) {
+        return Lookup::BadPath;
+      }
+      if (at.get_array().value_unsafe().at(std::stoull(segment)).get(at) != simdjson::SUCCESS) {
+        return Lookup::BadPath;
+      }
+    } else {
+      return Lookup::BadPath;
+    }
+  }
+  out.value = at;
+  return Lookup::Found;
+}
+
+bool matchNode(const MangoNode& n, const Subject& s);
+
+bool anyEqual(const std::vector<MangoValue>& candidates, element e) {
+  for (const auto& c : candidates) {
+    if (collate(e, c) == 0) return true;
+  }
+  return false;
+}
+
+// $in: the value is one of the operands; an array value qualifies when one of its elements is.
+bool matchIn(const MangoNode& n, const Subject& s) {
+  if (!s.isKey && s.value.type() == element_type::ARRAY) {
+    for (element item : s.value.get_array().value_unsafe()) {
+      if (anyEqual(n.operands, item)) return true;
+    }
+    return false;
+  }
+  for (const auto& c : n.operands) {
+    if (collate(s, c) == 0) return true;
+  }
+  return false;
+}
+
+bool matchMod(const MangoNode& n, const Subject& s) {
+  if (s.isKey || !isInteger(s.value)) return false;
+  // C++'s % truncates like Erlang's rem, so the remainder takes the dividend's sign as in CouchDB.
+  if (s.value.type() == element_type::UINT64) {
+    uint64_t d = n.divisor < 0 ? 0 - static_cast<uint64_t>(n.divisor) : static_cast<uint64_t>(n.divisor);
+    uint64_t r = s.value.get_uint64().value_unsafe() % d;
+    return n.remainder >= 0 && r == static_cast<uint64_t>(n.remainder);
+  }
+  int64_t v = s.value.get_int64().value_unsafe();
+  if (n.divisor == -1) return n.remainder == 0;  // INT64_MIN % -1 overflows
+  return v % n.divisor == n.remainder;
+}
+
+bool matchRegex(const MangoNode& n, const Subject& s) {
+  auto str = stringOf(s);
+  if (!str) return false;
+  try {
+    return std::regex_search(str->begin(), str->end(), *n.regex);
+  } catch (const std::regex_error&) {
+    return false;  // too complex for std::regex on this input: treat as no match, as CouchDB does on errors
+  }
+}
+
+bool matchAll(const MangoNode& n, const Subject& s) {
+  if (n.operands.empty() || s.isKey || s.value.type() != element_type::ARRAY) return false;
+  auto array = s.value.get_array().value_unsafe();
+  // CouchDB also accepts {"$all": [[...]]} as "the array is exactly this one".
+  if (n.operands.size() == 1 && n.operands[0].kind == MangoValue::Kind::Array && collate(s.value, n.operands[0]) == 0) {
+    return true;
+  }
+  for (const auto& wanted : n.operands) {
+    bool found = false;
+    for (element item : array) {
+      if (collate(item, wanted) == 0) {
+        found = true;
+        break;
+      }
+    }
+    if (!found) return false;
+  }
+  return true;
+}
+
+bool matchElements(const MangoNode& n, const Subject& s) {
+  if (s.isKey) return false;
+  const MangoNode& sub = n.children.front();
+  if (n.op == CondOp::KeyMapMatch) {
+    if (s.value.type() != element_type::OBJECT) return false;
+    for (auto member : s.value.get_object().value_unsafe()) {
+      if (matchNode(sub, Subject{element(), member.key, true})) return true;
+    }
+    return false;
+  }
+  if (s.value.type() != element_type::ARRAY) return false;
+  auto array = s.value.get_array().value_unsafe();
+  if (n.op == CondOp::ElemMatch) {
+    for (element item : array) {
+      if (matchNode(sub, Subject{item, {}, false})) return true;
+    }
+    return false;
+  }
+  if (array.size() == 0) return false;  // $allMatch wants at least one element
+  for (element item : array) {
+    if (!matchNode(sub, Subject{item, {}, false})) return false;
+  }
+  return true;
+}
+
+bool evalCondition(const MangoNode& n, const Subject& s) {
+  switch (n.op) {
+    case CondOp::Eq: return collate(s, n.operand) == 0;
+    case CondOp::Ne: return collate(s, n.operand) != 0;
+    case CondOp::Gt: return collate(s, n.operand) > 0;
+    case CondOp::Gte: return collate(s, n.operand) >= 0;
+    case CondOp::Lt: return collate(s, n.operand) < 0;
+    case CondOp::Lte: return collate(s, n.operand) <= 0;
+    case CondOp::Exists: return n.exists;
+    case CondOp::Type: return typeOf(s) == n.type;
+    case CondOp::In: return matchIn(n, s);
+    case CondOp::Nin: return !matchIn(n, s);
+    case CondOp::Size:
+      return !s.isKey && s.value.type() == element_type::ARRAY &&
+             s.value.get_array().value_unsafe().size() == static_cast<size_t>(n.size);
+    case CondOp::Mod: return matchMod(n, s);
+    case CondOp::Regex: return matchRegex(n, s);
+    case CondOp::BeginsWith: {
+      auto str = stringOf(s);
+      return str && str->substr(0, n.prefix.size()) == n.prefix;
+    }
+    case CondOp::All: return matchAll(n, s);
+    case CondOp::ElemMatch:
+    case CondOp::AllMatch:
+    case CondOp::KeyMapMatch: return matchElements(n, s);
+  }
+  return false;
+}
+
+bool matchNode(const MangoNode& n, const Subject& s) {
+  switch (n.kind) {
+    case MangoNode::Kind::Const:
+      return n.constant;
+    case MangoNode::Kind::And:
+      for (const auto& c : n.children) {
+        if (!matchNode(c, s)) return false;
+      }
+      return true;
+    case MangoNode::Kind::Or:
+      for (const auto& c : n.children) {
+        if (matchNode(c, s)) return true;
+      }
+      return false;
+    case MangoNode::Kind::Field: {
+      Subject target;
+      switch (lookup(s, n.path, target)) {
+        case Lookup::Missing:
+          return n.op == CondOp::Exists && !n.exists && !n.invert;
+        case Lookup::BadPath:
+          return false;
+        case Lookup::Found:
+          return evalCondition(n, target) != n.invert;
+      }
+      return false;
+    }
+  }
+  return false;
+}
+
+}  // namespace
+
+Result<Selector> Selector::parse(element selector) {
+  if (selector.type() != element_type::OBJECT) return badRequest("a selector must be a JSON object");
+  Compiler compiler;
+  auto root = compiler.selector(selector, {}, false, false);
+  if (!root) return root.status();
+  return Selector(std::make_shared<const MangoNode>(std::move(*root)));
+}
+
+Result<Selector> Selector::parseJson(std::string_view json) {
+  simdjson::dom::parser parser;
+  element doc;
+  if (auto error = parser.parse(json.data(), json.size()).get(doc); error != simdjson::SUCCESS) {
+    return badRequest(std::string("invalid selector JSON: ") + simdjson::error_message(error));
+  }
+  return parse(doc);
+}
+
+bool Selector::matches(element doc) const { return matchNode(*root_, Subject{doc, {}, false}); }
+
+}  // namespace settee::db

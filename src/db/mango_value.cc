@@ -1,0 +1,147 @@
+#include "db/mango_value.h"
+
+namespace settee::db {
+namespace {
+
+using simdjson::dom::element;
+using simdjson::dom::element_type;
+using Kind = MangoValue::Kind;
+
+int sign(int c) { return (c > 0) - (c < 0); }
+
+template <class T>
+int threeWay(const T& a, const T& b) {
+  return (b < a) - (a < b);
+}
+
+Kind kindOf(element e) {
+  switch (e.type()) {
+    case element_type::NULL_VALUE:
+      return Kind::Null;
+    case element_type::BOOL:
+      return e.get_bool().value_unsafe() ? Kind::True : Kind::False;
+    case element_type::INT64:
+    case element_type::UINT64:
+    case element_type::DOUBLE:
+      return Kind::Number;
+    case element_type::STRING:
+      return Kind::String;
+    case element_type::ARRAY:
+      return Kind::Array;
+    case element_type::OBJECT:
+      return Kind::Object;
+  }
+  return Kind::Null;
+}
+
+MangoNumber numberOf(element e) {
+  MangoNumber n;
+  switch (e.type()) {
+    case element_type::INT64:
+      n.rep = MangoNumber::Rep::Int;
+      n.i = e.get_int64().value_unsafe();
+      break;
+    case element_type::UINT64:
+      n.rep = MangoNumber::Rep::Uint;
+      n.u = e.get_uint64().value_unsafe();
+      break;
+    default:
+      n.rep = MangoNumber::Rep::Double;
+      n.d = e.get_double().value_unsafe();
+      break;
+  }
+  return n;
+}
+
+double asDouble(const MangoNumber& n) {
+  switch (n.rep) {
+    case MangoNumber::Rep::Int:
+      return static_cast<double>(n.i);
+    case MangoNumber::Rep::Uint:
+      return static_cast<double>(n.u);
+    case MangoNumber::Rep::Double:
+      return n.d;
+  }
+  return 0;
+}
+
+int compareNumbers(const MangoNumber& a, const MangoNumber& b) {
+  using Rep = MangoNumber::Rep;
+  if (a.rep != Rep::Double && b.rep != Rep::Double) {
+    // Exact integer comparison: doubles would merge neighbours above 2^53.
+    if (a.rep == Rep::Int && b.rep == Rep::Int) return threeWay(a.i, b.i);
+    if (a.rep == Rep::Uint && b.rep == Rep::Uint) return threeWay(a.u, b.u);
+    if (a.rep == Rep::Int) return a.i < 0 ? -1 : threeWay(static_cast<uint64_t>(a.i), b.u);
+    return b.i < 0 ? 1 : threeWay(a.u, static_cast<uint64_t>(b.i));
+  }
+  return threeWay(asDouble(a), asDouble(b));
+}
+
+// std::string_view::compare orders by unsigned bytes, which for UTF-8 is code point order.
+int compareStrings(std::string_view a, std::string_view b) { return sign(a.compare(b)); }
+
+}  // namespace
+
+MangoValue MangoValue::copyOf(element e) {
+  MangoValue v;
+  v.kind = kindOf(e);
+  switch (v.kind) {
+    case Kind::Number:
+      v.number = numberOf(e);
+      break;
+    case Kind::String:
+      v.string = std::string(e.get_string().value_unsafe());
+      break;
+    case Kind::Array:
+      for (element item : e.get_array().value_unsafe()) v.items.push_back(copyOf(item));
+      break;
+    case Kind::Object:
+      for (auto field : e.get_object().value_unsafe()) {
+        v.keys.emplace_back(field.key);
+        v.values.push_back(copyOf(field.value));
+      }
+      break;
+    default:
+      break;
+  }
+  return v;
+}
+
+int collate(element a, const MangoValue& b) {
+  Kind ka = kindOf(a);
+  if (ka != b.kind) return threeWay(static_cast<int>(ka), static_cast<int>(b.kind));
+  switch (ka) {
+    case Kind::Number:
+      return compareNumbers(numberOf(a), b.number);
+    case Kind::String:
+      return compareStrings(a.get_string().value_unsafe(), b.string);
+    case Kind::Array: {
+      size_t i = 0;
+      for (element item : a.get_array().value_unsafe()) {
+        if (i == b.items.size()) return 1;
+        if (int c = collate(item, b.items[i]); c != 0) return c;
+        ++i;
+      }
+      return i == b.items.size() ? 0 : -1;
+    }
+    case Kind::Object: {
+      size_t i = 0;
+      for (auto field : a.get_object().value_unsafe()) {
+        if (i == b.keys.size()) return 1;
+        if (int c = compareStrings(field.key, b.keys[i]); c != 0) return c;
+        if (int c = collate(field.value, b.values[i]); c != 0) return c;
+        ++i;
+      }
+      return i == b.keys.size() ? 0 : -1;
+    }
+    default:
+      return 0;  // null, false, true: the kind is the whole value
+  }
+}
+
+int collate(std::string_view a, const MangoValue& b) {
+  if (b.kind != Kind::String) return threeWay(static_cast<int>(Kind::String), static_cast<int>(b.kind));
+  return compareStrings(a, b.string);
+}
+
+}  // namespace settee::db

@@ -1,0 +1,68 @@
+#include "db/storage/sqlite.h"
+
+#include <stdexcept>
+
+namespace settee::db {
+
+Connection::~Connection() {
+  for (auto& [sql, stmt] : cache_) sqlite3_finalize(stmt);
+  if (db_) sqlite3_close(db_);
+}
+
+Status Connection::open(const std::string& path, bool create, bool syncFull) {
+  int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX | (create ? SQLITE_OPEN_CREATE : 0);
+  if (sqlite3_open_v2(path.c_str(), &db_, flags, nullptr) != SQLITE_OK) {
+    Status st = error("open " + path);
+    sqlite3_close(db_);
+    db_ = nullptr;
+    return create ? st : notFound("Database does not exist.");
+  }
+  sqlite3_busy_timeout(db_, 10000);
+  // WAL: readers never block the writer; synchronous=NORMAL in WAL survives a process crash with
+  // every committed transaction, FULL also survives power loss.
+  if (Status st = exec("PRAGMA journal_mode=WAL"); !st) return st;
+  if (Status st = exec(syncFull ? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=NORMAL"); !st) return st;
+  // Bounded memory: a 8 MiB page cache whatever the database size.
+  return exec("PRAGMA cache_size=-8192; PRAGMA temp_store=MEMORY; PRAGMA foreign_keys=OFF");
+}
+
+Status Connection::exec(const char* sql) {
+  char* msg = nullptr;
+  if (sqlite3_exec(db_, sql, nullptr, nullptr, &msg) != SQLITE_OK) {
+    std::string reason = msg ? msg : "sqlite error";
+    sqlite3_free(msg);
+    return {ErrorCode::Internal, reason};
+  }
+  return Status::ok();
+}
+
+sqlite3_stmt* Connection::prepare(const char* sql) {
+  auto it = cache_.find(sql);
+  if (it != cache_.end()) return it->second;
+  sqlite3_stmt* stmt = nullptr;
+  if (sqlite3_prepare_v3(db_, sql, -1, SQLITE_PREPARE_PERSISTENT, &stmt, nullptr) != SQLITE_OK) {
+    // A statement of ours that does not prepare is a programming error; fail loudly in tests.
+    throw std::runtime_error(std::string("SQL prepare failed: ") + sqlite3_errmsg(db_) + " in " + sql);
+  }
+  cache_.emplace(sql, stmt);
+  return stmt;
+}
+
+Status Connection::error(std::string_view what) const {
+  return {ErrorCode::Internal, std::string(what) + ": " + lastError()};
+}
+
+Transaction::Transaction(Connection& c) : conn_(c) { (void)conn_.exec("BEGIN IMMEDIATE"); }
+
+Transaction::~Transaction() {
+  if (!done_) (void)conn_.exec("ROLLBACK");
+}
+
+Status Transaction::commit() {
+  done_ = true;
+  Status st = conn_.exec("COMMIT");
+  if (!st) (void)conn_.exec("ROLLBACK");
+  return st;
+}
+
+}  // namespace settee::db

@@ -1,0 +1,333 @@
+// Opening, schema, counters, change notification, local documents and compaction.
+#include "db/store.h"
+
+#include <chrono>
+#include <filesystem>
+#include <set>
+
+#include "db/json.h"
+#include "db/rev_tree_codec.h"
+
+namespace settee::db {
+namespace {
+
+constexpr int kSchemaVersion = 1;
+
+const char* kSchema = R"sql(
+CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS docs(
+  seq INTEGER PRIMARY KEY,
+  id TEXT NOT NULL UNIQUE,
+  deleted INTEGER NOT NULL,
+  tree BLOB NOT NULL);
+CREATE TABLE IF NOT EXISTS revs(
+  doc_id TEXT NOT NULL,
+  rev TEXT NOT NULL,
+  atts TEXT,
+  body BLOB NOT NULL,
+  PRIMARY KEY(doc_id, rev)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS attachments(
+  rowid INTEGER PRIMARY KEY,
+  digest TEXT NOT NULL UNIQUE,
+  data BLOB NOT NULL);
+CREATE TABLE IF NOT EXISTS local_docs(
+  id TEXT PRIMARY KEY,
+  rev INTEGER NOT NULL,
+  body BLOB NOT NULL) WITHOUT ROWID;
+)sql";
+
+uint64_t nowMicros() {
+  return static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::microseconds>(
+                                   std::chrono::system_clock::now().time_since_epoch())
+                                   .count());
+}
+
+}  // namespace
+
+Store::Store(std::string name, DatabaseOptions options) : name_(std::move(name)), options_(options) {}
+Store::~Store() = default;
+
+Result<std::unique_ptr<Store>> Store::open(const std::string& path, const std::string& name,
+                                           const DatabaseOptions& options) {
+  std::unique_ptr<Store> store(new Store(name, options));
+  if (Status st = store->init(path); !st) return st;
+  return store;
+}
+
+Status Store::init(const std::string& path) {
+  path_ = path;
+  if (Status st = conn_.open(path, options_.createIfMissing, options_.syncFull); !st) return st;
+  Transaction txn(conn_);
+  if (Status st = conn_.exec(kSchema); !st) return st;
+  Statement get(conn_.prepare("SELECT key, value FROM meta"));
+  bool fresh = true;
+  while (get.step()) {
+    std::string_view key = get.text(0);
+    fresh = false;
+    if (key == "schema_version" && get.int64(1) > kSchemaVersion)
+      return {ErrorCode::Internal, "database file is from a newer Settee"};
+    if (key == "update_seq") updateSeq_ = static_cast<uint64_t>(get.int64(1));
+    if (key == "doc_count") docCount_ = static_cast<uint64_t>(get.int64(1));
+    if (key == "doc_del_count") docDelCount_ = static_cast<uint64_t>(get.int64(1));
+    if (key == "revs_limit") revsLimit_ = static_cast<uint32_t>(get.int64(1));
+    if (key == "instance_start_time") instanceStartTime_ = std::string(get.text(1));
+  }
+  get.reset();
+  if (fresh) {
+    revsLimit_ = options_.revsLimit;
+    instanceStartTime_ = std::to_string(nowMicros());
+    Statement put(conn_.prepare("INSERT OR REPLACE INTO meta(key, value) VALUES(?, ?)"));
+    put.bind(1, std::string_view("schema_version")).bind(2, kSchemaVersion);
+    if (!put.exec()) return conn_.error("init meta");
+    put.reset();
+    put.bind(1, std::string_view("instance_start_time")).bind(2, std::string_view(instanceStartTime_));
+    if (!put.exec()) return conn_.error("init meta");
+    put.reset();
+    put.bind(1, std::string_view("revs_limit")).bind(2, static_cast<int64_t>(revsLimit_));
+    if (!put.exec()) return conn_.error("init meta");
+    if (Status st = persistCounters(); !st) return st;
+  }
+  return txn.commit();
+}
+
+Status Store::persistCounters() {
+  Statement put(conn_.prepare("INSERT OR REPLACE INTO meta(key, value) VALUES(?, ?)"));
+  const std::pair<const char*, uint64_t> values[] = {
+      {"update_seq", updateSeq_}, {"doc_count", docCount_}, {"doc_del_count", docDelCount_}};
+  for (auto [key, value] : values) {
+    put.bind(1, std::string_view(key)).bind(2, value);
+    if (!put.exec()) return conn_.error("update counters");
+    put.reset();
+  }
+  return Status::ok();
+}
+
+DatabaseInfo Store::info() {
+  std::lock_guard lock(mu_);
+  DatabaseInfo info;
+  info.name = name_;
+  info.updateSeq = updateSeq_;
+  info.docCount = docCount_;
+  info.docDelCount = docDelCount_;
+  info.instanceStartTime = instanceStartTime_;
+  std::error_code ec;
+  for (const char* suffix : {"", "-wal"}) {
+    auto size = std::filesystem::file_size(path_ + suffix, ec);
+    if (!ec) info.fileSize += size;
+  }
+  Statement pages(conn_.prepare("SELECT (SELECT page_count FROM pragma_page_count()) - "
+                                "(SELECT freelist_count FROM pragma_freelist_count()), "
+                                "(SELECT page_size FROM pragma_page_size())"));
+  if (pages.step()) info.activeSize = static_cast<uint64_t>(pages.int64(0) * pages.int64(1));
+  return info;
+}
+
+uint64_t Store::updateSeq() {
+  std::lock_guard lock(mu_);
+  return updateSeq_;
+}
+
+void Store::notify() {
+  std::vector<std::function<void(uint64_t)>> copy;
+  uint64_t seq;
+  {
+    std::lock_guard lock(mu_);
+    seq = updateSeq_;
+  }
+  {
+    std::lock_guard lock(listenMu_);
+    for (auto& [id, fn] : listeners_) copy.push_back(fn);
+  }
+  changed_.notify_all();
+  for (auto& fn : copy) fn(seq);
+}
+
+uint64_t Store::waitForChange(uint64_t since, std::chrono::milliseconds timeout) {
+  std::unique_lock lock(listenMu_);
+  changed_.wait_for(lock, timeout, [&] { return updateSeq() > since; });
+  return updateSeq();
+}
+
+uint64_t Store::addChangeListener(std::function<void(uint64_t)> listener) {
+  std::lock_guard lock(listenMu_);
+  uint64_t id = nextListener_++;
+  listeners_.emplace(id, std::move(listener));
+  return id;
+}
+
+void Store::removeChangeListener(uint64_t id) {
+  std::lock_guard lock(listenMu_);
+  listeners_.erase(id);
+}
+
+uint32_t Store::revsLimit() {
+  std::lock_guard lock(mu_);
+  return revsLimit_;
+}
+
+Status Store::setRevsLimit(uint32_t limit) {
+  if (limit == 0) return badRequest("revs_limit must be a positive integer");
+  std::lock_guard lock(mu_);
+  Transaction txn(conn_);
+  Statement put(conn_.prepare("INSERT OR REPLACE INTO meta(key, value) VALUES('revs_limit', ?)"));
+  put.bind(1, static_cast<int64_t>(limit));
+  if (!put.exec()) return conn_.error("set revs_limit");
+  if (Status st = txn.commit(); !st) return st;
+  revsLimit_ = limit;
+  return Status::ok();
+}
+
+// ---- _local documents: one row each, revision 0-N, never in the changes feed. ----
+
+namespace {
+Result<uint64_t> parseLocalRev(std::string_view rev) {
+  if (rev.size() < 3 || rev.substr(0, 2) != "0-") return badRequest("Invalid rev format");
+  uint64_t n = 0;
+  for (char c : rev.substr(2)) {
+    if (c < '0' || c > '9' || n > UINT64_MAX / 10) return badRequest("Invalid rev format");
+    n = n * 10 + static_cast<uint64_t>(c - '0');
+  }
+  return n;
+}
+
+std::string localId(std::string_view id) {
+  return id.substr(0, 7) == "_local/" ? std::string(id) : "_local/" + std::string(id);
+}
+}  // namespace
+
+Result<std::string> Store::getLocal(std::string_view rawId) {
+  std::string id = localId(rawId);
+  std::lock_guard lock(mu_);
+  Statement get(conn_.prepare("SELECT rev, body FROM local_docs WHERE id = ?"));
+  get.bind(1, std::string_view(id));
+  if (!get.step()) return notFound("missing");
+  JsonBuffer buf;
+  JsonWriter w(buf);
+  w.StartObject();
+  writeKey(w, "_id");
+  writeString(w, id);
+  writeKey(w, "_rev");
+  writeString(w, "0-" + std::to_string(get.int64(0)));
+  w.EndObject();
+  std::string head(bufferView(buf));
+  std::string_view body = get.blob(1);
+  if (body.size() > 2) {
+    head.pop_back();
+    head.push_back(',');
+    head.append(body.substr(1));
+  }
+  return head;
+}
+
+Result<DocResult> Store::putLocal(std::string_view rawId, std::string_view json) {
+  std::string id = localId(rawId);
+  if (id.size() == 7) return badRequest("Document id must not be empty");
+  WriteOp op = parse(json, id, true);
+  if (!op.doc) return op.doc.status();
+  ParsedDoc& doc = *op.doc;
+  uint64_t given = 0;
+  if (!doc.localRev.empty()) {
+    auto parsed = parseLocalRev(doc.localRev);
+    if (!parsed) return parsed.status();
+    given = *parsed;
+  }
+  std::lock_guard lock(mu_);
+  Transaction txn(conn_);
+  Statement get(conn_.prepare("SELECT rev FROM local_docs WHERE id = ?"));
+  get.bind(1, std::string_view(id));
+  std::optional<uint64_t> current;
+  if (get.step()) current = static_cast<uint64_t>(get.int64(0));
+  get.reset();
+  if (current ? given != *current : given != 0) return conflict();
+  DocResult result{id, "0-" + std::to_string(given + 1), Status::ok()};
+  if (doc.deleted) {
+    if (!current) return notFound("missing");
+    Statement del(conn_.prepare("DELETE FROM local_docs WHERE id = ?"));
+    del.bind(1, std::string_view(id));
+    if (!del.exec()) return conn_.error("delete local");
+    result.rev = "0-0";
+  } else {
+    Statement put(conn_.prepare("INSERT OR REPLACE INTO local_docs(id, rev, body) VALUES(?, ?, ?)"));
+    put.bind(1, std::string_view(id)).bind(2, given + 1).bindBlob(3, doc.body);
+    if (!put.exec()) return conn_.error("write local");
+  }
+  if (Status st = txn.commit(); !st) return st;
+  return result;
+}
+
+Result<DocResult> Store::removeLocal(std::string_view rawId, std::string_view rev) {
+  std::string id = localId(rawId);
+  auto given = parseLocalRev(rev);
+  if (!given) return given.status();
+  std::lock_guard lock(mu_);
+  Transaction txn(conn_);
+  Statement get(conn_.prepare("SELECT rev FROM local_docs WHERE id = ?"));
+  get.bind(1, std::string_view(id));
+  if (!get.step()) return notFound("missing");
+  if (static_cast<uint64_t>(get.int64(0)) != *given) return conflict();
+  get.reset();
+  Statement del(conn_.prepare("DELETE FROM local_docs WHERE id = ?"));
+  del.bind(1, std::string_view(id));
+  if (!del.exec()) return conn_.error("delete local");
+  if (Status st = txn.commit(); !st) return st;
+  return DocResult{id, "0-0", Status::ok()};
+}
+
+// ---- Compaction: drop bodies of non-leaf revisions, then attachments nothing references. ----
+
+Status Store::compact() {
+  std::lock_guard lock(mu_);
+  {
+    Transaction txn(conn_);
+    Statement scan(conn_.prepare("SELECT seq, id, tree FROM docs"));
+    Statement drop(conn_.prepare("DELETE FROM revs WHERE doc_id = ? AND rev = ?"));
+    Statement save(conn_.prepare("UPDATE docs SET tree = ? WHERE seq = ?"));
+    std::string blob;
+    while (scan.step()) {
+      auto tree = decodeRevTree(scan.blob(2));
+      if (!tree) return {ErrorCode::Internal, "corrupt revision tree"};
+      bool changed = false;
+      for (size_t i = 0; i < tree->size(); ++i) {
+        RevNode& node = tree->mutableNodes()[i];
+        if (node.hasBody && !tree->isLeaf(static_cast<int>(i))) {
+          drop.bind(1, scan.text(1)).bind(2, std::string_view(node.rev()));
+          if (!drop.exec()) return conn_.error("compact");
+          drop.reset();
+          node.hasBody = false;
+          changed = true;
+        }
+      }
+      if (changed) {
+        encodeRevTree(*tree, blob);
+        save.bindBlob(1, blob).bind(2, scan.int64(0));
+        if (!save.exec()) return conn_.error("compact");
+        save.reset();
+      }
+    }
+    scan.reset();
+    std::set<std::string> used;
+    Statement atts(conn_.prepare("SELECT atts FROM revs WHERE atts IS NOT NULL"));
+    while (atts.step()) {
+      for (auto& a : decodeAttachments(atts.text(0))) used.insert(a.digest);
+    }
+    atts.reset();
+    Statement digests(conn_.prepare("SELECT digest FROM attachments"));
+    std::vector<std::string> unused;
+    while (digests.step()) {
+      std::string d(digests.text(0));
+      if (!used.count(d)) unused.push_back(std::move(d));
+    }
+    digests.reset();
+    Statement dropAtt(conn_.prepare("DELETE FROM attachments WHERE digest = ?"));
+    for (auto& d : unused) {
+      dropAtt.bind(1, std::string_view(d));
+      if (!dropAtt.exec()) return conn_.error("compact attachments");
+      dropAtt.reset();
+    }
+    if (Status st = txn.commit(); !st) return st;
+  }
+  (void)conn_.exec("PRAGMA wal_checkpoint(TRUNCATE)");
+  return conn_.exec("VACUUM");
+}
+
+}  // namespace settee::db

@@ -1,0 +1,116 @@
+// store.h — one database: the revision trees, bodies, attachments and local documents in one SQLite
+// file. This is the facade the public settee::Database forwards to, and what the HTTP handlers and the
+// replicator call; it adds calls that take already-parsed documents so a request body is parsed once.
+//
+// Contract:
+// - Every public call runs under one mutex and, when it writes, in one transaction: a batch is whole
+//   or absent, and a call that returned success is committed (durable against a process crash).
+// - Change listeners run on the calling thread after the commit, outside the mutex.
+// - Row callbacks run inside the call, under the mutex: they must not call back into this Store.
+//
+// Schema (version 1):
+//   docs(seq INTEGER PRIMARY KEY, id TEXT UNIQUE, deleted, tree BLOB) — one row per document at its
+//     latest sequence; the rowid *is* the sequence, so the changes feed is a rowid range scan.
+//   revs(doc_id, rev, atts, body) — bodies of stored revisions, keyed (doc_id, rev).
+//   attachments(digest UNIQUE, data) — each attachment body once.
+//   local_docs(id, rev, body); meta(key, value).
+#pragma once
+
+#include <condition_variable>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "db/document.h"
+#include "db/rev_tree.h"
+#include "db/storage/sqlite.h"
+#include "settee/database.h"
+
+namespace settee::db {
+
+// A document to write, parsed (or the reason it could not be), with any multipart attachment bodies.
+struct WriteOp {
+  Result<ParsedDoc> doc = Status(ErrorCode::BadRequest, "empty");
+  std::vector<AttachmentBody> bodies;
+};
+
+class Store {
+ public:
+  static Result<std::unique_ptr<Store>> open(const std::string& path, const std::string& name,
+                                             const DatabaseOptions& options);
+  ~Store();
+
+  DatabaseInfo info();
+  const DatabaseOptions& options() const { return options_; }
+
+  // Parses JSON text into a WriteOp, enforcing maxDocumentSize.
+  WriteOp parse(std::string_view json, std::string_view id = {}, bool local = false);
+  // Writes every op in one transaction; one result per op, in order.
+  std::vector<DocResult> write(std::vector<WriteOp>& ops, bool newEdits);
+
+  Result<std::string> get(std::string_view id, const ReadOptions& options);
+  Result<std::vector<OpenRev>> getOpenRevs(std::string_view id, const std::vector<std::string>& revs,
+                                           const ReadOptions& options);
+  Result<Attachment> getAttachment(std::string_view docId, std::string_view name, std::string_view rev);
+  Result<RevTree> tree(std::string_view id);
+
+  Result<DocResult> resolveConflicts(std::string_view id, std::string_view winnerRev,
+                                     std::optional<std::string_view> mergedJson);
+  std::vector<RevsDiffEntry> revsDiff(const std::vector<std::pair<std::string, std::vector<std::string>>>& revs);
+
+  uint64_t changes(const ChangesOptions& options, const std::function<bool(const Change&)>& row);
+  uint64_t updateSeq();
+  uint64_t waitForChange(uint64_t since, std::chrono::milliseconds timeout);
+  uint64_t addChangeListener(std::function<void(uint64_t)> listener);
+  void removeChangeListener(uint64_t id);
+
+  uint64_t allDocs(const AllDocsOptions& options, const std::function<bool(const AllDocsRow&)>& row);
+
+  Result<std::string> getLocal(std::string_view id);
+  Result<DocResult> putLocal(std::string_view id, std::string_view json);
+  Result<DocResult> removeLocal(std::string_view id, std::string_view rev);
+
+  uint32_t revsLimit();
+  Status setRevsLimit(uint32_t limit);
+  Status compact();
+
+ private:
+  Store(std::string name, DatabaseOptions options);
+  Status init(const std::string& path);
+
+  struct DocRow {
+    bool exists = false;
+    uint64_t seq = 0;
+    RevTree tree;
+  };
+  Result<DocRow> loadDoc(std::string_view id);
+  Status saveDoc(std::string_view id, DocRow& row, bool wasDeleted);
+  DocResult writeOne(WriteOp& op, bool newEdits);
+  Status resolveAttachments(ParsedDoc& doc, std::vector<AttachmentBody>& bodies, const DocRow& row,
+                            int parentIndex, uint64_t newGen, std::vector<AttachmentInfo>& out);
+  bool loadRev(std::string_view id, std::string_view rev, std::string& body, std::string& atts);
+  Status renderDoc(std::string_view id, const RevTree& tree, int index, const ReadOptions& options,
+                   std::string& out, uint64_t seq);
+  Status persistCounters();
+  void notify();
+
+  std::string name_;
+  DatabaseOptions options_;
+  std::mutex mu_;
+  Connection conn_;
+  uint64_t updateSeq_ = 0;
+  uint64_t docCount_ = 0;
+  uint64_t docDelCount_ = 0;
+  uint32_t revsLimit_ = 1000;
+  std::string instanceStartTime_;
+  std::string path_;
+
+  std::mutex listenMu_;
+  std::condition_variable changed_;
+  uint64_t nextListener_ = 1;
+  std::map<uint64_t, std::function<void(uint64_t)>> listeners_;
+};
+
+}  // namespace settee::db

@@ -1,0 +1,314 @@
+// Reads: documents with their tree views, open revisions, attachments, the changes feed, all_docs.
+#include <set>
+
+#include "db/crypto.h"
+#include "db/json.h"
+#include "db/rev_tree_codec.h"
+#include "db/store.h"
+
+namespace settee::db {
+namespace {
+
+// Appends the members of the JSON object `body` to the object `head` (both minified, valid objects).
+// Both were written by RapidJSON, so joining their member lists needs no escaping.
+void mergeObjects(std::string& head, std::string_view body) {
+  if (body.size() <= 2) return;
+  head.pop_back();  // '}'
+  head.push_back(',');
+  head.append(body.substr(1));
+}
+
+void writeRevsInfo(JsonWriter& w, const RevTree& tree, const std::vector<int>& path) {
+  writeKey(w, "_revs_info");
+  w.StartArray();
+  for (int i : path) {
+    w.StartObject();
+    writeKey(w, "rev");
+    writeString(w, tree[i].rev());
+    writeKey(w, "status");
+    writeString(w, tree[i].deleted ? "deleted" : tree[i].hasBody ? "available" : "missing");
+    w.EndObject();
+  }
+  w.EndArray();
+}
+
+}  // namespace
+
+Status Store::renderDoc(std::string_view id, const RevTree& tree, int index, const ReadOptions& options,
+                        std::string& out, uint64_t seq) {
+  std::string body, attsJson;
+  const RevNode& node = tree[index];
+  if (!node.hasBody || !loadRev(id, node.rev(), body, attsJson)) return notFound("missing");
+  JsonBuffer buf;
+  JsonWriter w(buf);
+  w.StartObject();
+  writeKey(w, "_id");
+  writeString(w, id);
+  writeKey(w, "_rev");
+  writeString(w, node.rev());
+  if (node.deleted) {
+    writeKey(w, "_deleted");
+    w.Bool(true);
+  }
+  if (!attsJson.empty()) {
+    uint64_t sincePos = 0;
+    for (const auto& rev : options.attsSince) {
+      int i = tree.find(rev);
+      if (i >= 0) sincePos = std::max(sincePos, tree[i].gen);
+    }
+    writeKey(w, "_attachments");
+    w.StartObject();
+    for (const auto& a : decodeAttachments(attsJson)) {
+      writeKey(w, a.name);
+      w.StartObject();
+      writeKey(w, "content_type");
+      writeString(w, a.contentType);
+      writeKey(w, "digest");
+      writeString(w, a.digest);
+      writeKey(w, "length");
+      w.Uint64(a.length);
+      writeKey(w, "revpos");
+      w.Uint64(a.revpos);
+      bool inlineData = options.attachments && a.revpos > sincePos;
+      if (!a.encoding.empty() && (options.attEncodingInfo || inlineData)) {
+        writeKey(w, "encoding");
+        writeString(w, a.encoding);
+        writeKey(w, "encoded_length");
+        w.Uint64(a.encodedLength);
+      }
+      if (inlineData) {
+        Statement get(conn_.prepare("SELECT data FROM attachments WHERE digest = ?"));
+        get.bind(1, std::string_view(a.digest));
+        if (!get.step()) return {ErrorCode::Internal, "attachment body missing for " + a.name};
+        writeKey(w, "data");
+        writeString(w, base64Encode(get.blob(0)));
+      } else {
+        writeKey(w, "stub");
+        w.Bool(true);
+      }
+      w.EndObject();
+    }
+    w.EndObject();
+  }
+  if (options.conflicts || options.deletedConflicts) {
+    int winner = tree.winner();
+    std::vector<std::string> live, dead;
+    for (int leaf : tree.leavesByPriority()) {
+      if (leaf == winner) continue;
+      (tree[leaf].deleted ? dead : live).push_back(tree[leaf].rev());
+    }
+    if (options.conflicts && !live.empty()) {
+      writeKey(w, "_conflicts");
+      w.StartArray();
+      for (auto& r : live) writeString(w, r);
+      w.EndArray();
+    }
+    if (options.deletedConflicts && !dead.empty()) {
+      writeKey(w, "_deleted_conflicts");
+      w.StartArray();
+      for (auto& r : dead) writeString(w, r);
+      w.EndArray();
+    }
+  }
+  if (options.localSeq) {
+    writeKey(w, "_local_seq");
+    w.Uint64(seq);
+  }
+  if (options.revs || options.revsInfo) {
+    std::vector<int> path = tree.ancestry(index);
+    if (options.revs) {
+      writeKey(w, "_revisions");
+      w.StartObject();
+      writeKey(w, "start");
+      w.Uint64(node.gen);
+      writeKey(w, "ids");
+      w.StartArray();
+      for (int i : path) writeString(w, tree[i].hash);
+      w.EndArray();
+      w.EndObject();
+    }
+    if (options.revsInfo) writeRevsInfo(w, tree, path);
+  }
+  w.EndObject();
+  out.assign(bufferView(buf));
+  mergeObjects(out, body);
+  return Status::ok();
+}
+
+Result<std::string> Store::get(std::string_view id, const ReadOptions& options) {
+  if (id.substr(0, 7) == "_local/") return getLocal(id);
+  std::lock_guard lock(mu_);
+  auto row = loadDoc(id);
+  if (!row) return row.status();
+  if (!row->exists) return notFound("missing");
+  const RevTree& tree = row->tree;
+  int index;
+  if (options.rev.empty()) {
+    index = tree.winner();
+    if (tree.deleted()) return notFound("deleted");
+  } else {
+    index = tree.find(options.rev);
+    if (index < 0) return notFound("missing");
+  }
+  std::string out;
+  if (Status st = renderDoc(id, tree, index, options, out, row->seq); !st) return st;
+  return out;
+}
+
+Result<RevTree> Store::tree(std::string_view id) {
+  std::lock_guard lock(mu_);
+  auto row = loadDoc(id);
+  if (!row) return row.status();
+  if (!row->exists) return notFound("missing");
+  return std::move(row->tree);
+}
+
+Result<std::vector<OpenRev>> Store::getOpenRevs(std::string_view id, const std::vector<std::string>& revs,
+                                                const ReadOptions& options) {
+  std::lock_guard lock(mu_);
+  auto row = loadDoc(id);
+  if (!row) return row.status();
+  const RevTree& tree = row->tree;
+  if (!row->exists && revs.empty()) return notFound("missing");
+  std::vector<OpenRev> out;
+  std::set<int> done;
+  auto render = [&](int index) -> Status {
+    if (!done.insert(index).second) return Status::ok();
+    OpenRev entry{tree[index].rev(), true, {}};
+    Status st = renderDoc(id, tree, index, options, entry.json, row->seq);
+    if (st.code() == ErrorCode::NotFound) {
+      entry.found = false;
+    } else if (!st) {
+      return st;
+    }
+    out.push_back(std::move(entry));
+    return Status::ok();
+  };
+  if (revs.empty()) {
+    for (int leaf : tree.leavesByPriority()) {
+      if (Status st = render(leaf); !st) return st;
+    }
+    return out;
+  }
+  for (const auto& rev : revs) {
+    int index = tree.find(rev);
+    if (index < 0) {
+      out.push_back({rev, false, {}});
+      continue;
+    }
+    if (options.latest) {
+      for (int leaf : tree.leavesUnder(index)) {
+        if (Status st = render(leaf); !st) return st;
+      }
+    } else if (Status st = render(index); !st) {
+      return st;
+    }
+  }
+  return out;
+}
+
+Result<Attachment> Store::getAttachment(std::string_view docId, std::string_view name, std::string_view rev) {
+  std::lock_guard lock(mu_);
+  auto row = loadDoc(docId);
+  if (!row) return row.status();
+  if (!row->exists) return notFound("Document is missing attachment");
+  const RevTree& tree = row->tree;
+  int index = rev.empty() ? tree.winner() : tree.find(rev);
+  if (index < 0 || (rev.empty() && tree.deleted())) return notFound("Document is missing attachment");
+  std::string body, atts;
+  if (!loadRev(docId, tree[index].rev(), body, atts)) return notFound("Document is missing attachment");
+  for (auto& info : decodeAttachments(atts)) {
+    if (info.name != name) continue;
+    Statement get(conn_.prepare("SELECT data FROM attachments WHERE digest = ?"));
+    get.bind(1, std::string_view(info.digest));
+    if (!get.step()) return Status(ErrorCode::Internal, "attachment body missing");
+    Attachment att{info.name, info.contentType, info.digest, info.encoding, info.length, info.revpos,
+                   std::string(get.blob(0))};
+    return att;
+  }
+  return notFound("Document is missing attachment");
+}
+
+uint64_t Store::changes(const ChangesOptions& options, const std::function<bool(const Change&)>& row) {
+  std::lock_guard lock(mu_);
+  Statement scan(conn_.prepare(options.descending
+                                   ? "SELECT seq, id, tree FROM docs WHERE seq > ? ORDER BY seq DESC LIMIT ?"
+                                   : "SELECT seq, id, tree FROM docs WHERE seq > ? ORDER BY seq LIMIT ?"));
+  // LIMIT -1 is SQLite's "no limit".
+  int64_t limit = options.limit > static_cast<uint64_t>(INT64_MAX) ? -1 : static_cast<int64_t>(options.limit);
+  scan.bind(1, options.descending ? uint64_t{0} : options.since).bind(2, limit);
+  uint64_t last = options.since;
+  Change change;
+  while (scan.step()) {
+    auto tree = decodeRevTree(scan.blob(2));
+    if (!tree) continue;
+    change.seq = static_cast<uint64_t>(scan.int64(0));
+    change.id.assign(scan.text(1));
+    change.revs.clear();
+    auto leaves = tree->leavesByPriority();
+    change.deleted = (*tree)[leaves.front()].deleted;
+    for (int leaf : leaves) {
+      change.revs.push_back((*tree)[leaf].rev());
+      if (!options.allLeaves) break;
+    }
+    last = change.seq;
+    if (!row(change)) break;
+  }
+  return last;
+}
+
+uint64_t Store::allDocs(const AllDocsOptions& options, const std::function<bool(const AllDocsRow&)>& row) {
+  std::lock_guard lock(mu_);
+  ReadOptions read;
+  read.conflicts = options.conflicts;
+  uint64_t skipped = 0, emitted = 0;
+  AllDocsRow out;
+  // Applies skip/limit and renders the document; false stops the scan.
+  auto emit = [&](std::string_view id, const RevTree* tree, uint64_t seq) {
+    if (skipped < options.skip) {
+      ++skipped;
+      return true;
+    }
+    if (emitted >= options.limit) return false;
+    ++emitted;
+    out = AllDocsRow{std::string(id), {}, tree != nullptr, false, {}};
+    if (tree) {
+      int w = tree->winner();
+      out.rev = (*tree)[w].rev();
+      out.deleted = tree->deleted();
+      if (options.includeDocs && !out.deleted) (void)renderDoc(id, *tree, w, read, out.doc, seq);
+    }
+    return row(out);
+  };
+  if (options.keys) {
+    for (const auto& key : *options.keys) {
+      auto loaded = loadDoc(key);
+      bool found = loaded && loaded->exists;
+      if (!emit(key, found ? &loaded->tree : nullptr, found ? loaded->seq : 0)) break;
+    }
+    return docCount_;
+  }
+  // A missing bound is bound as a BLOB: SQLite orders every TEXT value before every BLOB, so an
+  // empty blob is above all ids and "" below all of them.
+  static const char* kSql[2][2] = {
+      {"SELECT id, seq, tree FROM docs WHERE deleted = 0 AND id >= ?1 AND id < ?2 ORDER BY id",
+       "SELECT id, seq, tree FROM docs WHERE deleted = 0 AND id >= ?1 AND id <= ?2 ORDER BY id"},
+      {"SELECT id, seq, tree FROM docs WHERE deleted = 0 AND id <= ?1 AND id > ?2 ORDER BY id DESC",
+       "SELECT id, seq, tree FROM docs WHERE deleted = 0 AND id <= ?1 AND id >= ?2 ORDER BY id DESC"}};
+  Statement scan(conn_.prepare(kSql[options.descending][options.inclusiveEnd]));
+  auto bindBound = [&](int i, const std::optional<std::string>& key, bool high) {
+    if (key) scan.bind(i, std::string_view(*key));
+    else if (high) scan.bindBlob(i, std::string_view("", 0));
+    else scan.bind(i, std::string_view(""));
+  };
+  bindBound(1, options.startKey, options.descending);
+  bindBound(2, options.endKey, !options.descending);
+  while (scan.step()) {
+    auto tree = decodeRevTree(scan.blob(2));
+    if (!tree) continue;
+    if (!emit(scan.text(0), &*tree, static_cast<uint64_t>(scan.int64(1)))) break;
+  }
+  return docCount_;
+}
+
+}  // namespace settee::db

@@ -1,0 +1,343 @@
+// Writes: interactive edits, replicated histories, attachments, conflict resolution, revs_diff.
+#include <random>
+#include <set>
+
+#include "db/crypto.h"
+#include "db/json.h"
+#include "db/rev_tree_codec.h"
+#include "db/store.h"
+
+namespace settee::db {
+namespace {
+
+std::string randomId() {
+  thread_local std::mt19937_64 rng{std::random_device{}()};
+  static const char* kHex = "0123456789abcdef";
+  std::string out(32, '0');
+  for (int half = 0; half < 2; ++half) {
+    uint64_t v = rng();
+    for (int i = 0; i < 16; ++i) out[static_cast<size_t>(half * 16 + i)] = kHex[(v >> (4 * i)) & 15];
+  }
+  return out;
+}
+
+}  // namespace
+
+WriteOp Store::parse(std::string_view json, std::string_view id, bool local) {
+  WriteOp op;
+  if (json.size() > options_.maxDocumentSize) {
+    op.doc = Status(ErrorCode::TooLarge, "Document exceeds the maximum document size");
+    return op;
+  }
+  thread_local simdjson::dom::parser parser;
+  simdjson::dom::element root;
+  if (auto err = parser.parse(json.data(), json.size()).get(root)) {
+    op.doc = badRequest(err == simdjson::UTF8_ERROR ? "Invalid UTF-8 in JSON" : "Invalid JSON");
+    return op;
+  }
+  op.doc = parseDocument(root, local);
+  if (op.doc && !id.empty()) {
+    op.doc->id.assign(id);
+    if (!local) {
+      if (Status st = validateDocId(id); !st) op.doc = st;
+    }
+  }
+  return op;
+}
+
+Result<Store::DocRow> Store::loadDoc(std::string_view id) {
+  DocRow row;
+  Statement get(conn_.prepare("SELECT seq, tree FROM docs WHERE id = ?"));
+  get.bind(1, id);
+  if (get.step()) {
+    auto tree = decodeRevTree(get.blob(1));
+    if (!tree) return Status(ErrorCode::Internal, "corrupt revision tree for " + std::string(id));
+    row.exists = true;
+    row.seq = static_cast<uint64_t>(get.int64(0));
+    row.tree = std::move(*tree);
+  } else if (get.failed()) {
+    return conn_.error("read document");
+  }
+  return row;
+}
+
+Status Store::saveDoc(std::string_view id, DocRow& row, bool wasDeleted) {
+  thread_local std::string blob;
+  encodeRevTree(row.tree, blob);
+  bool deleted = row.tree.deleted();
+  uint64_t seq = ++updateSeq_;
+  if (row.exists) {
+    Statement up(conn_.prepare("UPDATE docs SET seq = ?, deleted = ?, tree = ? WHERE seq = ?"));
+    up.bind(1, seq).bind(2, deleted).bindBlob(3, blob).bind(4, row.seq);
+    if (!up.exec()) return conn_.error("update document");
+    (wasDeleted ? docDelCount_ : docCount_)--;
+  } else {
+    Statement ins(conn_.prepare("INSERT INTO docs(seq, id, deleted, tree) VALUES(?, ?, ?, ?)"));
+    ins.bind(1, seq).bind(2, id).bind(3, deleted).bindBlob(4, blob);
+    if (!ins.exec()) return conn_.error("insert document");
+  }
+  (deleted ? docDelCount_ : docCount_)++;
+  row.exists = true;
+  row.seq = seq;
+  return Status::ok();
+}
+
+bool Store::loadRev(std::string_view id, std::string_view rev, std::string& body, std::string& atts) {
+  Statement get(conn_.prepare("SELECT body, atts FROM revs WHERE doc_id = ? AND rev = ?"));
+  get.bind(1, id).bind(2, rev);
+  if (!get.step()) return false;
+  body.assign(get.blob(0));
+  atts.assign(get.text(1));
+  return true;
+}
+
+Status Store::resolveAttachments(ParsedDoc& doc, std::vector<AttachmentBody>& bodies, const DocRow& row,
+                                 int parentIndex, uint64_t newGen, std::vector<AttachmentInfo>& out) {
+  size_t nextFollows = 0;
+  // Attachments of stored ancestors, nearest first, read once and only if a stub needs them.
+  std::vector<std::vector<AttachmentInfo>> ancestorAtts;
+  bool ancestorsLoaded = false;
+  for (AttachmentIn& att : doc.attachments) {
+    AttachmentInfo info = att.info;
+    if (att.kind == AttachmentIn::Kind::Stub) {
+      if (!ancestorsLoaded && parentIndex >= 0) {
+        std::string body, atts;
+        for (int i : row.tree.ancestry(parentIndex)) {
+          if (row.tree[i].hasBody && loadRev(doc.id, row.tree[i].rev(), body, atts))
+            ancestorAtts.push_back(decodeAttachments(atts));
+        }
+      }
+      ancestorsLoaded = true;
+      const AttachmentInfo* found = nullptr;
+      for (auto& list : ancestorAtts) {
+        for (auto& stored : list) {
+          if (stored.name == info.name && (info.digest.empty() || info.digest == stored.digest)) {
+            found = &stored;
+            break;
+          }
+        }
+        if (found) break;
+      }
+      if (!found)
+        return {ErrorCode::MissingStub, "Invalid attachment stub in " + doc.id + " for " + info.name};
+      out.push_back(*found);
+      continue;
+    }
+    std::string data;
+    if (att.kind == AttachmentIn::Kind::Inline) {
+      data = std::move(att.data);
+    } else {
+      auto it = std::find_if(bodies.begin(), bodies.end(), [&](auto& b) { return b.name == info.name; });
+      if (it == bodies.end() && nextFollows < bodies.size() && bodies[nextFollows].name.empty())
+        it = bodies.begin() + static_cast<long>(nextFollows);
+      if (it == bodies.end()) return badRequest("Missing body for attachment " + info.name);
+      data = std::move(it->data);
+      ++nextFollows;
+    }
+    if (!info.encoding.empty()) {
+      info.encodedLength = data.size();
+      if (info.length == 0) info.length = data.size();
+    } else {
+      info.length = data.size();
+      info.encodedLength = 0;
+    }
+    info.digest = md5Digest(data);
+    if (info.revpos == 0 || info.revpos > newGen) info.revpos = newGen;
+    Statement put(conn_.prepare("INSERT OR IGNORE INTO attachments(digest, data) VALUES(?, ?)"));
+    put.bind(1, std::string_view(info.digest)).bindBlob(2, data);
+    if (!put.exec()) return conn_.error("store attachment");
+    out.push_back(std::move(info));
+  }
+  return Status::ok();
+}
+
+DocResult Store::writeOne(WriteOp& op, bool newEdits) {
+  if (!op.doc) return {"", "", op.doc.status()};
+  ParsedDoc& doc = *op.doc;
+  if (doc.id.empty()) {
+    if (!newEdits) return {"", "", badRequest("Document id is required with new_edits=false")};
+    doc.id = randomId();
+  }
+  if (doc.id.substr(0, 7) == "_local/")
+    return {doc.id, "", badRequest("_local documents are written with PUT /db/_local/id")};
+  auto loaded = loadDoc(doc.id);
+  if (!loaded) return {doc.id, "", loaded.status()};
+  DocRow& row = *loaded;
+  RevTree& tree = row.tree;
+  bool wasDeleted = row.exists && tree.deleted();
+  std::vector<AttachmentInfo> atts;
+  int index = -1;
+
+  if (newEdits) {
+    int parent = -1;
+    if (doc.rev) {
+      parent = tree.find(doc.rev->gen, doc.rev->hash);
+      if (parent < 0 || !tree.isLeaf(parent)) return {doc.id, "", conflict()};
+    } else if (!tree.empty()) {
+      if (!tree.deleted()) return {doc.id, "", conflict()};
+      parent = tree.winner();  // re-creating a deleted document extends its tombstone
+    }
+    uint64_t gen = parent < 0 ? 1 : tree[parent].gen + 1;
+    if (Status st = resolveAttachments(doc, op.bodies, row, parent, gen, atts); !st) return {doc.id, "", st};
+    std::string hash = computeRevHash(doc.deleted, parent < 0 ? "" : tree[parent].rev(), doc.body, atts);
+    if (tree.find(gen, hash) >= 0) return {doc.id, "", conflict()};
+    index = tree.addChild(parent, std::move(hash), doc.deleted);
+  } else {
+    if (!doc.rev) return {doc.id, "", badRequest("_rev is required with new_edits=false")};
+    std::vector<std::string> ids = doc.revisionIds;
+    uint64_t start = doc.revisionsStart;
+    if (ids.empty()) {
+      ids.push_back(doc.rev->hash);
+      start = doc.rev->gen;
+    }
+    auto merged = tree.merge(start, ids, doc.deleted);
+    index = merged.leaf;
+    // Nothing new, and the revision's body is already stored: a repeated replication is a no-op.
+    if (!merged.added && tree[index].hasBody) return {doc.id, doc.rev->str(), Status::ok()};
+    if (Status st = resolveAttachments(doc, op.bodies, row, tree[index].parent, tree[index].gen, atts); !st)
+      return {doc.id, "", st};
+  }
+
+  RevNode& node = tree.mutableNodes()[static_cast<size_t>(index)];
+  node.hasBody = true;
+  std::string rev = node.rev();
+  Statement put(conn_.prepare("INSERT OR REPLACE INTO revs(doc_id, rev, atts, body) VALUES(?, ?, ?, ?)"));
+  std::string attsJson = atts.empty() ? std::string() : encodeAttachments(atts);
+  put.bind(1, std::string_view(doc.id)).bind(2, std::string_view(rev)).bindBlob(4, doc.body);
+  if (atts.empty()) put.bindNull(3); else put.bind(3, std::string_view(attsJson));
+  if (!put.exec()) return {doc.id, "", conn_.error("write revision")};
+  put.reset();
+
+  std::vector<std::string> stemmed = tree.stem(revsLimit_);
+  if (!stemmed.empty()) {
+    Statement drop(conn_.prepare("DELETE FROM revs WHERE doc_id = ? AND rev = ?"));
+    for (auto& r : stemmed) {
+      drop.bind(1, std::string_view(doc.id)).bind(2, std::string_view(r));
+      if (!drop.exec()) return {doc.id, "", conn_.error("stem revisions")};
+      drop.reset();
+    }
+  }
+  if (Status st = saveDoc(doc.id, row, wasDeleted); !st) return {doc.id, "", st};
+  return {doc.id, rev, Status::ok()};
+}
+
+std::vector<DocResult> Store::write(std::vector<WriteOp>& ops, bool newEdits) {
+  std::vector<DocResult> results;
+  results.reserve(ops.size());
+  bool anyWritten = false;
+  {
+    std::lock_guard lock(mu_);
+    const uint64_t seq0 = updateSeq_, count0 = docCount_, del0 = docDelCount_;
+    auto failAll = [&](const Status& st) {
+      updateSeq_ = seq0;
+      docCount_ = count0;
+      docDelCount_ = del0;
+      for (auto& r : results) r.status = st;
+      while (results.size() < ops.size()) results.push_back({"", "", st});
+    };
+    Transaction txn(conn_);
+    for (auto& op : ops) {
+      results.push_back(writeOne(op, newEdits));
+      if (results.back().status.code() == ErrorCode::Internal) {
+        Status st = results.back().status;
+        failAll(st);
+        return results;
+      }
+    }
+    anyWritten = updateSeq_ != seq0;
+    Status st = anyWritten ? persistCounters() : Status::ok();
+    if (st) st = txn.commit();
+    if (!st) {
+      failAll(st);
+      return results;
+    }
+  }
+  if (anyWritten) notify();
+  return results;
+}
+
+Result<DocResult> Store::resolveConflicts(std::string_view id, std::string_view winnerRev,
+                                          std::optional<std::string_view> mergedJson) {
+  std::optional<WriteOp> merged;
+  if (mergedJson) {
+    merged = parse(*mergedJson, id);
+    if (!merged->doc) return merged->doc.status();
+  }
+  DocResult result;
+  {
+    std::lock_guard lock(mu_);
+    const uint64_t seq0 = updateSeq_, count0 = docCount_, del0 = docDelCount_;
+    auto restore = [&] {
+      updateSeq_ = seq0;
+      docCount_ = count0;
+      docDelCount_ = del0;
+    };
+    Transaction txn(conn_);
+    auto loaded = loadDoc(id);
+    if (!loaded) return loaded.status();
+    if (!loaded->exists) return notFound("missing");
+    const RevTree& tree = loaded->tree;
+    int keep = tree.find(winnerRev);
+    if (keep < 0 || !tree.isLeaf(keep) || tree[keep].deleted) return conflict();
+    for (int leaf : tree.leavesByPriority()) {
+      if (leaf == keep || tree[leaf].deleted) continue;
+      WriteOp del;
+      ParsedDoc tomb;
+      tomb.id.assign(id);
+      tomb.rev = RevId{tree[leaf].gen, tree[leaf].hash};
+      tomb.deleted = true;
+      del.doc = std::move(tomb);
+      DocResult r = writeOne(del, true);
+      if (!r.status) {
+        restore();
+        return r.status;
+      }
+    }
+    result = {std::string(id), std::string(winnerRev), Status::ok()};
+    if (merged) {
+      merged->doc->rev = RevId::parse(winnerRev);
+      result = writeOne(*merged, true);
+      if (!result.status) {
+        restore();
+        return result.status;
+      }
+    }
+    Status st = persistCounters();
+    if (st) st = txn.commit();
+    if (!st) {
+      restore();
+      return st;
+    }
+  }
+  notify();
+  return result;
+}
+
+std::vector<RevsDiffEntry> Store::revsDiff(
+    const std::vector<std::pair<std::string, std::vector<std::string>>>& revs) {
+  std::vector<RevsDiffEntry> out;
+  std::lock_guard lock(mu_);
+  for (const auto& [id, list] : revs) {
+    auto loaded = loadDoc(id);
+    RevTree empty;
+    const RevTree& tree = loaded ? loaded->tree : empty;
+    RevsDiffEntry entry{id, {}, {}};
+    uint64_t maxMissingGen = 0;
+    std::set<std::string> seen;
+    for (const auto& rev : list) {
+      if (!seen.insert(rev).second) continue;
+      auto parsed = RevId::parse(rev);
+      if (parsed && tree.find(parsed->gen, parsed->hash) >= 0) continue;
+      entry.missing.push_back(rev);
+      if (parsed) maxMissingGen = std::max(maxMissingGen, parsed->gen);
+    }
+    if (entry.missing.empty()) continue;
+    for (int leaf : tree.leavesByPriority()) {
+      if (tree[leaf].gen < maxMissingGen) entry.possibleAncestors.push_back(tree[leaf].rev());
+    }
+    out.push_back(std::move(entry));
+  }
+  return out;
+}
+
+}  // namespace settee::db
