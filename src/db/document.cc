@@ -13,7 +13,7 @@ Status invalid(std::string reason) { return {ErrorCode::DocValidation, std::move
 
 Status parseRevisions(element value, ParsedDoc& doc) {
   if (value.type() != element_type::OBJECT) return badRequest("_revisions must be an object");
-  auto obj = value.get_object().value_unsafe();
+  simdjson::dom::object obj(value);
   element start, ids;
   if (obj["start"].get(start) || obj["ids"].get(ids)) return badRequest("_revisions needs start and ids");
   if (start.type() != element_type::INT64 && start.type() != element_type::UINT64)
@@ -21,7 +21,7 @@ Status parseRevisions(element value, ParsedDoc& doc) {
   int64_t s = start.type() == element_type::INT64 ? start.get_int64().value_unsafe()
                                                    : static_cast<int64_t>(start.get_uint64().value_unsafe());
   if (ids.type() != element_type::ARRAY) return badRequest("_revisions.ids must be an array");
-  for (auto id : ids.get_array().value_unsafe()) {
+  for (auto id : simdjson::dom::array(ids)) {
     if (id.type() != element_type::STRING) return badRequest("_revisions.ids must hold strings");
     std::string_view h = id.get_string().value_unsafe();
     if (!validRevHash(h)) return badRequest("Invalid revision id in _revisions");
@@ -48,7 +48,7 @@ Status parseUint(element obj, const char* key, uint64_t& out) {
 
 Status parseAttachments(element value, ParsedDoc& doc) {
   if (value.type() != element_type::OBJECT) return badRequest("_attachments must be an object");
-  for (auto field : value.get_object().value_unsafe()) {
+  for (auto field : simdjson::dom::object(value)) {
     if (field.value.type() != element_type::OBJECT) return badRequest("an attachment must be an object");
     AttachmentIn att;
     att.info.name.assign(field.key);
@@ -102,7 +102,7 @@ Result<ParsedDoc> parseDocument(element root, bool local) {
   JsonBuffer buf;
   JsonWriter w(buf);
   w.StartObject();
-  for (auto field : root.get_object().value_unsafe()) {
+  for (auto field : simdjson::dom::object(root)) {
     std::string_view key = field.key;
     element value = field.value;
     if (key.empty() || key.front() != '_') {
@@ -192,7 +192,7 @@ std::vector<AttachmentInfo> decodeAttachments(std::string_view json) {
   simdjson::dom::parser parser;
   element root;
   if (parser.parse(json.data(), json.size()).get(root) || root.type() != element_type::ARRAY) return out;
-  for (auto a : root.get_array().value_unsafe()) {
+  for (auto a : simdjson::dom::array(root)) {
     AttachmentInfo info;
     std::string_view s;
     uint64_t n = 0;

@@ -7,7 +7,7 @@ void writeElement(JsonWriter& w, simdjson::dom::element value) {
   switch (value.type()) {
     case element_type::OBJECT:
       w.StartObject();
-      for (auto field : value.get_object().value_unsafe()) {
+      for (auto field : simdjson::dom::object(value)) {
         writeKey(w, field.key);
         writeElement(w, field.value);
       }
@@ -15,7 +15,7 @@ void writeElement(JsonWriter& w, simdjson::dom::element value) {
       break;
     case element_type::ARRAY:
       w.StartArray();
-      for (auto item : value.get_array().value_unsafe()) writeElement(w, item);
+      for (auto item : simdjson::dom::array(value)) writeElement(w, item);
       w.EndArray();
       break;
     case element_type::STRING:

@@ -89,23 +89,28 @@ RevTree::MergeResult RevTree::merge(uint64_t start, const std::vector<std::strin
   }
   if (known == 0) return {anchor, false};
 
-  bool grafted = false;
-  if (known < n && nodes_[static_cast<size_t>(anchor)].parent < 0 && known + 1 < n) {
-    // The tree was stemmed below the path's older revisions: put them back above the root, as
+  if (known < n) {
+    // Walk up the anchor's branch along the path. When the branch's root is reached while the path
+    // still has older revisions, the tree was stemmed below them: put them back above the root, as
     // CouchDB's merge does, so the path stays whole.
-    int above = -1;
-    for (size_t i = n - 1; i > known; --i) {
-      RevNode node{start - i, ids[i], above, false, false};
-      nodes_.push_back(std::move(node));
-      above = static_cast<int>(nodes_.size()) - 1;
+    int top = anchor;
+    size_t j = known;
+    while (nodes_[static_cast<size_t>(top)].parent >= 0 && j + 1 < n &&
+           nodes_[static_cast<size_t>(nodes_[static_cast<size_t>(top)].parent)].hash == ids[j + 1]) {
+      top = nodes_[static_cast<size_t>(top)].parent;
+      ++j;
     }
-    nodes_[static_cast<size_t>(anchor)].parent = above;
-    grafted = true;
-  }
-  if (grafted) {
-    std::string anchorHash = nodes_[static_cast<size_t>(anchor)].hash;
-    reorder();
-    anchor = find(start - known, anchorHash);
+    if (nodes_[static_cast<size_t>(top)].parent < 0 && j + 1 < n) {
+      int above = -1;
+      for (size_t i = n - 1; i > j; --i) {
+        nodes_.push_back(RevNode{start - i, ids[i], above, false, false});
+        above = static_cast<int>(nodes_.size()) - 1;
+      }
+      nodes_[static_cast<size_t>(top)].parent = above;
+      std::string anchorHash = nodes_[static_cast<size_t>(anchor)].hash;
+      reorder();
+      anchor = find(start - known, anchorHash);
+    }
   }
 
   // Chain the newer revisions under the anchor, or start a new root with the whole path.

@@ -1,0 +1,47 @@
+// Helpers shared by the tests: temporary directories that clean up after themselves, JSON lookups.
+#pragma once
+
+#include <simdjson.h>
+
+#include <filesystem>
+#include <random>
+#include <string>
+
+namespace settee::test {
+
+class TempDir {
+ public:
+  TempDir() {
+    std::random_device rd;
+    path_ = std::filesystem::temp_directory_path() / ("settee-test-" + std::to_string(rd()) + std::to_string(rd()));
+    std::filesystem::create_directories(path_);
+  }
+  ~TempDir() {
+    std::error_code ec;
+    std::filesystem::remove_all(path_, ec);
+  }
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+  std::string file(const std::string& name) const { return (path_ / name).string(); }
+  std::string path() const { return path_.string(); }
+
+ private:
+  std::filesystem::path path_;
+};
+
+// Parses JSON for assertions; the returned element lives as long as the Json object.
+class Json {
+ public:
+  explicit Json(const std::string& text) : text_(text) { root_ = parser_.parse(text_).value(); }
+  simdjson::dom::element operator[](const char* key) const { return root_[key].value(); }
+  simdjson::dom::element root() const { return root_; }
+  bool has(const char* key) const { return !root_[key].error(); }
+  std::string str(const char* key) const { return std::string(root_[key].get_string().value()); }
+
+ private:
+  std::string text_;
+  simdjson::dom::parser parser_;
+  simdjson::dom::element root_;
+};
+
+}  // namespace settee::test
