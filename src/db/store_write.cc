@@ -167,6 +167,7 @@ DocResult Store::writeOne(WriteOp& op, bool newEdits) {
   bool wasDeleted = row.exists && tree.deleted();
   std::vector<AttachmentInfo> atts;
   int index = -1;
+  bool wasNew = true;  // the revision was not in the tree before this write
 
   if (newEdits) {
     int parent = -1;
@@ -192,6 +193,7 @@ DocResult Store::writeOne(WriteOp& op, bool newEdits) {
     }
     auto merged = tree.merge(start, ids, doc.deleted);
     index = merged.leaf;
+    wasNew = merged.added;
     // Nothing new, and the revision's body is already stored: a repeated replication is a no-op.
     if (!merged.added && tree[index].hasBody) return {doc.id, doc.rev->str(), Status::ok()};
     if (Status st = resolveAttachments(doc, op.bodies, row, tree[index].parent, tree[index].gen, atts); !st)
@@ -201,7 +203,9 @@ DocResult Store::writeOne(WriteOp& op, bool newEdits) {
   RevNode& node = tree.mutableNodes()[static_cast<size_t>(index)];
   node.hasBody = true;
   std::string rev = node.rev();
-  Statement put(conn_.prepare("INSERT OR REPLACE INTO revs(doc_id, rev, atts, body) VALUES(?, ?, ?, ?)"));
+  // A revision already in the tree whose body was missing gets it now: REPLACE only then.
+  Statement put(conn_.prepare(!wasNew ? "INSERT OR REPLACE INTO revs(doc_id, rev, atts, body) VALUES(?, ?, ?, ?)"
+                                                      : "INSERT INTO revs(doc_id, rev, atts, body) VALUES(?, ?, ?, ?)"));
   std::string attsJson = atts.empty() ? std::string() : encodeAttachments(atts);
   put.bind(1, std::string_view(doc.id)).bind(2, std::string_view(rev)).bindBlob(4, doc.body);
   if (atts.empty()) put.bindNull(3); else put.bind(3, std::string_view(attsJson));

@@ -20,6 +20,9 @@ Status Connection::open(const std::string& path, bool create, bool syncFull) {
   sqlite3_busy_timeout(db_, 10000);
   // WAL: readers never block the writer; synchronous=NORMAL in WAL survives a process crash with
   // every committed transaction, FULL also survives power loss.
+  // One process owns a database file (as CouchDB owns its files): exclusive locking takes the file
+  // lock once instead of per transaction, and keeps the WAL index in heap memory, not a shared file.
+  if (Status st = exec("PRAGMA locking_mode=EXCLUSIVE"); !st) return st;
   if (Status st = exec("PRAGMA journal_mode=WAL"); !st) return st;
   if (Status st = exec(syncFull ? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=NORMAL"); !st) return st;
   // Bounded memory: a 8 MiB page cache whatever the database size.
