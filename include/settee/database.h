@@ -205,6 +205,9 @@ class Database {
   Status setRevsLimit(uint32_t limit);
   // Drops the bodies of non-leaf revisions and attachments no revision uses.
   Status compact();
+  // The _security object (members and admins) as JSON; "{}" when never set.
+  std::string security();
+  Status setSecurity(std::string_view json);
 
   db::Store& store() { return *store_; }  // for Settee's own layers (http, replicator)
 

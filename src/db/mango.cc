@@ -56,6 +56,11 @@ using simdjson::dom::element;
 using simdjson::dom::element_type;
 using Path = std::vector<std::string>;
 
+// The array or object `e` holds, by value: binding simdjson's value_unsafe() reference in a range-for
+// would dangle once the temporary result it points into is destroyed. Callers check the type first.
+simdjson::dom::array arrayOf(simdjson::dom::element e) { return e.get_array().value_unsafe(); }
+simdjson::dom::object objectOf(simdjson::dom::element e) { return e.get_object().value_unsafe(); }
+
 // ---- compiling ---------------------------------------------------------------------------------------
 
 MangoNode constantNode(bool value) {
@@ -147,6 +152,12 @@ Result<std::shared_ptr<const std::regex>> compileRegex(std::string_view pattern)
     pattern.remove_prefix(kCaseless.size());
     flags |= std::regex::icase;
   }
+#ifdef __GLIBCXX__
+  // libstdc++'s default executor backtracks recursively, one stack frame per input character: a plain
+  // ".*" over a 100 KB string overflows the stack. The polynomial (Thompson NFA) executor runs in bounded
+  // stack and linear time; its price is that back-references are rejected at compile time.
+  flags |= std::regex_constants::__polynomial;
+#endif
   try {
     return std::make_shared<const std::regex>(std::string(pattern), flags);
   } catch (const std::regex_error& e) {
@@ -350,13 +361,13 @@ Lookup lookup(const Subject& from, const Path& path, Subject& out) {
   element at = from.value;
   for (const std::string& segment : path) {
     if (at.type() == element_type::OBJECT) {
-      if (at.get_object().value_unsafe().at_key(segment).get(at) != simdjson::SUCCESS) return Lookup::Missing;
+      if (objectOf(at).at_key(segment).get(at) != simdjson::SUCCESS) return Lookup::Missing;
     } else if (at.type() == element_type::ARRAY) {
       if (segment.empty() || segment.size() > 18 ||
           segment.find_first_not_of("0123456789") != std::string::npos) {
         return Lookup::BadPath;
       }
-      if (at.get_array().value_unsafe().at(std::stoull(segment)).get(at) != simdjson::SUCCESS) {
+      if (arrayOf(at).at(std::stoull(segment)).get(at) != simdjson::SUCCESS) {
         return Lookup::BadPath;
       }
     } else {
@@ -379,7 +390,7 @@ bool anyEqual(const std::vector<MangoValue>& candidates, element e) {
 // $in: the value is one of the operands; an array value qualifies when one of its elements is.
 bool matchIn(const MangoNode& n, const Subject& s) {
   if (!s.isKey && s.value.type() == element_type::ARRAY) {
-    for (element item : s.value.get_array().value_unsafe()) {
+    for (element item : arrayOf(s.value)) {
       if (anyEqual(n.operands, item)) return true;
     }
     return false;
@@ -415,7 +426,7 @@ bool matchRegex(const MangoNode& n, const Subject& s) {
 
 bool matchAll(const MangoNode& n, const Subject& s) {
   if (n.operands.empty() || s.isKey || s.value.type() != element_type::ARRAY) return false;
-  auto array = s.value.get_array().value_unsafe();
+  auto array = arrayOf(s.value);
   // CouchDB also accepts {"$all": [[...]]} as "the array is exactly this one".
   if (n.operands.size() == 1 && n.operands[0].kind == MangoValue::Kind::Array && collate(s.value, n.operands[0]) == 0) {
     return true;
@@ -438,13 +449,13 @@ bool matchElements(const MangoNode& n, const Subject& s) {
   const MangoNode& sub = n.children.front();
   if (n.op == CondOp::KeyMapMatch) {
     if (s.value.type() != element_type::OBJECT) return false;
-    for (auto member : s.value.get_object().value_unsafe()) {
+    for (auto member : objectOf(s.value)) {
       if (matchNode(sub, Subject{element(), member.key, true})) return true;
     }
     return false;
   }
   if (s.value.type() != element_type::ARRAY) return false;
-  auto array = s.value.get_array().value_unsafe();
+  auto array = arrayOf(s.value);
   if (n.op == CondOp::ElemMatch) {
     for (element item : array) {
       if (matchNode(sub, Subject{item, {}, false})) return true;
@@ -472,7 +483,7 @@ bool evalCondition(const MangoNode& n, const Subject& s) {
     case CondOp::Nin: return !matchIn(n, s);
     case CondOp::Size:
       return !s.isKey && s.value.type() == element_type::ARRAY &&
-             s.value.get_array().value_unsafe().size() == static_cast<size_t>(n.size);
+             arrayOf(s.value).size() == static_cast<size_t>(n.size);
     case CondOp::Mod: return matchMod(n, s);
     case CondOp::Regex: return matchRegex(n, s);
     case CondOp::BeginsWith: {

@@ -24,8 +24,9 @@
 //   $elemMatch, $allMatch (a non-empty array whose every element matches), $keyMapMatch (an object one of
 //   whose keys matches).
 // - $regex uses std::regex's ECMAScript grammar where CouchDB uses PCRE: a leading `(?i)` is understood as
-//   case-insensitive, other PCRE-only syntax is rejected at parse time. It matches strings only, searching
-//   anywhere in them (anchor with ^ and $), byte by byte over UTF-8.
+//   case-insensitive, other PCRE-only syntax is rejected at parse time, and so are back-references (\1):
+//   the regex runs on libstdc++'s non-backtracking executor so that a long string cannot overflow the stack.
+//   It matches strings only, searching anywhere in them (anchor with ^ and $), byte by byte over UTF-8.
 // - Deliberate differences from CouchDB: an unknown $type name is a bad_request (CouchDB matches nothing);
 //   $all compares by collation (1 equals 1.0) where CouchDB uses strict term equality; a condition operator
 //   with no field (outside $elemMatch, $allMatch, $keyMapMatch) is a bad_request at any depth.

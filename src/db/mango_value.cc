@@ -7,6 +7,11 @@ using simdjson::dom::element;
 using simdjson::dom::element_type;
 using Kind = MangoValue::Kind;
 
+// The array or object `e` holds, by value: binding simdjson's value_unsafe() reference in a range-for
+// would dangle once the temporary result it points into is destroyed. Callers check the type first.
+simdjson::dom::array arrayOf(simdjson::dom::element e) { return e.get_array().value_unsafe(); }
+simdjson::dom::object objectOf(simdjson::dom::element e) { return e.get_object().value_unsafe(); }
+
 int sign(int c) { return (c > 0) - (c < 0); }
 
 template <class T>
@@ -93,10 +98,10 @@ MangoValue MangoValue::copyOf(element e) {
       v.string = std::string(e.get_string().value_unsafe());
       break;
     case Kind::Array:
-      for (element item : e.get_array().value_unsafe()) v.items.push_back(copyOf(item));
+      for (element item : arrayOf(e)) v.items.push_back(copyOf(item));
       break;
     case Kind::Object:
-      for (auto field : e.get_object().value_unsafe()) {
+      for (auto field : objectOf(e)) {
         v.keys.emplace_back(field.key);
         v.values.push_back(copyOf(field.value));
       }
@@ -117,7 +122,7 @@ int collate(element a, const MangoValue& b) {
       return compareStrings(a.get_string().value_unsafe(), b.string);
     case Kind::Array: {
       size_t i = 0;
-      for (element item : a.get_array().value_unsafe()) {
+      for (element item : arrayOf(a)) {
         if (i == b.items.size()) return 1;
         if (int c = collate(item, b.items[i]); c != 0) return c;
         ++i;
@@ -126,7 +131,7 @@ int collate(element a, const MangoValue& b) {
     }
     case Kind::Object: {
       size_t i = 0;
-      for (auto field : a.get_object().value_unsafe()) {
+      for (auto field : objectOf(a)) {
         if (i == b.keys.size()) return 1;
         if (int c = compareStrings(field.key, b.keys[i]); c != 0) return c;
         if (int c = collate(field.value, b.values[i]); c != 0) return c;

@@ -184,6 +184,35 @@ std::vector<std::string> RevTree::stem(uint32_t limit) {
   return removed;
 }
 
+std::vector<std::string> RevTree::purgeLeaf(int index) {
+  std::vector<std::string> removed;
+  if (index < 0 || !isLeaf(index)) return removed;
+  const size_t n = nodes_.size();
+  std::vector<int> children(n, 0);
+  for (const auto& node : nodes_) {
+    if (node.parent >= 0) children[static_cast<size_t>(node.parent)]++;
+  }
+  std::vector<bool> gone(n, false);
+  for (int i = index; i >= 0;) {
+    gone[static_cast<size_t>(i)] = true;
+    removed.push_back(nodes_[static_cast<size_t>(i)].rev());
+    int p = nodes_[static_cast<size_t>(i)].parent;
+    if (p < 0 || --children[static_cast<size_t>(p)] > 0) break;
+    i = p;
+  }
+  std::vector<int> remap(n, -1);
+  std::vector<RevNode> kept;
+  for (size_t i = 0; i < n; ++i) {
+    if (gone[i]) continue;
+    RevNode node = std::move(nodes_[i]);
+    node.parent = node.parent >= 0 ? remap[static_cast<size_t>(node.parent)] : -1;
+    remap[i] = static_cast<int>(kept.size());
+    kept.push_back(std::move(node));
+  }
+  nodes_ = std::move(kept);
+  return removed;
+}
+
 void RevTree::reorder() {
   const size_t n = nodes_.size();
   std::vector<size_t> order(n);

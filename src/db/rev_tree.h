@@ -66,6 +66,10 @@ class RevTree {
   // Leaves that descend from `index` (itself when it is a leaf).
   std::vector<int> leavesUnder(int index) const;
 
+  // Removes the leaf `index` and the ancestors only it descended from (CouchDB's purge); returns the
+  // revisions removed. Does nothing for a non-leaf.
+  std::vector<std::string> purgeLeaf(int index);
+
   // Cuts every path to its newest `limit` revisions; returns the revisions removed.
   std::vector<std::string> stem(uint32_t limit);
 

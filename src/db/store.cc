@@ -69,6 +69,7 @@ Status Store::init(const std::string& path) {
     if (key == "update_seq") updateSeq_ = static_cast<uint64_t>(get.int64(1));
     if (key == "doc_count") docCount_ = static_cast<uint64_t>(get.int64(1));
     if (key == "doc_del_count") docDelCount_ = static_cast<uint64_t>(get.int64(1));
+    if (key == "purge_seq") purgeSeq_ = static_cast<uint64_t>(get.int64(1));
     if (key == "revs_limit") revsLimit_ = static_cast<uint32_t>(get.int64(1));
     if (key == "instance_start_time") instanceStartTime_ = std::string(get.text(1));
   }
@@ -93,7 +94,8 @@ Status Store::init(const std::string& path) {
 Status Store::persistCounters() {
   Statement put(conn_.prepare("INSERT OR REPLACE INTO meta(key, value) VALUES(?, ?)"));
   const std::pair<const char*, uint64_t> values[] = {
-      {"update_seq", updateSeq_}, {"doc_count", docCount_}, {"doc_del_count", docDelCount_}};
+      {"update_seq", updateSeq_}, {"doc_count", docCount_}, {"doc_del_count", docDelCount_},
+      {"purge_seq", purgeSeq_}};
   for (auto [key, value] : values) {
     put.bind(1, std::string_view(key)).bind(2, value);
     if (!put.exec()) return conn_.error("update counters");
@@ -109,6 +111,7 @@ DatabaseInfo Store::info() {
   info.updateSeq = updateSeq_;
   info.docCount = docCount_;
   info.docDelCount = docDelCount_;
+  info.purgeSeq = purgeSeq_;
   info.instanceStartTime = instanceStartTime_;
   std::error_code ec;
   for (const char* suffix : {"", "-wal"}) {
@@ -174,6 +177,27 @@ Status Store::setRevsLimit(uint32_t limit) {
   if (!put.exec()) return conn_.error("set revs_limit");
   if (Status st = txn.commit(); !st) return st;
   revsLimit_ = limit;
+  return Status::ok();
+}
+
+std::string Store::security() {
+  std::lock_guard lock(mu_);
+  Statement get(conn_.prepare("SELECT value FROM meta WHERE key = 'security'"));
+  return get.step() ? std::string(get.text(0)) : std::string("{}");
+}
+
+Status Store::setSecurity(std::string_view json) {
+  simdjson::dom::parser parser;
+  simdjson::dom::element root;
+  if (parser.parse(json.data(), json.size()).get(root) || root.type() != simdjson::dom::element_type::OBJECT)
+    return badRequest("The security object must be a JSON object");
+  JsonBuffer buf;
+  JsonWriter w(buf);
+  writeElement(w, root);
+  std::lock_guard lock(mu_);
+  Statement put(conn_.prepare("INSERT OR REPLACE INTO meta(key, value) VALUES('security', ?)"));
+  put.bind(1, bufferView(buf));
+  if (!put.exec()) return conn_.error("set security");
   return Status::ok();
 }
 

@@ -58,6 +58,11 @@ class Store {
 
   Result<DocResult> resolveConflicts(std::string_view id, std::string_view winnerRev,
                                      std::optional<std::string_view> mergedJson);
+  // Removes the named leaf revisions (and ancestors only they had) as if never written; returns, per
+  // id, the revisions purged. A document left with no revision disappears.
+  Result<std::vector<std::pair<std::string, std::vector<std::string>>>> purge(
+      const std::vector<std::pair<std::string, std::vector<std::string>>>& revs);
+  uint64_t purgeSeq();
   std::vector<RevsDiffEntry> revsDiff(const std::vector<std::pair<std::string, std::vector<std::string>>>& revs);
 
   uint64_t changes(const ChangesOptions& options, const std::function<bool(const Change&)>& row);
@@ -75,6 +80,9 @@ class Store {
   uint32_t revsLimit();
   Status setRevsLimit(uint32_t limit);
   Status compact();
+  // The database's _security object as JSON ("{}" when never set).
+  std::string security();
+  Status setSecurity(std::string_view json);
 
  private:
   Store(std::string name, DatabaseOptions options);
@@ -103,6 +111,7 @@ class Store {
   uint64_t updateSeq_ = 0;
   uint64_t docCount_ = 0;
   uint64_t docDelCount_ = 0;
+  uint64_t purgeSeq_ = 0;
   uint32_t revsLimit_ = 1000;
   std::string instanceStartTime_;
   std::string path_;

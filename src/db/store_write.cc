@@ -317,6 +317,64 @@ Result<DocResult> Store::resolveConflicts(std::string_view id, std::string_view 
   return result;
 }
 
+Result<std::vector<std::pair<std::string, std::vector<std::string>>>> Store::purge(
+    const std::vector<std::pair<std::string, std::vector<std::string>>>& revs) {
+  std::vector<std::pair<std::string, std::vector<std::string>>> out;
+  {
+    std::lock_guard lock(mu_);
+    const uint64_t seq0 = updateSeq_, count0 = docCount_, del0 = docDelCount_, purge0 = purgeSeq_;
+    auto fail = [&](Status st) {
+      updateSeq_ = seq0, docCount_ = count0, docDelCount_ = del0, purgeSeq_ = purge0;
+      return st;
+    };
+    Transaction txn(conn_);
+    Statement drop(conn_.prepare("DELETE FROM revs WHERE doc_id = ? AND rev = ?"));
+    for (const auto& [id, list] : revs) {
+      auto loaded = loadDoc(id);
+      if (!loaded) return fail(loaded.status());
+      std::vector<std::string> purged;
+      if (!loaded->exists) {
+        out.emplace_back(id, purged);
+        continue;
+      }
+      DocRow& row = *loaded;
+      bool wasDeleted = row.tree.deleted();
+      for (const auto& rev : list) {
+        auto removed = row.tree.purgeLeaf(row.tree.find(rev));
+        if (removed.empty()) continue;
+        purged.push_back(rev);
+        for (const auto& r : removed) {
+          drop.bind(1, std::string_view(id)).bind(2, std::string_view(r));
+          if (!drop.exec()) return fail(conn_.error("purge"));
+          drop.reset();
+        }
+      }
+      if (!purged.empty()) {
+        ++purgeSeq_;
+        if (row.tree.empty()) {
+          Statement del(conn_.prepare("DELETE FROM docs WHERE seq = ?"));
+          del.bind(1, row.seq);
+          if (!del.exec()) return fail(conn_.error("purge"));
+          (wasDeleted ? docDelCount_ : docCount_)--;
+        } else if (Status st = saveDoc(id, row, wasDeleted); !st) {
+          return fail(st);
+        }
+      }
+      out.emplace_back(id, std::move(purged));
+    }
+    Status st = persistCounters();
+    if (st) st = txn.commit();
+    if (!st) return fail(st);
+  }
+  notify();
+  return out;
+}
+
+uint64_t Store::purgeSeq() {
+  std::lock_guard lock(mu_);
+  return purgeSeq_;
+}
+
 std::vector<RevsDiffEntry> Store::revsDiff(
     const std::vector<std::pair<std::string, std::vector<std::string>>>& revs) {
   std::vector<RevsDiffEntry> out;

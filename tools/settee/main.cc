@@ -1,8 +1,129 @@
-// settee — the command line: `settee serve`, `settee replicate`, ...
+// settee — the command line.
+//   settee serve [--port N] [--bind ADDR] [--data DIR] [--config FILE] [--log-level LEVEL]
+//   settee version
+#include <uv.h>
+
 #include <cstdio>
 #include <cstring>
+#include <string>
+#include <vector>
+
+#include "http/config.h"
+#include "http/couch_server.h"
+
+namespace {
+
+int usage(FILE* out) {
+  std::fprintf(out,
+               "usage: settee <command> [options]\n"
+               "  serve [--port 5984] [--bind 127.0.0.1] [--data ./data] [--config FILE] [--log-level info]\n"
+               "      run a CouchDB-compatible node\n"
+               "  version\n");
+  return out == stdout ? 0 : 2;
+}
+
+bool isLoopback(const std::string& addr) {
+  return addr == "127.0.0.1" || addr == "::1" || addr == "localhost" || addr.rfind("127.", 0) == 0;
+}
+
+int serve(const std::vector<std::string>& args) {
+  settee::http::ServerConfig config;
+  // The config file first, then flags over it.
+  for (size_t i = 0; i + 1 < args.size(); ++i) {
+    if (args[i] == "--config") {
+      if (settee::Status st = settee::http::loadConfig(args[i + 1], config); !st) {
+        std::fprintf(stderr, "settee: %s\n", st.reason().c_str());
+        return 2;
+      }
+    }
+  }
+  for (size_t i = 0; i < args.size(); ++i) {
+    const std::string& a = args[i];
+    if (i + 1 >= args.size()) {
+      std::fprintf(stderr, "settee: %s needs a value\n", a.c_str());
+      return 2;
+    }
+    const std::string& v = args[++i];
+    if (a == "--port") {
+      char* end = nullptr;
+      long port = std::strtol(v.c_str(), &end, 10);
+      if (*end || port < 0 || port > 65535) {
+        std::fprintf(stderr, "settee: bad port %s\n", v.c_str());
+        return 2;
+      }
+      config.port = static_cast<int>(port);
+    } else if (a == "--bind") {
+      config.bind = v;
+    } else if (a == "--data") {
+      config.dataDir = v;
+    } else if (a == "--log-level") {
+      config.logLevel = v;
+    } else if (a != "--config") {
+      std::fprintf(stderr, "settee: unknown option %s\n", a.c_str());
+      return usage(stderr);
+    }
+  }
+  if (config.admins.empty() && !isLoopback(config.bind)) {
+    std::fprintf(stderr,
+                 "settee: refusing to bind %s with no admin configured (admin party is for loopback only); "
+                 "add one under [admins] in the config file\n",
+                 config.bind.c_str());
+    return 2;
+  }
+  if (config.bind == "localhost") config.bind = "127.0.0.1";
+
+  uv_loop_t loop;
+  uv_loop_init(&loop);
+  auto server = std::make_unique<settee::http::CouchServer>(&loop, config);
+  if (settee::Status st = server->start(); !st) {
+    std::fprintf(stderr, "settee: %s\n", st.reason().c_str());
+    return 1;
+  }
+  if (config.logLevel != "none")
+    std::fprintf(stderr, "settee: listening on http://%s:%d (data in %s)\n", config.bind.c_str(), server->port(),
+                 config.dataDir.c_str());
+
+  // SIGINT/SIGTERM: stop accepting, close connections, let in-flight work (each one transaction) finish.
+  struct Stopper {
+    settee::http::CouchServer* server;
+    uv_signal_t sigint, sigterm;
+    bool stopping = false;
+  } stopper{server.get(), {}, {}};
+  auto onSignal = [](uv_signal_t* handle, int) {
+    auto* s = static_cast<Stopper*>(handle->data);
+    if (s->stopping) return;
+    s->stopping = true;
+    uv_signal_stop(&s->sigint);
+    uv_signal_stop(&s->sigterm);
+    uv_close(reinterpret_cast<uv_handle_t*>(&s->sigint), nullptr);
+    uv_close(reinterpret_cast<uv_handle_t*>(&s->sigterm), nullptr);
+    s->server->stop([] {});
+  };
+  uv_signal_init(&loop, &stopper.sigint);
+  uv_signal_init(&loop, &stopper.sigterm);
+  stopper.sigint.data = stopper.sigterm.data = &stopper;
+  uv_signal_start(&stopper.sigint, onSignal, SIGINT);
+  uv_signal_start(&stopper.sigterm, onSignal, SIGTERM);
+
+  uv_run(&loop, UV_RUN_DEFAULT);
+  server.reset();
+  uv_loop_close(&loop);
+  if (config.logLevel != "none") std::fprintf(stderr, "settee: stopped\n");
+  return 0;
+}
+
+}  // namespace
 
 int main(int argc, char** argv) {
-  std::fprintf(stderr, "usage: settee serve|replicate ...\n");
-  return argc > 1 && std::strcmp(argv[1], "--help") == 0 ? 0 : 2;
+  if (argc < 2) return usage(stderr);
+  std::string command = argv[1];
+  std::vector<std::string> args(argv + 2, argv + argc);
+  if (command == "serve") return serve(args);
+  if (command == "version" || command == "--version") {
+    std::printf("settee 0.1.0\n");
+    return 0;
+  }
+  if (command == "help" || command == "--help" || command == "-h") return usage(stdout);
+  std::fprintf(stderr, "settee: unknown command %s\n", command.c_str());
+  return usage(stderr);
 }

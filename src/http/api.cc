@@ -1,0 +1,258 @@
+#include "http/api.h"
+
+#include <chrono>
+#include <cstdio>
+
+#include "http/auth.h"
+#include "http/work.h"
+
+namespace settee::http {
+
+uint64_t nowMicros() {
+  return static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::microseconds>(
+                                   std::chrono::system_clock::now().time_since_epoch())
+                                   .count());
+}
+
+bool UserCtx::isAdmin() const {
+  for (const auto& r : roles) {
+    if (r == "_admin") return true;
+  }
+  return false;
+}
+
+namespace {
+
+void logRequest(const Call& call) {
+  const std::string& level = call.svc->config->logLevel;
+  if (level != "info" && level != "debug") return;
+  double ms = static_cast<double>(nowMicros() - call.startedUs) / 1000.0;
+  std::fprintf(stderr, "[info] %s %s %s %d %.1fms\n", call.req.peer.c_str(), call.req.method.c_str(),
+               call.req.target.c_str(), call.status, ms);
+}
+
+void mergeHeaders(Headers& into, const Headers& extra) {
+  for (const auto& [k, v] : extra) {
+    if (!findHeader(into, k)) into.emplace_back(k, v);
+  }
+}
+
+// CORS as CouchDB configures it: echo an allowed Origin, allow credentials when configured.
+void addCors(Call& call) {
+  const CorsConfig& cors = call.svc->config->cors;
+  const std::string* origin = call.req.header("Origin");
+  if (!cors.enabled || !origin) return;
+  bool any = false, listed = false;
+  for (const auto& o : cors.origins) {
+    if (o == "*") any = true;
+    if (o == *origin) listed = true;
+  }
+  if (!any && !listed) return;
+  // With credentials the origin must be echoed, never "*".
+  call.extraHeaders.emplace_back("Access-Control-Allow-Origin", cors.credentials || listed ? *origin : "*");
+  if (cors.credentials) call.extraHeaders.emplace_back("Access-Control-Allow-Credentials", "true");
+  call.extraHeaders.emplace_back("Access-Control-Expose-Headers",
+                                 "content-type, cache-control, accept-ranges, etag, server, x-couch-request-id, "
+                                 "x-couch-update-newrev, x-couchdb-body-time");
+}
+
+}  // namespace
+
+void Call::send(Response response) {
+  mergeHeaders(response.headers, extraHeaders);
+  status = response.status;
+  res->send(std::move(response));
+  logRequest(*this);
+}
+
+void Call::start(int code, Headers headers) {
+  mergeHeaders(headers, extraHeaders);
+  status = code;
+  res->start(code, std::move(headers));
+}
+
+void Call::end() {
+  res->end();
+  logRequest(*this);
+}
+
+int httpStatus(ErrorCode code) {
+  switch (code) {
+    case ErrorCode::Ok: return 200;
+    case ErrorCode::BadRequest: return 400;
+    case ErrorCode::NotFound: return 404;
+    case ErrorCode::Conflict: return 409;
+    case ErrorCode::Forbidden: return 403;
+    case ErrorCode::Unauthorized: return 401;
+    case ErrorCode::FileExists: return 412;
+    case ErrorCode::MissingStub: return 412;
+    case ErrorCode::TooLarge: return 413;
+    case ErrorCode::BadContentType: return 415;
+    case ErrorCode::IllegalDocId: return 400;
+    case ErrorCode::DocValidation: return 400;
+    case ErrorCode::IllegalDatabaseName: return 400;
+    case ErrorCode::PreconditionFailed: return 412;
+    case ErrorCode::Internal: return 500;
+  }
+  return 500;
+}
+
+Response errorResponse(const Status& status) {
+  Response r = Response::error(httpStatus(status.code()), status.error(), status.reason());
+  if (status.code() == ErrorCode::Unauthorized) r.setHeader("WWW-Authenticate", "Basic realm=\"server\"");
+  return r;
+}
+
+Response errorResponse(int code, std::string_view error, std::string_view reason) {
+  return Response::error(code, error, reason);
+}
+
+Response jsonOk(int status) { return Response::json(status, R"({"ok":true})"); }
+
+Result<bool> boolParam(const Request& req, std::string_view name, bool fallback) {
+  auto v = req.param(name);
+  if (!v) return fallback;
+  if (*v == "true") return true;
+  if (*v == "false") return false;
+  return badRequest("Invalid boolean parameter: \"" + std::string(name) + "\"");
+}
+
+Result<uint64_t> uintParam(const Request& req, std::string_view name, uint64_t fallback) {
+  auto v = req.param(name);
+  if (!v) return fallback;
+  uint64_t n = 0;
+  if (v->empty() || v->size() > 19) return badRequest("Invalid value for integer parameter: " + std::string(name));
+  for (char c : *v) {
+    if (c < '0' || c > '9') return badRequest("Invalid value for integer parameter: " + std::string(name));
+    n = n * 10 + static_cast<uint64_t>(c - '0');
+  }
+  return n;
+}
+
+Result<std::optional<simdjson::dom::element>> jsonParam(const Request& req, std::string_view name,
+                                                        simdjson::dom::parser& parser) {
+  auto v = req.param(name);
+  if (!v) return std::optional<simdjson::dom::element>();
+  simdjson::dom::element e;
+  if (parser.parse(v->data(), v->size()).get(e))
+    return badRequest("Invalid JSON in query parameter " + std::string(name));
+  return std::optional<simdjson::dom::element>(e);
+}
+
+Result<simdjson::dom::element> jsonBody(const Request& req, simdjson::dom::parser& parser, bool requireJson) {
+  if (requireJson) {
+    const std::string* type = req.header("Content-Type");
+    if (!type || type->find("application/json") == std::string::npos)
+      return Status(ErrorCode::BadContentType, "Content-Type must be application/json");
+  }
+  if (req.body.empty()) return badRequest("Request body must be a JSON object");
+  simdjson::dom::element e;
+  auto err = parser.parse(req.body.data(), req.body.size()).get(e);
+  if (err == simdjson::UTF8_ERROR) return badRequest("Invalid UTF-8 in request body");
+  if (err) return badRequest("Invalid JSON in request body");
+  return e;
+}
+
+std::string docResultJson(const DocResult& r) {
+  return writeJson([&](db::JsonWriter& w) {
+    w.StartObject();
+    if (r.status) {
+      db::writeKey(w, "ok");
+      w.Bool(true);
+    }
+    db::writeKey(w, "id");
+    db::writeString(w, r.id);
+    if (r.status) {
+      db::writeKey(w, "rev");
+      db::writeString(w, r.rev);
+    } else {
+      if (!r.rev.empty()) {
+        db::writeKey(w, "rev");
+        db::writeString(w, r.rev);
+      }
+      db::writeKey(w, "error");
+      db::writeString(w, r.status.error());
+      db::writeKey(w, "reason");
+      db::writeString(w, r.status.reason());
+    }
+    w.EndObject();
+  });
+}
+
+void Api::sync(std::string_view method, std::string_view pattern, Access access, SyncHandler fn) {
+  router_.add(method, pattern, std::make_shared<Route>(Route{access, std::move(fn), {}}));
+}
+
+void Api::async(std::string_view method, std::string_view pattern, Access access, AsyncHandler fn) {
+  router_.add(method, pattern, std::make_shared<Route>(Route{access, {}, std::move(fn)}));
+}
+
+std::optional<Response> Api::prepare(Call& call, const Route& route) {
+  auto who = svc_.auth->authenticate(call.req);
+  if (!who) return errorResponse(who.status());
+  if (*who) call.user = std::move(**who);
+  if (svc_.auth->adminParty()) call.user.roles.push_back("_admin");
+
+  const std::string* db = call.params.get("db");
+  bool creating = call.req.method == "PUT" && call.req.segments.size() == 1;
+  if (db && !creating) {
+    call.dbName = *db;
+    auto opened = svc_.data->open(*db);
+    if (!opened) return errorResponse(opened.status());
+    call.db = std::move(*opened);
+  }
+  if (Status st = svc_.auth->authorize(call.user, call.db.get(), route.access); !st) return errorResponse(st);
+  return std::nullopt;
+}
+
+void Api::handle(Request&& request, std::shared_ptr<Responder> responder) {
+  auto call = std::make_shared<Call>();
+  call->req = std::move(request);
+  call->res = std::move(responder);
+  call->svc = &svc_;
+  call->startedUs = nowMicros();
+  addCors(*call);
+
+  if (call->req.method == "OPTIONS" && svc_.config->cors.enabled && call->req.header("Origin")) {
+    Response r;
+    r.status = 204;
+    r.setHeader("Access-Control-Allow-Methods", svc_.config->cors.methods);
+    r.setHeader("Access-Control-Allow-Headers", svc_.config->cors.headers);
+    r.setHeader("Access-Control-Max-Age", "600");
+    call->send(std::move(r));
+    return;
+  }
+
+  auto match = router_.match(call->req.method, call->req.segments);
+  if (match.outcome == RouteOutcome::NotFound) {
+    call->send(errorResponse(404, "not_found", "missing"));
+    return;
+  }
+  if (match.outcome == RouteOutcome::MethodNotAllowed) {
+    std::string allowed;
+    for (const auto& m : match.allowed) allowed += (allowed.empty() ? "" : ",") + m;
+    Response r = errorResponse(405, "method_not_allowed", "Only " + allowed + " allowed");
+    r.setHeader("Allow", allowed);
+    call->send(std::move(r));
+    return;
+  }
+  call->params = std::move(match.params);
+  std::shared_ptr<Route> route = *match.handler;
+  auto response = std::make_shared<std::optional<Response>>();
+  runOffLoop(
+      svc_.loop,
+      [this, call, route, response] {
+        try {
+          *response = prepare(*call, *route);
+          if (!*response && route->sync) *response = route->sync(*call);
+        } catch (const std::exception& e) {
+          *response = errorResponse(500, "internal_server_error", e.what());
+        }
+      },
+      [call, route, response] {
+        if (*response) call->send(std::move(**response));
+        else if (route->async) route->async(call);
+      });
+}
+
+}  // namespace settee::http

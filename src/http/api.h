@@ -1,0 +1,146 @@
+// http/api.h — what every CouchDB endpoint handler stands on.
+//
+// A handler family (handlers/*.cc) registers its routes on an Api with `registerXxx(Api&)`. Two kinds:
+// - sync: `Response fn(Call&)`, run on libuv's thread pool (SQLite is allowed there), its Response sent
+//   back on the loop thread. Most endpoints are this.
+// - async: `void fn(std::shared_ptr<Call>)`, run on the loop thread, for answers that wait or stream
+//   (longpoll and continuous changes). Such a handler must move any SQLite work off the loop itself
+//   (runOffLoop) and answer through call->start/write/end or call->send on the loop thread.
+// Before a handler runs, the Api has authenticated the caller, checked its access level, and, for routes
+// with a `{db}` capture, opened the database (404 when it does not exist) and checked its _security.
+// Handlers never parse HTTP framing and never write SQL; errors are Status values turned into CouchDB's
+// `{"error","reason"}` by `errorResponse` — the one table that maps a Status to an HTTP status.
+#pragma once
+
+#include <simdjson.h>
+
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "http/config.h"
+#include "http/request.h"
+#include "http/response.h"
+#include "http/router.h"
+#include "http/server.h"
+#include "settee/database.h"
+
+namespace settee::http {
+
+class Auth;
+
+// An authenticated caller; no name means anonymous.
+struct UserCtx {
+  std::string name;
+  std::vector<std::string> roles;
+  bool isAdmin() const;
+};
+
+// What handlers share; owned by the CouchServer, alive as long as the server.
+struct Services {
+  DataDir* data = nullptr;
+  const ServerConfig* config = nullptr;
+  Auth* auth = nullptr;
+  Server* server = nullptr;
+  uv_loop_t* loop = nullptr;
+  std::string uuid;      // this node's uuid, 32 hex characters, stable across restarts
+  std::string version = "3.3.3";
+};
+
+// Who may call a route.
+enum class Access {
+  Public,       // anyone (/, /_up, /_session)
+  Reader,       // a member of the database (or anyone when it has no members), or an admin
+  DbAdmin,      // an admin of the database or a server admin
+  ServerAdmin,  // a server admin
+};
+
+// One request being answered.
+struct Call {
+  Request req;
+  Params params;
+  Services* svc = nullptr;
+  std::shared_ptr<Database> db;  // for routes with {db}
+  std::string dbName;
+  UserCtx user;
+  Headers extraHeaders;  // CORS and the like, added to whatever the handler answers
+
+  // Answer (loop thread only). They add extraHeaders and log the request.
+  void send(Response response);
+  void start(int status, Headers headers = {});
+  void write(std::string_view chunk) { res->write(chunk); }
+  void end();
+  bool closed() const { return res->closed(); }
+
+  std::shared_ptr<Responder> res;
+  uint64_t startedUs = 0;
+  int status = 0;
+};
+
+using SyncHandler = std::function<Response(Call&)>;
+using AsyncHandler = std::function<void(std::shared_ptr<Call>)>;
+
+class Api {
+ public:
+  explicit Api(Services& services) : svc_(services) {}
+  void sync(std::string_view method, std::string_view pattern, Access access, SyncHandler fn);
+  void async(std::string_view method, std::string_view pattern, Access access, AsyncHandler fn);
+  // Entry point for the Server (loop thread).
+  void handle(Request&& request, std::shared_ptr<Responder> responder);
+  Services& services() { return svc_; }
+
+ private:
+  struct Route {
+    Access access;
+    SyncHandler sync;
+    AsyncHandler async;
+  };
+  // Runs on the thread pool: authenticate, authorise, open the db. nullopt when all is well.
+  std::optional<Response> prepare(Call& call, const Route& route);
+  Services& svc_;
+  Router<std::shared_ptr<Route>> router_;
+};
+
+// ---- Helpers for handlers ----
+
+// The HTTP status and `{"error","reason"}` body for a Status.
+int httpStatus(ErrorCode code);
+Response errorResponse(const Status& status);
+Response errorResponse(int httpStatus, std::string_view error, std::string_view reason);
+Response jsonOk(int status = 200);  // {"ok":true}
+
+// Query parameters, validated: a bad value is a bad_request naming the parameter.
+Result<bool> boolParam(const Request& req, std::string_view name, bool fallback);
+Result<uint64_t> uintParam(const Request& req, std::string_view name, uint64_t fallback);
+// A parameter holding JSON (startkey="abc", open_revs=["1-a"]): parsed into `parser`'s document.
+Result<std::optional<simdjson::dom::element>> jsonParam(const Request& req, std::string_view name,
+                                                        simdjson::dom::parser& parser);
+
+// The request body as JSON; 400 bad_request for malformed JSON or invalid UTF-8. With `requireJson`, a
+// Content-Type other than application/json is 415 bad_content_type.
+Result<simdjson::dom::element> jsonBody(const Request& req, simdjson::dom::parser& parser, bool requireJson = true);
+
+// Writes a value with a RapidJSON writer into a string; for small response bodies.
+template <class F>
+std::string writeJson(F&& fn);
+
+// A DocResult as CouchDB's `{"ok":true,"id","rev"}` or `{"id","error","reason"}`.
+std::string docResultJson(const DocResult& r);
+
+// Microseconds since the epoch (request timing, logs).
+uint64_t nowMicros();
+
+}  // namespace settee::http
+
+#include "db/json.h"
+
+template <class F>
+std::string settee::http::writeJson(F&& fn) {
+  settee::db::JsonBuffer buf;
+  settee::db::JsonWriter w(buf);
+  fn(w);
+  return std::string(buf.GetString(), buf.GetSize());
+}

@@ -1,0 +1,47 @@
+// http/config.h — the node's configuration, read from an ini file shaped like CouchDB's local.ini.
+//
+// Sections and keys understood (anything else is ignored, as CouchDB ignores unknown keys):
+//   [chttpd]   port, bind_address, max_http_request_size
+//   [couchdb]  database_dir, max_document_size, uuid
+//   [settee]   revs_limit (default for new databases), log_level (debug|info|warn|error|none)
+//   [admins]   name = password   (plain text or "-pbkdf2-<hex key>,<hex salt>,<iterations>")
+//   [httpd]    enable_cors = true|false
+//   [cors]     origins (comma-separated, or *), credentials, headers, methods
+// Command-line flags are applied after the file, so they win. Plain value; no threads involved.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "settee/status.h"
+
+namespace settee::http {
+
+struct CorsConfig {
+  bool enabled = false;
+  bool credentials = false;
+  std::vector<std::string> origins;  // "*" allows any origin
+  std::string headers = "accept, authorization, content-type, origin, referer";
+  std::string methods = "GET, PUT, POST, HEAD, DELETE";
+};
+
+struct ServerConfig {
+  std::string bind = "127.0.0.1";
+  int port = 5984;
+  std::string dataDir = "./data";
+  size_t maxDocumentSize = 8 * 1024 * 1024;         // CouchDB's max_document_size
+  size_t maxRequestSize = 64 * 1024 * 1024;         // bytes of one request body
+  uint32_t revsLimit = 1000;
+  std::string logLevel = "info";
+  std::string uuid;                                 // empty: made once and kept in the data directory
+  std::map<std::string, std::string> admins;        // name -> password or its pbkdf2 hash
+  CorsConfig cors;
+};
+
+// Reads `path` over `config`. Errors: not_found for a missing file, bad_request for a malformed line
+// or a bad value (the reason names the line).
+Status loadConfig(const std::string& path, ServerConfig& config);
+
+}  // namespace settee::http

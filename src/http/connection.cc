@@ -1,0 +1,351 @@
+// The reading half of Connection: its lifetime, the socket's input, llhttp's callbacks, and handing each
+// complete request to the handler. The answering half is in connection_respond.cc.
+#include "http/connection.h"
+
+#include <algorithm>
+#include <cstdio>
+#include <exception>
+
+#include "http/server.h"
+
+namespace settee::http::detail {
+
+namespace {
+
+// Input buffered while a request is in flight before we stop reading: enough for a few pipelined
+// requests, small enough that a client streaming a body at us meets TCP flow control instead of our heap.
+constexpr size_t kBusyInputLimit = 64 * 1024;
+// The most we reserve up front for a body from its Content-Length; more grows as the bytes arrive.
+constexpr uint64_t kMaxBodyReserve = 1024 * 1024;
+
+}  // namespace
+
+Connection::Connection(Server* server) : server_(server) {
+  uv_tcp_init(server->loop_, &tcp_);
+  uv_timer_init(server->loop_, &timer_);
+  tcp_.data = this;
+  timer_.data = this;
+  llhttp_init(&parser_, HTTP_REQUEST, &parserSettings());
+  parser_.data = this;
+}
+
+void Connection::start(uv_stream_t* listener) {
+  if (uv_accept(listener, reinterpret_cast<uv_stream_t*>(&tcp_)) != 0) {
+    close();
+    return;
+  }
+  // Requests and answers are small and interactive; Nagle would hold the last segment of each.
+  uv_tcp_nodelay(&tcp_, 1);
+  // Lets the kernel notice a peer that vanished without a FIN while we wait on a long feed.
+  uv_tcp_keepalive(&tcp_, 1, 60);
+  sockaddr_storage addr{};
+  int len = sizeof addr;
+  if (uv_tcp_getpeername(&tcp_, reinterpret_cast<sockaddr*>(&addr), &len) == 0) {
+    char ip[INET6_ADDRSTRLEN] = {};
+    if (addr.ss_family == AF_INET6) {
+      uv_ip6_name(reinterpret_cast<sockaddr_in6*>(&addr), ip, sizeof ip);
+    } else {
+      uv_ip4_name(reinterpret_cast<sockaddr_in*>(&addr), ip, sizeof ip);
+    }
+    peer_ = ip;
+  }
+  armIdleTimer();
+  updateReading();
+}
+
+void Connection::close() {
+  if (closing_) return;
+  closing_ = true;
+  if (Responder* responder = current_) {
+    current_ = nullptr;
+    responder->connection_ = nullptr;
+    responder->clientGone_ = true;
+    // Taken out of the Responder before the call: the callback may drop the last reference to it, and a
+    // callback that captured the Responder would otherwise keep it alive in a cycle.
+    auto onClose = std::move(responder->onClose_);
+    responder->onClose_ = nullptr;
+    auto onDrain = std::move(responder->onDrain_);
+    responder->onDrain_ = nullptr;
+    if (onClose) onClose();
+  }
+  uv_close(reinterpret_cast<uv_handle_t*>(&tcp_), onClosed);
+  uv_close(reinterpret_cast<uv_handle_t*>(&timer_), onClosed);
+}
+
+void Connection::onClosed(uv_handle_t* handle) {
+  auto* self = static_cast<Connection*>(handle->data);
+  if (--self->openHandles_ > 0) return;
+  Server* server = self->server_;
+  server->connections_.erase(self);
+  delete self;
+  server->maybeFinishClose();  // may destroy the Server, so it comes last
+}
+
+// ---- reading and parsing ----
+
+void Connection::onAlloc(uv_handle_t* handle, size_t, uv_buf_t* buf) {
+  auto* self = static_cast<Connection*>(handle->data);
+  *buf = uv_buf_init(self->readBuffer_, sizeof self->readBuffer_);
+}
+
+void Connection::onRead(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf) {
+  auto* self = static_cast<Connection*>(stream->data);
+  if (nread == 0 || self->closing_) return;
+  if (nread < 0) {
+    // libuv has stopped reading. A client that hangs up while its request is in flight has gone away;
+    // one that hangs up after its answer may still be owed the unsent part of it.
+    self->reading_ = false;
+    self->eof_ = true;
+    if (nread == UV_EOF && !self->current_ && !self->lingering_ && self->queuedBytes_ > 0) {
+      self->closeAfterFlush();
+    } else {
+      self->close();
+    }
+    return;
+  }
+  if (self->closeAfterFlush_ || self->lingering_) return;  // discarding what follows an error answer
+  self->input_.append(buf->base, static_cast<size_t>(nread));
+  if (self->current_ || self->resumeOnDrain_) {
+    self->updateReading();  // keep it for later; stop reading if it piles up
+    return;
+  }
+  self->armIdleTimer();
+  self->drive();
+}
+
+void Connection::updateReading() {
+  // While a request is in flight (or its answer waits to drain) nothing is parsed, so input only piles up.
+  const bool parsing = !current_ && !resumeOnDrain_;
+  const bool want =
+      !closing_ && !eof_ && (lingering_ || closeAfterFlush_ || parsing || input_.size() < kBusyInputLimit);
+  auto* stream = reinterpret_cast<uv_stream_t*>(&tcp_);
+  if (want && !reading_) {
+    if (uv_read_start(stream, onAlloc, onRead) == 0) {
+      reading_ = true;
+    } else {
+      close();
+    }
+  } else if (!want && reading_ && !closing_) {
+    uv_read_stop(stream);
+    reading_ = false;
+  }
+}
+
+void Connection::drive() {
+  if (driving_ || closing_) return;  // the drive() further up the stack picks up where this left off
+  driving_ = true;
+  while (!closing_ && !current_ && !closeAfterFlush_ && !resumeOnDrain_ && !input_.empty()) {
+    const char* data = input_.data();
+    llhttp_errno_t error = llhttp_execute(&parser_, data, input_.size());
+    size_t consumed = input_.size();
+    if (error == HPE_PAUSED) {  // paused by onMessageComplete: one whole request is ready
+      consumed = static_cast<size_t>(llhttp_get_error_pos(&parser_) - data);
+      llhttp_resume(&parser_);
+    } else if (error != HPE_OK) {
+      input_.clear();
+      failParse(error);
+      break;
+    }
+    input_.erase(0, consumed);
+    if (messageDone_) dispatch();
+  }
+  driving_ = false;
+  updateReading();
+}
+
+void Connection::dispatch() {
+  messageDone_ = false;
+  if (rejectStatus_) {
+    sendError(rejectStatus_, rejectError_, rejectReason_, keepAlive_);
+    return;
+  }
+  request_.peer = peer_;
+  std::shared_ptr<Responder> responder = newResponder(keepAlive_);
+  Request request = std::move(request_);
+  request_ = Request();
+  try {
+    server_->handler_(std::move(request), responder);
+  } catch (const std::exception& e) {
+    // A handler should turn its failures into responses; this keeps one that did not from taking the
+    // whole server down.
+    if (!responder->started()) responder->send(Response::error(500, "internal_server_error", e.what()));
+  }
+}
+
+void Connection::failParse(llhttp_errno_t error) {
+  if (rejectStatus_) {
+    sendError(rejectStatus_, rejectError_, rejectReason_, false);
+    return;
+  }
+  const char* reason = llhttp_get_error_reason(&parser_);
+  sendError(400, "bad_request", reason && *reason ? reason : llhttp_errno_name(error), false);
+}
+
+void Connection::sendError(int status, std::string_view error, std::string_view reason, bool keepAlive) {
+  newResponder(keepAlive)->send(Response::error(status, error, reason));
+}
+
+std::shared_ptr<Responder> Connection::newResponder(bool keepAlive) {
+  std::shared_ptr<Responder> responder(new Responder(this, request_.method, request_.httpMinor, keepAlive));
+  current_ = responder.get();
+  uv_timer_stop(&timer_);  // a handler may take as long as it needs; the idle timeout is for the client
+  return responder;
+}
+
+int Connection::reject(int status, std::string error, std::string reason) {
+  rejectStatus_ = status;
+  rejectError_ = std::move(error);
+  rejectReason_ = std::move(reason);
+  return HPE_USER;
+}
+
+const llhttp_settings_t& Connection::parserSettings() {
+  static const llhttp_settings_t settings = [] {
+    llhttp_settings_t s;
+    llhttp_settings_init(&s);
+    s.on_message_begin = onMessageBegin;
+    s.on_url = onUrl;
+    s.on_header_field = onHeaderField;
+    s.on_header_value = onHeaderValue;
+    s.on_header_value_complete = onHeaderValueComplete;
+    s.on_headers_complete = onHeadersComplete;
+    s.on_body = onBody;
+    s.on_message_complete = onMessageComplete;
+    return s;
+  }();
+  return settings;
+}
+
+int Connection::onMessageBegin(llhttp_t* parser) {
+  auto* self = static_cast<Connection*>(parser->data);
+  self->request_ = Request();
+  self->field_.clear();
+  self->value_.clear();
+  self->headerBytes_ = 0;
+  self->rawBodyBytes_ = 0;
+  self->inflater_.reset();
+  self->keepAlive_ = true;
+  self->messageDone_ = false;
+  self->rejectStatus_ = 0;
+  return 0;
+}
+
+int Connection::countHeaderBytes(size_t length) {
+  headerBytes_ += length;
+  if (headerBytes_ > server_->options_.maxHeaderSize) {
+    return reject(431, "bad_request", "the request line and headers are too large");
+  }
+  return 0;
+}
+
+int Connection::onUrl(llhttp_t* parser, const char* at, size_t length) {
+  auto* self = static_cast<Connection*>(parser->data);
+  self->request_.target.append(at, length);
+  return self->countHeaderBytes(length);
+}
+
+int Connection::onHeaderField(llhttp_t* parser, const char* at, size_t length) {
+  auto* self = static_cast<Connection*>(parser->data);
+  self->field_.append(at, length);
+  return self->countHeaderBytes(length);
+}
+
+int Connection::onHeaderValue(llhttp_t* parser, const char* at, size_t length) {
+  auto* self = static_cast<Connection*>(parser->data);
+  self->value_.append(at, length);
+  return self->countHeaderBytes(length);
+}
+
+int Connection::onHeaderValueComplete(llhttp_t* parser) {
+  auto* self = static_cast<Connection*>(parser->data);
+  self->request_.headers.emplace_back(std::move(self->field_), std::string(trimWhitespace(self->value_)));
+  self->field_.clear();
+  self->value_.clear();
+  // Count the ": " and CRLF too, so a flood of empty headers is bounded like long ones.
+  return self->countHeaderBytes(4);
+}
+
+int Connection::onHeadersComplete(llhttp_t* parser) {
+  return static_cast<Connection*>(parser->data)->headersComplete();
+}
+
+int Connection::headersComplete() {
+  request_.method = llhttp_method_name(static_cast<llhttp_method_t>(parser_.method));
+  request_.httpMinor = parser_.http_minor;
+  if (parser_.http_major != 1) return reject(400, "bad_request", "only HTTP/1.0 and HTTP/1.1 are supported");
+  if (parser_.method == HTTP_CONNECT) return reject(405, "method_not_allowed", "CONNECT is not supported");
+  // We never switch protocols, so an `Upgrade: h2c` offer (curl sends one) is ignored, as RFC 9110
+  // allows, and the request is answered in HTTP/1.1 like any other.
+  parser_.upgrade = 0;
+  if (!parseTarget(request_.target, request_)) return reject(400, "bad_request", "invalid request target");
+  keepAlive_ = llhttp_should_keep_alive(&parser_) != 0;
+
+  const size_t limit = server_->options_.maxRequestBodySize;
+  const bool declaredLength = (parser_.flags & F_CONTENT_LENGTH) != 0;
+  if (declaredLength && parser_.content_length > limit) {
+    return reject(413, "too_large", "the request entity is too large");
+  }
+  if (const std::string* encoding = request_.header("Content-Encoding")) {
+    if (equalsIgnoreCase(*encoding, "gzip") || equalsIgnoreCase(*encoding, "x-gzip")) {
+      inflater_ = std::make_unique<GzipInflater>(limit);
+    } else if (!encoding->empty() && !equalsIgnoreCase(*encoding, "identity")) {
+      // Read and discard the body, then answer 415; the connection stays usable.
+      reject(415, "bad_content_type", "unsupported Content-Encoding: " + *encoding);
+    }
+  }
+  // Reserve for the declared body, but not more than a little: a client that declares 64 MiB and sends
+  // nothing must not make us allocate 64 MiB.
+  if (declaredLength && !inflater_ && !rejectStatus_) {
+    request_.body.reserve(std::min<uint64_t>(parser_.content_length, kMaxBodyReserve));
+  }
+
+  const bool hasBody = (parser_.flags & F_CHUNKED) != 0 || parser_.content_length > 0;
+  const std::string* expect = request_.header("Expect");
+  if (expect && request_.httpMinor >= 1) {
+    if (!equalsIgnoreCase(*expect, "100-continue")) {
+      return reject(417, "expectation_failed", "only 100-continue is supported");
+    }
+    // Refusing before the body is sent means the client never sends it, so the connection must close.
+    if (rejectStatus_) return HPE_USER;
+    if (hasBody) write("HTTP/1.1 100 Continue\r\n\r\n");
+  }
+  return 0;
+}
+
+int Connection::onBody(llhttp_t* parser, const char* at, size_t length) {
+  auto* self = static_cast<Connection*>(parser->data);
+  const size_t limit = self->server_->options_.maxRequestBodySize;
+  self->rawBodyBytes_ += length;
+  // Checked even for a body being discarded: reading gigabytes only to refuse them is a cost too.
+  if (self->rawBodyBytes_ > limit) return self->reject(413, "too_large", "the request entity is too large");
+  if (self->rejectStatus_) return 0;  // discarding the body of a request that will be refused
+  if (!self->inflater_) {
+    self->request_.body.append(at, length);
+    return 0;
+  }
+  switch (self->inflater_->feed(std::string_view(at, length), self->request_.body)) {
+    case GzipInflater::Result::Ok:
+      return 0;
+    case GzipInflater::Result::TooLarge:
+      return self->reject(413, "too_large", "the request entity is too large");
+    case GzipInflater::Result::Corrupt:
+      self->reject(400, "bad_request", "the gzip request body is corrupt");
+      return 0;
+  }
+  return 0;
+}
+
+int Connection::onMessageComplete(llhttp_t* parser) {
+  auto* self = static_cast<Connection*>(parser->data);
+  if (self->inflater_ && !self->rejectStatus_ && self->rawBodyBytes_ > 0 &&
+      self->inflater_->finish() != GzipInflater::Result::Ok) {
+    self->reject(400, "bad_request", "the gzip request body is truncated");
+  }
+  self->inflater_.reset();
+  self->messageDone_ = true;
+  // Pausing here is what serialises pipelined requests: drive() hands this one to the handler and
+  // parses no further until its response is finished.
+  return HPE_PAUSED;
+}
+
+}  // namespace settee::http::detail

@@ -1,0 +1,182 @@
+// Database-level endpoints: create, info, delete, new documents by POST, and the per-database settings.
+#include "db/store.h"
+#include "http/auth.h"
+#include "http/handlers/handlers.h"
+
+namespace settee::http {
+namespace {
+
+using db::writeKey;
+using db::writeString;
+
+Response createDb(Call& call) {
+  const std::string& name = call.params["db"];
+  auto q = uintParam(call.req, "q", 1);  // shards: accepted and ignored, as on a single node
+  if (!q) return errorResponse(q.status());
+  auto created = call.svc->data->create(name);
+  if (!created) return errorResponse(created.status());
+  if (Status st = (*created)->setSecurity(kDefaultSecurity); !st) return errorResponse(st);
+  Response r = Response::json(201, R"({"ok":true})");
+  r.setHeader("Location", "/" + name);
+  return r;
+}
+
+Response dbInfo(Call& call) {
+  DatabaseInfo info = call.db->info();
+  return Response::json(200, writeJson([&](db::JsonWriter& w) {
+    w.StartObject();
+    writeKey(w, "db_name");
+    writeString(w, info.name);
+    writeKey(w, "update_seq");
+    w.Uint64(info.updateSeq);
+    writeKey(w, "purge_seq");
+    w.Uint64(info.purgeSeq);
+    writeKey(w, "doc_count");
+    w.Uint64(info.docCount);
+    writeKey(w, "doc_del_count");
+    w.Uint64(info.docDelCount);
+    writeKey(w, "sizes");
+    w.StartObject();
+    writeKey(w, "file");
+    w.Uint64(info.fileSize);
+    writeKey(w, "external");
+    w.Uint64(info.activeSize);
+    writeKey(w, "active");
+    w.Uint64(info.activeSize);
+    w.EndObject();
+    writeKey(w, "compact_running");
+    w.Bool(false);
+    writeKey(w, "instance_start_time");
+    writeString(w, info.instanceStartTime);
+    writeKey(w, "disk_format_version");
+    w.Uint(8);
+    writeKey(w, "cluster");
+    w.StartObject();
+    for (const char* k : {"q", "n", "w", "r"}) {
+      writeKey(w, k);
+      w.Uint(1);
+    }
+    w.EndObject();
+    writeKey(w, "props");
+    w.StartObject();
+    w.EndObject();
+    w.EndObject();
+  }));
+}
+
+Response deleteDb(Call& call) {
+  if (call.req.param("rev"))
+    return errorResponse(badRequest("You tried to DELETE a database with a ?rev= parameter. Did you mean to DELETE a document instead?"));
+  if (Status st = call.svc->data->remove(call.dbName); !st) return errorResponse(st);
+  return jsonOk(200);
+}
+
+// POST /{db}: a new document; the id comes from the body or is generated.
+Response postDoc(Call& call) {
+  simdjson::dom::parser parser;
+  auto body = jsonBody(call.req, parser);
+  if (!body) return errorResponse(body.status());
+  std::string json = call.dbName == "_users" ? Auth::hashUserDoc(call.req.body) : std::move(call.req.body);
+  auto written = call.db->put(json);
+  if (!written) return errorResponse(written.status());
+  bool batch = call.req.param("batch") == std::optional<std::string_view>("ok");
+  Response r = Response::json(batch ? 202 : 201, docResultJson(*written));
+  r.setHeader("Location", "/" + call.dbName + "/" + written->id);
+  return r;
+}
+
+Response getRevsLimit(Call& call) { return Response::json(200, std::to_string(call.db->revsLimit())); }
+
+Response putRevsLimit(Call& call) {
+  simdjson::dom::parser parser;
+  auto body = jsonBody(call.req, parser, false);
+  if (!body) return errorResponse(body.status());
+  uint64_t limit = 0;
+  if ((*body).get(limit) || limit == 0 || limit > UINT32_MAX)
+    return errorResponse(badRequest("revs_limit must be a positive integer"));
+  if (Status st = call.db->setRevsLimit(static_cast<uint32_t>(limit)); !st) return errorResponse(st);
+  return jsonOk();
+}
+
+Response compact(Call& call) {
+  if (Status st = call.db->compact(); !st) return errorResponse(st);
+  return jsonOk(202);
+}
+
+Response getSecurity(Call& call) { return Response::json(200, call.db->security()); }
+
+Response putSecurity(Call& call) {
+  simdjson::dom::parser parser;
+  auto body = jsonBody(call.req, parser, false);
+  if (!body) return errorResponse(body.status());
+  if (Status st = call.db->setSecurity(call.req.body); !st) return errorResponse(st);
+  return jsonOk();
+}
+
+Response ensureFullCommit(Call& call) {
+  // Every write is committed before it is acknowledged, so there is nothing to flush.
+  std::string start = call.db->info().instanceStartTime;
+  return Response::json(201, writeJson([&](db::JsonWriter& w) {
+    w.StartObject();
+    writeKey(w, "ok");
+    w.Bool(true);
+    writeKey(w, "instance_start_time");
+    writeString(w, start);
+    w.EndObject();
+  }));
+}
+
+// POST /{db}/_purge {"id":["rev",...]} -> {"purge_seq":null,"purged":{"id":["rev"]}}
+Response purge(Call& call) {
+  simdjson::dom::parser parser;
+  auto body = jsonBody(call.req, parser);
+  if (!body) return errorResponse(body.status());
+  simdjson::dom::object obj;
+  if ((*body).get(obj)) return errorResponse(badRequest("Request body must be a JSON object"));
+  std::vector<std::pair<std::string, std::vector<std::string>>> revs;
+  for (auto field : obj) {
+    simdjson::dom::array list;
+    if (field.value.get(list)) return errorResponse(badRequest("Each id must map to a list of revisions"));
+    auto& entry = revs.emplace_back(std::string(field.key), std::vector<std::string>{});
+    for (auto r : list) {
+      std::string_view s;
+      if (r.get(s)) return errorResponse(badRequest("Revisions must be strings"));
+      entry.second.emplace_back(s);
+    }
+  }
+  auto purged = call.db->store().purge(revs);
+  if (!purged) return errorResponse(purged.status());
+  return Response::json(201, writeJson([&](db::JsonWriter& w) {
+    w.StartObject();
+    writeKey(w, "purge_seq");
+    w.Null();
+    writeKey(w, "purged");
+    w.StartObject();
+    for (const auto& [id, list] : *purged) {
+      writeKey(w, id);
+      w.StartArray();
+      for (const auto& r : list) writeString(w, r);
+      w.EndArray();
+    }
+    w.EndObject();
+    w.EndObject();
+  }));
+}
+
+}  // namespace
+
+void registerDatabaseRoutes(Api& api) {
+  api.sync("PUT", "/{db}", Access::ServerAdmin, createDb);
+  api.sync("GET", "/{db}", Access::Reader, dbInfo);
+  api.sync("DELETE", "/{db}", Access::ServerAdmin, deleteDb);
+  api.sync("POST", "/{db}", Access::Reader, postDoc);
+  api.sync("GET", "/{db}/_revs_limit", Access::Reader, getRevsLimit);
+  api.sync("PUT", "/{db}/_revs_limit", Access::DbAdmin, putRevsLimit);
+  api.sync("POST", "/{db}/_compact", Access::DbAdmin, compact);
+  api.sync("GET", "/{db}/_security", Access::Reader, getSecurity);
+  api.sync("PUT", "/{db}/_security", Access::DbAdmin, putSecurity);
+  api.sync("POST", "/{db}/_ensure_full_commit", Access::Reader, ensureFullCommit);
+  api.sync("POST", "/{db}/_purge", Access::DbAdmin, purge);
+}
+
+}  // namespace settee::http

@@ -1,0 +1,19 @@
+// http/handlers/handlers.h — the endpoint families. Each registers its routes on the Api; a family's
+// file holds nothing but its handlers (one family per file, no HTTP parsing, no SQL).
+#pragma once
+
+#include "http/api.h"
+
+namespace settee::http {
+
+void registerServerRoutes(Api& api);      // /, /_up, /_all_dbs, /_uuids, /_active_tasks, /_session
+void registerDatabaseRoutes(Api& api);    // /{db}, _revs_limit, _compact, _security, _ensure_full_commit, _purge
+void registerDocumentRoutes(Api& api);    // /{db}/{docid}, _design/, _local/, COPY, open_revs
+void registerAttachmentRoutes(Api& api);  // /{db}/{docid}/{att}
+void registerBulkRoutes(Api& api);        // _all_docs, _bulk_docs, _bulk_get, _revs_diff, _missing_revs
+void registerChangesRoutes(Api& api);     // _changes: normal, longpoll, continuous, eventsource
+
+// CouchDB 3's default _security for a new database: members and admins are server admins only.
+inline constexpr const char* kDefaultSecurity = R"({"members":{"roles":["_admin"]},"admins":{"roles":["_admin"]}})";
+
+}  // namespace settee::http

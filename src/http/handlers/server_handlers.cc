@@ -1,0 +1,176 @@
+// Server-level endpoints: welcome, health, database list, uuids, active tasks, cookie sessions.
+#include <openssl/rand.h>
+
+#include "http/auth.h"
+#include "http/handlers/handlers.h"
+
+namespace settee::http {
+namespace {
+
+using db::writeKey;
+using db::writeString;
+
+Response welcome(Call& call) {
+  return Response::json(200, writeJson([&](db::JsonWriter& w) {
+    w.StartObject();
+    writeKey(w, "couchdb");
+    writeString(w, "Welcome");
+    writeKey(w, "version");
+    writeString(w, call.svc->version);
+    writeKey(w, "git_sha");
+    writeString(w, "settee");
+    writeKey(w, "uuid");
+    writeString(w, call.svc->uuid);
+    writeKey(w, "features");
+    w.StartArray();
+    for (const char* f : {"access-ready", "partitioned", "pluggable-storage-engines", "reshard", "scheduler"})
+      writeString(w, f);
+    w.EndArray();
+    writeKey(w, "vendor");
+    w.StartObject();
+    writeKey(w, "name");
+    writeString(w, "Settee");
+    writeKey(w, "version");
+    writeString(w, "0.1.0");
+    w.EndObject();
+    w.EndObject();
+  }));
+}
+
+Response allDbs(Call& call) {
+  auto limit = uintParam(call.req, "limit", UINT64_MAX);
+  auto skip = uintParam(call.req, "skip", 0);
+  auto descending = boolParam(call.req, "descending", false);
+  if (!limit) return errorResponse(limit.status());
+  if (!skip) return errorResponse(skip.status());
+  if (!descending) return errorResponse(descending.status());
+  auto names = call.svc->data->list();
+  if (*descending) std::reverse(names.begin(), names.end());
+  return Response::json(200, writeJson([&](db::JsonWriter& w) {
+    w.StartArray();
+    uint64_t i = 0, n = 0;
+    for (const auto& name : names) {
+      if (i++ < *skip) continue;
+      if (n++ >= *limit) break;
+      writeString(w, name);
+    }
+    w.EndArray();
+  }));
+}
+
+Response uuids(Call& call) {
+  auto count = uintParam(call.req, "count", 1);
+  if (!count) return errorResponse(count.status());
+  if (*count > 1000) return errorResponse(badRequest("count parameter too large"));
+  return Response::json(200, writeJson([&](db::JsonWriter& w) {
+    static const char* kHex = "0123456789abcdef";
+    w.StartObject();
+    writeKey(w, "uuids");
+    w.StartArray();
+    for (uint64_t i = 0; i < *count; ++i) {
+      unsigned char raw[16];
+      RAND_bytes(raw, sizeof raw);
+      std::string id;
+      for (unsigned char c : raw) {
+        id.push_back(kHex[c >> 4]);
+        id.push_back(kHex[c & 15]);
+      }
+      writeString(w, id);
+    }
+    w.EndArray();
+    w.EndObject();
+  }));
+}
+
+void writeUserCtx(db::JsonWriter& w, const UserCtx& user) {
+  writeKey(w, "name");
+  if (user.name.empty()) w.Null();
+  else writeString(w, user.name);
+  writeKey(w, "roles");
+  w.StartArray();
+  for (const auto& r : user.roles) writeString(w, r);
+  w.EndArray();
+}
+
+Response getSession(Call& call) {
+  return Response::json(200, writeJson([&](db::JsonWriter& w) {
+    w.StartObject();
+    writeKey(w, "ok");
+    w.Bool(true);
+    writeKey(w, "userCtx");
+    w.StartObject();
+    writeUserCtx(w, call.user);
+    w.EndObject();
+    writeKey(w, "info");
+    w.StartObject();
+    writeKey(w, "authentication_handlers");
+    w.StartArray();
+    writeString(w, "cookie");
+    writeString(w, "default");
+    w.EndArray();
+    if (!call.user.name.empty()) {
+      writeKey(w, "authenticated");
+      writeString(w, call.req.header("Authorization") ? "default" : "cookie");
+    }
+    w.EndObject();
+    w.EndObject();
+  }));
+}
+
+// POST /_session takes a form (name=..&password=..) or a JSON object.
+Response postSession(Call& call) {
+  std::string name, password;
+  bool haveName = false, havePassword = false;
+  const std::string* type = call.req.header("Content-Type");
+  if (type && type->find("application/json") != std::string::npos) {
+    simdjson::dom::parser parser;
+    auto body = jsonBody(call.req, parser);
+    if (!body) return errorResponse(body.status());
+    std::string_view s;
+    if (!(*body)["name"].get(s)) name = s, haveName = true;
+    if (!(*body)["password"].get(s)) password = s, havePassword = true;
+  } else if (type && type->find("application/x-www-form-urlencoded") != std::string::npos) {
+    Request form;
+    if (!parseTarget("/?" + call.req.body, form)) return errorResponse(badRequest("Malformed form body"));
+    if (auto v = form.param("name")) name = *v, haveName = true;
+    if (auto v = form.param("password")) password = *v, havePassword = true;
+  } else {
+    return errorResponse(Status(ErrorCode::BadContentType,
+                                "Content-Type must be application/x-www-form-urlencoded or application/json"));
+  }
+  if (!haveName || !havePassword) return errorResponse(badRequest("name and password are required"));
+  auto user = call.svc->auth->login(name, password);
+  if (!user) return Response::error(401, "unauthorized", user.status().reason());
+  Response r = Response::json(200, writeJson([&](db::JsonWriter& w) {
+    w.StartObject();
+    writeKey(w, "ok");
+    w.Bool(true);
+    writeUserCtx(w, *user);
+    w.EndObject();
+  }));
+  r.setHeader("Set-Cookie", "AuthSession=" + call.svc->auth->sessionCookie(user->name) +
+                                "; Version=1; Path=/; HttpOnly; SameSite=Lax");
+  return r;
+}
+
+Response deleteSession(Call&) {
+  Response r = jsonOk();
+  r.setHeader("Set-Cookie", "AuthSession=; Version=1; Path=/; HttpOnly; Expires=Thu, 01 Jan 1970 00:00:00 GMT");
+  return r;
+}
+
+}  // namespace
+
+void registerServerRoutes(Api& api) {
+  api.sync("GET", "/", Access::Public, welcome);
+  api.sync("GET", "/_up", Access::Public,
+           [](Call&) { return Response::json(200, R"({"status":"ok","seeds":{}})"); });
+  api.sync("GET", "/_all_dbs", Access::ServerAdmin, allDbs);
+  api.sync("GET", "/_uuids", Access::Public, uuids);
+  api.sync("GET", "/_active_tasks", Access::ServerAdmin, [](Call&) { return Response::json(200, "[]"); });
+  api.sync("GET", "/_session", Access::Public, getSession);
+  api.sync("POST", "/_session", Access::Public, postSession);
+  api.sync("DELETE", "/_session", Access::Public, deleteSession);
+}
+
+}  // namespace settee::http

@@ -1,0 +1,191 @@
+// http/server.h — the HTTP/1.1 server: a TCP listener on a libuv loop, its connections, and the
+// Responder through which a handler answers one request.
+//
+// THREADING RULE. Everything here runs on the thread that runs the loop ("the loop thread"), except
+// `Server::post`, which any thread may call. The loop thread only moves bytes and parses HTTP: a handler
+// is called on the loop thread and must return quickly. Work that may block — SQLite above all — goes off
+// the loop (`runOffLoop` in http/work.h, or a thread of your own), and its result comes back to the loop
+// thread (the `done` of runOffLoop, or `Server::post`) to be sent through the Responder. A slow query then
+// never stalls a longpoll or another client.
+//
+// Ownership. The caller owns the loop and the Server. The Server owns its listener, its wake-up handle
+// and every connection. A Responder is shared between its connection and the handler; the handler may keep
+// it as long as it likes (across work on another thread), but must drop its last reference on the loop
+// thread — runOffLoop and Server::post destroy the functions they are given on the loop thread, so
+// capturing the Responder in them is enough. A Responder whose connection has gone is inert: every call is
+// a no-op and `closed()` is true. A Responder dropped without an answer makes the server answer 500 (or cut
+// a stream short), so a forgotten reply never hangs a client.
+//
+// Lifetime. `close()` stops accepting, closes every connection (calling each in-flight Responder's
+// onClose) and calls `done` once all of the server's handles are closed; only then may the Server be
+// destroyed, and only then will `uv_run` see no handles of ours. libuv's rule holds for ours too: when a
+// call that takes a callback fails, the callback is never called.
+#pragma once
+
+#include <uv.h>
+
+#include <cstddef>
+#include <cstdint>
+#include <ctime>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <unordered_set>
+#include <vector>
+
+#include "http/request.h"
+#include "http/response.h"
+
+namespace settee::http {
+
+namespace detail {
+class Connection;
+}
+
+// The value of the `Server` header on every response.
+inline constexpr std::string_view kServerName = "Settee/0.1.0";
+
+// Answers one request: either `send` a whole response, or `start` / `write`... / `end` a chunked stream.
+// Loop thread only. Held by shared_ptr so the answer may come later than the handler call; the connection
+// itself holds no reference, so whoever answers later (a feed registry, a lambda given to runOffLoop)
+// must hold one until `send` / `end`.
+class Responder {
+ public:
+  ~Responder();
+  Responder(const Responder&) = delete;
+  Responder& operator=(const Responder&) = delete;
+
+  // Sends the whole response with a Content-Length. For HEAD, sends the headers only, with the
+  // Content-Length the body would have had. Call at most once, and not after `start`.
+  void send(Response response);
+
+  // Starts a streamed response: the status line and headers, with `Transfer-Encoding: chunked` (to an
+  // HTTP/1.0 client: no framing, and the connection closes at `end`). For HEAD, only the headers are sent
+  // and `write` sends nothing.
+  void start(int status, Headers headers = {});
+  // Sends `chunk` as one chunk (copied; the view need only live for the call). An empty chunk is skipped,
+  // since a zero-length chunk would end the stream.
+  void write(std::string_view chunk);
+  // Ends the stream. The connection then goes on to the next request (or closes).
+  void end();
+
+  // True once the client has gone away (or the server closed) before the answer was finished.
+  bool closed() const { return clientGone_; }
+  // True once `send` or `end` was called.
+  bool finished() const { return finished_; }
+  // True once `start` (or `send`) was called: the status line is out and can no longer change.
+  bool started() const { return started_; }
+
+  // `callback` is called once, on the loop thread, if the client disconnects (or the server closes)
+  // before `send` / `end`; it is how a waiting feed learns to stop. It may drop the Responder.
+  // If the client is already gone, it is not called; check `closed()` first.
+  void onClose(std::function<void()> callback) { onClose_ = std::move(callback); }
+  // `callback` is called each time the bytes queued for this response drain to zero, while the response
+  // is in progress; with `pendingBytes` it lets a streamer write only while the client keeps up.
+  void onDrain(std::function<void()> callback) { onDrain_ = std::move(callback); }
+  // Bytes handed to the socket but not yet written to it (0 once the response is finished or closed).
+  size_t pendingBytes() const;
+
+  // The request's method as sent ("GET", "HEAD", ...).
+  const std::string& method() const { return method_; }
+
+ private:
+  friend class detail::Connection;
+  Responder(detail::Connection* connection, std::string method, int httpMinor, bool keepAlive);
+
+  detail::Connection* connection_;  // null once finished or once the connection has closed
+  std::string method_;
+  int httpMinor_;
+  bool keepAlive_;
+  bool head_;
+  bool chunked_ = false;
+  bool started_ = false;
+  bool finished_ = false;
+  bool clientGone_ = false;
+  std::function<void()> onClose_;
+  std::function<void()> onDrain_;
+};
+
+class Server {
+ public:
+  struct Options {
+    // Address to bind: an IPv4 or IPv6 literal (not a host name).
+    std::string host = "127.0.0.1";
+    // TCP port; 0 asks the OS for a free one (read it back with `port()`).
+    int port = 5984;
+    // Largest request body accepted, counted after de-chunking and after gzip inflation. Larger gets 413
+    // and the connection closes. CouchDB's max_http_request_size defaults to 4 GiB; 64 MiB is ours.
+    size_t maxRequestBodySize = 64 * 1024 * 1024;
+    // Largest request line plus headers; larger gets 431 and the connection closes.
+    size_t maxHeaderSize = 64 * 1024;
+    // A connection with no request in progress is closed after this long without input.
+    uint64_t idleTimeoutMs = 300000;
+    // Backlog of not-yet-accepted connections passed to listen(2).
+    int backlog = 511;
+  };
+
+  // Called on the loop thread once per request, in order per connection. The next request on the same
+  // connection is not read until this one's response is finished.
+  using Handler = std::function<void(Request&&, std::shared_ptr<Responder>)>;
+
+  // `loop` must outlive the Server. Nothing is bound until `listen()`.
+  Server(uv_loop_t* loop, Options options, Handler handler);
+  // Only after `close`'s done callback has run: until then libuv still holds pointers into the Server.
+  ~Server();
+  Server(const Server&) = delete;
+  Server& operator=(const Server&) = delete;
+
+  // Binds and starts listening. Returns 0 or a libuv error code (e.g. UV_EADDRINUSE).
+  [[nodiscard]] int listen();
+  // The bound port (useful with port 0), or -1 before a successful listen.
+  int port() const;
+
+  // Stops accepting, closes every connection and calls `done` (on the loop thread) once every handle of
+  // the server is closed. Functions still queued by `post` run before `done`. Loop thread only.
+  void close(std::function<void()> done);
+
+  // Runs `fn` on the loop thread, soon. Any thread. After `close()`, `fn` is dropped without being run
+  // (destroyed on the calling thread). Functions run in the order they were posted.
+  void post(std::function<void()> fn);
+
+  uv_loop_t* loop() const { return loop_; }
+  const Options& options() const { return options_; }
+  // Open connections (loop thread only); for tests and statistics.
+  size_t connectionCount() const { return connections_.size(); }
+
+ private:
+  friend class detail::Connection;
+
+  static void onConnection(uv_stream_t* listener, int status);
+  static void onAsync(uv_async_t* async);
+  static void onHandleClosed(uv_handle_t* handle);
+  void runPosted();
+  void maybeFinishClose();
+  // "Sun, 06 Nov 1994 08:49:37 GMT", recomputed at most once a second.
+  const std::string& date();
+
+  uv_loop_t* loop_;
+  Options options_;
+  Handler handler_;
+  uv_tcp_t listener_;
+  uv_async_t async_;
+  int initError_ = 0;
+  bool listenerOpen_ = false;
+  bool asyncOpen_ = false;
+  int openHandles_ = 0;  // of listener_ and async_
+  bool listening_ = false;
+  bool closing_ = false;
+  std::vector<std::function<void()>> closeCallbacks_;
+  std::unordered_set<detail::Connection*> connections_;
+
+  std::mutex postMutex_;  // guards posted_ and postClosed_
+  std::vector<std::function<void()>> posted_;
+  bool postClosed_ = false;
+
+  std::time_t dateSecond_ = 0;
+  std::string date_;
+};
+
+}  // namespace settee::http
