@@ -1,0 +1,93 @@
+// settee/replicator.h — replicate between two CouchDB-compatible endpoints.
+//
+// An endpoint is a Database in this process or the URL of a remote database (Apache CouchDB,
+// pouchdb-server, another Settee node; http or https, credentials as user:password@ in the URL).
+// The protocol is CouchDB's: changes (style=all_docs), revs_diff, bulk_get, bulk_docs new_edits=false,
+// and checkpoints in `_local/<replication id>` on both sides, so an interrupted replication resumes where
+// its last checkpoint left it and a retry never duplicates.
+//
+// Contract: start() runs the replication on threads of its own and returns at once; the callback is
+// called from those threads on each state change and checkpoint (keep it short). stop() and the
+// destructor stop it and wait. stats()/state() may be called from any thread.
+#pragma once
+
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "settee/database.h"
+#include "settee/status.h"
+
+namespace settee {
+
+struct ReplicationOptions {
+  bool continuous = false;             // keep following the source's changes until stopped
+  std::vector<std::string> docIds;     // replicate only these documents
+  std::string selector;                // a Mango selector (JSON) the winner must match
+  std::string filter;                  // a source's named filter "ddoc/name" (CouchDB sources only)
+  std::string queryParams;             // JSON object for the named filter
+  std::string sinceSeq;                // start here instead of the checkpoint (JSON text)
+  bool useCheckpoints = true;
+  bool createTarget = false;           // create the target database when it does not exist
+  size_t batchSize = 0;                // changes per batch; 0 = the tuned default
+  size_t workers = 0;                  // concurrent batches; 0 = the tuned default
+  std::chrono::milliseconds checkpointInterval{0};  // 0 = the tuned default
+  std::chrono::milliseconds timeout{30000};          // per request to a remote peer
+  int retries = -1;                    // per request; -1 = the tuned default (continuous: for ever)
+  std::string caFile;                  // trust these certificates for https peers (else the system store)
+  std::vector<std::pair<std::string, std::string>> headers;  // sent with every remote request
+};
+
+struct ReplicationStats {
+  uint64_t docsRead = 0;
+  uint64_t docsWritten = 0;
+  uint64_t docWriteFailures = 0;
+  uint64_t missingChecked = 0;
+  uint64_t missingFound = 0;
+  uint64_t pending = 0;        // changes the source still has after the last batch read
+  std::string startLastSeq;    // JSON text
+  std::string endLastSeq;      // the last checkpointed sequence
+  std::string startTime;
+  std::string endTime;
+};
+
+enum class ReplicationState { Starting, Running, Idle, Completed, Failed, Stopped };
+const char* stateName(ReplicationState state);  // "starting", "running", ...
+
+struct ReplicationPeer {
+  std::string url;                   // a remote database
+  std::shared_ptr<Database> db;      // or a local one
+  static ReplicationPeer local(std::shared_ptr<Database> d) { return {{}, std::move(d)}; }
+  static ReplicationPeer remote(std::string u) { return {std::move(u), nullptr}; }
+};
+
+class Replication {
+ public:
+  using Listener = std::function<void(ReplicationState, const ReplicationStats&, const Status&)>;
+
+  Replication(ReplicationPeer source, ReplicationPeer target, ReplicationOptions options = {});
+  ~Replication();
+  Replication(const Replication&) = delete;
+  Replication& operator=(const Replication&) = delete;
+
+  void start(Listener listener = {});
+  void stop();
+  // Blocks until the replication completed, failed or was stopped; returns why it ended.
+  Status wait();
+  // start() then wait().
+  Status run();
+
+  ReplicationState state() const;
+  ReplicationStats stats() const;
+  // The replication id (hex), known once it has started.
+  std::string id() const;
+
+  struct Impl;
+
+ private:
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace settee

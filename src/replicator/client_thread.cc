@@ -1,0 +1,76 @@
+#include "replicator/client_thread.h"
+
+#include <future>
+
+namespace settee::repl {
+
+ClientThread::ClientThread(http::ClientOptions options) {
+  uv_loop_init(&loop_);
+  uv_async_init(&loop_, &async_, onAsync);
+  async_.data = this;
+  client_ = std::make_unique<http::HttpClient>(&loop_, std::move(options));
+  thread_ = std::thread([this] { uv_run(&loop_, UV_RUN_DEFAULT); });
+}
+
+ClientThread::~ClientThread() {
+  post([this] {
+    client_->close([this] { uv_close(reinterpret_cast<uv_handle_t*>(&async_), nullptr); });
+  });
+  {
+    std::lock_guard lock(mu_);
+    closing_ = true;
+  }
+  thread_.join();
+  client_.reset();
+  uv_loop_close(&loop_);
+}
+
+void ClientThread::post(std::function<void()> fn) {
+  {
+    std::lock_guard lock(mu_);
+    if (closing_) return;
+    queue_.push_back(std::move(fn));
+  }
+  uv_async_send(&async_);
+}
+
+void ClientThread::onAsync(uv_async_t* handle) {
+  auto* self = static_cast<ClientThread*>(handle->data);
+  std::vector<std::function<void()>> work;
+  {
+    std::lock_guard lock(self->mu_);
+    work.swap(self->queue_);
+  }
+  for (auto& fn : work) fn();
+}
+
+http::ClientResponse ClientThread::call(http::ClientRequest request) {
+  auto promise = std::make_shared<std::promise<http::ClientResponse>>();
+  auto future = promise->get_future();
+  bool posted = false;
+  {
+    std::lock_guard lock(mu_);
+    if (!closing_) {
+      posted = true;
+      queue_.push_back([this, promise, req = std::move(request)]() mutable {
+        http::ClientError err = client_->request(std::move(req), [promise](http::ClientResponse r) {
+          promise->set_value(std::move(r));
+        });
+        if (!err.ok()) {
+          http::ClientResponse failed;
+          failed.error = err;
+          promise->set_value(std::move(failed));
+        }
+      });
+    }
+  }
+  if (!posted) {
+    http::ClientResponse failed;
+    failed.error = {http::ClientErrc::Cancelled, "client closing"};
+    return failed;
+  }
+  uv_async_send(&async_);
+  return future.get();
+}
+
+}  // namespace settee::repl

@@ -1,0 +1,43 @@
+// replicator/client_thread.h — a blocking face on the asynchronous HTTP client, for replicator threads.
+//
+// Owns one I/O thread running a libuv loop with one HttpClient (so every replicator thread shares one
+// connection pool per peer). `call()` may be used from any thread but the I/O thread: it hands the request
+// to the loop and blocks until the response (or an error) arrives. Destruction closes the client and
+// joins the thread; calls still waiting then end with a Cancelled error.
+#pragma once
+
+#include <uv.h>
+
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+#include "http/client.h"
+
+namespace settee::repl {
+
+class ClientThread {
+ public:
+  explicit ClientThread(http::ClientOptions options);
+  ~ClientThread();
+  ClientThread(const ClientThread&) = delete;
+  ClientThread& operator=(const ClientThread&) = delete;
+
+  http::ClientResponse call(http::ClientRequest request);
+
+ private:
+  void post(std::function<void()> fn);
+  static void onAsync(uv_async_t* handle);
+
+  uv_loop_t loop_;
+  uv_async_t async_;
+  std::unique_ptr<http::HttpClient> client_;
+  std::mutex mu_;
+  std::vector<std::function<void()>> queue_;
+  bool closing_ = false;
+  std::thread thread_;
+};
+
+}  // namespace settee::repl

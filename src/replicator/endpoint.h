@@ -1,0 +1,94 @@
+// replicator/endpoint.h — one side of a replication, as the replicator sees it.
+//
+// Two implementations: LocalEndpoint over a Database in this process, and RemoteEndpoint over HTTP to
+// any CouchDB-compatible peer. Push and pull are then one algorithm. The calls are blocking and are
+// made from the replicator's own threads; an Endpoint must allow concurrent calls from several of them
+// (the remote one gives each thread its own connections).
+//
+// Sequences are opaque: `seq` values are kept as the JSON text the source gave (a number for Settee and
+// PouchDB, a string for CouchDB 3) and handed back untouched.
+#pragma once
+
+#include <chrono>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "settee/database.h"
+#include "settee/status.h"
+
+namespace settee::repl {
+
+struct PeerInfo {
+  std::string updateSeq;          // JSON text
+  std::string instanceStartTime;
+};
+
+struct ChangeRow {
+  std::string seq;                // JSON text
+  std::string id;
+  std::vector<std::string> revs;  // every leaf (style=all_docs)
+  bool deleted = false;
+};
+
+struct ChangesBatch {
+  std::vector<ChangeRow> rows;
+  std::string lastSeq;            // JSON text
+  std::optional<uint64_t> pending;
+};
+
+// What to replicate: everything, listed ids, a Mango selector, or a named filter of the source.
+struct Filter {
+  std::vector<std::string> docIds;
+  std::string selector;     // JSON object text, or empty
+  std::string name;         // "ddoc/filter", run by the source
+  std::string queryParams;  // JSON object text for a named filter
+  bool empty() const { return docIds.empty() && selector.empty() && name.empty(); }
+};
+
+// A revision to copy: the document JSON with `_revisions`, and attachment bodies either inline in the
+// JSON (base64) or beside it (`follows`), in `_attachments` order.
+struct FetchedRev {
+  std::string id;
+  std::string json;
+  std::vector<AttachmentBody> bodies;
+};
+
+struct MissingRevs {
+  std::string id;
+  std::vector<std::string> missing;
+  std::vector<std::string> possibleAncestors;
+};
+
+class Endpoint {
+ public:
+  virtual ~Endpoint() = default;
+  // A name for logs and the replication id: the URL without credentials, or "local:<db name>".
+  virtual std::string describe() const = 0;
+  virtual Result<PeerInfo> info() = 0;
+  virtual Status create() = 0;  // create the database (create_target); exists already is fine
+  virtual Result<std::optional<std::string>> getLocal(const std::string& id) = 0;  // JSON, or none
+  virtual Result<std::string> putLocal(const std::string& id, const std::string& json) = 0;  // new _rev
+  // Up to `limit` changes after `since`. With `wait`, blocks (longpoll) up to `timeout` when there is
+  // nothing yet.
+  virtual Result<ChangesBatch> changes(const std::string& since, size_t limit, const Filter& filter, bool wait,
+                                       std::chrono::milliseconds timeout) = 0;
+  virtual Result<std::vector<MissingRevs>> revsDiff(
+      const std::vector<std::pair<std::string, std::vector<std::string>>>& revs) = 0;
+  // The missing revisions with their history (`_revisions`) and attachments newer than the possible
+  // ancestors.
+  virtual Result<std::vector<FetchedRev>> fetch(const std::vector<MissingRevs>& missing) = 0;
+  // Writes with new_edits=false; returns the per-document failures only.
+  virtual Result<std::vector<DocResult>> write(std::vector<FetchedRev>& docs) = 0;
+  virtual Status ensureFullCommit() = 0;
+};
+
+// `spec` is a URL (http:// or https://) or the name of a database in `localData`.
+struct EndpointOptions {
+  std::chrono::milliseconds timeout{30000};
+  std::string caFile;
+  std::vector<std::pair<std::string, std::string>> headers;
+};
+
+}  // namespace settee::repl

@@ -1,0 +1,134 @@
+#include "replicator/local_endpoint.h"
+
+#include "db/mango.h"
+#include "db/store.h"
+
+namespace settee::repl {
+namespace {
+
+// The leading integer of a sequence given as JSON: 12, "12", "12-g1AAA", [12, "x"].
+uint64_t seqNumber(const std::string& json) {
+  uint64_t n = 0;
+  for (char c : json) {
+    if (c >= '0' && c <= '9') n = n * 10 + static_cast<uint64_t>(c - '0');
+    else if (c == '"' || c == '[' || c == ' ') continue;
+    else break;
+  }
+  return n;
+}
+
+}  // namespace
+
+std::string LocalEndpoint::describe() const { return "local:" + db_->info().name; }
+
+Result<PeerInfo> LocalEndpoint::info() {
+  DatabaseInfo i = db_->info();
+  return PeerInfo{std::to_string(i.updateSeq), i.instanceStartTime};
+}
+
+Result<std::optional<std::string>> LocalEndpoint::getLocal(const std::string& id) {
+  auto doc = db_->getLocal(id);
+  if (doc) return std::optional<std::string>(std::move(*doc));
+  if (doc.status().code() == ErrorCode::NotFound) return std::optional<std::string>();
+  return doc.status();
+}
+
+Result<std::string> LocalEndpoint::putLocal(const std::string& id, const std::string& json) {
+  auto r = db_->putLocal(id, json);
+  if (!r) return r.status();
+  return r->rev;
+}
+
+Result<ChangesBatch> LocalEndpoint::changes(const std::string& since, size_t limit, const Filter& filter, bool wait,
+                                            std::chrono::milliseconds timeout) {
+  if (!filter.name.empty()) return badRequest("named filters need a CouchDB source");
+  std::optional<db::Selector> selector;
+  if (!filter.selector.empty()) {
+    auto parsed = db::Selector::parseJson(filter.selector);
+    if (!parsed) return parsed.status();
+    selector = std::move(*parsed);
+  }
+  uint64_t from = seqNumber(since);
+  if (wait) db_->waitForChange(from, timeout);
+  ChangesBatch batch;
+  uint64_t last = from;
+  // Filters apply before the limit, as on CouchDB: keep reading pages until `limit` rows passed or the
+  // feed ended, so a batch shorter than `limit` always means "caught up".
+  for (bool ended = false; !ended && batch.rows.size() < limit;) {
+    ChangesOptions options;
+    options.since = last;
+    options.limit = limit;
+    options.allLeaves = true;
+    std::vector<Change> rows;
+    last = db_->changes(options, [&](const Change& c) {
+      rows.push_back(c);
+      return true;
+    });
+    ended = rows.size() < limit;
+    for (auto& c : rows) {
+      if (batch.rows.size() == limit) {
+        last = batch.rows.empty() ? last : std::stoull(batch.rows.back().seq);
+        break;
+      }
+      if (!filter.docIds.empty() &&
+          std::find(filter.docIds.begin(), filter.docIds.end(), c.id) == filter.docIds.end())
+        continue;
+      // The winner's body decides, as CouchDB's _selector filter does; deletions pass so they replicate.
+      if (selector && !c.deleted) {
+        auto doc = db_->get(c.id);
+        simdjson::dom::parser parser;
+        simdjson::dom::element root;
+        if (!doc || parser.parse(*doc).get(root) || !selector->matches(root)) continue;
+      }
+      batch.rows.push_back({std::to_string(c.seq), std::move(c.id), std::move(c.revs), c.deleted});
+    }
+  }
+  batch.lastSeq = std::to_string(last);
+  uint64_t updateSeq = db_->info().updateSeq;
+  batch.pending = updateSeq > last ? updateSeq - last : 0;
+  return batch;
+}
+
+Result<std::vector<MissingRevs>> LocalEndpoint::revsDiff(
+    const std::vector<std::pair<std::string, std::vector<std::string>>>& revs) {
+  std::vector<MissingRevs> out;
+  for (auto& e : db_->revsDiff(revs)) out.push_back({std::move(e.id), std::move(e.missing), std::move(e.possibleAncestors)});
+  return out;
+}
+
+Result<std::vector<FetchedRev>> LocalEndpoint::fetch(const std::vector<MissingRevs>& missing) {
+  std::vector<FetchedRev> out;
+  for (const auto& m : missing) {
+    ReadOptions options;
+    options.revs = true;
+    options.attachments = true;
+    options.latest = true;
+    options.attsSince = m.possibleAncestors;
+    auto revs = db_->getOpenRevs(m.id, m.missing, options);
+    if (!revs) {
+      if (revs.status().code() == ErrorCode::NotFound) continue;
+      return revs.status();
+    }
+    for (auto& r : *revs) {
+      if (r.found) out.push_back({m.id, std::move(r.json), {}});
+    }
+  }
+  return out;
+}
+
+Result<std::vector<DocResult>> LocalEndpoint::write(std::vector<FetchedRev>& docs) {
+  std::vector<db::WriteOp> ops;
+  ops.reserve(docs.size());
+  for (auto& d : docs) {
+    ops.push_back(db_->store().parse(d.json));
+    ops.back().bodies = std::move(d.bodies);
+  }
+  std::vector<DocResult> failures;
+  for (auto& r : db_->store().write(ops, false)) {
+    if (r.status.code() == ErrorCode::Internal) return r.status;
+    if (!r.status) failures.push_back(std::move(r));
+  }
+  return failures;
+}
+
+}  // namespace settee::repl

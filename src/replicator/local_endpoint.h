@@ -1,0 +1,29 @@
+// replicator/local_endpoint.h — a Database in this process as a replication endpoint: no HTTP, no
+// copies beyond what the store needs. Thread-safe as the Database is.
+#pragma once
+
+#include "replicator/endpoint.h"
+
+namespace settee::repl {
+
+class LocalEndpoint : public Endpoint {
+ public:
+  explicit LocalEndpoint(std::shared_ptr<Database> db) : db_(std::move(db)) {}
+  std::string describe() const override;
+  Result<PeerInfo> info() override;
+  Status create() override { return Status::ok(); }
+  Result<std::optional<std::string>> getLocal(const std::string& id) override;
+  Result<std::string> putLocal(const std::string& id, const std::string& json) override;
+  Result<ChangesBatch> changes(const std::string& since, size_t limit, const Filter& filter, bool wait,
+                               std::chrono::milliseconds timeout) override;
+  Result<std::vector<MissingRevs>> revsDiff(
+      const std::vector<std::pair<std::string, std::vector<std::string>>>& revs) override;
+  Result<std::vector<FetchedRev>> fetch(const std::vector<MissingRevs>& missing) override;
+  Result<std::vector<DocResult>> write(std::vector<FetchedRev>& docs) override;
+  Status ensureFullCommit() override { return Status::ok(); }
+
+ private:
+  std::shared_ptr<Database> db_;
+};
+
+}  // namespace settee::repl

@@ -1,0 +1,382 @@
+// A remote database over HTTP: CouchDB's replication requests, as PROTOCOL.md lists them.
+#include "replicator/remote_endpoint.h"
+
+#include <atomic>
+
+#include "db/json.h"
+#include "replicator/client_thread.h"
+
+namespace settee::repl {
+namespace {
+
+using simdjson::dom::element;
+
+std::string jsonText(element e) {
+  db::JsonBuffer buf;
+  db::JsonWriter w(buf);
+  db::writeElement(w, e);
+  return std::string(db::bufferView(buf));
+}
+
+// A peer's answer as a Status: the HTTP status mapped back to CouchDB's error names, and any network
+// failure as an internal (retryable) error.
+Status statusOf(const http::ClientResponse& r, const std::string& what) {
+  if (!r.ok()) return {ErrorCode::Internal, what + ": " + r.error.message};
+  if (r.status >= 200 && r.status < 300) return Status::ok();
+  std::string reason = what + ": HTTP " + std::to_string(r.status) + " " + r.body.substr(0, 200);
+  switch (r.status) {
+    case 400: return {ErrorCode::BadRequest, reason};
+    case 401: return {ErrorCode::Unauthorized, reason};
+    case 403: return {ErrorCode::Forbidden, reason};
+    case 404: return {ErrorCode::NotFound, reason};
+    case 409: return {ErrorCode::Conflict, reason};
+    case 412: return {ErrorCode::PreconditionFailed, reason};
+    case 413: return {ErrorCode::TooLarge, reason};
+    case 415: return {ErrorCode::BadContentType, reason};
+    default: return {ErrorCode::Internal, reason};
+  }
+}
+
+class RemoteEndpoint : public Endpoint {
+ public:
+  RemoteEndpoint(http::Url url, const EndpointOptions& options) : url_(std::move(url)), options_(options) {
+    // The database URL without a trailing slash; every request path is appended to it.
+    while (url_.target.size() > 1 && url_.target.back() == '/') url_.target.pop_back();
+    http::ClientOptions co;
+    co.caFile = options.caFile;
+    co.connectTimeoutMs = static_cast<uint64_t>(options.timeout.count());
+    co.readTimeoutMs = static_cast<uint64_t>(options.timeout.count());
+    client_ = std::make_unique<ClientThread>(co);
+  }
+
+  std::string describe() const override {
+    http::Url clean = url_;
+    clean.password.clear();  // the user name identifies the replication, the password does not
+    return clean.toString();
+  }
+
+  Result<PeerInfo> info() override {
+    auto r = send("GET", "", "");
+    if (Status st = statusOf(r, "GET " + describe()); !st) return st;
+    simdjson::dom::parser p;
+    element root, seq;
+    std::string_view start;
+    if (p.parse(r.body).get(root) || root["update_seq"].get(seq))
+      return Status(ErrorCode::NotFound, describe() + " is not a CouchDB database (no update_seq)");
+    PeerInfo info{jsonText(seq), ""};
+    if (!root["instance_start_time"].get(start)) info.instanceStartTime = start;
+    return info;
+  }
+
+  Status create() override {
+    auto r = send("PUT", "", "");
+    if (r.ok() && r.status == 412) return Status::ok();
+    return statusOf(r, "PUT " + describe());
+  }
+
+  Result<std::optional<std::string>> getLocal(const std::string& id) override {
+    auto r = send("GET", "/" + http::encodeDocId(id), "");
+    if (r.ok() && r.status == 404) return std::optional<std::string>();
+    if (Status st = statusOf(r, "GET checkpoint"); !st) return st;
+    return std::optional<std::string>(std::move(r.body));
+  }
+
+  Result<std::string> putLocal(const std::string& id, const std::string& json) override {
+    auto r = send("PUT", "/" + http::encodeDocId(id), json);
+    if (Status st = statusOf(r, "PUT checkpoint"); !st) return st;
+    simdjson::dom::parser p;
+    std::string_view rev;
+    element root;
+    if (p.parse(r.body).get(root) || root["rev"].get(rev)) return Status(ErrorCode::Internal, "checkpoint answer without rev");
+    return std::string(rev);
+  }
+
+  Result<ChangesBatch> changes(const std::string& since, size_t limit, const Filter& filter, bool wait,
+                               std::chrono::milliseconds timeout) override {
+    std::vector<std::pair<std::string, std::string>> q = {
+        {"style", "all_docs"}, {"since", unquote(since)}, {"limit", std::to_string(limit)}};
+    if (wait) {
+      q.emplace_back("feed", "longpoll");
+      q.emplace_back("timeout", std::to_string(timeout.count()));
+      q.emplace_back("heartbeat", "10000");
+    }
+    std::string body;
+    std::string method = "GET";
+    if (!filter.docIds.empty()) {
+      q.emplace_back("filter", "_doc_ids");
+      method = "POST";
+      body = writeJsonDoc([&](db::JsonWriter& w) {
+        w.StartObject();
+        db::writeKey(w, "doc_ids");
+        w.StartArray();
+        for (const auto& id : filter.docIds) db::writeString(w, id);
+        w.EndArray();
+        w.EndObject();
+      });
+    } else if (!filter.selector.empty()) {
+      q.emplace_back("filter", "_selector");
+      method = "POST";
+      body = R"({"selector":)" + filter.selector + "}";
+    } else if (!filter.name.empty()) {
+      q.emplace_back("filter", filter.name);
+      appendQueryParams(filter.queryParams, q);
+    }
+    http::ClientRequest req = request(method, "/_changes" + http::buildQuery(q), body);
+    // A longpoll may legitimately stay silent for its timeout; heartbeats keep the read timer fed.
+    if (wait) req.readTimeoutMs = static_cast<uint64_t>(timeout.count()) + 30000;
+    auto r = client_->call(std::move(req));
+    if (Status st = statusOf(r, "GET _changes"); !st) return st;
+    simdjson::dom::parser p;
+    element root, last;
+    simdjson::dom::array results;
+    if (p.parse(r.body).get(root) || root["results"].get(results)) return Status(ErrorCode::Internal, "bad _changes answer");
+    ChangesBatch batch;
+    for (element row : results) {
+      ChangeRow c;
+      element seq;
+      std::string_view id;
+      if (row["id"].get(id) || row["seq"].get(seq)) continue;
+      c.id = id;
+      c.seq = jsonText(seq);
+      bool deleted = false;
+      if (!row["deleted"].get(deleted)) c.deleted = deleted;
+      simdjson::dom::array changes;
+      if (!row["changes"].get(changes)) {
+        for (element ch : changes) {
+          std::string_view rev;
+          if (!ch["rev"].get(rev)) c.revs.emplace_back(rev);
+        }
+      }
+      batch.rows.push_back(std::move(c));
+    }
+    batch.lastSeq = !root["last_seq"].get(last) ? jsonText(last) : batch.rows.empty() ? since : batch.rows.back().seq;
+    uint64_t pending = 0;
+    if (!root["pending"].get(pending)) batch.pending = pending;
+    return batch;
+  }
+
+  Result<std::vector<MissingRevs>> revsDiff(
+      const std::vector<std::pair<std::string, std::vector<std::string>>>& revs) override {
+    std::string body = writeJsonDoc([&](db::JsonWriter& w) {
+      w.StartObject();
+      for (const auto& [id, list] : revs) {
+        db::writeKey(w, id);
+        w.StartArray();
+        for (const auto& r : list) db::writeString(w, r);
+        w.EndArray();
+      }
+      w.EndObject();
+    });
+    auto r = send("POST", "/_revs_diff", body);
+    if (Status st = statusOf(r, "POST _revs_diff"); !st) return st;
+    simdjson::dom::parser p;
+    element root;
+    if (p.parse(r.body).get(root) || root.type() != simdjson::dom::element_type::OBJECT)
+      return Status(ErrorCode::Internal, "bad _revs_diff answer");
+    std::vector<MissingRevs> out;
+    for (auto field : simdjson::dom::object(root)) {
+      MissingRevs m{std::string(field.key), {}, {}};
+      simdjson::dom::array list;
+      if (!field.value["missing"].get(list)) {
+        for (element e : list) {
+          std::string_view s;
+          if (!e.get(s)) m.missing.emplace_back(s);
+        }
+      }
+      if (!field.value["possible_ancestors"].get(list)) {
+        for (element e : list) {
+          std::string_view s;
+          if (!e.get(s)) m.possibleAncestors.emplace_back(s);
+        }
+      }
+      if (!m.missing.empty()) out.push_back(std::move(m));
+    }
+    return out;
+  }
+
+  Result<std::vector<FetchedRev>> fetch(const std::vector<MissingRevs>& missing) override {
+    if (!noBulkGet_) {
+      auto got = bulkGet(missing);
+      if (got || got.status().code() == ErrorCode::Internal || got.status().code() == ErrorCode::Unauthorized ||
+          got.status().code() == ErrorCode::Forbidden)
+        return got;
+      noBulkGet_ = true;  // an old peer without _bulk_get: fall back to one GET per document
+    }
+    std::vector<FetchedRev> out;
+    for (const auto& m : missing) {
+      std::string revs = writeJsonDoc([&](db::JsonWriter& w) {
+        w.StartArray();
+        for (const auto& r : m.missing) db::writeString(w, r);
+        w.EndArray();
+      });
+      std::vector<std::pair<std::string, std::string>> q = {
+          {"revs", "true"}, {"latest", "true"}, {"attachments", "true"}, {"open_revs", revs}};
+      if (!m.possibleAncestors.empty()) {
+        q.emplace_back("atts_since", writeJsonDoc([&](db::JsonWriter& w) {
+                         w.StartArray();
+                         for (const auto& r : m.possibleAncestors) db::writeString(w, r);
+                         w.EndArray();
+                       }));
+      }
+      http::ClientRequest req = request("GET", "/" + http::encodeDocId(m.id) + http::buildQuery(q), "");
+      req.headers.emplace_back("Accept", "application/json");
+      auto r = client_->call(std::move(req));
+      if (r.ok() && r.status == 404) continue;
+      if (Status st = statusOf(r, "GET " + m.id); !st) return st;
+      simdjson::dom::parser p;
+      simdjson::dom::array arr;
+      if (p.parse(r.body).get(arr)) return Status(ErrorCode::Internal, "bad open_revs answer for " + m.id);
+      for (element e : arr) {
+        element doc;
+        if (!e["ok"].get(doc)) out.push_back({m.id, jsonText(doc), {}});
+      }
+    }
+    return out;
+  }
+
+  Result<std::vector<DocResult>> write(std::vector<FetchedRev>& docs) override {
+    std::string body = writeJsonDoc([&](db::JsonWriter& w) {
+      w.StartObject();
+      db::writeKey(w, "new_edits");
+      w.Bool(false);
+      db::writeKey(w, "docs");
+      w.StartArray();
+      for (const auto& d : docs) db::writeRaw(w, d.json);
+      w.EndArray();
+      w.EndObject();
+    });
+    auto r = send("POST", "/_bulk_docs", body);
+    if (Status st = statusOf(r, "POST _bulk_docs"); !st) return st;
+    simdjson::dom::parser p;
+    simdjson::dom::array arr;
+    if (p.parse(r.body).get(arr)) return Status(ErrorCode::Internal, "bad _bulk_docs answer");
+    std::vector<DocResult> failures;
+    for (element e : arr) {
+      std::string_view id, rev, error, reason;
+      if (e["error"].get(error)) continue;  // CouchDB lists only failures with new_edits=false
+      // Missing fields stay empty: the failure is still counted.
+      if (e["id"].get(id)) id = {};
+      if (e["rev"].get(rev)) rev = {};
+      if (e["reason"].get(reason)) reason = error;
+      ErrorCode code = error == "forbidden" ? ErrorCode::Forbidden
+                       : error == "unauthorized" ? ErrorCode::Unauthorized
+                                                 : ErrorCode::Internal;
+      failures.push_back({std::string(id), std::string(rev), Status(code, std::string(reason))});
+    }
+    return failures;
+  }
+
+  Status ensureFullCommit() override {
+    auto r = send("POST", "/_ensure_full_commit", "{}");
+    if (r.ok() && r.status == 404) return Status::ok();  // optional on newer peers
+    return statusOf(r, "POST _ensure_full_commit");
+  }
+
+ private:
+  template <class F>
+  static std::string writeJsonDoc(F&& fn) {
+    db::JsonBuffer buf;
+    db::JsonWriter w(buf);
+    fn(w);
+    return std::string(db::bufferView(buf));
+  }
+
+  // `since` goes in the query as the source gave it: a number as digits, a string without its quotes.
+  static std::string unquote(const std::string& json) {
+    if (json.size() >= 2 && json.front() == '"' && json.back() == '"') {
+      simdjson::dom::parser p;
+      std::string_view s;
+      if (!p.parse(json).get(s)) return std::string(s);
+    }
+    return json;
+  }
+
+  static void appendQueryParams(const std::string& json, std::vector<std::pair<std::string, std::string>>& q) {
+    if (json.empty()) return;
+    simdjson::dom::parser p;
+    element root;
+    if (p.parse(json).get(root) || root.type() != simdjson::dom::element_type::OBJECT) return;
+    for (auto field : simdjson::dom::object(root)) {
+      std::string_view s;
+      q.emplace_back(std::string(field.key), field.value.get(s) ? jsonText(field.value) : std::string(s));
+    }
+  }
+
+  Result<std::vector<FetchedRev>> bulkGet(const std::vector<MissingRevs>& missing) {
+    std::string body = writeJsonDoc([&](db::JsonWriter& w) {
+      w.StartObject();
+      db::writeKey(w, "docs");
+      w.StartArray();
+      for (const auto& m : missing) {
+        for (const auto& rev : m.missing) {
+          w.StartObject();
+          db::writeKey(w, "id");
+          db::writeString(w, m.id);
+          db::writeKey(w, "rev");
+          db::writeString(w, rev);
+          if (!m.possibleAncestors.empty()) {
+            db::writeKey(w, "atts_since");
+            w.StartArray();
+            for (const auto& a : m.possibleAncestors) db::writeString(w, a);
+            w.EndArray();
+          }
+          w.EndObject();
+        }
+      }
+      w.EndArray();
+      w.EndObject();
+    });
+    auto r = send("POST", "/_bulk_get?revs=true&latest=true&attachments=true", body);
+    if (Status st = statusOf(r, "POST _bulk_get"); !st) {
+      if (r.ok() && (r.status == 405 || r.status == 501)) return Status(ErrorCode::NotFound, st.reason());
+      return st;
+    }
+    simdjson::dom::parser p;
+    element root;
+    simdjson::dom::array results;
+    if (p.parse(r.body).get(root) || root["results"].get(results)) return Status(ErrorCode::Internal, "bad _bulk_get answer");
+    std::vector<FetchedRev> out;
+    for (element res : results) {
+      std::string_view id;
+      simdjson::dom::array docs;
+      if (res["id"].get(id) || res["docs"].get(docs)) continue;
+      for (element d : docs) {
+        element ok;
+        if (!d["ok"].get(ok)) out.push_back({std::string(id), jsonText(ok), {}});
+      }
+    }
+    return out;
+  }
+
+  http::ClientRequest request(const std::string& method, const std::string& path, const std::string& body) {
+    http::ClientRequest req;
+    req.method = method;
+    req.url = url_;
+    req.url.target = url_.target + path;
+    req.headers = options_.headers;
+    req.headers.emplace_back("Accept", "application/json");
+    if (!body.empty() || method == "POST" || method == "PUT") req.headers.emplace_back("Content-Type", "application/json");
+    req.body = body;
+    req.acceptGzip = true;
+    return req;
+  }
+
+  http::ClientResponse send(const std::string& method, const std::string& path, const std::string& body) {
+    return client_->call(request(method, path, body));
+  }
+
+  http::Url url_;
+  EndpointOptions options_;
+  std::unique_ptr<ClientThread> client_;
+  std::atomic<bool> noBulkGet_{false};
+};
+
+}  // namespace
+
+Result<std::unique_ptr<Endpoint>> makeRemoteEndpoint(const std::string& url, const EndpointOptions& options) {
+  auto parsed = http::Url::parse(url);
+  if (!parsed) return badRequest("not an http(s) URL: " + url);
+  return std::unique_ptr<Endpoint>(std::make_unique<RemoteEndpoint>(std::move(*parsed), options));
+}
+
+}  // namespace settee::repl

@@ -1,0 +1,33 @@
+// replicator/tuning.h — every batch size, timeout and backoff constant of the replicator, each with why.
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+
+namespace settee::repl::tuning {
+
+// Changes read per request. CouchDB's replicator uses 500 per worker batch; larger batches amortise
+// round trips, and 1,000 rows of changes are still small (tens of KB).
+inline constexpr size_t kChangesBatch = 1000;
+// Documents fetched per _bulk_get and written per _bulk_docs: big enough to amortise the request,
+// small enough that a batch of ~1 KB documents stays well under a megabyte in memory and under proxies'
+// body limits.
+inline constexpr size_t kFetchBatch = 250;
+// Worker threads that diff, fetch and write batches concurrently (CouchDB: 4 workers).
+inline constexpr size_t kWorkers = 4;
+// Batches waiting for a worker; bounds memory to (workers + queue) batches whatever the database size.
+inline constexpr size_t kQueueDepth = 4;
+// How often a running replication records its checkpoint (CouchDB: 30 s). Shorter means less re-read
+// after a crash; each checkpoint costs two small writes.
+inline constexpr std::chrono::milliseconds kCheckpointInterval{5000};
+// Longpoll wait in continuous mode before asking again; the feed also heartbeats every 10 s.
+inline constexpr std::chrono::milliseconds kLongpollTimeout{30000};
+// Retries of one request before a one-shot replication gives up (CouchDB: 5 per request, doubling
+// from 0.25 s); continuous replications retry for ever with the backoff capped.
+inline constexpr int kRetries = 8;
+inline constexpr std::chrono::milliseconds kBackoffStart{250};
+inline constexpr std::chrono::milliseconds kBackoffMax{30000};
+// Entries of history kept in a checkpoint document (CouchDB keeps 50).
+inline constexpr size_t kHistoryLimit = 50;
+
+}  // namespace settee::repl::tuning
