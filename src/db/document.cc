@@ -130,6 +130,10 @@ Result<ParsedDoc> parseDocument(element root, bool local) {
     } else if (key == "_conflicts" || key == "_deleted_conflicts" || key == "_revs_info" ||
                key == "_local_seq") {
       // Read-only members a client may echo back; CouchDB ignores them on input.
+    } else if (key.substr(0, 13) == "_replication_") {
+      // The scheduler's state fields of `_replicator` documents are kept as body members.
+      writeKey(w, key);
+      writeElement(w, value);
     } else {
       return invalid("Bad special document member: " + std::string(key));
     }

@@ -1,52 +1,13 @@
 #include "db/mango.h"
 
 #include <optional>
-#include <regex>
 #include <string>
 #include <utility>
 #include <vector>
 
-#include "db/mango_value.h"
+#include "db/mango_internal.h"
 
 namespace settee::db {
-
-namespace detail {
-
-enum class CondOp : uint8_t {
-  Eq, Ne, Gt, Gte, Lt, Lte, Exists, Type, In, Nin, Size, Mod, Regex, BeginsWith, All,
-  ElemMatch, AllMatch, KeyMapMatch,
-};
-
-// The six names $type accepts; a boolean is one type whatever its value.
-enum class JsonType : uint8_t { Null, Boolean, Number, String, Array, Object };
-
-// One node of a compiled selector. Negations are already pushed down to the leaves, so matching needs no
-// $not or $nor node: only constants, conjunctions, disjunctions and conditions on a field.
-struct MangoNode {
-  enum class Kind : uint8_t { Const, And, Or, Field };
-  Kind kind = Kind::Const;
-
-  bool constant = true;             // Const
-  std::vector<MangoNode> children;  // And, Or; for $elemMatch/$allMatch/$keyMapMatch the sub-selector
-
-  std::vector<std::string> path;  // Field; empty means the value itself (inside $elemMatch and kin)
-  CondOp op = CondOp::Eq;
-  // A negation no operator can absorb ($not $regex...): the result is inverted, but only once the field
-  // has been found, so a missing field still fails as in CouchDB.
-  bool invert = false;
-  MangoValue operand;                // Eq .. Lte
-  std::vector<MangoValue> operands;  // In, Nin, All
-  bool exists = true;                // Exists
-  JsonType type = JsonType::Null;    // Type
-  std::string prefix;                // BeginsWith
-  int64_t size = 0;                  // Size
-  int64_t divisor = 1;               // Mod
-  int64_t remainder = 0;             // Mod
-  std::shared_ptr<const std::regex> regex;  // Regex; shared so copies of a tree stay cheap
-};
-
-}  // namespace detail
-
 namespace {
 
 using detail::CondOp;
@@ -55,13 +16,6 @@ using detail::MangoNode;
 using simdjson::dom::element;
 using simdjson::dom::element_type;
 using Path = std::vector<std::string>;
-
-// The array or object `e` holds, by value: binding simdjson's value_unsafe() reference in a range-for
-// would dangle once the temporary result it points into is destroyed. Callers check the type first.
-simdjson::dom::array arrayOf(simdjson::dom::element e) { return e.get_array().value_unsafe(); }
-simdjson::dom::object objectOf(simdjson::dom::element e) { return e.get_object().value_unsafe(); }
-
-// ---- compiling ---------------------------------------------------------------------------------------
 
 MangoNode constantNode(bool value) {
   MangoNode n;
@@ -100,10 +54,6 @@ Result<Path> splitField(std::string_view field) {
   return parts;
 }
 
-bool isInteger(element e) {
-  return e.type() == element_type::INT64 || e.type() == element_type::UINT64;
-}
-
 std::optional<int64_t> int64Of(element e) {
   if (e.type() != element_type::INT64) return std::nullopt;
   return e.get_int64().value_unsafe();
@@ -122,15 +72,24 @@ std::optional<JsonType> typeNamed(std::string_view name) {
 // The operator a negation turns a comparison into, when there is one.
 std::optional<CondOp> negationOf(CondOp op) {
   switch (op) {
-    case CondOp::Eq: return CondOp::Ne;
-    case CondOp::Ne: return CondOp::Eq;
-    case CondOp::Gt: return CondOp::Lte;
-    case CondOp::Gte: return CondOp::Lt;
-    case CondOp::Lt: return CondOp::Gte;
-    case CondOp::Lte: return CondOp::Gt;
-    case CondOp::In: return CondOp::Nin;
-    case CondOp::Nin: return CondOp::In;
-    default: return std::nullopt;
+    case CondOp::Eq:
+      return CondOp::Ne;
+    case CondOp::Ne:
+      return CondOp::Eq;
+    case CondOp::Gt:
+      return CondOp::Lte;
+    case CondOp::Gte:
+      return CondOp::Lt;
+    case CondOp::Lt:
+      return CondOp::Gte;
+    case CondOp::Lte:
+      return CondOp::Gt;
+    case CondOp::In:
+      return CondOp::Nin;
+    case CondOp::Nin:
+      return CondOp::In;
+    default:
+      return std::nullopt;
   }
 }
 
@@ -184,8 +143,10 @@ class Compiler {
   }
 
  private:
-  Result<MangoNode> clause(std::string_view key, element value, const Path& path, bool negated, bool inElement) {
-    if (key == "$and" || key == "$or" || key == "$nor") return combination(key, value, path, negated, inElement);
+  Result<MangoNode> clause(std::string_view key, element value, const Path& path, bool negated,
+                           bool inElement) {
+    if (key == "$and" || key == "$or" || key == "$nor")
+      return combination(key, value, path, negated, inElement);
     if (key == "$not") {
       if (value.type() != element_type::OBJECT) return badRequest("$not expects a selector object");
       return selector(value, path, !negated, inElement);
@@ -197,7 +158,8 @@ class Compiler {
     Path sub = path;
     sub.insert(sub.end(), parts->begin(), parts->end());
     simdjson::dom::object obj;
-    if (value.get(obj) == simdjson::SUCCESS && obj.size() > 0) return selector(value, sub, negated, inElement);
+    if (value.get(obj) == simdjson::SUCCESS && obj.size() > 0)
+      return selector(value, sub, negated, inElement);
     MangoNode n = field(std::move(sub), negated ? CondOp::Ne : CondOp::Eq);
     n.operand = MangoValue::copyOf(value);
     return n;
@@ -233,10 +195,12 @@ class Compiler {
     return n;
   }
 
-  Result<MangoNode> condition(std::string_view op, element arg, const Path& path, bool negated, bool inElement) {
+  Result<MangoNode> condition(std::string_view op, element arg, const Path& path, bool negated,
+                              bool inElement) {
     const std::string name(op);
     if (path.empty() && !inElement) {
-      return badRequest("operator " + name + " must be applied to a field, as in {\"field\": {\"" + name + "\": ...}}");
+      return badRequest("operator " + name + " must be applied to a field, as in {\"field\": {\"" + name +
+                        "\": ...}}");
     }
     MangoNode n = field(path, CondOp::Eq);
     if (auto cmp = comparisonNamed(op)) {
@@ -298,7 +262,9 @@ class Compiler {
       // negation does not reach into it (CouchDB wraps it instead).
       auto sub = selector(arg, {}, false, true);
       if (!sub) return sub.status();
-      n.op = op == "$elemMatch" ? CondOp::ElemMatch : op == "$allMatch" ? CondOp::AllMatch : CondOp::KeyMapMatch;
+      n.op = op == "$elemMatch"  ? CondOp::ElemMatch
+             : op == "$allMatch" ? CondOp::AllMatch
+                                 : CondOp::KeyMapMatch;
       n.children.push_back(std::move(*sub));
     } else if (op == "$text") {
       return badRequest("$text needs a full-text index, which Settee does not have");
@@ -319,215 +285,6 @@ class Compiler {
   }
 };
 
-// ---- matching ----------------------------------------------------------------------------------------
-
-// What a condition looks at: a value from the document, or an object key ($keyMapMatch), which behaves as a
-// string value.
-struct Subject {
-  element value;
-  std::string_view key;
-  bool isKey = false;
-};
-
-std::optional<std::string_view> stringOf(const Subject& s) {
-  if (s.isKey) return s.key;
-  std::string_view str;
-  if (s.value.get(str) != simdjson::SUCCESS) return std::nullopt;
-  return str;
-}
-
-int collate(const Subject& s, const MangoValue& v) { return s.isKey ? collate(s.key, v) : collate(s.value, v); }
-
-JsonType typeOf(const Subject& s) {
-  if (s.isKey) return JsonType::String;
-  switch (s.value.type()) {
-    case element_type::NULL_VALUE: return JsonType::Null;
-    case element_type::BOOL: return JsonType::Boolean;
-    case element_type::STRING: return JsonType::String;
-    case element_type::ARRAY: return JsonType::Array;
-    case element_type::OBJECT: return JsonType::Object;
-    default: return JsonType::Number;
-  }
-}
-
-enum class Lookup { Found, Missing, BadPath };
-
-// Follows `path` from `from`. Missing is an object without the member; BadPath is a path through a scalar,
-// or through an array by something other than an index in range (CouchDB's not_found and bad_path).
-Lookup lookup(const Subject& from, const Path& path, Subject& out) {
-  out = from;
-  if (path.empty()) return Lookup::Found;
-  if (from.isKey) return Lookup::BadPath;
-  element at = from.value;
-  for (const std::string& segment : path) {
-    if (at.type() == element_type::OBJECT) {
-      if (objectOf(at).at_key(segment).get(at) != simdjson::SUCCESS) return Lookup::Missing;
-    } else if (at.type() == element_type::ARRAY) {
-      if (segment.empty() || segment.size() > 18 ||
-          segment.find_first_not_of("0123456789") != std::string::npos) {
-        return Lookup::BadPath;
-      }
-      if (arrayOf(at).at(std::stoull(segment)).get(at) != simdjson::SUCCESS) {
-        return Lookup::BadPath;
-      }
-    } else {
-      return Lookup::BadPath;
-    }
-  }
-  out.value = at;
-  return Lookup::Found;
-}
-
-bool matchNode(const MangoNode& n, const Subject& s);
-
-bool anyEqual(const std::vector<MangoValue>& candidates, element e) {
-  for (const auto& c : candidates) {
-    if (collate(e, c) == 0) return true;
-  }
-  return false;
-}
-
-// $in: the value is one of the operands; an array value qualifies when one of its elements is.
-bool matchIn(const MangoNode& n, const Subject& s) {
-  if (!s.isKey && s.value.type() == element_type::ARRAY) {
-    for (element item : arrayOf(s.value)) {
-      if (anyEqual(n.operands, item)) return true;
-    }
-    return false;
-  }
-  for (const auto& c : n.operands) {
-    if (collate(s, c) == 0) return true;
-  }
-  return false;
-}
-
-bool matchMod(const MangoNode& n, const Subject& s) {
-  if (s.isKey || !isInteger(s.value)) return false;
-  // C++'s % truncates like Erlang's rem, so the remainder takes the dividend's sign as in CouchDB.
-  if (s.value.type() == element_type::UINT64) {
-    uint64_t d = n.divisor < 0 ? 0 - static_cast<uint64_t>(n.divisor) : static_cast<uint64_t>(n.divisor);
-    uint64_t r = s.value.get_uint64().value_unsafe() % d;
-    return n.remainder >= 0 && r == static_cast<uint64_t>(n.remainder);
-  }
-  int64_t v = s.value.get_int64().value_unsafe();
-  if (n.divisor == -1) return n.remainder == 0;  // INT64_MIN % -1 overflows
-  return v % n.divisor == n.remainder;
-}
-
-bool matchRegex(const MangoNode& n, const Subject& s) {
-  auto str = stringOf(s);
-  if (!str) return false;
-  try {
-    return std::regex_search(str->begin(), str->end(), *n.regex);
-  } catch (const std::regex_error&) {
-    return false;  // too complex for std::regex on this input: treat as no match, as CouchDB does on errors
-  }
-}
-
-bool matchAll(const MangoNode& n, const Subject& s) {
-  if (n.operands.empty() || s.isKey || s.value.type() != element_type::ARRAY) return false;
-  auto array = arrayOf(s.value);
-  // CouchDB also accepts {"$all": [[...]]} as "the array is exactly this one".
-  if (n.operands.size() == 1 && n.operands[0].kind == MangoValue::Kind::Array && collate(s.value, n.operands[0]) == 0) {
-    return true;
-  }
-  for (const auto& wanted : n.operands) {
-    bool found = false;
-    for (element item : array) {
-      if (collate(item, wanted) == 0) {
-        found = true;
-        break;
-      }
-    }
-    if (!found) return false;
-  }
-  return true;
-}
-
-bool matchElements(const MangoNode& n, const Subject& s) {
-  if (s.isKey) return false;
-  const MangoNode& sub = n.children.front();
-  if (n.op == CondOp::KeyMapMatch) {
-    if (s.value.type() != element_type::OBJECT) return false;
-    for (auto member : objectOf(s.value)) {
-      if (matchNode(sub, Subject{element(), member.key, true})) return true;
-    }
-    return false;
-  }
-  if (s.value.type() != element_type::ARRAY) return false;
-  auto array = arrayOf(s.value);
-  if (n.op == CondOp::ElemMatch) {
-    for (element item : array) {
-      if (matchNode(sub, Subject{item, {}, false})) return true;
-    }
-    return false;
-  }
-  if (array.size() == 0) return false;  // $allMatch wants at least one element
-  for (element item : array) {
-    if (!matchNode(sub, Subject{item, {}, false})) return false;
-  }
-  return true;
-}
-
-bool evalCondition(const MangoNode& n, const Subject& s) {
-  switch (n.op) {
-    case CondOp::Eq: return collate(s, n.operand) == 0;
-    case CondOp::Ne: return collate(s, n.operand) != 0;
-    case CondOp::Gt: return collate(s, n.operand) > 0;
-    case CondOp::Gte: return collate(s, n.operand) >= 0;
-    case CondOp::Lt: return collate(s, n.operand) < 0;
-    case CondOp::Lte: return collate(s, n.operand) <= 0;
-    case CondOp::Exists: return n.exists;
-    case CondOp::Type: return typeOf(s) == n.type;
-    case CondOp::In: return matchIn(n, s);
-    case CondOp::Nin: return !matchIn(n, s);
-    case CondOp::Size:
-      return !s.isKey && s.value.type() == element_type::ARRAY &&
-             arrayOf(s.value).size() == static_cast<size_t>(n.size);
-    case CondOp::Mod: return matchMod(n, s);
-    case CondOp::Regex: return matchRegex(n, s);
-    case CondOp::BeginsWith: {
-      auto str = stringOf(s);
-      return str && str->substr(0, n.prefix.size()) == n.prefix;
-    }
-    case CondOp::All: return matchAll(n, s);
-    case CondOp::ElemMatch:
-    case CondOp::AllMatch:
-    case CondOp::KeyMapMatch: return matchElements(n, s);
-  }
-  return false;
-}
-
-bool matchNode(const MangoNode& n, const Subject& s) {
-  switch (n.kind) {
-    case MangoNode::Kind::Const:
-      return n.constant;
-    case MangoNode::Kind::And:
-      for (const auto& c : n.children) {
-        if (!matchNode(c, s)) return false;
-      }
-      return true;
-    case MangoNode::Kind::Or:
-      for (const auto& c : n.children) {
-        if (matchNode(c, s)) return true;
-      }
-      return false;
-    case MangoNode::Kind::Field: {
-      Subject target;
-      switch (lookup(s, n.path, target)) {
-        case Lookup::Missing:
-          return n.op == CondOp::Exists && !n.exists && !n.invert;
-        case Lookup::BadPath:
-          return false;
-        case Lookup::Found:
-          return evalCondition(n, target) != n.invert;
-      }
-      return false;
-    }
-  }
-  return false;
-}
-
 }  // namespace
 
 Result<Selector> Selector::parse(element selector) {
@@ -547,6 +304,6 @@ Result<Selector> Selector::parseJson(std::string_view json) {
   return parse(doc);
 }
 
-bool Selector::matches(element doc) const { return matchNode(*root_, Subject{doc, {}, false}); }
+bool Selector::matches(element doc) const { return detail::matchNode(*root_, doc); }
 
 }  // namespace settee::db

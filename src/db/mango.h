@@ -13,7 +13,8 @@
 // - Field paths split on `.`; `\.` is a literal dot. A segment that is a decimal number indexes an array.
 // - Combination operators $and, $or, $nor (arrays of selectors) and $not (a selector), at the top level or
 //   inside a field. An empty $and, $or or $nor matches everything, as in CouchDB; so does the empty selector.
-// - Negations are pushed down to the conditions as CouchDB does ($not $gt becomes $lte, $not $in becomes $nin,
+// - Negations are pushed down to the conditions as CouchDB does ($not $gt becomes $lte, $not $in becomes
+// $nin,
 //   De Morgan through $and/$or). A consequence: a negated condition, like $ne, never matches a document that
 //   lacks the field, so {"$not":{"a":1}} skips documents without `a`.
 // - Missing fields: only {"$exists": false} matches one. A path that runs through a scalar or misses an array

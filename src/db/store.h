@@ -50,9 +50,15 @@ class Store {
   // Writes every op in one transaction; one result per op, in order.
   std::vector<DocResult> write(std::vector<WriteOp>& ops, bool newEdits);
 
-  Result<std::string> get(std::string_view id, const ReadOptions& options);
+  // With `follows`, every attachment that options.attachments (and atts_since) would inline is written
+  // as a `"follows":true` entry instead, and its stored bytes (encoded when it has an encoding) are
+  // appended to *follows in `_attachments` order: what a multipart/related answer needs.
+  Result<std::string> get(std::string_view id, const ReadOptions& options,
+                          std::vector<Attachment>* follows = nullptr);
+  // With `follows`, as for get(), one list per returned entry (empty for missing ones), in order.
   Result<std::vector<OpenRev>> getOpenRevs(std::string_view id, const std::vector<std::string>& revs,
-                                           const ReadOptions& options);
+                                           const ReadOptions& options,
+                                           std::vector<std::vector<Attachment>>* follows = nullptr);
   Result<Attachment> getAttachment(std::string_view docId, std::string_view name, std::string_view rev);
   Result<RevTree> tree(std::string_view id);
 
@@ -100,7 +106,7 @@ class Store {
                             int parentIndex, uint64_t newGen, std::vector<AttachmentInfo>& out);
   bool loadRev(std::string_view id, std::string_view rev, std::string& body, std::string& atts);
   Status renderDoc(std::string_view id, const RevTree& tree, int index, const ReadOptions& options,
-                   std::string& out, uint64_t seq);
+                   std::string& out, uint64_t seq, std::vector<Attachment>* follows = nullptr);
   Status persistCounters();
   void notify();
 

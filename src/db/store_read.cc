@@ -35,7 +35,7 @@ void writeRevsInfo(JsonWriter& w, const RevTree& tree, const std::vector<int>& p
 }  // namespace
 
 Status Store::renderDoc(std::string_view id, const RevTree& tree, int index, const ReadOptions& options,
-                        std::string& out, uint64_t seq) {
+                        std::string& out, uint64_t seq, std::vector<Attachment>* follows) {
   std::string body, attsJson;
   const RevNode& node = tree[index];
   if (!node.hasBody || !loadRev(id, node.rev(), body, attsJson)) return notFound("missing");
@@ -80,8 +80,15 @@ Status Store::renderDoc(std::string_view id, const RevTree& tree, int index, con
         Statement get(conn_.prepare("SELECT data FROM attachments WHERE digest = ?"));
         get.bind(1, std::string_view(a.digest));
         if (!get.step()) return {ErrorCode::Internal, "attachment body missing for " + a.name};
-        writeKey(w, "data");
-        writeString(w, base64Encode(get.blob(0)));
+        if (follows) {
+          writeKey(w, "follows");
+          w.Bool(true);
+          follows->push_back(
+              Attachment{a.name, a.contentType, a.digest, a.encoding, a.length, a.revpos, std::string(get.blob(0))});
+        } else {
+          writeKey(w, "data");
+          writeString(w, base64Encode(get.blob(0)));
+        }
       } else {
         writeKey(w, "stub");
         w.Bool(true);
@@ -135,7 +142,7 @@ Status Store::renderDoc(std::string_view id, const RevTree& tree, int index, con
   return Status::ok();
 }
 
-Result<std::string> Store::get(std::string_view id, const ReadOptions& options) {
+Result<std::string> Store::get(std::string_view id, const ReadOptions& options, std::vector<Attachment>* follows) {
   if (id.substr(0, 7) == "_local/") return getLocal(id);
   std::lock_guard lock(mu_);
   auto row = loadDoc(id);
@@ -151,7 +158,7 @@ Result<std::string> Store::get(std::string_view id, const ReadOptions& options) 
     if (index < 0) return notFound("missing");
   }
   std::string out;
-  if (Status st = renderDoc(id, tree, index, options, out, row->seq); !st) return st;
+  if (Status st = renderDoc(id, tree, index, options, out, row->seq, follows); !st) return st;
   return out;
 }
 
@@ -164,7 +171,8 @@ Result<RevTree> Store::tree(std::string_view id) {
 }
 
 Result<std::vector<OpenRev>> Store::getOpenRevs(std::string_view id, const std::vector<std::string>& revs,
-                                                const ReadOptions& options) {
+                                                const ReadOptions& options,
+                                                std::vector<std::vector<Attachment>>* follows) {
   std::lock_guard lock(mu_);
   auto row = loadDoc(id);
   if (!row) return row.status();
@@ -175,13 +183,16 @@ Result<std::vector<OpenRev>> Store::getOpenRevs(std::string_view id, const std::
   auto render = [&](int index) -> Status {
     if (!done.insert(index).second) return Status::ok();
     OpenRev entry{tree[index].rev(), true, {}};
-    Status st = renderDoc(id, tree, index, options, entry.json, row->seq);
+    std::vector<Attachment> bodies;
+    Status st = renderDoc(id, tree, index, options, entry.json, row->seq, follows ? &bodies : nullptr);
     if (st.code() == ErrorCode::NotFound) {
       entry.found = false;
+      bodies.clear();
     } else if (!st) {
       return st;
     }
     out.push_back(std::move(entry));
+    if (follows) follows->push_back(std::move(bodies));
     return Status::ok();
   };
   if (revs.empty()) {
@@ -194,6 +205,7 @@ Result<std::vector<OpenRev>> Store::getOpenRevs(std::string_view id, const std::
     int index = tree.find(rev);
     if (index < 0) {
       out.push_back({rev, false, {}});
+      if (follows) follows->emplace_back();
       continue;
     }
     if (options.latest) {

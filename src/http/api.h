@@ -48,6 +48,9 @@ struct Services {
   uv_loop_t* loop = nullptr;
   std::string uuid;      // this node's uuid, 32 hex characters, stable across restarts
   std::string version = "3.3.3";
+  // The JSON array /_active_tasks answers; set by modules that run tasks (the replicator), so http
+  // never depends on them. Called on the thread pool.
+  std::function<std::string()> activeTasks;
 };
 
 // Who may call a route.

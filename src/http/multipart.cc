@@ -181,7 +181,8 @@ Result<std::vector<Part>> parseMultipart(std::string_view body, std::string_view
   if (!delimiter) {
     // Anything before the first delimiter line is a preamble, to be ignored.
     auto first = findDelimiter(body, 0, dashBoundary);
-    if (!first) return badRequest("multipart body does not start with the boundary '" + excerpt(boundary) + "'");
+    if (!first)
+      return badRequest("multipart body does not start with the boundary '" + excerpt(boundary) + "'");
     delimiter = first->delimiter;
   }
   if (delimiter->close) return badRequest("multipart body has no parts");

@@ -184,8 +184,13 @@ struct Replication::Impl {
       rev = *written;
     }
     lastCheckpointed = seq;
-    std::lock_guard lock(mu);
-    stats.endLastSeq = seq;
+    ReplicationState current;
+    {
+      std::lock_guard lock(mu);
+      stats.endLastSeq = seq;
+      current = state;
+    }
+    setState(current);  // observers hear of each checkpoint
     return Status::ok();
   }
 

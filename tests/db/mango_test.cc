@@ -1,8 +1,8 @@
 #include "db/mango.h"
 
-#include <catch2/catch.hpp>
 #include <simdjson.h>
 
+#include <catch2/catch.hpp>
 #include <optional>
 #include <string>
 
@@ -32,7 +32,7 @@ std::string rejection(std::string_view selector) {
 
 }  // namespace
 
-TEST_CASE("Mango: members are an implicit $and of implicit $eq", "[mango]") {
+TEST_CASE("Mango: members are an implicit $and of implicit $eq", "[db][mango]") {
   CHECK(matches(R"({"type":"post","n":1})", R"({"type":"post","n":1,"x":true})"));
   CHECK_FALSE(matches(R"({"type":"post","n":1})", R"({"type":"post","n":2})"));
   CHECK(matches(R"({"n":1})", R"({"n":1.0})"));
@@ -43,33 +43,33 @@ TEST_CASE("Mango: members are an implicit $and of implicit $eq", "[mango]") {
   CHECK_FALSE(matches(R"({"v":null})", R"({})"));
 }
 
-TEST_CASE("Mango: the empty selector matches every document", "[mango]") {
+TEST_CASE("Mango: the empty selector matches every document", "[db][mango]") {
   CHECK(matches("{}", R"({"a":1})"));
   CHECK(matches("{}", "{}"));
 }
 
-TEST_CASE("Mango: nested objects and dotted paths name sub-fields", "[mango]") {
+TEST_CASE("Mango: nested objects and dotted paths name sub-fields", "[db][mango]") {
   const char* doc = R"({"a":{"b":{"c":3}},"x.y":5,"list":[{"n":1},{"n":2}]})";
   CHECK(matches(R"({"a":{"b":{"c":3}}})", doc));
   CHECK(matches(R"({"a.b.c":3})", doc));
   CHECK(matches(R"({"a":{"b.c":{"$gt":2}}})", doc));
   CHECK_FALSE(matches(R"({"a.b.c":4})", doc));
-  CHECK(matches(R"({"x\\.y":5})", doc));         // an escaped dot is part of the name
-  CHECK_FALSE(matches(R"({"x.y":5})", doc));      // an unescaped one descends into "x"
-  CHECK(matches(R"({"list.1.n":2})", doc));       // a number indexes an array
+  CHECK(matches(R"({"x\\.y":5})", doc));      // an escaped dot is part of the name
+  CHECK_FALSE(matches(R"({"x.y":5})", doc));  // an unescaped one descends into "x"
+  CHECK(matches(R"({"list.1.n":2})", doc));   // a number indexes an array
   CHECK_FALSE(matches(R"({"list.2.n":2})", doc));
-  CHECK(matches(R"({"a":{}})", R"({"a":{}})"));   // an empty object value is equality with {}
+  CHECK(matches(R"({"a":{}})", R"({"a":{}})"));  // an empty object value is equality with {}
   CHECK_FALSE(matches(R"({"a":{}})", doc));
 }
 
 TEST_CASE("Mango: a path through a scalar or a bad array index matches nothing, even $exists false",
-          "[mango]") {
+          "[db][mango]") {
   CHECK_FALSE(matches(R"({"a.b":{"$exists":false}})", R"({"a":5})"));
   CHECK_FALSE(matches(R"({"a.x":{"$exists":false}})", R"({"a":[1]})"));
   CHECK(matches(R"({"a.b":{"$exists":false}})", R"({"a":{}})"));
 }
 
-TEST_CASE("Mango: $eq and $ne, and $ne never matches a missing field", "[mango]") {
+TEST_CASE("Mango: $eq and $ne, and $ne never matches a missing field", "[db][mango]") {
   CHECK(matches(R"({"a":{"$eq":{"b":[1,2]}}})", R"({"a":{"b":[1,2.0]}})"));
   CHECK_FALSE(matches(R"({"a":{"$eq":{"b":[1,2]}}})", R"({"a":{"b":[1,2],"c":0}})"));
   CHECK(matches(R"({"a":{"$ne":1}})", R"({"a":2})"));
@@ -78,7 +78,7 @@ TEST_CASE("Mango: $eq and $ne, and $ne never matches a missing field", "[mango]"
   CHECK_FALSE(matches(R"({"a":{"$ne":1}})", R"({"b":2})"));
 }
 
-TEST_CASE("Mango: ordering operators compare within and across types", "[mango]") {
+TEST_CASE("Mango: ordering operators compare within and across types", "[db][mango]") {
   CHECK(matches(R"({"n":{"$gt":1}})", R"({"n":1.5})"));
   CHECK_FALSE(matches(R"({"n":{"$gt":1}})", R"({"n":1})"));
   CHECK(matches(R"({"n":{"$gte":1}})", R"({"n":1})"));
@@ -97,10 +97,12 @@ TEST_CASE("Mango: ordering operators compare within and across types", "[mango]"
   CHECK_FALSE(matches(R"({"n":{"$gt":1}})", R"({})"));
 }
 
-TEST_CASE("Mango: collation orders null, booleans, numbers, strings, arrays, objects", "[mango]") {
-  const char* ascending[] = {"null", "false", "true", "-1", "0", "2.5", "\"\"", "\"A\"", "\"a\"", "\"aa\"",
-                             "\"b\"", "\"\\u00e9\"", "[]", "[1]", "[1,2]", "[2]", "[\"a\"]", "{}",
-                             "{\"a\":1}", "{\"a\":2}", "{\"a\":2,\"b\":0}", "{\"b\":0}"};
+TEST_CASE("Mango: collation orders null, booleans, numbers, strings, arrays, objects", "[db][mango]") {
+  const char* ascending[] = {
+      "null",     "false", "true",    "-1",    "0",           "2.5",       "\"\"",
+      "\"A\"",    "\"a\"", "\"aa\"",  "\"b\"", "\"\\u00e9\"", "[]",        "[1]",
+      "[1,2]",    "[2]",   "[\"a\"]", "{}",    "{\"a\":1}",   "{\"a\":2}", "{\"a\":2,\"b\":0}",
+      "{\"b\":0}"};
   const size_t n = std::size(ascending);
   for (size_t i = 0; i < n; ++i) {
     for (size_t j = 0; j < n; ++j) {
@@ -114,7 +116,7 @@ TEST_CASE("Mango: collation orders null, booleans, numbers, strings, arrays, obj
   }
 }
 
-TEST_CASE("Mango: $exists tests presence, null included", "[mango]") {
+TEST_CASE("Mango: $exists tests presence, null included", "[db][mango]") {
   CHECK(matches(R"({"a":{"$exists":true}})", R"({"a":null})"));
   CHECK_FALSE(matches(R"({"a":{"$exists":true}})", R"({"b":1})"));
   CHECK(matches(R"({"a":{"$exists":false}})", R"({"b":1})"));
@@ -122,7 +124,7 @@ TEST_CASE("Mango: $exists tests presence, null included", "[mango]") {
   CHECK(matches(R"({"a.b":{"$exists":true}})", R"({"a":{"b":0}})"));
 }
 
-TEST_CASE("Mango: $type names the JSON type", "[mango]") {
+TEST_CASE("Mango: $type names the JSON type", "[db][mango]") {
   CHECK(matches(R"({"a":{"$type":"null"}})", R"({"a":null})"));
   CHECK(matches(R"({"a":{"$type":"boolean"}})", R"({"a":false})"));
   CHECK(matches(R"({"a":{"$type":"number"}})", R"({"a":-0.5})"));
@@ -133,7 +135,7 @@ TEST_CASE("Mango: $type names the JSON type", "[mango]") {
   CHECK_FALSE(matches(R"({"a":{"$type":"null"}})", R"({})"));
 }
 
-TEST_CASE("Mango: $in and $nin, against each element of an array field", "[mango]") {
+TEST_CASE("Mango: $in and $nin, against each element of an array field", "[db][mango]") {
   CHECK(matches(R"({"a":{"$in":[1,"x"]}})", R"({"a":"x"})"));
   CHECK_FALSE(matches(R"({"a":{"$in":[1,"x"]}})", R"({"a":2})"));
   CHECK(matches(R"({"a":{"$in":[1,"x"]}})", R"({"a":[5,1]})"));
@@ -147,14 +149,14 @@ TEST_CASE("Mango: $in and $nin, against each element of an array field", "[mango
   CHECK_FALSE(matches(R"({"a":{"$nin":[1]}})", R"({})"));
 }
 
-TEST_CASE("Mango: $size matches arrays of that length", "[mango]") {
+TEST_CASE("Mango: $size matches arrays of that length", "[db][mango]") {
   CHECK(matches(R"({"a":{"$size":2}})", R"({"a":[1,[2,3]]})"));
   CHECK_FALSE(matches(R"({"a":{"$size":2}})", R"({"a":[1]})"));
   CHECK(matches(R"({"a":{"$size":0}})", R"({"a":[]})"));
   CHECK_FALSE(matches(R"({"a":{"$size":2}})", R"({"a":"ab"})"));
 }
 
-TEST_CASE("Mango: $mod matches integers whose remainder is given, with the dividend's sign", "[mango]") {
+TEST_CASE("Mango: $mod matches integers whose remainder is given, with the dividend's sign", "[db][mango]") {
   CHECK(matches(R"({"a":{"$mod":[3,1]}})", R"({"a":7})"));
   CHECK_FALSE(matches(R"({"a":{"$mod":[3,1]}})", R"({"a":8})"));
   CHECK(matches(R"({"a":{"$mod":[3,-1]}})", R"({"a":-7})"));
@@ -166,7 +168,7 @@ TEST_CASE("Mango: $mod matches integers whose remainder is given, with the divid
   CHECK_FALSE(matches(R"({"a":{"$mod":[3,1]}})", R"({"a":"7"})"));
 }
 
-TEST_CASE("Mango: $regex searches strings only", "[mango]") {
+TEST_CASE("Mango: $regex searches strings only", "[db][mango]") {
   CHECK(matches(R"({"a":{"$regex":"^ab+c$"}})", R"({"a":"abbbc"})"));
   CHECK(matches(R"({"a":{"$regex":"b"}})", R"({"a":"abc"})"));  // unanchored
   CHECK_FALSE(matches(R"({"a":{"$regex":"^b"}})", R"({"a":"abc"})"));
@@ -177,20 +179,20 @@ TEST_CASE("Mango: $regex searches strings only", "[mango]") {
   CHECK(matches(R"({"a":{"$regex":"^\\d+-(?!x)\\w+$"}})", R"({"a":"12-ab"})"));
 }
 
-TEST_CASE("Mango: $regex over a long string does not exhaust the stack", "[mango]") {
+TEST_CASE("Mango: $regex over a long string does not exhaust the stack", "[db][mango]") {
   std::string doc = R"({"a":")" + std::string(300000, 'a') + R"(z"})";
   CHECK(matches(R"({"a":{"$regex":"^a.*z$"}})", doc));
   CHECK(matches(R"({"a":{"$regex":"^(a|b)*z"}})", doc));
   CHECK_FALSE(matches(R"({"a":{"$regex":"^(a|b)*y"}})", doc));
 }
 
-TEST_CASE("Mango: $beginsWith matches string prefixes", "[mango]") {
+TEST_CASE("Mango: $beginsWith matches string prefixes", "[db][mango]") {
   CHECK(matches(R"({"_id":{"$beginsWith":"user:"}})", R"({"_id":"user:1"})"));
   CHECK_FALSE(matches(R"({"_id":{"$beginsWith":"user:"}})", R"({"_id":"use"})"));
   CHECK_FALSE(matches(R"({"_id":{"$beginsWith":"1"}})", R"({"_id":12})"));
 }
 
-TEST_CASE("Mango: $all wants every operand among the array's elements", "[mango]") {
+TEST_CASE("Mango: $all wants every operand among the array's elements", "[db][mango]") {
   CHECK(matches(R"({"t":{"$all":["a","b"]}})", R"({"t":["b","c","a"]})"));
   CHECK_FALSE(matches(R"({"t":{"$all":["a","b"]}})", R"({"t":["a","c"]})"));
   CHECK_FALSE(matches(R"({"t":{"$all":["a"]}})", R"({"t":"a"})"));
@@ -199,7 +201,7 @@ TEST_CASE("Mango: $all wants every operand among the array's elements", "[mango]
   CHECK(matches(R"({"t":{"$all":[["a","b"]]}})", R"({"t":[["a","b"],"c"]})"));
 }
 
-TEST_CASE("Mango: $elemMatch, $allMatch and $keyMapMatch look inside arrays and objects", "[mango]") {
+TEST_CASE("Mango: $elemMatch, $allMatch and $keyMapMatch look inside arrays and objects", "[db][mango]") {
   const char* doc = R"({"scores":[70,82,95],"people":[{"name":"ann","age":30},{"name":"bob","age":9}],
                        "map":{"alpha":1,"beta":2}})";
   CHECK(matches(R"({"scores":{"$elemMatch":{"$gte":80,"$lt":85}}})", doc));
@@ -216,7 +218,7 @@ TEST_CASE("Mango: $elemMatch, $allMatch and $keyMapMatch look inside arrays and 
   CHECK_FALSE(matches(R"({"scores":{"$keyMapMatch":{"$eq":"0"}}})", doc));
 }
 
-TEST_CASE("Mango: $and, $or and $nor combine selectors", "[mango]") {
+TEST_CASE("Mango: $and, $or and $nor combine selectors", "[db][mango]") {
   const char* doc = R"({"a":1,"b":2})";
   CHECK(matches(R"({"$and":[{"a":1},{"b":2}]})", doc));
   CHECK_FALSE(matches(R"({"$and":[{"a":1},{"b":3}]})", doc));
@@ -232,7 +234,7 @@ TEST_CASE("Mango: $and, $or and $nor combine selectors", "[mango]") {
   CHECK(matches(R"({"$nor":[]})", doc));
 }
 
-TEST_CASE("Mango: $not negates, and a negation still needs the field to exist", "[mango]") {
+TEST_CASE("Mango: $not negates, and a negation still needs the field to exist", "[db][mango]") {
   CHECK(matches(R"({"$not":{"a":2}})", R"({"a":1})"));
   CHECK_FALSE(matches(R"({"$not":{"a":1}})", R"({"a":1})"));
   CHECK_FALSE(matches(R"({"$not":{"a":1}})", R"({"b":1})"));
@@ -254,7 +256,7 @@ TEST_CASE("Mango: $not negates, and a negation still needs the field to exist", 
   CHECK_FALSE(matches(R"({"$not":{}})", R"({"a":1})"));
 }
 
-TEST_CASE("Mango: a compiled selector outlives the JSON it was parsed from", "[mango]") {
+TEST_CASE("Mango: a compiled selector outlives the JSON it was parsed from", "[db][mango]") {
   std::optional<Selector> sel;
   {
     simdjson::dom::parser parser;
@@ -272,7 +274,7 @@ TEST_CASE("Mango: a compiled selector outlives the JSON it was parsed from", "[m
   CHECK(sel->matches(doc));
 }
 
-TEST_CASE("Mango: malformed selectors are bad_request with a reason", "[mango]") {
+TEST_CASE("Mango: malformed selectors are bad_request with a reason", "[db][mango]") {
   CHECK(rejection("[1]").find("object") != std::string::npos);
   CHECK(rejection("{").find("JSON") != std::string::npos);
   CHECK(rejection(R"({"a":{"$foo":1}})").find("unknown operator $foo") != std::string::npos);

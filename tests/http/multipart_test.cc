@@ -1,7 +1,6 @@
 #include "http/multipart.h"
 
 #include <catch2/catch.hpp>
-
 #include <string>
 
 using settee::ErrorCode;
@@ -26,7 +25,7 @@ std::string rejection(std::string_view body, std::string_view boundary = "B") {
 
 }  // namespace
 
-TEST_CASE("Multipart: boundaryOf reads quoted and bare boundary parameters", "[multipart]") {
+TEST_CASE("Multipart: boundaryOf reads quoted and bare boundary parameters", "[http][multipart]") {
   CHECK(boundaryOf(R"(multipart/related; boundary="92401b6188c602c94fb30b207210cb67")") ==
         "92401b6188c602c94fb30b207210cb67");
   CHECK(boundaryOf("multipart/mixed;boundary=abc") == "abc");
@@ -40,7 +39,7 @@ TEST_CASE("Multipart: boundaryOf reads quoted and bare boundary parameters", "[m
   CHECK_FALSE(boundaryOf("application/json; myboundary=x"));
 }
 
-TEST_CASE("Multipart: the writer frames parts as CouchDB does", "[multipart]") {
+TEST_CASE("Multipart: the writer frames parts as CouchDB does", "[http][multipart]") {
   MultipartWriter w("XYZ");
   CHECK(w.contentType("related") == R"(multipart/related; boundary="XYZ")");
   CHECK(w.contentType("multipart/mixed") == R"(multipart/mixed; boundary="XYZ")");
@@ -55,7 +54,7 @@ TEST_CASE("Multipart: the writer frames parts as CouchDB does", "[multipart]") {
         "\r\n--XYZ--");
 }
 
-TEST_CASE("Multipart: the writer cannot be made to inject headers", "[multipart]") {
+TEST_CASE("Multipart: the writer cannot be made to inject headers", "[http][multipart]") {
   MultipartWriter w("XYZ");
   std::string out;
   w.addPart({{"Content-Disposition", "attachment; filename=\"a\r\n\r\n--XYZ--\""}}, "x", out);
@@ -67,7 +66,7 @@ TEST_CASE("Multipart: the writer cannot be made to inject headers", "[multipart]
   CHECK((*parts)[0].body == "x");
 }
 
-TEST_CASE("Multipart: a written body parses back to the same parts", "[multipart]") {
+TEST_CASE("Multipart: a written body parses back to the same parts", "[http][multipart]") {
   std::string boundary = randomBoundary();
   MultipartWriter w(boundary);
   std::string out;
@@ -97,12 +96,13 @@ TEST_CASE("Multipart: a written body parses back to the same parts", "[multipart
   CHECK(p[0].header("Content-Length") == nullptr);
 }
 
-TEST_CASE("Multipart: a multipart/related part nests inside multipart/mixed", "[multipart]") {
+TEST_CASE("Multipart: a multipart/related part nests inside multipart/mixed", "[http][multipart]") {
   MultipartWriter inner("inner");
   std::string related;
   inner.addPart({{"Content-Type", "application/json"}},
                 R"({"_id":"a","_attachments":{"f":{"follows":true,"length":4}}})", related);
-  inner.addPart({{"Content-Disposition", "attachment; filename=\"f\""}, {"Content-Length", "4"}}, "\r\n--", related);
+  inner.addPart({{"Content-Disposition", "attachment; filename=\"f\""}, {"Content-Length", "4"}}, "\r\n--",
+                related);
   inner.finish(related);
 
   MultipartWriter outer("outer");
@@ -125,10 +125,12 @@ TEST_CASE("Multipart: a multipart/related part nests inside multipart/mixed", "[
   CHECK((*parts)[2].body == R"({"missing":"3-z"})");
 }
 
-TEST_CASE("Multipart: CouchDB's open_revs answer for a document with an attachment parses", "[multipart]") {
+TEST_CASE("Multipart: CouchDB's open_revs answer for a document with an attachment parses", "[http][multipart]") {
   // The framing of `GET /tsrc/small_att?open_revs=[...]` with Accept: multipart/mixed from CouchDB 3.4.3.
-  const std::string gz = bytes(std::string_view("\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\x03\xcb\x48\xcd\xc9\xc9"
-                                                "\x07\x00\x86\xa6\x10\x36\x05\x00\x00\x00", 25));
+  const std::string gz =
+      bytes(std::string_view("\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\x03\xcb\x48\xcd\xc9\xc9"
+                             "\x07\x00\x86\xa6\x10\x36\x05\x00\x00\x00",
+                             25));
   const std::string json =
       R"({"_id":"small_att","_rev":"1-b169928659d15c482e1fedd6b01100fa","_revisions":{"start":1,"ids":)"
       R"(["b169928659d15c482e1fedd6b01100fa"]},"_attachments":{"note.txt":{"content_type":"text/plain",)"
@@ -170,7 +172,7 @@ TEST_CASE("Multipart: CouchDB's open_revs answer for a document with an attachme
 }
 
 TEST_CASE("Multipart: preamble, epilogue, padding, LF-only lines and folded headers are tolerated",
-          "[multipart]") {
+          "[http][multipart]") {
   auto parts = parseMultipart(
       "This is a preamble.\r\n--B  \t\r\nContent-Type: text/plain\r\nX-Long: one\r\n  two\r\n\r\nhello"
       "\r\n--B\r\n\r\nworld\r\n--B--\r\nThis is an epilogue.\r\n--B\r\n\r\nignored",
@@ -188,9 +190,10 @@ TEST_CASE("Multipart: preamble, epilogue, padding, LF-only lines and folded head
   CHECK((*lf)[1].body == "second");
 }
 
-TEST_CASE("Multipart: an exact Content-Length lets a part hold the delimiter itself", "[multipart]") {
+TEST_CASE("Multipart: an exact Content-Length lets a part hold the delimiter itself", "[http][multipart]") {
   std::string payload = "a\r\n--B\r\nb";
-  std::string body = "--B\r\nContent-Length: " + std::to_string(payload.size()) + "\r\n\r\n" + payload + "\r\n--B--";
+  std::string body =
+      "--B\r\nContent-Length: " + std::to_string(payload.size()) + "\r\n\r\n" + payload + "\r\n--B--";
   auto parts = parseMultipart(body, "B");
   REQUIRE(parts.isOk());
   REQUIRE(parts->size() == 1);
@@ -202,7 +205,7 @@ TEST_CASE("Multipart: an exact Content-Length lets a part hold the delimiter its
   CHECK((*wrong)[0].body == "abcd");
 }
 
-TEST_CASE("Multipart: malformed bodies are bad_request with a reason", "[multipart]") {
+TEST_CASE("Multipart: malformed bodies are bad_request with a reason", "[http][multipart]") {
   CHECK(rejection("").find("does not start with the boundary") != std::string::npos);
   CHECK(rejection("Content-Type: a/b\r\n\r\nx\r\n--C--").find("does not start with the boundary") !=
         std::string::npos);
@@ -221,7 +224,7 @@ TEST_CASE("Multipart: malformed bodies are bad_request with a reason", "[multipa
   CHECK(rejection("--B\r\n\r\nx\r\n--B--") == "(accepted)");
 }
 
-TEST_CASE("Multipart: randomBoundary gives 32 distinct lowercase hex characters", "[multipart]") {
+TEST_CASE("Multipart: randomBoundary gives 32 distinct lowercase hex characters", "[http][multipart]") {
   std::string a = randomBoundary();
   std::string b = randomBoundary();
   CHECK(a.size() == 32);

@@ -1,6 +1,8 @@
 // Replication between databases in this process (the LocalEndpoint), which exercises the whole
 // coordinator — changes, revs_diff, fetch, write, checkpoints — without a network.
 #include <catch2/catch.hpp>
+#include <map>
+#include <atomic>
 #include <thread>
 
 #include "settee/database.h"
@@ -22,17 +24,21 @@ std::shared_ptr<Database> openDb(const TempDir& dir, const std::string& name) {
 // Every document's full state: each leaf with its history and body, winner and conflicts.
 std::map<std::string, std::string> snapshot(Database& db) {
   std::map<std::string, std::string> out;
+  std::vector<std::string> ids;  // collected first: a changes() callback must not call the Database
   db.changes({}, [&](const Change& c) {
+    ids.push_back(c.id);
+    return true;
+  });
+  for (const auto& id : ids) {
     ReadOptions opts;
     opts.revs = true;
     opts.conflicts = true;
     opts.deletedConflicts = true;
-    auto leaves = db.getOpenRevs(c.id, {}, opts);
+    auto leaves = db.getOpenRevs(id, {}, opts);
     std::string all;
     for (auto& l : *leaves) all += l.json + "\n";
-    out[c.id] = all;
-    return true;
-  });
+    out[id] = all;
+  }
   return out;
 }
 

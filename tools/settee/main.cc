@@ -10,6 +10,9 @@
 
 #include "http/config.h"
 #include "http/couch_server.h"
+#include "replicator/replicator_service.h"
+
+int replicateCommand(const std::vector<std::string>& args);  // replicate.cc
 
 namespace {
 
@@ -18,6 +21,8 @@ int usage(FILE* out) {
                "usage: settee <command> [options]\n"
                "  serve [--port 5984] [--bind 127.0.0.1] [--data ./data] [--config FILE] [--log-level info]\n"
                "      run a CouchDB-compatible node\n"
+               "  replicate SOURCE TARGET [--continuous] [--sync] [--doc-ids ...] [--selector JSON] ...\n"
+               "      replicate between two endpoints (settee replicate --help)\n"
                "  version\n");
   return out == stdout ? 0 : 2;
 }
@@ -72,6 +77,9 @@ int serve(const std::vector<std::string>& args) {
   }
   if (config.bind == "localhost") config.bind = "127.0.0.1";
 
+  // Request work runs on libuv's thread pool; a one-shot POST /_replicate holds one thread while it
+  // runs, so the pool is larger than libuv's default of 4 (unless the environment says otherwise).
+  setenv("UV_THREADPOOL_SIZE", "16", 0);
   uv_loop_t loop;
   uv_loop_init(&loop);
   auto server = std::make_unique<settee::http::CouchServer>(&loop, config);
@@ -79,6 +87,9 @@ int serve(const std::vector<std::string>& args) {
     std::fprintf(stderr, "settee: %s\n", st.reason().c_str());
     return 1;
   }
+  // Replications run by the node: /_replicate, the _replicator database, /_scheduler.
+  auto replicator = std::make_unique<settee::repl::ReplicatorService>(server->api());
+  replicator->start();
   if (config.logLevel != "none")
     std::fprintf(stderr, "settee: listening on http://%s:%d (data in %s)\n", config.bind.c_str(), server->port(),
                  config.dataDir.c_str());
@@ -106,6 +117,7 @@ int serve(const std::vector<std::string>& args) {
   uv_signal_start(&stopper.sigterm, onSignal, SIGTERM);
 
   uv_run(&loop, UV_RUN_DEFAULT);
+  replicator.reset();
   server.reset();
   uv_loop_close(&loop);
   if (config.logLevel != "none") std::fprintf(stderr, "settee: stopped\n");
@@ -119,6 +131,7 @@ int main(int argc, char** argv) {
   std::string command = argv[1];
   std::vector<std::string> args(argv + 2, argv + argc);
   if (command == "serve") return serve(args);
+  if (command == "replicate") return replicateCommand(args);
   if (command == "version" || command == "--version") {
     std::printf("settee 0.1.0\n");
     return 0;

@@ -1,8 +1,166 @@
-// Bulk endpoints (being written).
+// The bulk family: _bulk_docs, _revs_diff and _missing_revs here; _bulk_get (bulk_get.cc) and
+// _all_docs / _design_docs (all_docs.cc) stream their answers through paged_stream.cc.
+#include "db/rev_id.h"
+#include "db/store.h"
+#include "http/auth.h"
+#include "http/handlers/bulk_internal.h"
 #include "http/handlers/handlers.h"
 
 namespace settee::http {
+namespace {
 
-void registerBulkRoutes(Api&) {}
+using db::writeKey;
+using db::writeString;
+using simdjson::dom::element;
+using simdjson::dom::element_type;
+
+// POST /{db}/_bulk_docs {"docs":[...], "new_edits":bool}
+//
+// As CouchDB does: a document that cannot be a document (not an object, a bad id, a bad _rev, an unknown
+// `_` member, no _rev with new_edits=false) fails the whole request before anything is written, and one
+// whose body exceeds max_document_size makes it a 413 naming that document. What is left is written in
+// one transaction; conflicts and missing stubs are per-document results.
+Response bulkDocs(Call& call) {
+  simdjson::dom::parser parser;
+  auto body = jsonBody(call.req, parser);
+  if (!body) return errorResponse(body.status());
+  simdjson::dom::object obj;
+  if ((*body).get(obj)) return errorResponse(badRequest("Request body must be a JSON object"));
+  element docsValue;
+  if (obj["docs"].get(docsValue)) return errorResponse(badRequest("POST body must include `docs` parameter."));
+  simdjson::dom::array docs;
+  if (docsValue.get(docs)) return errorResponse(badRequest("`docs` parameter must be an array."));
+  bool newEdits = true;
+  if (element ne; !obj["new_edits"].get(ne)) {
+    if (ne.get(newEdits)) return errorResponse(badRequest("`new_edits` parameter must be a boolean."));
+  }
+
+  db::Store& store = call.db->store();
+  const size_t maxSize = store.options().maxDocumentSize;
+  const bool users = call.dbName == "_users";
+  std::vector<db::WriteOp> ops;
+  ops.reserve(docs.size());
+  std::vector<std::string> revs;  // as sent, for new_edits=false failures
+  for (element doc : docs) {
+    db::WriteOp op;
+    if (users && doc.type() == element_type::OBJECT) {
+      // Passwords are hashed before anything is stored; the _users database is small, so the extra
+      // serialise-and-parse round trip costs little.
+      db::JsonBuffer buf;
+      db::JsonWriter w(buf);
+      db::writeElement(w, doc);
+      op = store.parse(Auth::hashUserDoc(db::bufferView(buf)));
+    } else {
+      op.doc = db::parseDocument(doc);
+    }
+    if (!op.doc) {
+      if (op.doc.status().code() == ErrorCode::TooLarge) return errorResponse(413, "document_too_large", "");
+      return errorResponse(op.doc.status());
+    }
+    const db::ParsedDoc& parsed = *op.doc;
+    // CouchDB measures the body without its special members or attachments, as parseDocument leaves it.
+    if (parsed.body.size() > maxSize) return errorResponse(413, "document_too_large", parsed.id);
+    if (!newEdits && !parsed.rev)
+      return errorResponse(badRequest("When `new_edits: false`, the document needs `_rev` or `_revisions` specified"));
+    revs.push_back(parsed.rev ? parsed.rev->str() : std::string());
+    ops.push_back(std::move(op));
+  }
+
+  std::vector<DocResult> results = store.write(ops, newEdits);
+  return Response::json(201, writeJson([&](db::JsonWriter& w) {
+    w.StartArray();
+    for (size_t i = 0; i < results.size(); ++i) {
+      DocResult& r = results[i];
+      if (!newEdits) {
+        if (r.status) continue;  // new_edits=false answers with the failures only
+        if (r.rev.empty()) r.rev = revs[i];
+      }
+      db::writeRaw(w, docResultJson(r));
+    }
+    w.EndArray();
+  }));
+}
+
+// Reads `{id: [rev, ...], ...}`, the shape _revs_diff and _missing_revs share. Revisions must parse, as
+// CouchDB's parse_revs demands.
+Result<std::vector<std::pair<std::string, std::vector<std::string>>>> parseIdRevs(const Request& req) {
+  simdjson::dom::parser parser;
+  auto body = jsonBody(req, parser);
+  if (!body) return body.status();
+  simdjson::dom::object obj;
+  if ((*body).get(obj)) return badRequest("Request body must be a JSON object");
+  std::vector<std::pair<std::string, std::vector<std::string>>> out;
+  for (auto field : obj) {
+    simdjson::dom::array list;
+    if (field.value.get(list)) return badRequest("Each document id must map to a list of revisions");
+    auto& entry = out.emplace_back(std::string(field.key), std::vector<std::string>{});
+    for (element r : list) {
+      std::string_view s;
+      if (r.get(s) || !db::RevId::parse(s)) return badRequest("Invalid rev format");
+      entry.second.emplace_back(s);
+    }
+  }
+  return out;
+}
+
+// POST /{db}/_revs_diff {id:[revs]} -> {id:{"missing":[...],"possible_ancestors":[...]}}, only for ids with
+// something missing.
+Response revsDiff(Call& call) {
+  auto revs = parseIdRevs(call.req);
+  if (!revs) return errorResponse(revs.status());
+  auto diff = call.db->revsDiff(*revs);
+  return Response::json(200, writeJson([&](db::JsonWriter& w) {
+    w.StartObject();
+    for (const auto& entry : diff) {
+      writeKey(w, entry.id);
+      w.StartObject();
+      writeKey(w, "missing");
+      w.StartArray();
+      for (const auto& r : entry.missing) writeString(w, r);
+      w.EndArray();
+      if (!entry.possibleAncestors.empty()) {
+        writeKey(w, "possible_ancestors");
+        w.StartArray();
+        for (const auto& r : entry.possibleAncestors) writeString(w, r);
+        w.EndArray();
+      }
+      w.EndObject();
+    }
+    w.EndObject();
+  }));
+}
+
+// POST /{db}/_missing_revs {id:[revs]} -> {"missing_revs":{id:[revs]}}: the older form of _revs_diff.
+Response missingRevs(Call& call) {
+  auto revs = parseIdRevs(call.req);
+  if (!revs) return errorResponse(revs.status());
+  auto diff = call.db->revsDiff(*revs);
+  return Response::json(200, writeJson([&](db::JsonWriter& w) {
+    w.StartObject();
+    writeKey(w, "missing_revs");
+    w.StartObject();
+    for (const auto& entry : diff) {
+      writeKey(w, entry.id);
+      w.StartArray();
+      for (const auto& r : entry.missing) writeString(w, r);
+      w.EndArray();
+    }
+    w.EndObject();
+    w.EndObject();
+  }));
+}
+
+}  // namespace
+
+void registerBulkRoutes(Api& api) {
+  api.sync("POST", "/{db}/_bulk_docs", Access::Reader, bulkDocs);
+  api.async("POST", "/{db}/_bulk_get", Access::Reader, detail::bulkGet);
+  api.async("GET", "/{db}/_all_docs", Access::Reader, detail::allDocs);
+  api.async("POST", "/{db}/_all_docs", Access::Reader, detail::allDocs);
+  api.async("GET", "/{db}/_design_docs", Access::Reader, detail::designDocs);
+  api.async("POST", "/{db}/_design_docs", Access::Reader, detail::designDocs);
+  api.sync("POST", "/{db}/_revs_diff", Access::Reader, revsDiff);
+  api.sync("POST", "/{db}/_missing_revs", Access::Reader, missingRevs);
+}
 
 }  // namespace settee::http

@@ -1,8 +1,402 @@
-// Document endpoints (being written).
+// Document endpoints: GET/HEAD (open_revs included), PUT (JSON or multipart/related), DELETE and COPY of
+// /{db}/{docid}, its /{db}/_design/{ddoc} form, and _local/ documents (which never replicate).
+//
+// GET is async because an open_revs answer with `Accept: multipart/mixed` is streamed, chunked, as
+// CouchDB streams it: the document is read on the thread pool, then sent from the loop thread in pieces,
+// each written only while the client keeps up. Every other endpoint here is a plain sync handler.
+#include <exception>
+
+#include "db/store.h"
+#include "http/auth.h"
+#include "http/handlers/document_internal.h"
 #include "http/handlers/handlers.h"
+#include "http/work.h"
 
 namespace settee::http {
+namespace {
 
-void registerDocumentRoutes(Api&) {}
+using detail::Pieces;
+
+// Output waiting for the client beyond which no further piece is written until it drains.
+constexpr size_t kHighWater = 1024 * 1024;
+
+bool isLocal(std::string_view id) { return id.substr(0, 7) == "_local/"; }
+
+// The document a route names. `{docid}` may itself be "_design/x" or "_local/x" when the slash came
+// encoded as %2F; the literal forms capture only the part after the prefix.
+std::string docIdOf(const Call& call) {
+  if (const std::string* d = call.params.get("ddoc")) return "_design/" + *d;
+  if (const std::string* l = call.params.get("localid")) return "_local/" + *l;
+  return call.params["docid"];
+}
+
+// The `_rev` of a rendered document ("" when it has none).
+std::string revOf(std::string_view json) {
+  simdjson::dom::parser parser;
+  simdjson::dom::element root;
+  std::string_view rev;
+  if (parser.parse(json.data(), json.size()).get(root) || root["_rev"].get(rev)) return {};
+  return std::string(rev);
+}
+
+bool notModified(const Request& req, const std::string& etag) {
+  const std::string* match = req.header("If-None-Match");
+  return match && trimWhitespace(*match) == etag;
+}
+
+// A JSON document answered whole, with its revision as the ETag (304 when the client has it already).
+Response docResponse(const Request& req, std::string json) {
+  std::string etag = "\"" + revOf(json) + "\"";
+  Response r;
+  if (notModified(req, etag)) {
+    r.status = 304;
+  } else {
+    r = Response::json(200, std::move(json));
+  }
+  r.setHeader("ETag", etag);
+  return r;
+}
+
+// `json` with `_rev` set to the revision the request named in ?rev= or If-Match. bad_request when the
+// body names another one, or is not a JSON object.
+Result<std::string> withRequestRev(std::string json, const std::string& rev) {
+  if (rev.empty()) return json;  // the store parses and checks the body itself
+  simdjson::dom::parser parser;
+  simdjson::dom::element root;
+  auto err = parser.parse(json.data(), json.size()).get(root);
+  if (err == simdjson::UTF8_ERROR) return badRequest("Invalid UTF-8 in request body");
+  if (err) return badRequest("Invalid JSON in request body");
+  simdjson::dom::object obj;
+  if (root.get(obj)) return badRequest("Document must be a JSON object");
+  std::string_view bodyRev;
+  if (!obj["_rev"].get(bodyRev)) {
+    if (bodyRev != rev) return badRequest("Document rev from request body and query string have different values");
+    return json;
+  }
+  return detail::rewriteObject(obj, {"_rev"}, [&](db::JsonWriter& w) {
+    db::writeKey(w, "_rev");
+    db::writeString(w, rev);
+  });
+}
+
+// ---- GET ----
+
+struct GetParams {
+  ReadOptions read;
+  bool openRevs = false;
+  bool allRevs = false;            // open_revs=all
+  std::vector<std::string> revs;   // open_revs=[...]
+};
+
+Status revList(simdjson::dom::element value, std::string_view name, std::vector<std::string>& out) {
+  simdjson::dom::array list;
+  if (value.get(list)) return badRequest(std::string(name) + " must be a JSON array of revisions");
+  for (auto item : list) {
+    std::string_view rev;
+    if (item.get(rev) || !db::RevId::parse(rev)) return badRequest("Invalid rev format in " + std::string(name));
+    out.emplace_back(rev);
+  }
+  return Status::ok();
+}
+
+Result<GetParams> getParams(const Request& req) {
+  GetParams p;
+  ReadOptions& o = p.read;
+  const std::pair<const char*, bool*> flags[] = {
+      {"revs", &o.revs},           {"revs_info", &o.revsInfo},     {"conflicts", &o.conflicts},
+      {"deleted_conflicts", &o.deletedConflicts}, {"attachments", &o.attachments},
+      {"att_encoding_info", &o.attEncodingInfo},  {"local_seq", &o.localSeq}, {"latest", &o.latest}};
+  for (const auto& [name, field] : flags) {
+    auto v = boolParam(req, name, false);
+    if (!v) return v.status();
+    *field = *v;
+  }
+  auto meta = boolParam(req, "meta", false);
+  if (!meta) return meta.status();
+  if (*meta) o.conflicts = o.deletedConflicts = o.revsInfo = true;
+  auto rev = detail::readRev(req);
+  if (!rev) return rev.status();
+  o.rev = std::move(*rev);
+  simdjson::dom::parser parser;
+  auto since = jsonParam(req, "atts_since", parser);
+  if (!since) return since.status();
+  if (*since) {
+    if (Status st = revList(**since, "atts_since", o.attsSince); !st) return st;
+  }
+  if (auto open = req.param("open_revs")) {
+    p.openRevs = true;
+    if (*open == "all") {
+      p.allRevs = true;
+    } else {
+      auto list = jsonParam(req, "open_revs", parser);
+      if (!list) return list.status();
+      if (Status st = revList(**list, "open_revs", p.revs); !st) return st;
+    }
+  }
+  return p;
+}
+
+// An answer made on the thread pool: a whole Response, or a streamed body in pieces.
+struct DocAnswer {
+  std::optional<Response> whole;
+  int status = 200;
+  Headers headers;
+  Pieces pieces;
+};
+
+DocAnswer whole(Response r) {
+  DocAnswer a;
+  a.whole = std::move(r);
+  return a;
+}
+
+// One revision: the winner, `rev`, or with latest=true the leaf `rev` leads to. With `Accept:
+// multipart/related` and attachments=true, a multipart/related body (CouchDB does the same).
+Response readOne(Call& call, const std::string& id, ReadOptions& o) {
+  bool related = o.attachments && detail::acceptsType(call.req, "multipart/related");
+  std::vector<Attachment> atts;
+  auto doc = [&]() -> Result<std::string> {
+    if (o.rev.empty() || !o.latest) return call.db->store().get(id, o, related ? &atts : nullptr);
+    std::vector<std::vector<Attachment>> follows;
+    auto revs = call.db->store().getOpenRevs(id, {o.rev}, o, related ? &follows : nullptr);
+    if (!revs) return revs.status();
+    for (size_t i = 0; i < revs->size(); ++i) {
+      if (!(*revs)[i].found) continue;
+      if (related) atts = std::move(follows[i]);
+      return std::move((*revs)[i].json);
+    }
+    return notFound("missing");
+  }();
+  if (!doc) return errorResponse(doc.status());
+  if (!related || atts.empty()) return docResponse(call.req, std::move(*doc));
+  std::string etag = "\"" + revOf(*doc) + "\"";
+  MultipartWriter writer(randomBoundary());
+  Pieces pieces;
+  detail::appendRelated(writer, *doc, atts, pieces);
+  Response r;
+  for (auto& p : pieces) r.body += p;
+  r.setHeader("Content-Type", writer.contentType("related"));
+  r.setHeader("ETag", etag);
+  return r;
+}
+
+// open_revs: a JSON array of {"ok":doc} / {"missing":rev}, or, when the client accepts multipart/mixed,
+// one part per revision with every attachment body (those newer than atts_since) following its JSON.
+DocAnswer readOpenRevs(Call& call, const std::string& id, GetParams& p) {
+  bool multipart = detail::acceptsType(call.req, "multipart/mixed");
+  if (multipart) p.read.attachments = true;
+  std::vector<OpenRev> found;
+  std::vector<std::vector<Attachment>> follows;
+  if (p.allRevs || !p.revs.empty()) {
+    auto revs = call.db->store().getOpenRevs(id, p.revs, p.read, multipart ? &follows : nullptr);
+    if (!revs) return whole(errorResponse(revs.status()));
+    found = std::move(*revs);
+  }
+  if (!multipart) {
+    return whole(Response::json(200, writeJson([&](db::JsonWriter& w) {
+      w.StartArray();
+      for (const auto& rev : found) {
+        w.StartObject();
+        if (rev.found) {
+          db::writeKey(w, "ok");
+          db::writeRaw(w, rev.json);
+        } else {
+          db::writeKey(w, "missing");
+          db::writeString(w, rev.rev);
+        }
+        w.EndObject();
+      }
+      w.EndArray();
+    })));
+  }
+  DocAnswer a;
+  MultipartWriter mixed(randomBoundary());
+  a.headers.emplace_back("Content-Type", mixed.contentType("mixed"));
+  a.pieces.emplace_back();
+  for (size_t i = 0; i < found.size(); ++i) detail::appendOpenRevPart(mixed, found[i], follows[i], a.pieces);
+  mixed.finish(a.pieces.back());
+  return a;
+}
+
+DocAnswer readDoc(Call& call) {
+  std::string id = docIdOf(call);
+  if (isLocal(id)) {
+    auto doc = call.db->getLocal(id);
+    if (!doc) return whole(errorResponse(doc.status()));
+    return whole(docResponse(call.req, std::move(*doc)));
+  }
+  auto params = getParams(call.req);
+  if (!params) return whole(errorResponse(params.status()));
+  if (params->openRevs) return readOpenRevs(call, id, *params);
+  return whole(readOne(call, id, params->read));
+}
+
+// A streamed answer being written; owned by the drain callback and the pump in progress.
+struct Stream {
+  std::shared_ptr<Call> call;
+  Pieces pieces;
+  size_t next = 0;
+  bool busy = false;  // a write inside pump() may report a drain: pump() is not re-entered
+};
+
+void pump(const std::shared_ptr<Stream>& s) {
+  if (s->busy) return;
+  s->busy = true;
+  Call& call = *s->call;
+  while (s->next < s->pieces.size() && !call.closed() && call.res->pendingBytes() <= kHighWater) {
+    std::string piece = std::move(s->pieces[s->next++]);
+    call.write(piece);
+  }
+  s->busy = false;
+  // Ending releases the drain callback, and with it this stream.
+  if (s->next == s->pieces.size() && !call.closed() && !call.res->finished()) call.end();
+}
+
+void getDoc(std::shared_ptr<Call> call) {
+  auto answer = std::make_shared<DocAnswer>();
+  runOffLoop(
+      call->svc->loop,
+      [call, answer] {
+        try {
+          *answer = readDoc(*call);
+        } catch (const std::exception& e) {
+          *answer = whole(errorResponse(500, "internal_server_error", e.what()));
+        }
+      },
+      [call, answer] {
+        if (answer->whole) {
+          call->send(std::move(*answer->whole));
+          return;
+        }
+        auto s = std::make_shared<Stream>();
+        s->call = call;
+        s->pieces = std::move(answer->pieces);
+        call->start(answer->status, std::move(answer->headers));
+        call->res->onDrain([s] { pump(s); });
+        pump(s);
+      });
+}
+
+// ---- Writes ----
+
+Response putLocalDoc(Call& call, const std::string& id) {
+  auto rev = detail::writeRev(call.req, true);
+  if (!rev) return errorResponse(rev.status());
+  auto json = withRequestRev(std::move(call.req.body), *rev);
+  if (!json) return errorResponse(json.status());
+  auto written = call.db->putLocal(id, *json);
+  if (!written) return errorResponse(written.status());
+  return detail::writeAnswer(201, *written, detail::locationOf(call, id));
+}
+
+Response putDoc(Call& call) {
+  std::string id = docIdOf(call);
+  if (isLocal(id)) return putLocalDoc(call, id);
+  if (Status st = detail::checkDocWriteAccess(call, id); !st) return errorResponse(st);
+  auto newEdits = boolParam(call.req, "new_edits", true);
+  if (!newEdits) return errorResponse(newEdits.status());
+  auto rev = detail::writeRev(call.req);
+  if (!rev) return errorResponse(rev.status());
+  std::string json;
+  std::vector<AttachmentBody> bodies;
+  if (detail::isMultipartRelated(call.req)) {
+    auto related = detail::parseRelated(call.req);
+    if (!related) return errorResponse(related.status());
+    json = std::move(related->json);
+    bodies = std::move(related->bodies);
+  } else {
+    json = std::move(call.req.body);
+  }
+  auto merged = withRequestRev(std::move(json), *rev);
+  if (!merged) return errorResponse(merged.status());
+  if (call.dbName == "_users") *merged = Auth::hashUserDoc(*merged);
+  auto written = call.db->put(*merged, *newEdits, id, std::move(bodies));
+  if (!written) return errorResponse(written.status());
+  bool batch = call.req.param("batch") == std::optional<std::string_view>("ok");
+  return detail::writeAnswer(batch ? 202 : 201, *written, detail::locationOf(call, written->id));
+}
+
+Response deleteLocalDoc(Call& call, const std::string& id) {
+  auto rev = detail::writeRev(call.req, true);
+  if (!rev) return errorResponse(rev.status());
+  if (rev->empty()) {
+    auto doc = call.db->getLocal(id);
+    return errorResponse(doc ? conflict() : doc.status());
+  }
+  auto removed = call.db->removeLocal(id, *rev);
+  if (!removed) return errorResponse(removed.status());
+  return detail::writeAnswer(200, *removed);
+}
+
+Response deleteDoc(Call& call) {
+  std::string id = docIdOf(call);
+  if (isLocal(id)) return deleteLocalDoc(call, id);
+  if (Status st = detail::checkDocWriteAccess(call, id); !st) return errorResponse(st);
+  auto rev = detail::writeRev(call.req);
+  if (!rev) return errorResponse(rev.status());
+  // As CouchDB: a document that is absent or deleted is a 404 whatever the revision.
+  auto tree = call.db->store().tree(id);
+  if (!tree) return errorResponse(tree.status());
+  if (tree->deleted()) return errorResponse(notFound("deleted"));
+  if (rev->empty()) return errorResponse(conflict());
+  auto removed = call.db->remove(id, *rev);
+  if (!removed) return errorResponse(removed.status());
+  bool batch = call.req.param("batch") == std::optional<std::string_view>("ok");
+  return detail::writeAnswer(batch ? 202 : 200, *removed);
+}
+
+// COPY /db/src  Destination: dest[?rev=R] — the source (at ?rev= or the winner) written as `dest`,
+// attachments included; with a rev the destination's revision R is overwritten.
+Response copyDoc(Call& call) {
+  std::string src = docIdOf(call);
+  const std::string* dest = call.req.header("Destination");
+  if (!dest || trimWhitespace(*dest).empty())
+    return errorResponse(badRequest("Destination header is mandatory for COPY."));
+  std::string_view destText = trimWhitespace(*dest);
+  size_t q = destText.find('?');
+  auto destId = percentDecode(destText.substr(0, q), false);
+  if (!destId || destId->empty()) return errorResponse(badRequest("Invalid Destination header"));
+  std::string destRev;
+  if (q != std::string_view::npos) {
+    std::string_view query = destText.substr(q + 1);
+    if (query.substr(0, 4) != "rev=" || !db::RevId::parse(query.substr(4)))
+      return errorResponse(badRequest("Invalid rev format in Destination header"));
+    destRev.assign(query.substr(4));
+  }
+  if (isLocal(src) || isLocal(*destId)) return errorResponse(badRequest("_local documents cannot be copied"));
+  if (Status st = detail::checkDocWriteAccess(call, *destId); !st) return errorResponse(st);
+  auto srcRev = detail::readRev(call.req);
+  if (!srcRev) return errorResponse(srcRev.status());
+  ReadOptions read;
+  read.rev = *srcRev;
+  read.attachments = true;
+  std::vector<Attachment> atts;
+  auto doc = call.db->store().get(src, read, &atts);
+  if (!doc) return errorResponse(doc.status());
+  simdjson::dom::parser parser;
+  simdjson::dom::object obj;
+  if (parser.parse(*doc).get(obj)) return errorResponse(Status(ErrorCode::Internal, "unreadable source document"));
+  std::string json = detail::rewriteObject(obj, {"_id", "_rev", "_deleted"}, [&](db::JsonWriter& w) {
+    if (destRev.empty()) return;
+    db::writeKey(w, "_rev");
+    db::writeString(w, destRev);
+  });
+  std::vector<AttachmentBody> bodies;
+  for (auto& a : atts) bodies.push_back(AttachmentBody{a.name, std::move(a.data)});
+  auto written = call.db->put(json, true, *destId, std::move(bodies));
+  if (!written) return errorResponse(written.status());
+  return detail::writeAnswer(201, *written, detail::locationOf(call, *destId));
+}
+
+}  // namespace
+
+void registerDocumentRoutes(Api& api) {
+  for (const char* pattern : {"/{db}/{docid}", "/{db}/_design/{ddoc}", "/{db}/_local/{localid}"}) {
+    api.async("GET", pattern, Access::Reader, getDoc);
+    api.sync("PUT", pattern, Access::Reader, putDoc);
+    api.sync("DELETE", pattern, Access::Reader, deleteDoc);
+    api.sync("COPY", pattern, Access::Reader, copyDoc);
+  }
+}
 
 }  // namespace settee::http

@@ -167,7 +167,9 @@ void registerServerRoutes(Api& api) {
            [](Call&) { return Response::json(200, R"({"status":"ok","seeds":{}})"); });
   api.sync("GET", "/_all_dbs", Access::ServerAdmin, allDbs);
   api.sync("GET", "/_uuids", Access::Public, uuids);
-  api.sync("GET", "/_active_tasks", Access::ServerAdmin, [](Call&) { return Response::json(200, "[]"); });
+  api.sync("GET", "/_active_tasks", Access::ServerAdmin, [](Call& call) {
+    return Response::json(200, call.svc->activeTasks ? call.svc->activeTasks() : "[]");
+  });
   api.sync("GET", "/_session", Access::Public, getSession);
   api.sync("POST", "/_session", Access::Public, postSession);
   api.sync("DELETE", "/_session", Access::Public, deleteSession);

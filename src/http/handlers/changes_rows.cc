@@ -1,0 +1,199 @@
+// _changes rows: one batch read off the loop — scan the store, apply the filter, render each row.
+#include <exception>
+
+#include "db/store.h"
+#include "http/handlers/changes_feed.h"
+
+namespace settee::http::changes {
+namespace {
+
+using db::writeKey;
+using db::writeString;
+
+// `{"seq":N,"id":"...","changes":[{"rev":"..."}],"deleted":true?,"doc":{...}?}` — CouchDB's member order.
+void renderRow(std::string& out, const Change& c, const Result<std::string>* doc) {
+  out.append(writeJson([&](db::JsonWriter& w) {
+    w.StartObject();
+    writeKey(w, "seq");
+    w.Uint64(c.seq);
+    writeKey(w, "id");
+    writeString(w, c.id);
+    writeKey(w, "changes");
+    w.StartArray();
+    for (const auto& rev : c.revs) {
+      w.StartObject();
+      writeKey(w, "rev");
+      writeString(w, rev);
+      w.EndObject();
+    }
+    w.EndArray();
+    if (c.deleted) {
+      writeKey(w, "deleted");
+      w.Bool(true);
+    }
+    if (doc) {
+      writeKey(w, "doc");
+      // A revision whose body went away between the scan and the read (compaction, purge) has no doc.
+      if (*doc) db::writeRaw(w, **doc);
+      else w.Null();
+    }
+    w.EndObject();
+  }));
+}
+
+// Frames one rendered row for the feed kind.
+void appendFramed(std::string& chunk, FeedKind feed, const std::string& row, uint64_t seq, bool first) {
+  switch (feed) {
+    case FeedKind::Normal:
+    case FeedKind::Longpoll:
+      if (!first) chunk.append(",\n");
+      chunk.append(row);
+      break;
+    case FeedKind::Continuous:
+      chunk.append(row);
+      chunk.push_back('\n');
+      break;
+    case FeedKind::EventSource:
+      chunk.append("data: ");
+      chunk.append(row);
+      chunk.append("\nid: ");
+      chunk.append(std::to_string(seq));
+      chunk.append("\n\n");
+      break;
+  }
+}
+
+// filter=ddoc/name names a JavaScript filter. Settee runs no JavaScript: a missing design document or
+// filter is CouchDB's 404; one that exists is refused rather than ignored, since ignoring it would send
+// documents the client filtered out.
+Status checkCustomFilter(Database& db, const ChangesFilter& filter) {
+  auto ddoc = db.get("_design/" + filter.ddoc);
+  if (!ddoc) return notFound("missing");
+  simdjson::dom::parser parser;
+  simdjson::dom::element root;
+  if (parser.parse(*ddoc).get(root) || root["filters"][filter.name].error())
+    return notFound("missing json filter function");
+  return badRequest("JavaScript filter functions are not supported; use _doc_ids, _selector or _design");
+}
+
+// Rows left after `cursor` in the feed's direction, counted up to kPendingCountCap.
+uint64_t countPending(Database& db, const ChangesParams& params, uint64_t cursor) {
+  uint64_t n = 0;
+  ChangesOptions o;
+  if (params.descending) {
+    o.descending = true;
+    db.changes(o, [&](const Change& c) {
+      if (c.seq < cursor) ++n;
+      return n < kPendingCountCap;
+    });
+    return n;
+  }
+  o.since = cursor;
+  o.limit = kPendingCountCap;
+  db.changes(o, [&](const Change&) {
+    ++n;
+    return true;
+  });
+  if (n < kPendingCountCap) return n;
+  uint64_t updateSeq = db.store().updateSeq();
+  return updateSeq > cursor ? std::max(n, updateSeq - cursor) : n;
+}
+
+BatchResult read(Database& db, const ChangesParams& params, const BatchRequest& req, bool firstRow) {
+  BatchResult out;
+  if (req.checkFilter && params.filter.kind == ChangesFilter::Kind::Custom) {
+    out.status = checkCustomFilter(db, params.filter);
+    return out;
+  }
+  uint64_t cursor = req.resolveSinceNow ? db.store().updateSeq() : req.cursor;
+  out.cursor = cursor;
+
+  // The scan: Change values only, copied out, since the store's row callback runs under its lock and
+  // must not call back into it (documents are read afterwards).
+  std::vector<Change> scanned;
+  scanned.reserve(kBatchRows);
+  ChangesOptions o;
+  o.allLeaves = params.allLeaves;
+  if (params.descending) {
+    // The store reads descending from the newest row; rows at or above the cursor were sent already.
+    o.descending = true;
+    db.changes(o, [&](const Change& c) {
+      if (c.seq < cursor) scanned.push_back(c);
+      return scanned.size() < kBatchRows;
+    });
+    out.caughtUp = scanned.size() < kBatchRows;
+  } else {
+    // The horizon is read before the scan: every row at or below it exists by now, so once the scan
+    // passes them all the cursor may move up to it even when the last rows were filtered out.
+    out.horizon = req.horizon ? *req.horizon : db.store().updateSeq();
+    o.since = cursor;
+    o.limit = kBatchRows;
+    bool pastHorizon = false;
+    db.changes(o, [&](const Change& c) {
+      if (c.seq > out.horizon) {
+        pastHorizon = true;
+        return false;
+      }
+      scanned.push_back(c);
+      return true;
+    });
+    out.caughtUp = pastHorizon || scanned.size() < kBatchRows;
+  }
+
+  simdjson::dom::parser parser;
+  std::string row;
+  const ChangesFilter& filter = params.filter;
+  bool wantDoc = params.includeDocs || filter.kind == ChangesFilter::Kind::Selector;
+  for (const Change& c : scanned) {
+    if (out.chunk.size() >= kBatchBytes) {
+      out.caughtUp = false;  // the rest of this scan is read again by the next batch
+      break;
+    }
+    out.cursor = c.seq;
+    if (!filter.passesId(c.id)) continue;
+    std::optional<Result<std::string>> doc;
+    if (wantDoc) {
+      // The winner as scanned, so the row and its doc agree even if the document moved on since.
+      ReadOptions ro = params.includeDocs ? params.docOptions : ReadOptions{};
+      ro.rev = c.revs.front();
+      doc.emplace(db.get(c.id, ro));
+    }
+    if (filter.kind == ChangesFilter::Kind::Selector) {
+      simdjson::dom::element body;
+      if (!*doc || parser.parse(**doc).get(body) || !filter.selector->matches(body)) continue;
+    }
+    row.clear();
+    renderRow(row, c, params.includeDocs ? &*doc : nullptr);
+    appendFramed(out.chunk, params.feed, row, c.seq, firstRow && out.rows == 0);
+    if (++out.rows == req.remaining) {
+      out.limitReached = true;
+      out.caughtUp = false;
+      break;
+    }
+  }
+  if (out.caughtUp && !params.descending) out.cursor = std::max(out.cursor, out.horizon);
+  if (out.limitReached) out.pending = countPending(db, params, out.cursor);
+  return out;
+}
+
+}  // namespace
+
+bool ChangesFilter::passesId(std::string_view id) const {
+  switch (kind) {
+    case Kind::DocIds: return docIds.count(std::string(id)) > 0;
+    case Kind::Design: return id.substr(0, 8) == "_design/";
+    default: return true;
+  }
+}
+
+BatchResult readBatch(Database& db, const ChangesParams& params, const BatchRequest& request, bool firstRow) {
+  try {
+    return read(db, params, request, firstRow);
+  } catch (const std::exception& e) {
+    BatchResult out;
+    out.status = Status(ErrorCode::Internal, e.what());
+    return out;
+  }
+}
+
+}  // namespace settee::http::changes

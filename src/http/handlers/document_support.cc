@@ -1,0 +1,97 @@
+// What the document and attachment families share: revisions named by a write, Accept matching,
+// Location and write answers, and rewriting a document's JSON object.
+#include "db/rev_id.h"
+#include "http/auth.h"
+#include "http/handlers/document_internal.h"
+
+namespace settee::http::detail {
+
+Result<std::string> writeRev(const Request& req, bool local) {
+  std::string rev;
+  if (auto q = req.param("rev")) rev.assign(*q);
+  if (const std::string* match = req.header("If-Match")) {
+    std::string_view v = trimWhitespace(*match);
+    if (v.size() >= 2 && v.front() == '"' && v.back() == '"') v = v.substr(1, v.size() - 2);
+    if (!rev.empty() && !v.empty() && v != rev) return badRequest("Document rev and etag have different values");
+    if (!v.empty()) rev.assign(v);
+  }
+  if (!rev.empty() && !local && !db::RevId::parse(rev)) return badRequest("Invalid rev format");
+  return rev;
+}
+
+Result<std::string> readRev(const Request& req, std::string_view name) {
+  auto v = req.param(name);
+  if (!v || v->empty()) return std::string();
+  if (!db::RevId::parse(*v)) return badRequest("Invalid rev format");
+  return std::string(*v);
+}
+
+bool acceptsType(const Request& req, std::string_view type) {
+  const std::string* accept = req.header("Accept");
+  if (!accept) return false;
+  std::string_view rest = *accept;
+  while (!rest.empty()) {
+    size_t end = rest.find_first_of(", ");
+    std::string_view token = rest.substr(0, end);
+    rest = end == std::string_view::npos ? std::string_view() : rest.substr(end + 1);
+    token = trimWhitespace(token.substr(0, token.find(';')));
+    if (!token.empty() && equalsIgnoreCase(token, type)) return true;
+  }
+  return false;
+}
+
+std::string encodeSegment(std::string_view s) {
+  static const char* kHex = "0123456789ABCDEF";
+  std::string out;
+  out.reserve(s.size());
+  for (unsigned char c : s) {
+    bool plain = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' ||
+                 c == '.' || c == '_' || c == '~';
+    if (plain) {
+      out.push_back(static_cast<char>(c));
+    } else {
+      out.push_back('%');
+      out.push_back(kHex[c >> 4]);
+      out.push_back(kHex[c & 15]);
+    }
+  }
+  return out;
+}
+
+std::string locationOf(const Call& call, std::string_view docId, std::string_view att) {
+  std::string url;
+  if (const std::string* host = call.req.header("Host")) url = "http://" + *host;
+  url += "/" + encodeSegment(call.dbName) + "/" + encodeSegment(docId);
+  if (!att.empty()) url += "/" + encodeSegment(att);
+  return url;
+}
+
+Response writeAnswer(int status, const DocResult& result, const std::string& location) {
+  Response r = Response::json(status, docResultJson(result));
+  r.setHeader("ETag", "\"" + result.rev + "\"");
+  if (!location.empty()) r.setHeader("Location", location);
+  return r;
+}
+
+Status checkDocWriteAccess(Call& call, std::string_view docId) {
+  if (docId.substr(0, 8) != "_design/") return Status::ok();
+  return call.svc->auth->authorize(call.user, call.db.get(), Access::DbAdmin);
+}
+
+std::string rewriteObject(simdjson::dom::object doc, std::initializer_list<std::string_view> drop,
+                          const std::function<void(db::JsonWriter&)>& more) {
+  return writeJson([&](db::JsonWriter& w) {
+    w.StartObject();
+    for (auto field : doc) {
+      bool skip = false;
+      for (std::string_view d : drop) skip = skip || field.key == d;
+      if (skip) continue;
+      db::writeKey(w, field.key);
+      db::writeElement(w, field.value);
+    }
+    if (more) more(w);
+    w.EndObject();
+  });
+}
+
+}  // namespace settee::http::detail

@@ -1,0 +1,48 @@
+// replicator/replicator_service.h — replications run by a node: POST /_replicate, the `_replicator`
+// database, /_scheduler/jobs and /_scheduler/docs, and each running replication in /_active_tasks.
+//
+// Routes are added onto the node's Api by this module (http never includes the replicator). A document
+// in `_replicator` ({"source","target","continuous","create_target","doc_ids","selector","filter",
+// "query_params","since_seq"}; source/target a URL, {"url","headers"}, or a local database name) starts
+// a replication; editing or deleting it restarts or stops it; on start-up every document not already
+// completed starts again, so replications survive a restart. One-shot jobs that end write
+// `_replication_state` ("completed" or "failed"), `_replication_state_time` and `_replication_id` back to
+// their document, as CouchDB's scheduler does.
+// Thread-safety: jobs live on their own threads; the job table is guarded by one mutex.
+#pragma once
+
+#include <atomic>
+#include <map>
+#include <thread>
+#include <memory>
+#include <mutex>
+
+#include "http/api.h"
+#include "settee/replicator.h"
+
+namespace settee::repl {
+
+class ReplicatorService {
+ public:
+  explicit ReplicatorService(http::Api& api);
+  ~ReplicatorService();
+  // Starts the jobs of the `_replicator` database and follows it. Call once the node listens.
+  void start();
+
+ private:
+  struct Job;
+  void registerRoutes(http::Api& api);
+  void scanReplicatorDb();
+  void syncDoc(const std::string& id);
+  std::string activeTasks();
+
+  http::Services& svc_;
+  std::mutex mu_;
+  std::map<std::string, std::shared_ptr<Job>> jobs_;  // by job id ("<rep id>" or "doc:<id>")
+  std::shared_ptr<Database> replicatorDb_;
+  uint64_t seenSeq_ = 0;  // watcher thread only
+  std::atomic<bool> stopping_{false};
+  std::thread watcher_;
+};
+
+}  // namespace settee::repl

@@ -1,0 +1,143 @@
+// Replication over HTTP with a real `settee serve` process on each side (or one side local).
+#include <catch2/catch.hpp>
+#include <thread>
+
+#include "live_server.h"
+#include "settee/database.h"
+#include "settee/replicator.h"
+
+using namespace settee;
+using settee::test::Json;
+using settee::test::LiveServer;
+using settee::test::TempDir;
+
+namespace {
+
+std::string url(const LiveServer& node, const std::string& db) {
+  return "http://127.0.0.1:" + std::to_string(node.port()) + "/" + db;
+}
+
+// Each document's leaves with their histories and the winner's conflicts, as the server reports them.
+std::string treeOf(const LiveServer& node, const std::string& db, const std::string& id) {
+  auto leaves = node("GET", "/" + db + "/" + id + "?open_revs=all&revs=true", "", {{"Accept", "application/json"}});
+  auto winner = node("GET", "/" + db + "/" + id + "?conflicts=true&deleted_conflicts=true");
+  return std::to_string(leaves.status) + leaves.body + "|" + std::to_string(winner.status) + winner.body;
+}
+
+void seed(const LiveServer& node, const std::string& db) {
+  REQUIRE(node("PUT", "/" + db).status == 201);
+  std::string docs = R"({"docs":[)";
+  for (int i = 0; i < 600; ++i) docs += (i ? "," : "") + std::string(R"({"_id":"d)") + std::to_string(i) + R"(","n":)" + std::to_string(i) + "}";
+  docs += "]}";
+  REQUIRE(node("POST", "/" + db + "/_bulk_docs", docs).status == 201);
+  REQUIRE(node("POST", "/" + db + "/_bulk_docs",
+               R"({"new_edits":false,"docs":[{"_id":"c","_rev":"2-aa","_revisions":{"start":2,"ids":["aa","r"]},"s":1},)"
+               R"({"_id":"c","_rev":"2-bb","_revisions":{"start":2,"ids":["bb","r"]},"s":2},)"
+               R"({"_id":"c","_rev":"3-dd","_revisions":{"start":3,"ids":["dd","cc","r"]},"_deleted":true}]})")
+              .status == 201);
+  auto att = node("PUT", "/" + db + "/att", R"({"_attachments":{"f.bin":{"content_type":"application/octet-stream","data":")" +
+                                              std::string(4000, 'A') + R"("}}})");
+  REQUIRE(att.status == 201);
+  REQUIRE(node("PUT", "/" + db + "/_design/app", R"({"language":"javascript"})").status == 201);
+  auto del = Json(node("PUT", "/" + db + "/gone", "{}").body);
+  REQUIRE(node("DELETE", "/" + db + "/gone?rev=" + del.str("rev")).status == 200);
+}
+
+}  // namespace
+
+TEST_CASE("Replication over HTTP: Settee node to Settee node, then incremental", "[repl][remote]") {
+  LiveServer a, b;
+  seed(a, "src");
+  Replication rep(ReplicationPeer::remote(url(a, "src")), ReplicationPeer::remote(url(b, "dst")),
+                  [] {
+                    ReplicationOptions o;
+                    o.createTarget = true;
+                    return o;
+                  }());
+  Status st = rep.run();
+  INFO(st.reason());
+  REQUIRE(st.isOk());
+  CHECK(rep.stats().docsWritten == 606);
+  for (const char* id : {"d0", "d599", "c", "att", "_design/app", "gone"}) CHECK(treeOf(a, "src", id) == treeOf(b, "dst", id));
+  CHECK(Json(a("GET", "/src/att").body)["_attachments"]["f.bin"]["digest"].get_string().value() ==
+        Json(b("GET", "/dst/att").body)["_attachments"]["f.bin"]["digest"].get_string().value());
+  // Checkpoints on both sides.
+  CHECK(a("GET", "/src/_local/" + rep.id()).status == 200);
+  CHECK(b("GET", "/dst/_local/" + rep.id()).status == 200);
+
+  REQUIRE(a("PUT", "/src/late", "{}").status == 201);
+  Replication again(ReplicationPeer::remote(url(a, "src")), ReplicationPeer::remote(url(b, "dst")));
+  REQUIRE(again.run().isOk());
+  CHECK(again.stats().docsRead == 1);
+  CHECK(b("GET", "/dst/late").status == 200);
+}
+
+TEST_CASE("Replication over HTTP: pull into a local database and push back out", "[repl][remote]") {
+  LiveServer node;
+  seed(node, "src");
+  TempDir dir;
+  DataDir data(dir.path());
+  auto local = *data.create("copy");
+  REQUIRE(Replication(ReplicationPeer::remote(url(node, "src")), ReplicationPeer::local(local)).run().isOk());
+  CHECK(local->info().docCount == 603);  // 600 + c + att + design
+  CHECK(*local->conflicts("c") == std::vector<std::string>{"2-aa"});
+  (void)local->put(R"({"_id":"from-local"})");
+  ReplicationOptions create;
+  create.createTarget = true;
+  REQUIRE(Replication(ReplicationPeer::local(local), ReplicationPeer::remote(url(node, "back")), create).run().isOk());
+  CHECK(node("GET", "/back/from-local").status == 200);
+  CHECK(treeOf(node, "src", "c") == treeOf(node, "back", "c"));
+}
+
+TEST_CASE("Replication over HTTP: an unreachable or missing peer fails clearly", "[repl][remote]") {
+  LiveServer node;
+  ReplicationOptions fast;
+  fast.retries = 1;
+  fast.timeout = std::chrono::milliseconds(2000);
+  Replication missing(ReplicationPeer::remote(url(node, "nope")), ReplicationPeer::remote(url(node, "dst")), fast);
+  CHECK(!missing.run().isOk());
+  CHECK(missing.state() == ReplicationState::Failed);
+  Replication refused(ReplicationPeer::remote("http://127.0.0.1:1/db"), ReplicationPeer::remote(url(node, "dst")), fast);
+  CHECK(!refused.run().isOk());
+}
+
+TEST_CASE("Replication over HTTP: a 401 from a peer with an admin stops the replication", "[repl][remote]") {
+  LiveServer secured("[admins]\nadmin = pw\n");
+  LiveServer open;
+  seed(open, "src");
+  ReplicationOptions o;
+  o.createTarget = true;
+  Replication noCreds(ReplicationPeer::remote(url(open, "src")), ReplicationPeer::remote(url(secured, "dst")), o);
+  Status st = noCreds.run();
+  CHECK(st.code() == ErrorCode::Unauthorized);
+  std::string withCreds = "http://admin:pw@127.0.0.1:" + std::to_string(secured.port()) + "/dst";
+  Replication ok(ReplicationPeer::remote(url(open, "src")), ReplicationPeer::remote(withCreds), o);
+  REQUIRE(ok.run().isOk());
+  CHECK(secured("GET", "/dst/d1", "", {{"Authorization", "Basic YWRtaW46cHc="}}).status == 200);
+}
+
+TEST_CASE("Replication over HTTP: the source killed mid-pull and restarted; the pull resumes and completes",
+          "[repl][remote][crash]") {
+  LiveServer a;
+  REQUIRE(a("PUT", "/src").status == 201);
+  for (int batch = 0; batch < 10; ++batch) {
+    std::string docs = R"({"docs":[)";
+    for (int i = 0; i < 500; ++i)
+      docs += (i ? "," : "") + std::string(R"({"_id":"k)") + std::to_string(batch * 500 + i) + R"(","pad":")" + std::string(300, 'x') + "\"}";
+    REQUIRE(a("POST", "/src/_bulk_docs", docs + "]}").status == 201);
+  }
+  TempDir dir;
+  DataDir data(dir.path());
+  auto local = *data.create("copy");
+  ReplicationOptions o;
+  o.batchSize = 200;
+  o.retries = 50;
+  Replication rep(ReplicationPeer::remote(url(a, "src")), ReplicationPeer::local(local), o);
+  rep.start();
+  for (int i = 0; i < 400 && rep.stats().docsWritten < 500; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  a.kill9();
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  a.start();
+  REQUIRE(rep.wait().isOk());
+  CHECK(local->info().docCount == 5000);
+}

@@ -1,0 +1,184 @@
+#!/usr/bin/env node
+// Pull benchmark: how fast does a PouchDB (node) pull a database from a Settee node, and from
+// pouchdb-server, holding the same documents?
+//
+// Loads N documents of ~1 KB into both servers (POST _bulk_docs in batches), then per run has a fresh
+// local PouchDB pull from each with PouchDB's defaults (PouchDB.replicate(remote, local)), and reports
+// docs/s, the median over the runs and the Settee/pouchdb-server ratio, the peak RSS (VmHWM) of each
+// server process, and `wrk` requests/s for GET of one document and of _all_docs?limit=100.
+// It is a benchmark, not a test: tools/test.sh does not run it. Needs `npm ci` in compat/ and `wrk`.
+//
+//   node tools/bench/pull_bench.mjs [--n 100000] [--runs 3] [--local memory|leveldb]
+//        [--pouchdb-server-storage leveldb|memory] [--wrk-seconds 10] [--no-wrk]
+//   (SETTEE_BINARY selects the settee binary, default build/settee)
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import {
+  PouchDB, startSettee, startPouchServer, localDb, http,
+} from '../../compat/helpers.mjs';
+
+const run = promisify(execFile);
+
+function parseArgs(argv) {
+  const opts = { n: 100000, runs: 3, local: 'memory', psStorage: 'leveldb', wrkSeconds: 10, wrk: true, batch: 1000 };
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    const next = () => {
+      if (i + 1 >= argv.length) throw new Error(`${a} needs a value`);
+      return argv[++i];
+    };
+    const int = (v) => {
+      const n = Number(v);
+      if (!Number.isInteger(n) || n <= 0) throw new Error(`${a}: not a positive integer: ${v}`);
+      return n;
+    };
+    if (a === '--n') opts.n = int(next());
+    else if (a === '--runs') opts.runs = int(next());
+    else if (a === '--load-batch') opts.batch = int(next());
+    else if (a === '--local') opts.local = next();
+    else if (a === '--pouchdb-server-storage') opts.psStorage = next();
+    else if (a === '--wrk-seconds') opts.wrkSeconds = int(next());
+    else if (a === '--no-wrk') opts.wrk = false;
+    else if (a === '--help' || a === '-h') {
+      console.log('usage: pull_bench.mjs [--n N] [--runs R] [--local memory|leveldb] ' +
+        '[--pouchdb-server-storage leveldb|memory] [--load-batch B] [--wrk-seconds S] [--no-wrk]');
+      process.exit(0);
+    } else throw new Error(`unknown option ${a}`);
+  }
+  if (!['memory', 'leveldb'].includes(opts.local)) throw new Error('--local is memory or leveldb');
+  if (!['memory', 'leveldb'].includes(opts.psStorage)) throw new Error('--pouchdb-server-storage is memory or leveldb');
+  return opts;
+}
+
+// ~1 KB of JSON per document, deterministic so both servers get identical bytes.
+function makeDoc(i) {
+  const words = ['settee', 'couch', 'pouch', 'revision', 'replica', 'sequence', 'attachment', 'conflict'];
+  let text = '';
+  let x = (i * 2654435761) >>> 0;
+  while (text.length < 820) {
+    x ^= x << 13; x >>>= 0; x ^= x >>> 17; x ^= x << 5; x >>>= 0;
+    text += words[x % words.length] + ' ';
+  }
+  return {
+    _id: `doc-${String(i).padStart(7, '0')}`,
+    type: ['note', 'task', 'event'][i % 3],
+    n: i,
+    tags: [`t${i % 10}`, `g${i % 7}`],
+    created: new Date(1700000000000 + i * 1000).toISOString(),
+    text,
+  };
+}
+
+async function load(url, n, batch) {
+  const create = await http('PUT', url);
+  if (create.status !== 201) throw new Error(`PUT ${url}: ${create.status} ${create.text}`);
+  const t0 = performance.now();
+  for (let start = 0; start < n; start += batch) {
+    const docs = [];
+    for (let i = start; i < Math.min(n, start + batch); i++) docs.push(makeDoc(i));
+    const res = await http('POST', `${url}/_bulk_docs`, { docs }, { timeoutMs: 120000 });
+    if (res.status !== 201 || !Array.isArray(res.json) || res.json.some((r) => r.error)) {
+      throw new Error(`_bulk_docs into ${url} at ${start}: ${res.status} ${res.text.slice(0, 300)}`);
+    }
+  }
+  const seconds = (performance.now() - t0) / 1000;
+  const info = await http('GET', url);
+  if (info.json?.doc_count !== n) throw new Error(`${url} has doc_count ${info.json?.doc_count}, expected ${n}`);
+  return n / seconds;
+}
+
+async function pullOnce(url, n, adapter) {
+  const local = localDb('bench', { adapter });
+  try {
+    const t0 = performance.now();
+    const res = await PouchDB.replicate(url, local);
+    const seconds = (performance.now() - t0) / 1000;
+    if (!res.ok || res.docs_written !== n) {
+      throw new Error(`pull from ${url}: ok=${res.ok} docs_written=${res.docs_written}, expected ${n}`);
+    }
+    return n / seconds;
+  } finally {
+    await local.cleanup();
+  }
+}
+
+async function wrk(url, seconds) {
+  const { stdout } = await run('wrk', ['-t2', '-c32', `-d${seconds}s`, url], { timeout: (seconds + 30) * 1000 });
+  const rps = /Requests\/sec:\s+([\d.]+)/.exec(stdout);
+  const non2xx = /Non-2xx or 3xx responses:\s+(\d+)/.exec(stdout);
+  if (!rps) throw new Error(`wrk printed no Requests/sec:\n${stdout}`);
+  return { rps: Number(rps[1]), errors: non2xx ? Number(non2xx[1]) : 0 };
+}
+
+const median = (xs) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+};
+const fmt = (x) => (x >= 100 ? x.toFixed(0) : x.toFixed(1));
+
+async function main() {
+  const opts = parseArgs(process.argv.slice(2));
+  const settee = await startSettee();
+  const pserver = await startPouchServer({ inMemory: opts.psStorage === 'memory' });
+  const servers = [
+    { name: 'settee', server: settee, url: `${settee.url}/bench` },
+    { name: 'pouchdb-server', server: pserver, url: `${pserver.url}/bench` },
+  ];
+  try {
+    console.log(`pull_bench: N=${opts.n} docs of ~1 KB, ${opts.runs} runs, local PouchDB adapter ${opts.local}, ` +
+      `pouchdb-server storage ${opts.psStorage}`);
+    for (const s of servers) {
+      s.loadRate = await load(s.url, opts.n, opts.batch);
+      console.log(`  loaded ${s.name}: ${fmt(s.loadRate)} docs/s (_bulk_docs, batches of ${opts.batch})`);
+      s.pulls = [];
+    }
+    for (let r = 0; r < opts.runs; r++) {
+      // Alternate the order so neither server always runs on a warmer machine.
+      const order = r % 2 ? [...servers].reverse() : servers;
+      for (const s of order) {
+        const rate = await pullOnce(s.url, opts.n, opts.local);
+        s.pulls.push(rate);
+        console.log(`  run ${r + 1} pull from ${s.name}: ${fmt(rate)} docs/s`);
+      }
+    }
+    if (opts.wrk) {
+      for (const s of servers) {
+        s.wrkDoc = await wrk(`${s.url}/${makeDoc(1)._id}`, opts.wrkSeconds);
+        s.wrkAll = await wrk(`${s.url}/_all_docs?limit=100`, opts.wrkSeconds);
+        console.log(`  wrk ${s.name}: GET doc ${fmt(s.wrkDoc.rps)} req/s, GET _all_docs?limit=100 ${fmt(s.wrkAll.rps)} req/s`);
+      }
+    }
+    for (const s of servers) {
+      s.rssKb = s.server.peakRssKb();
+      // A server that died mid-run would make every figure after it meaningless: say so.
+      const gone = await Promise.race([s.server.exited, new Promise((r) => setTimeout(r, 10, null))]);
+      if (gone) throw new Error(`${s.name} exited during the benchmark: ${JSON.stringify(gone)} ${s.server.stderr}`);
+    }
+
+    const [a, b] = servers;
+    const mA = median(a.pulls);
+    const mB = median(b.pulls);
+    console.log('');
+    console.log(`${''.padEnd(34)}${'settee'.padStart(14)}${'pouchdb-server'.padStart(16)}${'ratio'.padStart(9)}`);
+    const line = (label, x, y) => console.log(
+      `${label.padEnd(34)}${fmt(x).padStart(14)}${fmt(y).padStart(16)}${(x / y).toFixed(2).padStart(9)}`);
+    line(`pull docs/s (median of ${opts.runs})`, mA, mB);
+    console.log(`${'pull docs/s (each run)'.padEnd(34)}${a.pulls.map(fmt).join('/').padStart(14)}${b.pulls.map(fmt).join('/').padStart(16)}`);
+    line('load docs/s (_bulk_docs)', a.loadRate, b.loadRate);
+    if (opts.wrk) {
+      line(`wrk GET one doc req/s`, a.wrkDoc.rps, b.wrkDoc.rps);
+      line(`wrk GET _all_docs?limit=100 req/s`, a.wrkAll.rps, b.wrkAll.rps);
+      const errs = servers.map((s) => s.wrkDoc.errors + s.wrkAll.errors);
+      if (errs.some((e) => e)) console.log(`wrk non-2xx answers: settee ${errs[0]}, pouchdb-server ${errs[1]}`);
+    }
+    console.log(`${'peak RSS MB (VmHWM)'.padEnd(34)}${fmt((a.rssKb ?? NaN) / 1024).padStart(14)}${fmt((b.rssKb ?? NaN) / 1024).padStart(16)}`);
+  } finally {
+    await settee.stop();
+    await pserver.stop();
+  }
+}
+
+main().then(() => process.exit(0), (e) => {
+  console.error(`pull_bench: ${e.stack || e.message}`);
+  process.exit(1);
+});
