@@ -41,7 +41,8 @@ std::string gzip(const std::string& in) {
 
 }  // namespace
 
-TEST_CASE("Atts: PUT creates the document; GET answers the bytes with type, ETag and Content-MD5", "[http][atts]") {
+TEST_CASE("Atts: PUT creates the document; GET answers the bytes with type, ETag and Content-MD5",
+          "[http][atts]") {
   LiveServer node;
   node("PUT", "/db");
   auto put = node("PUT", "/db/d/a.txt", "hello", {{"Content-Type", "text/plain"}});
@@ -92,7 +93,8 @@ TEST_CASE("Atts: a new attachment keeps the others as stubs; revisions are check
   REQUIRE(a.status == 201);
   std::string rev2 = Json(a.body).str("rev");
   // Names with '/', given raw or encoded; the rev by If-Match.
-  auto b = node("PUT", "/db/d/dir/b.bin", "BB", {{"Content-Type", "application/x-b"}, {"If-Match", etagOf(rev2)}});
+  auto b =
+      node("PUT", "/db/d/dir/b.bin", "BB", {{"Content-Type", "application/x-b"}, {"If-Match", etagOf(rev2)}});
   REQUIRE(b.status == 201);
   std::string rev3 = Json(b.body).str("rev");
   CHECK(node("PUT", "/db/d/a.txt?rev=" + rev2, "stale").status == 409);
@@ -173,7 +175,8 @@ TEST_CASE("Atts: byte ranges: single, suffix, open-ended, several, unsatisfiable
   auto several = node("GET", "/db/d/r.bin", "", {{"Range", "bytes=0-1,10-11"}});
   REQUIRE(several.status == 206);
   REQUIRE(several.header("Content-Type")->rfind("multipart/byteranges", 0) == 0);
-  auto parts = settee::http::parseMultipart(several.body, *settee::http::boundaryOf(*several.header("Content-Type")));
+  auto parts =
+      settee::http::parseMultipart(several.body, *settee::http::boundaryOf(*several.header("Content-Type")));
   REQUIRE(parts);
   REQUIRE(parts->size() == 2);
   CHECK(std::string((*parts)[0].body) == "01");
@@ -189,7 +192,8 @@ TEST_CASE("Atts: byte ranges: single, suffix, open-ended, several, unsatisfiable
   CHECK(node("GET", "/db/d/r.bin", "", {{"Range", "lines=1-2"}}).status == 200);
 }
 
-TEST_CASE("Atts: several megabytes round trip byte-exact, as raw bytes, base64 and multipart", "[http][atts]") {
+TEST_CASE("Atts: several megabytes round trip byte-exact, as raw bytes, base64 and multipart",
+          "[http][atts]") {
   LiveServer node;
   node("PUT", "/db");
   const std::string big = randomBytes(6 * 1024 * 1024 + 7, 42);
@@ -205,7 +209,8 @@ TEST_CASE("Atts: several megabytes round trip byte-exact, as raw bytes, base64 a
   // open_revs multipart carries the bytes raw.
   auto mixed = node("GET", "/db/big?open_revs=all", "", {{"Accept", "multipart/mixed"}});
   REQUIRE(mixed.status == 200);
-  auto outer = settee::http::parseMultipart(mixed.body, *settee::http::boundaryOf(*mixed.header("Content-Type")));
+  auto outer =
+      settee::http::parseMultipart(mixed.body, *settee::http::boundaryOf(*mixed.header("Content-Type")));
   REQUIRE(outer);
   REQUIRE(outer->size() == 1);
   auto inner = settee::http::parseMultipart((*outer)[0].body,
@@ -224,7 +229,8 @@ TEST_CASE("Atts: attachments of design documents", "[http][atts]") {
   LiveServer node;
   node("PUT", "/db");
   std::string rev = Json(node("PUT", "/db/_design/app", R"({"language":"javascript"})").body).str("rev");
-  auto put = node("PUT", "/db/_design/app/lib/x.js?rev=" + rev, "var x;", {{"Content-Type", "application/javascript"}});
+  auto put = node("PUT", "/db/_design/app/lib/x.js?rev=" + rev, "var x;",
+                  {{"Content-Type", "application/javascript"}});
   REQUIRE(put.status == 201);
   CHECK(Json(put.body).str("id") == "_design/app");
   CHECK(node("GET", "/db/_design/app/lib/x.js").body == "var x;");
@@ -240,15 +246,18 @@ TEST_CASE("Atts: a gzip-encoded attachment is decoded unless the client accepts 
   const std::string text = "hello hello hello hello";
   const std::string packed = gzip(text);
   const std::string b = "92401b6188c602c94fb30b207210cb67";
-  std::string json = R"({"_id":"z","_rev":"1-b169928659d15c482e1fedd6b01100fa","_revisions":{"start":1,"ids":["b169928659d15c482e1fedd6b01100fa"]},)"
-                     R"("_attachments":{"note.txt":{"content_type":"text/plain","revpos":1,"length":)" +
-                     std::to_string(text.size()) + R"(,"follows":true,"encoding":"gzip","encoded_length":)" +
-                     std::to_string(packed.size()) + "}}}";
-  std::string body = "--" + b + "\r\nContent-Type: application/json\r\n\r\n" + json + "\r\n--" + b +
-                     "\r\nContent-Disposition: attachment; filename=\"note.txt\"\r\nContent-Type: text/plain\r\n"
-                     "Content-Length: " + std::to_string(packed.size()) + "\r\nContent-Encoding: gzip\r\n\r\n" +
-                     packed + "\r\n--" + b + "--";
-  REQUIRE(node("PUT", "/db/z?new_edits=false", body, {{"Content-Type", "multipart/related; boundary=\"" + b + "\""}})
+  std::string json =
+      R"({"_id":"z","_rev":"1-b169928659d15c482e1fedd6b01100fa","_revisions":{"start":1,"ids":["b169928659d15c482e1fedd6b01100fa"]},)"
+      R"("_attachments":{"note.txt":{"content_type":"text/plain","revpos":1,"length":)" +
+      std::to_string(text.size()) + R"(,"follows":true,"encoding":"gzip","encoded_length":)" +
+      std::to_string(packed.size()) + "}}}";
+  std::string body =
+      "--" + b + "\r\nContent-Type: application/json\r\n\r\n" + json + "\r\n--" + b +
+      "\r\nContent-Disposition: attachment; filename=\"note.txt\"\r\nContent-Type: text/plain\r\n"
+      "Content-Length: " +
+      std::to_string(packed.size()) + "\r\nContent-Encoding: gzip\r\n\r\n" + packed + "\r\n--" + b + "--";
+  REQUIRE(node("PUT", "/db/z?new_edits=false", body,
+               {{"Content-Type", "multipart/related; boundary=\"" + b + "\""}})
               .status == 201);
   auto plain = node("GET", "/db/z/note.txt");
   REQUIRE(plain.status == 200);
@@ -260,7 +269,8 @@ TEST_CASE("Atts: a gzip-encoded attachment is decoded unless the client accepts 
   CHECK(raw.body == packed);
   // Replicated back out as multipart: encoded bytes with Content-Encoding, as CouchDB sends them.
   auto mixed = node("GET", "/db/z?open_revs=all", "", {{"Accept", "multipart/mixed"}});
-  auto outer = settee::http::parseMultipart(mixed.body, *settee::http::boundaryOf(*mixed.header("Content-Type")));
+  auto outer =
+      settee::http::parseMultipart(mixed.body, *settee::http::boundaryOf(*mixed.header("Content-Type")));
   REQUIRE(outer);
   auto inner = settee::http::parseMultipart((*outer)[0].body,
                                             *settee::http::boundaryOf(*(*outer)[0].header("Content-Type")));

@@ -30,7 +30,8 @@ class StreamClient {
     addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     REQUIRE(connect(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
     std::string req = method + " " + target + " HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n";
-    if (!body.empty()) req += "Content-Type: application/json\r\nContent-Length: " + std::to_string(body.size()) + "\r\n";
+    if (!body.empty())
+      req += "Content-Type: application/json\r\nContent-Length: " + std::to_string(body.size()) + "\r\n";
     req += "\r\n" + body;
     REQUIRE(send(fd_, req.data(), req.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(req.size()));
   }
@@ -103,7 +104,8 @@ void writeDocs(const LiveServer& node, int from, int to, const std::string& extr
   for (int i = from; i < to; ++i) {
     char id[16];
     std::snprintf(id, sizeof id, "d%04d", i);
-    docs += std::string(docs.empty() ? "" : ",") + R"({"_id":")" + id + R"(","n":)" + std::to_string(i) + extra + "}";
+    docs += std::string(docs.empty() ? "" : ",") + R"({"_id":")" + id + R"(","n":)" + std::to_string(i) +
+            extra + "}";
   }
   REQUIRE(node("POST", "/db/_bulk_docs", R"({"docs":[)" + docs + "]}").status == 201);
 }
@@ -143,7 +145,8 @@ TEST_CASE("Changes: a normal feed lists each document once at its latest seq, wi
   auto c = node("POST", "/db", R"({"_id":"c","v":1})");
   std::string rev = Json(c.body).str("rev");
   // Updating a moves it to the end of the feed.
-  auto upd = node("POST", "/db/_bulk_docs", R"({"docs":[{"_id":"a","_rev":")" + Json(a.body).str("rev") + R"(","v":2}]})");
+  auto upd = node("POST", "/db/_bulk_docs",
+                  R"({"docs":[{"_id":"a","_rev":")" + Json(a.body).str("rev") + R"(","v":2}]})");
   REQUIRE(upd.status == 201);
 
   auto reply = node("GET", "/db/_changes");
@@ -179,7 +182,8 @@ TEST_CASE("Changes: limit is exact, limit=0 is 1, and PouchDB-style paging visit
   uint64_t since = 0;
   int requests = 0;
   for (;;) {
-    auto reply = node("GET", "/db/_changes?style=all_docs&seq_interval=100&limit=100&since=" + std::to_string(since));
+    auto reply =
+        node("GET", "/db/_changes?style=all_docs&seq_interval=100&limit=100&since=" + std::to_string(since));
     REQUIRE(reply.status == 200);
     Json page(reply.body);
     auto rows = ids(page);
@@ -278,7 +282,8 @@ TEST_CASE("Changes: include_docs, conflicts, descending, and every form of since
   CHECK(beyond["results"].get_array().size() == 0);
 }
 
-TEST_CASE("Changes: longpoll answers at once with data, otherwise waits for the next write", "[http][changes]") {
+TEST_CASE("Changes: longpoll answers at once with data, otherwise waits for the next write",
+          "[http][changes]") {
   LiveServer node;
   node("PUT", "/db");
   writeDocs(node, 0, 2);
@@ -317,7 +322,8 @@ TEST_CASE("Changes: longpoll answers at once with data, otherwise waits for the 
     std::this_thread::sleep_for(std::chrono::milliseconds(200));
     node("POST", "/db", R"({"_id":"wanted"})");
   });
-  Json filtered(node("GET", "/db/_changes?feed=longpoll&since=now&filter=_doc_ids&doc_ids=%5B%22wanted%22%5D").body);
+  Json filtered(
+      node("GET", "/db/_changes?feed=longpoll&since=now&filter=_doc_ids&doc_ids=%5B%22wanted%22%5D").body);
   writer2.join();
   CHECK(ids(filtered) == std::vector<std::string>{"wanted"});
 }
@@ -382,17 +388,19 @@ TEST_CASE("Changes: _doc_ids by GET and POST, _design, and _selector by POST", "
   REQUIRE(node("POST", "/db", R"({"_id":"_design/app","views":{}})").status == 201);
   REQUIRE(node("POST", "/db", R"({"_id":"nested","o":{"k":"w","n":[1,2]}})").status == 201);
 
-  Json byGet(node("GET", "/db/_changes?filter=_doc_ids&doc_ids=%5B%22d0650%22%2C%22d0003%22%2C%22zz%22%5D").body);
+  Json byGet(
+      node("GET", "/db/_changes?filter=_doc_ids&doc_ids=%5B%22d0650%22%2C%22d0003%22%2C%22zz%22%5D").body);
   CHECK(ids(byGet) == std::vector<std::string>{"d0003", "d0650"});
   CHECK(u64(byGet["last_seq"]) == 702);
   auto byPost = node("POST", "/db/_changes?filter=_doc_ids", R"({"doc_ids":["nested","d0001"]})");
   REQUIRE(byPost.status == 200);
   CHECK(ids(Json(byPost.body)) == std::vector<std::string>{"d0001", "nested"});
   // The limit counts rows sent, not rows scanned.
-  CHECK(ids(Json(node("POST", "/db/_changes?filter=_doc_ids&limit=1", R"({"doc_ids":["nested","d0699"]})").body)) ==
-        std::vector<std::string>{"d0699"});
+  CHECK(ids(Json(node("POST", "/db/_changes?filter=_doc_ids&limit=1", R"({"doc_ids":["nested","d0699"]})")
+                     .body)) == std::vector<std::string>{"d0699"});
 
-  CHECK(ids(Json(node("GET", "/db/_changes?filter=_design").body)) == std::vector<std::string>{"_design/app"});
+  CHECK(ids(Json(node("GET", "/db/_changes?filter=_design").body)) ==
+        std::vector<std::string>{"_design/app"});
 
   auto gt = node("POST", "/db/_changes?filter=_selector", R"({"selector":{"n":{"$gt":696}}})");
   REQUIRE(gt.status == 200);
@@ -410,7 +418,8 @@ TEST_CASE("Changes: _doc_ids by GET and POST, _design, and _selector by POST", "
     std::this_thread::sleep_for(std::chrono::milliseconds(200));
     node("POST", "/db", R"({"_id":"yes","n":5000})");
   });
-  Json lp(node("POST", "/db/_changes?feed=longpoll&since=now&filter=_selector", R"({"selector":{"n":{"$gt":1000}}})")
+  Json lp(node("POST", "/db/_changes?feed=longpoll&since=now&filter=_selector",
+               R"({"selector":{"n":{"$gt":1000}}})")
               .body);
   writer.join();
   CHECK(ids(lp) == std::vector<std::string>{"yes"});
@@ -419,11 +428,28 @@ TEST_CASE("Changes: _doc_ids by GET and POST, _design, and _selector by POST", "
 TEST_CASE("Changes: bad parameter values are 400 and unknown filters are refused", "[http][changes]") {
   LiveServer node;
   node("PUT", "/db");
-  REQUIRE(node("POST", "/db", R"({"_id":"_design/app","filters":{"f":"function(doc){return true}"}})").status == 201);
-  for (const char* q : {"feed=sideways", "since=abc", "since=-1", "since=%5B%5D", "since=%22x%22", "limit=-1",
-                        "limit=ten", "descending=yes", "style=some", "include_docs=1", "heartbeat=often",
-                        "timeout=-5", "conflicts=maybe", "seq_interval=x", "filter=_view", "filter=nofunction",
-                        "filter=_doc_ids", "filter=_doc_ids&doc_ids=%5B1%5D", "filter=_doc_ids&doc_ids=%5B",
+  REQUIRE(
+      node("POST", "/db", R"({"_id":"_design/app","filters":{"f":"function(doc){return true}"}})").status ==
+      201);
+  for (const char* q : {"feed=sideways",
+                        "since=abc",
+                        "since=-1",
+                        "since=%5B%5D",
+                        "since=%22x%22",
+                        "limit=-1",
+                        "limit=ten",
+                        "descending=yes",
+                        "style=some",
+                        "include_docs=1",
+                        "heartbeat=often",
+                        "timeout=-5",
+                        "conflicts=maybe",
+                        "seq_interval=x",
+                        "filter=_view",
+                        "filter=nofunction",
+                        "filter=_doc_ids",
+                        "filter=_doc_ids&doc_ids=%5B1%5D",
+                        "filter=_doc_ids&doc_ids=%5B",
                         "filter=_selector"}) {
     INFO(q);
     auto reply = node("GET", std::string("/db/_changes?") + q);

@@ -1,7 +1,6 @@
 // The document endpoints of a real `settee serve` process: /{db}/{docid} GET/HEAD/PUT/DELETE/COPY, the
 // _design/ and _local/ forms, open_revs (JSON and multipart/mixed) and multipart/related PUTs.
 #include <catch2/catch.hpp>
-
 #include <set>
 #include <string>
 
@@ -132,9 +131,11 @@ TEST_CASE("Docs: bad input is refused with 400 and changes nothing", "[http][doc
   }
   CHECK(node("PUT", "/db/a", R"({"_rev":"bogus","v":2})").status == 400);
   CHECK(node("PUT", "/db/a", R"({"v":2})", {{"If-Match", "\"nope\""}}).status == 400);
-  CHECK(node("PUT", "/db/a?rev=" + rev, R"({"_rev":"1-00000000000000000000000000000000","v":2})").status == 400);
-  CHECK(node("PUT", "/db/a?rev=" + rev, R"({"v":2})", {{"If-Match", "\"1-00000000000000000000000000000000\""}})
-            .status == 400);
+  CHECK(node("PUT", "/db/a?rev=" + rev, R"({"_rev":"1-00000000000000000000000000000000","v":2})").status ==
+        400);
+  CHECK(
+      node("PUT", "/db/a?rev=" + rev, R"({"v":2})", {{"If-Match", "\"1-00000000000000000000000000000000\""}})
+          .status == 400);
   // Query values of the wrong type.
   CHECK(node("GET", "/db/a?revs=yes").status == 400);
   CHECK(node("GET", "/db/a?conflicts=1").status == 400);
@@ -191,20 +192,29 @@ TEST_CASE("Docs: revs, revs_info, conflicts, deleted_conflicts, local_seq and me
   const std::string c = "2-cccccccccccccccccccccccccccccccc";
   const std::string d = "2-dddddddddddddddddddddddddddddddd";
   REQUIRE(node("PUT", "/db/x?new_edits=false", R"({"_rev":")" + a + R"(","v":"a"})").status == 201);
-  auto pb = node("PUT", "/db/x?new_edits=false",
-                 R"({"_rev":")" + b + R"(","v":"b","_revisions":{"start":2,"ids":["bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb","aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"]}})");
+  auto pb = node(
+      "PUT", "/db/x?new_edits=false",
+      R"({"_rev":")" + b +
+          R"(","v":"b","_revisions":{"start":2,"ids":["bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb","aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"]}})");
   REQUIRE(pb.status == 201);
   CHECK(Json(pb.body).str("rev") == b);
-  REQUIRE(node("PUT", "/db/x?new_edits=false",
-               R"({"_rev":")" + c + R"(","v":"c","_revisions":{"start":2,"ids":["cccccccccccccccccccccccccccccccc","aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"]}})")
-              .status == 201);
-  REQUIRE(node("PUT", "/db/x?new_edits=false",
-               R"({"_rev":")" + d + R"(","_deleted":true,"_revisions":{"start":2,"ids":["dddddddddddddddddddddddddddddddd","aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"]}})")
-              .status == 201);
+  REQUIRE(
+      node(
+          "PUT", "/db/x?new_edits=false",
+          R"({"_rev":")" + c +
+              R"(","v":"c","_revisions":{"start":2,"ids":["cccccccccccccccccccccccccccccccc","aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"]}})")
+          .status == 201);
+  REQUIRE(
+      node(
+          "PUT", "/db/x?new_edits=false",
+          R"({"_rev":")" + d +
+              R"(","_deleted":true,"_revisions":{"start":2,"ids":["dddddddddddddddddddddddddddddddd","aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"]}})")
+          .status == 201);
   // Replaying a known revision is a success, never a conflict.
   CHECK(node("PUT", "/db/x?new_edits=false", R"({"_rev":")" + c + R"(","v":"c"})").status == 201);
 
-  Json doc(node("GET", "/db/x?conflicts=true&deleted_conflicts=true&revs=true&revs_info=true&local_seq=true").body);
+  Json doc(node("GET", "/db/x?conflicts=true&deleted_conflicts=true&revs=true&revs_info=true&local_seq=true")
+               .body);
   CHECK(doc.str("_rev") == c);  // the highest hash among live leaves of the top generation
   CHECK(doc["_conflicts"].get_array().size() == 1);
   CHECK(std::string_view(doc["_conflicts"].at(0)) == b);
@@ -230,7 +240,8 @@ TEST_CASE("Docs: open_revs as a JSON array: all, a list with missing revs, lates
   std::string r2 = Json(node("PUT", "/db/x?rev=" + r1, R"({"v":2})").body).str("rev");
   const std::string other = "2-ffffffffffffffffffffffffffffffff";
   REQUIRE(node("PUT", "/db/x?new_edits=false",
-               R"({"_rev":")" + other + R"(","v":"o","_revisions":{"start":2,"ids":["ffffffffffffffffffffffffffffffff",")" +
+               R"({"_rev":")" + other +
+                   R"(","v":"o","_revisions":{"start":2,"ids":["ffffffffffffffffffffffffffffffff",")" +
                    r1.substr(2) + R"("]}})")
               .status == 201);
   const std::pair<std::string, std::string> json{"Accept", "application/json"};
@@ -251,7 +262,8 @@ TEST_CASE("Docs: open_revs as a JSON array: all, a list with missing revs, lates
   Json latest(node("GET", "/db/x?latest=true&open_revs=%5B%22" + r1 + "%22%5D", "", {json}).body);
   REQUIRE(latest.root().get_array().size() == 2);
   std::set<std::string> revs;
-  for (auto entry : latest.root().get_array()) revs.insert(std::string(std::string_view(entry["ok"]["_rev"])));
+  for (auto entry : latest.root().get_array())
+    revs.insert(std::string(std::string_view(entry["ok"]["_rev"])));
   CHECK(revs == std::set<std::string>{r2, other});
   // No Accept header: JSON, as CouchDB's chttpd decides by the listed types.
   CHECK(node("GET", "/db/x?open_revs=all").header("Content-Type")->find("application/json") == 0);
@@ -289,8 +301,8 @@ TEST_CASE("Docs: _design and _local documents route with the slash raw or encode
     REQUIRE(get.status == 200);
     CHECK(Json(get.body).str("_rev") == "0-1");
     CHECK(int64_t(Json(get.body)["seq"]) == 1);
-    CHECK(node("PUT", path, R"({"seq":2})").status == 409);                    // no rev on an existing one
-    CHECK(node("PUT", path, R"({"_rev":"0-7","seq":2})").status == 409);       // stale
+    CHECK(node("PUT", path, R"({"seq":2})").status == 409);               // no rev on an existing one
+    CHECK(node("PUT", path, R"({"_rev":"0-7","seq":2})").status == 409);  // stale
     auto second = node("PUT", path + "?rev=0-1", R"({"seq":2})");
     REQUIRE(second.status == 201);
     CHECK(Json(second.body).str("rev") == "0-2");
@@ -305,10 +317,15 @@ TEST_CASE("Docs: _design and _local documents route with the slash raw or encode
   CHECK(int64_t(Json(node("GET", "/db").body)["update_seq"]) == 3);
 }
 
-TEST_CASE("Docs: COPY copies the body and attachments, and overwrites with a destination rev", "[http][docs]") {
+TEST_CASE("Docs: COPY copies the body and attachments, and overwrites with a destination rev",
+          "[http][docs]") {
   LiveServer node;
   node("PUT", "/db");
-  std::string rev = Json(node("PUT", "/db/src", R"({"v":1,"_attachments":{"a.txt":{"content_type":"text/plain","data":"aGVsbG8="}}})").body).str("rev");
+  std::string rev =
+      Json(node("PUT", "/db/src",
+                R"({"v":1,"_attachments":{"a.txt":{"content_type":"text/plain","data":"aGVsbG8="}}})")
+               .body)
+          .str("rev");
   auto copy = node("COPY", "/db/src", "", {{"Destination", "dst"}});
   REQUIRE(copy.status == 201);
   CHECK(Json(copy.body).str("id") == "dst");
@@ -331,18 +348,21 @@ TEST_CASE("Docs: COPY copies the body and attachments, and overwrites with a des
   CHECK(node("COPY", "/db/src", "", {{"Destination", "z?rev=junk"}}).status == 400);
 }
 
-TEST_CASE("Docs: multipart/related PUT with new_edits=false, then open_revs as multipart/mixed", "[http][docs]") {
+TEST_CASE("Docs: multipart/related PUT with new_edits=false, then open_revs as multipart/mixed",
+          "[http][docs]") {
   LiveServer node;
   node("PUT", "/db");
   const std::string big = trickyBytes(70000);
   const std::string small = "hello";
   const std::string rev = "1-fcac58a55b988464b0fff4517d4f685a";
   std::string json =
-      R"({"_id":"big","_rev":")" + rev + R"(","_revisions":{"start":1,"ids":["fcac58a55b988464b0fff4517d4f685a"]},"v":1,)"
+      R"({"_id":"big","_rev":")" + rev +
+      R"(","_revisions":{"start":1,"ids":["fcac58a55b988464b0fff4517d4f685a"]},"v":1,)"
       R"("_attachments":{"photo.bin":{"content_type":"application/octet-stream","revpos":1,"length":70000,"follows":true},)"
       R"("note.txt":{"content_type":"text/plain","revpos":1,"length":5,"follows":true}}})";
   std::string boundary = "0ac1aef4fe767cd4976b4a8f2fb5295e";
-  auto put = node("PUT", "/db/big?new_edits=false", relatedBody(boundary, json, {{"photo.bin", big}, {"note.txt", small}}),
+  auto put = node("PUT", "/db/big?new_edits=false",
+                  relatedBody(boundary, json, {{"photo.bin", big}, {"note.txt", small}}),
                   {{"Content-Type", "multipart/related; boundary=\"" + boundary + "\""}});
   REQUIRE(put.status == 201);
   CHECK(Json(put.body).str("rev") == rev);
@@ -354,8 +374,9 @@ TEST_CASE("Docs: multipart/related PUT with new_edits=false, then open_revs as m
 
   // As CouchDB's replicator asks: revs, latest, Accept: multipart/mixed.
   const std::string missing = "2-00000000000000000000000000000000";
-  auto got = node("GET", "/db/big?revs=true&latest=true&open_revs=%5B%22" + rev + "%22%2C%22" + missing + "%22%5D", "",
-                  {{"Accept", "multipart/mixed"}});
+  auto got =
+      node("GET", "/db/big?revs=true&latest=true&open_revs=%5B%22" + rev + "%22%2C%22" + missing + "%22%5D",
+           "", {{"Accept", "multipart/mixed"}});
   REQUIRE(got.status == 200);
   REQUIRE(got.header("Transfer-Encoding"));
   CHECK(*got.header("Transfer-Encoding") == "chunked");
@@ -407,7 +428,8 @@ TEST_CASE("Docs: multipart/related PUT with new_edits=false, then open_revs as m
   CHECK(Json(std::string((*plainParts)[0].body)).str("_rev") == plainRev);
 
   // atts_since naming the revision itself: the attachments stay stubs and no body follows.
-  auto since = node("GET", "/db/big?open_revs=all&atts_since=%5B%22" + rev + "%22%5D", "", {{"Accept", "multipart/mixed"}});
+  auto since = node("GET", "/db/big?open_revs=all&atts_since=%5B%22" + rev + "%22%5D", "",
+                    {{"Accept", "multipart/mixed"}});
   auto sb = settee::http::boundaryOf(*since.header("Content-Type"));
   auto sinceParts = settee::http::parseMultipart(since.body, *sb);
   REQUIRE(sinceParts);
@@ -418,13 +440,15 @@ TEST_CASE("Docs: multipart/related PUT with new_edits=false, then open_revs as m
   // The same answer as JSON carries stubs, or base64 bodies with attachments=true.
   Json asJson(node("GET", "/db/big?open_revs=all", "", {{"Accept", "application/json"}}).body);
   CHECK(asJson.root().at(0)["ok"]["_attachments"]["note.txt"]["stub"].get_bool().value());
-  Json inlined(node("GET", "/db/big?open_revs=all&attachments=true", "", {{"Accept", "application/json"}}).body);
+  Json inlined(
+      node("GET", "/db/big?open_revs=all&attachments=true", "", {{"Accept", "application/json"}}).body);
   CHECK(std::string_view(inlined.root().at(0)["ok"]["_attachments"]["note.txt"]["data"]) == "aGVsbG8=");
 
   // Round trip: the multipart answer's related part PUT back into another database as is.
   node("PUT", "/db2");
   std::string innerType = *related.header("Content-Type");
-  auto back = node("PUT", "/db2/big?new_edits=false", std::string(related.body), {{"Content-Type", innerType}});
+  auto back =
+      node("PUT", "/db2/big?new_edits=false", std::string(related.body), {{"Content-Type", innerType}});
   REQUIRE(back.status == 201);
   CHECK(node("GET", "/db2/big/photo.bin").body == big);
   // A single document with attachments=true and Accept: multipart/related.
@@ -473,5 +497,6 @@ TEST_CASE("Docs: a _users document's password is stored hashed", "[http][docs]")
   CHECK_FALSE(doc.has("password"));
   CHECK(doc.has("derived_key"));
   CHECK(doc.has("salt"));
-  CHECK(node("GET", "/_session", "", {{"Authorization", "Basic YW15OnNlY3JldA=="}}).status == 200);  // amy:secret
+  CHECK(node("GET", "/_session", "", {{"Authorization", "Basic YW15OnNlY3JldA=="}}).status ==
+        200);  // amy:secret
 }

@@ -173,7 +173,8 @@ Result<simdjson::dom::object> baseDoc(Call& call, const std::string& id, const s
 Response putAtt(Call& call) {
   std::string id = attDocId(call);
   const std::string& name = call.params["att"];
-  if (name.empty() || name.front() == '_') return errorResponse(badRequest("Attachment name can't start with '_'"));
+  if (name.empty() || name.front() == '_')
+    return errorResponse(badRequest("Attachment name can't start with '_'"));
   if (Status st = detail::checkDocWriteAccess(call, id); !st) return errorResponse(st);
   auto rev = detail::writeRev(call.req);
   if (!rev) return errorResponse(rev.status());

@@ -9,10 +9,11 @@
 // Lifetime: the Feed owns itself (self_) from begin() until it ends or the client goes away; callbacks
 // that outlive it (the Responder's, the store's listener, posted wake-ups) hold weak references, and the
 // timers' memory is freed in their close callbacks, as libuv requires.
+#include "http/handlers/changes_feed.h"
+
 #include <uv.h>
 
 #include "db/store.h"
-#include "http/handlers/changes_feed.h"
 #include "http/work.h"
 
 namespace settee::http::changes {
@@ -56,9 +57,9 @@ class Feed : public std::enable_shared_from_this<Feed> {
   std::shared_ptr<Feed> self_;
 
   State state_ = State::Fetching;
-  uint64_t cursor_ = 0;          // last seq consumed (descending: UINT64_MAX before the first row)
-  uint64_t emitted_ = 0;         // rows written
-  uint64_t notifiedSeq_ = 0;     // highest update_seq a change listener reported
+  uint64_t cursor_ = 0;              // last seq consumed (descending: UINT64_MAX before the first row)
+  uint64_t emitted_ = 0;             // rows written
+  uint64_t notifiedSeq_ = 0;         // highest update_seq a change listener reported
   std::optional<uint64_t> horizon_;  // normal/longpoll: where the current round stops
   bool firstBatch_ = true;
   bool started_ = false;
@@ -110,7 +111,8 @@ void Feed::fetch() {
   auto result = std::make_shared<BatchResult>();
   auto self = shared_from_this();
   runOffLoop(
-      loop_, [self, req, result, firstRow] { *result = readBatch(*self->call_->db, self->p_, req, firstRow); },
+      loop_,
+      [self, req, result, firstRow] { *result = readBatch(*self->call_->db, self->p_, req, firstRow); },
       [self, result] { self->onBatch(*result); });
 }
 
@@ -118,7 +120,8 @@ void Feed::onBatch(BatchResult& batch) {
   if (state_ == State::Done) return;  // the client left while the batch was read
   if (!batch.status) return fail(batch.status);
   firstBatch_ = false;
-  if (!p_.descending && (p_.feed == FeedKind::Normal || p_.feed == FeedKind::Longpoll)) horizon_ = batch.horizon;
+  if (!p_.descending && (p_.feed == FeedKind::Normal || p_.feed == FeedKind::Longpoll))
+    horizon_ = batch.horizon;
   ensureStarted();
   write(batch.chunk);
   emitted_ += batch.rows;
@@ -132,7 +135,7 @@ void Feed::onBatch(BatchResult& batch) {
     return fetch();
   }
   if (!p_.waits() || (p_.feed == FeedKind::Longpoll && emitted_ > 0)) return finish(0);
-  horizon_.reset();  // the next longpoll round reads a fresh one
+  horizon_.reset();                            // the next longpoll round reads a fresh one
   if (notifiedSeq_ > cursor_) return fetch();  // a change arrived while this batch was read
   waitForChange();
 }
@@ -199,7 +202,8 @@ void Feed::finish(uint64_t pending) {
     case FeedKind::Normal:
     case FeedKind::Longpoll:
       // The tail of the results object; the numbers are the only values in it.
-      write("\n],\n\"last_seq\":" + std::to_string(lastSeq) + ",\"pending\":" + std::to_string(pending) + "}\n");
+      write("\n],\n\"last_seq\":" + std::to_string(lastSeq) + ",\"pending\":" + std::to_string(pending) +
+            "}\n");
       break;
     case FeedKind::Continuous:
       write(writeJson([&](db::JsonWriter& w) {
@@ -222,8 +226,10 @@ void Feed::finish(uint64_t pending) {
 void Feed::fail(const Status& status) {
   // Before the status line is out the error is an ordinary CouchDB error; after, all that can be done
   // is to cut the stream short, which the client sees as a truncated body.
-  if (!started_) call_->send(errorResponse(status));
-  else call_->end();
+  if (!started_)
+    call_->send(errorResponse(status));
+  else
+    call_->end();
   release();
 }
 
@@ -252,7 +258,8 @@ uv_timer_t* Feed::newTimer() {
 void Feed::closeTimer(uv_timer_t*& timer) {
   if (!timer) return;
   timer->data = nullptr;
-  uv_close(reinterpret_cast<uv_handle_t*>(timer), [](uv_handle_t* h) { delete reinterpret_cast<uv_timer_t*>(h); });
+  uv_close(reinterpret_cast<uv_handle_t*>(timer),
+           [](uv_handle_t* h) { delete reinterpret_cast<uv_timer_t*>(h); });
   timer = nullptr;
 }
 

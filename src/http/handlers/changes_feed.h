@@ -66,13 +66,13 @@ struct ChangesFilter {
 struct ChangesParams {
   FeedKind feed = FeedKind::Normal;
   uint64_t since = 0;
-  bool sinceNow = false;         // since=now: start at the update_seq read by the first batch
-  uint64_t limit = UINT64_MAX;   // rows to send; limit=0 is read as 1, as CouchDB does
-  bool descending = false;       // newest first; a descending feed never waits
-  bool allLeaves = false;        // style=all_docs
+  bool sinceNow = false;        // since=now: start at the update_seq read by the first batch
+  uint64_t limit = UINT64_MAX;  // rows to send; limit=0 is read as 1, as CouchDB does
+  bool descending = false;      // newest first; a descending feed never waits
+  bool allLeaves = false;       // style=all_docs
   bool includeDocs = false;
-  ReadOptions docOptions;        // conflicts, attachments, att_encoding_info for include_docs
-  std::optional<uint64_t> heartbeatMs;  // waiting feeds: a blank line this often; then no timeout
+  ReadOptions docOptions;                  // conflicts, attachments, att_encoding_info for include_docs
+  std::optional<uint64_t> heartbeatMs;     // waiting feeds: a blank line this often; then no timeout
   uint64_t timeoutMs = kDefaultTimeoutMs;  // waiting feeds without heartbeat: end after this long idle
   ChangesFilter filter;
 
@@ -81,22 +81,22 @@ struct ChangesParams {
 
 // What one off-loop read is asked for.
 struct BatchRequest {
-  uint64_t cursor = 0;             // ascending: rows after this seq; descending: rows below it
+  uint64_t cursor = 0;              // ascending: rows after this seq; descending: rows below it
   uint64_t remaining = UINT64_MAX;  // rows the limit still allows (> 0)
-  bool resolveSinceNow = false;    // first batch of since=now: the cursor becomes update_seq
+  bool resolveSinceNow = false;     // first batch of since=now: the cursor becomes update_seq
   std::optional<uint64_t> horizon;  // stop at rows above this seq; unset: read update_seq and use it
-  bool checkFilter = false;        // first batch: validate a Custom filter against its design doc
+  bool checkFilter = false;         // first batch: validate a Custom filter against its design doc
 };
 
 struct BatchResult {
-  Status status;           // not ok: nothing else is set
-  std::string chunk;       // the rendered rows, framed for the feed kind, ready to write
-  uint64_t rows = 0;       // rows in `chunk`
-  uint64_t cursor = 0;     // the last seq consumed (the feed's last_seq if it ended here)
-  uint64_t horizon = 0;    // the horizon used (read from the store when the request had none)
-  bool caughtUp = false;   // the scan reached the horizon (or the start, descending)
+  Status status;          // not ok: nothing else is set
+  std::string chunk;      // the rendered rows, framed for the feed kind, ready to write
+  uint64_t rows = 0;      // rows in `chunk`
+  uint64_t cursor = 0;    // the last seq consumed (the feed's last_seq if it ended here)
+  uint64_t horizon = 0;   // the horizon used (read from the store when the request had none)
+  bool caughtUp = false;  // the scan reached the horizon (or the start, descending)
   bool limitReached = false;
-  uint64_t pending = 0;    // with limitReached: rows left after `cursor`
+  uint64_t pending = 0;  // with limitReached: rows left after `cursor`
 };
 
 // Reads one batch. Runs off the loop (it queries SQLite); `firstRow` says whether the normal/longpoll

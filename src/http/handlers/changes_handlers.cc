@@ -99,7 +99,8 @@ Status parseFilter(const Request& req, std::optional<simdjson::dom::object> body
   if (*name == "_selector") {
     filter.kind = ChangesFilter::Kind::Selector;
     simdjson::dom::element selector;
-    if (!body || (*body)["selector"].get(selector)) return badRequest("Selector must be specified in POST payload");
+    if (!body || (*body)["selector"].get(selector))
+      return badRequest("Selector must be specified in POST payload");
     if (!selector.is_object()) return badRequest("Selector error: expected a JSON object");
     auto compiled = db::Selector::parse(selector);
     if (!compiled) return compiled.status();
@@ -123,11 +124,16 @@ Status parseFilter(const Request& req, std::optional<simdjson::dom::object> body
 Result<ChangesParams> parseParams(const Request& req) {
   ChangesParams p;
   if (auto feed = req.param("feed")) {
-    if (*feed == "normal") p.feed = FeedKind::Normal;
-    else if (*feed == "longpoll") p.feed = FeedKind::Longpoll;
-    else if (*feed == "continuous" || *feed == "live") p.feed = FeedKind::Continuous;
-    else if (*feed == "eventsource") p.feed = FeedKind::EventSource;
-    else return badRequest("Invalid feed: " + std::string(*feed));
+    if (*feed == "normal")
+      p.feed = FeedKind::Normal;
+    else if (*feed == "longpoll")
+      p.feed = FeedKind::Longpoll;
+    else if (*feed == "continuous" || *feed == "live")
+      p.feed = FeedKind::Continuous;
+    else if (*feed == "eventsource")
+      p.feed = FeedKind::EventSource;
+    else
+      return badRequest("Invalid feed: " + std::string(*feed));
   }
   if (req.method == "HEAD") p.feed = FeedKind::Normal;  // headers only: nothing to wait for
 
@@ -144,8 +150,10 @@ Result<ChangesParams> parseParams(const Request& req) {
   p.limit = *limit == 0 ? 1 : *limit;
 
   if (auto style = req.param("style")) {
-    if (*style == "all_docs") p.allLeaves = true;
-    else if (*style != "main_only") return badRequest("Invalid style: " + std::string(*style));
+    if (*style == "all_docs")
+      p.allLeaves = true;
+    else if (*style != "main_only")
+      return badRequest("Invalid style: " + std::string(*style));
   }
 
   struct Flag {

@@ -34,8 +34,10 @@ void renderRow(std::string& out, const Change& c, const Result<std::string>* doc
     if (doc) {
       writeKey(w, "doc");
       // A revision whose body went away between the scan and the read (compaction, purge) has no doc.
-      if (*doc) db::writeRaw(w, **doc);
-      else w.Null();
+      if (*doc)
+        db::writeRaw(w, **doc);
+      else
+        w.Null();
     }
     w.EndObject();
   }));
@@ -180,9 +182,12 @@ BatchResult read(Database& db, const ChangesParams& params, const BatchRequest& 
 
 bool ChangesFilter::passesId(std::string_view id) const {
   switch (kind) {
-    case Kind::DocIds: return docIds.count(std::string(id)) > 0;
-    case Kind::Design: return id.substr(0, 8) == "_design/";
-    default: return true;
+    case Kind::DocIds:
+      return docIds.count(std::string(id)) > 0;
+    case Kind::Design:
+      return id.substr(0, 8) == "_design/";
+    default:
+      return true;
   }
 }
 

@@ -70,7 +70,8 @@ Result<std::string> withRequestRev(std::string json, const std::string& rev) {
   if (root.get(obj)) return badRequest("Document must be a JSON object");
   std::string_view bodyRev;
   if (!obj["_rev"].get(bodyRev)) {
-    if (bodyRev != rev) return badRequest("Document rev from request body and query string have different values");
+    if (bodyRev != rev)
+      return badRequest("Document rev from request body and query string have different values");
     return json;
   }
   return detail::rewriteObject(obj, {"_rev"}, [&](db::JsonWriter& w) {
@@ -84,8 +85,8 @@ Result<std::string> withRequestRev(std::string json, const std::string& rev) {
 struct GetParams {
   ReadOptions read;
   bool openRevs = false;
-  bool allRevs = false;            // open_revs=all
-  std::vector<std::string> revs;   // open_revs=[...]
+  bool allRevs = false;           // open_revs=all
+  std::vector<std::string> revs;  // open_revs=[...]
 };
 
 Status revList(simdjson::dom::element value, std::string_view name, std::vector<std::string>& out) {
@@ -93,7 +94,8 @@ Status revList(simdjson::dom::element value, std::string_view name, std::vector<
   if (value.get(list)) return badRequest(std::string(name) + " must be a JSON array of revisions");
   for (auto item : list) {
     std::string_view rev;
-    if (item.get(rev) || !db::RevId::parse(rev)) return badRequest("Invalid rev format in " + std::string(name));
+    if (item.get(rev) || !db::RevId::parse(rev))
+      return badRequest("Invalid rev format in " + std::string(name));
     out.emplace_back(rev);
   }
   return Status::ok();
@@ -102,10 +104,14 @@ Status revList(simdjson::dom::element value, std::string_view name, std::vector<
 Result<GetParams> getParams(const Request& req) {
   GetParams p;
   ReadOptions& o = p.read;
-  const std::pair<const char*, bool*> flags[] = {
-      {"revs", &o.revs},           {"revs_info", &o.revsInfo},     {"conflicts", &o.conflicts},
-      {"deleted_conflicts", &o.deletedConflicts}, {"attachments", &o.attachments},
-      {"att_encoding_info", &o.attEncodingInfo},  {"local_seq", &o.localSeq}, {"latest", &o.latest}};
+  const std::pair<const char*, bool*> flags[] = {{"revs", &o.revs},
+                                                 {"revs_info", &o.revsInfo},
+                                                 {"conflicts", &o.conflicts},
+                                                 {"deleted_conflicts", &o.deletedConflicts},
+                                                 {"attachments", &o.attachments},
+                                                 {"att_encoding_info", &o.attEncodingInfo},
+                                                 {"local_seq", &o.localSeq},
+                                                 {"latest", &o.latest}};
   for (const auto& [name, field] : flags) {
     auto v = boolParam(req, name, false);
     if (!v) return v.status();
@@ -194,20 +200,20 @@ DocAnswer readOpenRevs(Call& call, const std::string& id, GetParams& p) {
   }
   if (!multipart) {
     return whole(Response::json(200, writeJson([&](db::JsonWriter& w) {
-      w.StartArray();
-      for (const auto& rev : found) {
-        w.StartObject();
-        if (rev.found) {
-          db::writeKey(w, "ok");
-          db::writeRaw(w, rev.json);
-        } else {
-          db::writeKey(w, "missing");
-          db::writeString(w, rev.rev);
-        }
-        w.EndObject();
-      }
-      w.EndArray();
-    })));
+                                  w.StartArray();
+                                  for (const auto& rev : found) {
+                                    w.StartObject();
+                                    if (rev.found) {
+                                      db::writeKey(w, "ok");
+                                      db::writeRaw(w, rev.json);
+                                    } else {
+                                      db::writeKey(w, "missing");
+                                      db::writeString(w, rev.rev);
+                                    }
+                                    w.EndObject();
+                                  }
+                                  w.EndArray();
+                                })));
   }
   DocAnswer a;
   MultipartWriter mixed(randomBoundary());
@@ -375,7 +381,8 @@ Response copyDoc(Call& call) {
   if (!doc) return errorResponse(doc.status());
   simdjson::dom::parser parser;
   simdjson::dom::object obj;
-  if (parser.parse(*doc).get(obj)) return errorResponse(Status(ErrorCode::Internal, "unreadable source document"));
+  if (parser.parse(*doc).get(obj))
+    return errorResponse(Status(ErrorCode::Internal, "unreadable source document"));
   std::string json = detail::rewriteObject(obj, {"_id", "_rev", "_deleted"}, [&](db::JsonWriter& w) {
     if (destRev.empty()) return;
     db::writeKey(w, "_rev");

@@ -55,11 +55,13 @@ using Pieces = std::vector<std::string>;
 // Appends a `multipart/related` body to `out`: the JSON document (whose `_attachments` hold a
 // `"follows":true` entry for each of `atts`, in this order), then each attachment's bytes with its
 // Content-Disposition, Content-Type, Content-Length and Content-Encoding. Moves the bytes out of `atts`.
-void appendRelated(MultipartWriter& writer, std::string_view json, std::vector<Attachment>& atts, Pieces& out);
+void appendRelated(MultipartWriter& writer, std::string_view json, std::vector<Attachment>& atts,
+                   Pieces& out);
 
 // One revision of an open_revs answer as a part of a `multipart/mixed` body: an application/json part,
 // a nested multipart/related part when it has attachment bodies, or an error="true" part for a missing one.
-void appendOpenRevPart(MultipartWriter& mixed, const OpenRev& rev, std::vector<Attachment>& atts, Pieces& out);
+void appendOpenRevPart(MultipartWriter& mixed, const OpenRev& rev, std::vector<Attachment>& atts,
+                       Pieces& out);
 
 // A `PUT /db/doc` body sent as `multipart/related`: the JSON part and the attachment bodies, named after
 // the `follows` entries of the JSON's `_attachments` in order. bad_request for a truncated or malformed

@@ -22,7 +22,8 @@ std::string quotedName(std::string_view name) {
 
 }  // namespace
 
-void appendRelated(MultipartWriter& writer, std::string_view json, std::vector<Attachment>& atts, Pieces& out) {
+void appendRelated(MultipartWriter& writer, std::string_view json, std::vector<Attachment>& atts,
+                   Pieces& out) {
   if (out.empty()) out.emplace_back();
   writer.addPart({{"Content-Type", "application/json"}}, json, out.back());
   for (Attachment& att : atts) {
@@ -42,7 +43,8 @@ void appendRelated(MultipartWriter& writer, std::string_view json, std::vector<A
   writer.finish(out.back());
 }
 
-void appendOpenRevPart(MultipartWriter& mixed, const OpenRev& rev, std::vector<Attachment>& atts, Pieces& out) {
+void appendOpenRevPart(MultipartWriter& mixed, const OpenRev& rev, std::vector<Attachment>& atts,
+                       Pieces& out) {
   if (out.empty()) out.emplace_back();
   if (!rev.found) {
     std::string body = writeJson([&](db::JsonWriter& w) {

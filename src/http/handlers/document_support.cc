@@ -12,7 +12,8 @@ Result<std::string> writeRev(const Request& req, bool local) {
   if (const std::string* match = req.header("If-Match")) {
     std::string_view v = trimWhitespace(*match);
     if (v.size() >= 2 && v.front() == '"' && v.back() == '"') v = v.substr(1, v.size() - 2);
-    if (!rev.empty() && !v.empty() && v != rev) return badRequest("Document rev and etag have different values");
+    if (!rev.empty() && !v.empty() && v != rev)
+      return badRequest("Document rev and etag have different values");
     if (!v.empty()) rev.assign(v);
   }
   if (!rev.empty() && !local && !db::RevId::parse(rev)) return badRequest("Invalid rev format");
