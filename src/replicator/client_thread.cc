@@ -1,10 +1,15 @@
 #include "replicator/client_thread.h"
 
+#include <csignal>
 #include <future>
 
 namespace settee::repl {
 
 ClientThread::ClientThread(http::ClientOptions options) {
+  // A peer that closes its socket while we write must fail that request, not kill the app that embeds
+  // us: writes then fail with EPIPE. (An app with its own SIGPIPE handler keeps it.)
+  struct sigaction current {};
+  if (sigaction(SIGPIPE, nullptr, &current) == 0 && current.sa_handler == SIG_DFL) std::signal(SIGPIPE, SIG_IGN);
   uv_loop_init(&loop_);
   uv_async_init(&loop_, &async_, onAsync);
   async_.data = this;

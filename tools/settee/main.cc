@@ -3,6 +3,7 @@
 //   settee version
 #include <uv.h>
 
+#include <csignal>
 #include <cstdio>
 #include <cstring>
 #include <string>
@@ -127,6 +128,9 @@ int serve(const std::vector<std::string>& args) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  // A peer that closes its socket while we write must cost that connection only, never the process:
+  // writes then fail with EPIPE instead of raising SIGPIPE.
+  std::signal(SIGPIPE, SIG_IGN);
   if (argc < 2) return usage(stderr);
   std::string command = argv[1];
   std::vector<std::string> args(argv + 2, argv + argc);
