@@ -5,6 +5,8 @@
 #include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
+#include <fcntl.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -162,8 +164,17 @@ void LiveServer::start() {
                                    "--log-level", "none"};
   if (!configPath_.empty()) args.insert(args.end(), {"--config", configPath_});
   args.insert(args.end(), extraArgs_.begin(), extraArgs_.end());
+  std::string log = dir_.file("settee.log");
   pid_ = fork();
   if (pid_ == 0) {
+    // The server dies with the test process (even a crashed one), and never holds the test's output
+    // open: a crash must not leave a run hanging on an orphan.
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    int devnull = open("/dev/null", O_RDWR);
+    int logfd = open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+    dup2(devnull, 0);
+    dup2(devnull, 1);
+    dup2(logfd >= 0 ? logfd : devnull, 2);
     std::vector<char*> argv;
     for (auto& a : args) argv.push_back(a.data());
     argv.push_back(nullptr);

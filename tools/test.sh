@@ -9,9 +9,11 @@ SETTEE_WITH_NODE=1 tools/setup.sh --asan
 echo "== unit and integration tests (release build)"
 build/settee_tests
 
-echo "== the same tests under ASan + UBSan"
-# The SIGKILL durability test forks and kills children on purpose; it runs in the release build above.
-ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 build-asan/settee_tests "~[crash]"
+echo "== unit tests under ASan + UBSan"
+# The in-process unit tests: store, revision trees, Mango, multipart, router, local replication. (The
+# SIGKILL test forks and kills on purpose, and the live-server tests exercise the release binary above.)
+ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
+  build-asan/settee_tests "[db]~[crash],[mango],[multipart],[router],[repl]~[remote]~[service]"
 
 if [[ -f compat/package.json ]]; then
   echo "== compatibility tests against PouchDB and pouchdb-server"

@@ -39,4 +39,11 @@ void writeElement(JsonWriter& w, simdjson::dom::element value) {
   }
 }
 
+std::string toJson(simdjson::dom::element value) {
+  JsonBuffer buf;
+  JsonWriter w(buf);
+  writeElement(w, value);
+  return std::string(bufferView(buf));
+}
+
 }  // namespace settee::db

@@ -30,5 +30,7 @@ inline void writeRaw(JsonWriter& w, std::string_view json, rapidjson::Type type 
   w.RawValue(json.data(), json.size(), type);
 }
 inline std::string_view bufferView(const JsonBuffer& b) { return {b.GetString(), b.GetSize()}; }
+// A parsed value back as minified JSON text (e.g. an opaque sequence kept as the peer sent it).
+std::string toJson(simdjson::dom::element value);
 
 }  // namespace settee::db

@@ -13,19 +13,32 @@ namespace settee::http {
 
 const char* clientErrcName(ClientErrc code) {
   switch (code) {
-    case ClientErrc::Ok: return "ok";
-    case ClientErrc::InvalidRequest: return "invalid_request";
-    case ClientErrc::ResolveFailed: return "resolve_failed";
-    case ClientErrc::ConnectionRefused: return "connection_refused";
-    case ClientErrc::ConnectTimeout: return "connect_timeout";
-    case ClientErrc::ReadTimeout: return "read_timeout";
-    case ClientErrc::TlsFailed: return "tls_failed";
-    case ClientErrc::CertificateRejected: return "certificate_rejected";
-    case ClientErrc::ProtocolError: return "protocol_error";
-    case ClientErrc::ConnectionReset: return "connection_reset";
-    case ClientErrc::NetworkError: return "network_error";
-    case ClientErrc::TooLarge: return "too_large";
-    case ClientErrc::Cancelled: return "cancelled";
+    case ClientErrc::Ok:
+      return "ok";
+    case ClientErrc::InvalidRequest:
+      return "invalid_request";
+    case ClientErrc::ResolveFailed:
+      return "resolve_failed";
+    case ClientErrc::ConnectionRefused:
+      return "connection_refused";
+    case ClientErrc::ConnectTimeout:
+      return "connect_timeout";
+    case ClientErrc::ReadTimeout:
+      return "read_timeout";
+    case ClientErrc::TlsFailed:
+      return "tls_failed";
+    case ClientErrc::CertificateRejected:
+      return "certificate_rejected";
+    case ClientErrc::ProtocolError:
+      return "protocol_error";
+    case ClientErrc::ConnectionReset:
+      return "connection_reset";
+    case ClientErrc::NetworkError:
+      return "network_error";
+    case ClientErrc::TooLarge:
+      return "too_large";
+    case ClientErrc::Cancelled:
+      return "cancelled";
   }
   return "unknown";
 }
@@ -35,8 +48,8 @@ namespace {
 bool isToken(std::string_view s) {
   if (s.empty()) return false;
   for (unsigned char c : s) {
-    if (c <= ' ' || c >= 0x7f || std::string_view("()<>@,;:\\\"/[]?={}").find(static_cast<char>(c)) !=
-                                      std::string_view::npos) {
+    if (c <= ' ' || c >= 0x7f ||
+        std::string_view("()<>@,;:\\\"/[]?={}").find(static_cast<char>(c)) != std::string_view::npos) {
       return false;
     }
   }
@@ -91,8 +104,8 @@ ClientError buildHead(const ClientRequest& req, const ClientOptions& options, st
 }
 
 bool isIdempotent(std::string_view method) {
-  return method == "GET" || method == "HEAD" || method == "PUT" || method == "DELETE" || method == "OPTIONS" ||
-         method == "TRACE";
+  return method == "GET" || method == "HEAD" || method == "PUT" || method == "DELETE" ||
+         method == "OPTIONS" || method == "TRACE";
 }
 
 }  // namespace

@@ -25,6 +25,9 @@
 // Lifetime. `close(done)` fails every queued and in-flight request with Cancelled, closes every
 // connection, and calls `done` once the client has no handle left on the loop. Only then may the client
 // be destroyed (and `uv_loop_close` succeed). The loop must outlive the client.
+//
+// SIGPIPE. libuv writes with write(2), so a peer that has gone away raises SIGPIPE; a program using the
+// client must ignore that signal (`signal(SIGPIPE, SIG_IGN)`), as it must for libuv's server.
 #pragma once
 
 #include <uv.h>
@@ -141,7 +144,7 @@ class HttpClient {
  public:
   // `loop` must outlive the client. Creates no connection until a request needs one.
   explicit HttpClient(uv_loop_t* loop, ClientOptions options = {});
-  // Only after `close`'s done callback has run (or if nothing was ever started... still call close).
+  // Only after `close`'s done callback has run: until then libuv holds pointers into the client.
   ~HttpClient();
   HttpClient(const HttpClient&) = delete;
   HttpClient& operator=(const HttpClient&) = delete;

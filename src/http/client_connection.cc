@@ -19,9 +19,12 @@ struct WriteReq {
 
 ClientErrc connectErrc(int status) {
   switch (status) {
-    case UV_ECONNREFUSED: return ClientErrc::ConnectionRefused;
-    case UV_ETIMEDOUT: return ClientErrc::ConnectTimeout;
-    default: return ClientErrc::NetworkError;
+    case UV_ECONNREFUSED:
+      return ClientErrc::ConnectionRefused;
+    case UV_ETIMEDOUT:
+      return ClientErrc::ConnectTimeout;
+    default:
+      return ClientErrc::NetworkError;
   }
 }
 
@@ -94,15 +97,16 @@ void ClientConnection::connectNext() {
     ++openHandles_;
     uv_tcp_nodelay(tcp_, 1);
     connectReq_.data = this;
-    int rc = uv_tcp_connect(&connectReq_, tcp_, reinterpret_cast<const sockaddr*>(&addresses_[nextAddress_++]),
-                            onConnected);
+    int rc = uv_tcp_connect(&connectReq_, tcp_,
+                            reinterpret_cast<const sockaddr*>(&addresses_[nextAddress_++]), onConnected);
     if (rc == 0) return;
     lastConnectError_ = rc;
     uv_close(reinterpret_cast<uv_handle_t*>(tcp_), onClosed);
     tcp_ = nullptr;
   }
   int rc = lastConnectError_ ? lastConnectError_ : UV_EADDRNOTAVAIL;
-  failLater({connectErrc(rc), "cannot connect to " + host_ + ":" + std::to_string(port_) + ": " + uv_strerror(rc)});
+  failLater(
+      {connectErrc(rc), "cannot connect to " + host_ + ":" + std::to_string(port_) + ": " + uv_strerror(rc)});
 }
 
 void ClientConnection::onConnected(uv_connect_t* req, int status) {
@@ -188,7 +192,8 @@ void ClientConnection::writeRaw(std::string bytes, std::shared_ptr<const std::st
   unsigned count = 0;
   bufs[count++] = uv_buf_init(write->data.data(), static_cast<unsigned>(write->data.size()));
   if (write->body) {
-    bufs[count++] = uv_buf_init(const_cast<char*>(write->body->data()), static_cast<unsigned>(write->body->size()));
+    bufs[count++] =
+        uv_buf_init(const_cast<char*>(write->body->data()), static_cast<unsigned>(write->body->size()));
   }
   write->req.data = write;
   int rc = uv_write(&write->req, reinterpret_cast<uv_stream_t*>(tcp_), bufs, count, onWritten);
@@ -208,7 +213,8 @@ void ClientConnection::onWritten(uv_write_t* req, int status) {
   delete write;
   if (status == UV_ECANCELED || self->closing_) return;
   if (status < 0) {
-    self->fail({ClientErrc::ConnectionReset, "cannot send the request to " + self->host_ + ": " + uv_strerror(status)},
+    self->fail({ClientErrc::ConnectionReset,
+                "cannot send the request to " + self->host_ + ": " + uv_strerror(status)},
                true);
     return;
   }
@@ -287,8 +293,9 @@ void ClientConnection::onEndOfStream(int status) {
   std::string what = gotBytes_ ? "closed the connection before the response was complete"
                                : "closed the connection without answering";
   if (status != UV_EOF) what += std::string(" (") + uv_strerror(status) + ")";
-  ClientErrc code = status == UV_EOF || status == UV_ECONNRESET || status == UV_EPIPE ? ClientErrc::ConnectionReset
-                                                                                      : ClientErrc::NetworkError;
+  ClientErrc code = status == UV_EOF || status == UV_ECONNRESET || status == UV_EPIPE
+                        ? ClientErrc::ConnectionReset
+                        : ClientErrc::NetworkError;
   fail({code, host_ + ":" + std::to_string(port_) + " " + what}, true);
 }
 
@@ -300,6 +307,7 @@ void ClientConnection::armTimer(uint64_t ms) {
 void ClientConnection::onTimer(uv_timer_t* timer) {
   auto* self = static_cast<ClientConnection*>(timer->data);
   if (self->closing_) return;
+  if (!self->exchange_ && self->timerUse_ != TimerUse::Idle && self->timerUse_ != TimerUse::Fail) return;
   std::string where = self->host_ + ":" + std::to_string(self->port_);
   switch (self->timerUse_) {
     case TimerUse::Connect:
@@ -310,9 +318,14 @@ void ClientConnection::onTimer(uv_timer_t* timer) {
       self->fail({ClientErrc::ReadTimeout, "no data from " + where + " for " +
                                                std::to_string(self->exchange_->readTimeoutMs) + " ms"});
       break;
-    case TimerUse::Idle: self->close(); break;
-    case TimerUse::Fail: self->fail(std::move(self->pendingError_)); break;
-    case TimerUse::None: break;
+    case TimerUse::Idle:
+      self->close();
+      break;
+    case TimerUse::Fail:
+      self->fail(std::move(self->pendingError_));
+      break;
+    case TimerUse::None:
+      break;
   }
 }
 

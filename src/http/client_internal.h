@@ -45,8 +45,8 @@ struct Exchange {
   StreamHandlers handlers;
   ClientResponse response;
 
-  bool retried = false;    // already sent once on a connection that failed under it
-  bool needFresh = false;  // the retry must not use an idle connection
+  bool retried = false;                    // already sent once on a connection that failed under it
+  bool needFresh = false;                  // the retry must not use an idle connection
   ClientConnection* connection = nullptr;  // serving it, or null while it waits in its Pool
 
   // The final callbacks; each runs at most once between them.
@@ -55,8 +55,8 @@ struct Exchange {
 };
 
 struct Pool {
-  std::string key;  // Url::origin()
-  size_t open = 0;  // connections of this origin not yet closing, in any state
+  std::string key;                      // Url::origin()
+  size_t open = 0;                      // connections of this origin not yet closing, in any state
   std::vector<ClientConnection*> idle;  // most recently used last
   std::deque<std::unique_ptr<Exchange>> waiting;
   bool dispatching = false;  // guards `ClientImpl::dispatch` against re-entry
@@ -172,10 +172,10 @@ class ClientConnection {
 
   int openHandles_ = 0;
   bool resolving_ = false;
-  bool ready_ = false;     // connected, handshake done
+  bool ready_ = false;  // connected, handshake done
   bool closing_ = false;
-  bool reused_ = false;    // has served an exchange before the current one
-  int inCallback_ = 0;     // > 0 while a user callback runs from inside the parser
+  bool reused_ = false;  // has served an exchange before the current one
+  int inCallback_ = 0;   // > 0 while a user callback runs from inside the parser
   enum class TimerUse { None, Connect, Read, Idle, Fail } timerUse_ = TimerUse::None;
 
   // The response being parsed.
@@ -187,8 +187,8 @@ class ClientConnection {
   bool interim_ = false;  // a 1xx response, skipped
   bool messageDone_ = false;
   bool keepAlive_ = false;
-  bool gotBytes_ = false;      // any byte of the response arrived
-  bool requestSent_ = false;   // the whole request was written
+  bool gotBytes_ = false;     // any byte of the response arrived
+  bool requestSent_ = false;  // the whole request was written
   std::unique_ptr<GzipInflater> inflater_;
   std::string decoded_;
 };
@@ -206,9 +206,9 @@ class ClientImpl {
   uv_loop_t* loop() const { return loop_; }
   const ClientOptions& options() const { return options_; }
   SSL_CTX* tlsContext() const { return tls_; }
-  void connectionReady(ClientConnection* connection);      // idle now: reuse, queue or keep it
-  void connectionClosing(ClientConnection* connection);    // stop counting it
-  void connectionDeleted(ClientConnection* connection);    // its memory is gone
+  void connectionReady(ClientConnection* connection);            // idle now: reuse, queue or keep it
+  void connectionClosing(ClientConnection* connection);          // stop counting it
+  void connectionDeleted(ClientConnection* connection);          // its memory is gone
   void requeue(std::unique_ptr<Exchange> exchange, Pool* pool);  // a retry, at the front
   static void onCloserClosed(uv_handle_t* handle);
   void finished(RequestId id) { exchanges_.erase(id); }

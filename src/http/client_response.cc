@@ -71,8 +71,8 @@ void ClientConnection::parse(std::string_view plain) {
   }
   if (rc != HPE_OK) {
     const char* reason = llhttp_get_error_reason(&parser_);
-    fail({ClientErrc::ProtocolError, "malformed response from " + host_ + ": " +
-                                         (reason && *reason ? reason : llhttp_errno_name(rc))});
+    fail({ClientErrc::ProtocolError,
+          "malformed response from " + host_ + ": " + (reason && *reason ? reason : llhttp_errno_name(rc))});
   }
 }
 

@@ -23,7 +23,8 @@ std::string lastOpenSslError() {
 
 bool isIpLiteral(const std::string& host) {
   unsigned char buffer[16];
-  return uv_inet_pton(AF_INET, host.c_str(), buffer) == 0 || uv_inet_pton(AF_INET6, host.c_str(), buffer) == 0;
+  return uv_inet_pton(AF_INET, host.c_str(), buffer) == 0 ||
+         uv_inet_pton(AF_INET6, host.c_str(), buffer) == 0;
 }
 
 }  // namespace
@@ -39,9 +40,9 @@ SSL_CTX* makeTlsContext(const ClientOptions& options, ClientError& error) {
   int loaded = options.caFile.empty() ? SSL_CTX_set_default_verify_paths(ctx)
                                       : SSL_CTX_load_verify_locations(ctx, options.caFile.c_str(), nullptr);
   if (loaded != 1) {
-    error = {ClientErrc::TlsFailed,
-             "cannot load CA certificates" + (options.caFile.empty() ? "" : " from " + options.caFile) + ": " +
-                 lastOpenSslError()};
+    error = {ClientErrc::TlsFailed, "cannot load CA certificates" +
+                                        (options.caFile.empty() ? "" : " from " + options.caFile) + ": " +
+                                        lastOpenSslError()};
     SSL_CTX_free(ctx);
     return nullptr;
   }

@@ -11,9 +11,7 @@ namespace settee::http {
 
 namespace {
 
-bool unreserved(unsigned char c) {
-  return std::isalnum(c) || c == '-' || c == '.' || c == '_' || c == '~';
-}
+bool unreserved(unsigned char c) { return std::isalnum(c) || c == '-' || c == '.' || c == '_' || c == '~'; }
 
 std::string percentEncode(std::string_view in) {
   static constexpr char kHex[] = "0123456789ABCDEF";
@@ -150,7 +148,8 @@ std::string encodeQueryValue(std::string_view value) { return percentEncode(valu
 
 std::string encodeDocId(std::string_view id) {
   for (std::string_view prefix : {"_design/", "_local/"}) {
-    if (id.substr(0, prefix.size()) == prefix) return std::string(prefix) + percentEncode(id.substr(prefix.size()));
+    if (id.substr(0, prefix.size()) == prefix)
+      return std::string(prefix) + percentEncode(id.substr(prefix.size()));
   }
   return percentEncode(id);
 }

@@ -69,6 +69,10 @@ struct BodyEnd {
 };
 
 std::optional<BodyEnd> findDelimiter(std::string_view body, size_t from, std::string_view dashBoundary) {
+  // A part with no body at all: the line break that ended its headers is the delimiter's own.
+  if (from > 0 && body[from - 1] == '\n') {
+    if (auto d = delimiterAt(body, from, dashBoundary)) return BodyEnd{from, *d};
+  }
   const std::string needle = "\n" + std::string(dashBoundary);
   for (size_t at = from;;) {
     size_t lf = body.find(needle, at);
@@ -100,9 +104,11 @@ std::optional<BodyEnd> delimiterAfterLength(std::string_view body, size_t from, 
 }
 
 // Reads the header lines of a part starting at `pos`, up to and including the blank line; advances `pos`
-// to the first byte of the part's body.
-Status parseHeaders(std::string_view body, size_t& pos, HeaderList& headers) {
+// to the first byte of the part's body. RFC 2046 lets a part end right after its headers, with no blank
+// line and no body: then `pos` is left on the delimiter.
+Status parseHeaders(std::string_view body, size_t& pos, HeaderList& headers, std::string_view dashBoundary) {
   for (;;) {
+    if (delimiterAt(body, pos, dashBoundary)) return Status::ok();
     size_t lf = body.find('\n', pos);
     if (lf == std::string_view::npos) {
       return badRequest("multipart body is truncated: part headers do not end with a blank line");
@@ -191,7 +197,7 @@ Result<std::vector<Part>> parseMultipart(std::string_view body, std::string_view
   size_t pos = delimiter->next;
   for (;;) {
     Part part;
-    if (Status s = parseHeaders(body, pos, part.headers); !s) return s;
+    if (Status s = parseHeaders(body, pos, part.headers, dashBoundary); !s) return s;
     auto end = delimiterAfterLength(body, pos, part, dashBoundary);
     if (!end) end = findDelimiter(body, pos, dashBoundary);
     if (!end) return badRequest("multipart body is truncated: no closing --" + excerpt(boundary) + "--");

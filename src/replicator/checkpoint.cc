@@ -10,14 +10,6 @@ namespace {
 
 using simdjson::dom::element;
 
-// The raw JSON text of a value (a sequence may be a number, a string or an array).
-std::string jsonText(element e) {
-  db::JsonBuffer buf;
-  db::JsonWriter w(buf);
-  db::writeElement(w, e);
-  return std::string(db::bufferView(buf));
-}
-
 std::string str(element obj, const char* key) {
   std::string_view s;
   return obj[key].get(s) ? std::string() : std::string(s);
@@ -38,9 +30,9 @@ std::vector<HistoryEntry> parseHistory(element root) {
     e.startTime = str(h, "start_time");
     e.endTime = str(h, "end_time");
     element v;
-    if (!h["start_last_seq"].get(v)) e.startLastSeq = jsonText(v);
-    if (!h["end_last_seq"].get(v)) e.endLastSeq = jsonText(v);
-    if (!h["recorded_seq"].get(v)) e.recordedSeq = jsonText(v);
+    if (!h["start_last_seq"].get(v)) e.startLastSeq = db::toJson(v);
+    if (!h["end_last_seq"].get(v)) e.endLastSeq = db::toJson(v);
+    if (!h["recorded_seq"].get(v)) e.recordedSeq = db::toJson(v);
     e.counters = {num(h, "docs_read"), num(h, "docs_written"), num(h, "doc_write_failures"),
                   num(h, "missing_checked"), num(h, "missing_found")};
     out.push_back(std::move(e));
@@ -57,7 +49,7 @@ std::string resumeSeq(const std::optional<std::string>& source, const std::optio
   if (p1.parse(*source).get(s) || p2.parse(*target).get(t)) return "0";
   std::string sid = str(s, "session_id");
   element seq;
-  if (!sid.empty() && sid == str(t, "session_id") && !s["source_last_seq"].get(seq)) return jsonText(seq);
+  if (!sid.empty() && sid == str(t, "session_id") && !s["source_last_seq"].get(seq)) return db::toJson(seq);
   auto sh = parseHistory(s), th = parseHistory(t);
   for (const auto& entry : sh) {
     for (const auto& other : th) {

@@ -11,13 +11,6 @@ namespace {
 
 using simdjson::dom::element;
 
-std::string jsonText(element e) {
-  db::JsonBuffer buf;
-  db::JsonWriter w(buf);
-  db::writeElement(w, e);
-  return std::string(db::bufferView(buf));
-}
-
 // A peer's answer as a Status: the HTTP status mapped back to CouchDB's error names, and any network
 // failure as an internal (retryable) error.
 Status statusOf(const http::ClientResponse& r, const std::string& what) {
@@ -63,7 +56,7 @@ class RemoteEndpoint : public Endpoint {
     std::string_view start;
     if (p.parse(r.body).get(root) || root["update_seq"].get(seq))
       return Status(ErrorCode::NotFound, describe() + " is not a CouchDB database (no update_seq)");
-    PeerInfo info{jsonText(seq), ""};
+    PeerInfo info{db::toJson(seq), ""};
     if (!root["instance_start_time"].get(start)) info.instanceStartTime = start;
     return info;
   }
@@ -137,7 +130,7 @@ class RemoteEndpoint : public Endpoint {
       std::string_view id;
       if (row["id"].get(id) || row["seq"].get(seq)) continue;
       c.id = id;
-      c.seq = jsonText(seq);
+      c.seq = db::toJson(seq);
       bool deleted = false;
       if (!row["deleted"].get(deleted)) c.deleted = deleted;
       simdjson::dom::array changes;
@@ -149,7 +142,7 @@ class RemoteEndpoint : public Endpoint {
       }
       batch.rows.push_back(std::move(c));
     }
-    batch.lastSeq = !root["last_seq"].get(last) ? jsonText(last) : batch.rows.empty() ? since : batch.rows.back().seq;
+    batch.lastSeq = !root["last_seq"].get(last) ? db::toJson(last) : batch.rows.empty() ? since : batch.rows.back().seq;
     uint64_t pending = 0;
     if (!root["pending"].get(pending)) batch.pending = pending;
     return batch;
@@ -228,7 +221,7 @@ class RemoteEndpoint : public Endpoint {
       if (p.parse(r.body).get(arr)) return Status(ErrorCode::Internal, "bad open_revs answer for " + m.id);
       for (element e : arr) {
         element doc;
-        if (!e["ok"].get(doc)) out.push_back({m.id, jsonText(doc), {}});
+        if (!e["ok"].get(doc)) out.push_back({m.id, db::toJson(doc), {}});
       }
     }
     return out;
@@ -298,7 +291,7 @@ class RemoteEndpoint : public Endpoint {
     if (p.parse(json).get(root) || root.type() != simdjson::dom::element_type::OBJECT) return;
     for (auto field : simdjson::dom::object(root)) {
       std::string_view s;
-      q.emplace_back(std::string(field.key), field.value.get(s) ? jsonText(field.value) : std::string(s));
+      q.emplace_back(std::string(field.key), field.value.get(s) ? db::toJson(field.value) : std::string(s));
     }
   }
 
@@ -342,7 +335,7 @@ class RemoteEndpoint : public Endpoint {
       if (res["id"].get(id) || res["docs"].get(docs)) continue;
       for (element d : docs) {
         element ok;
-        if (!d["ok"].get(ok)) out.push_back({std::string(id), jsonText(ok), {}});
+        if (!d["ok"].get(ok)) out.push_back({std::string(id), db::toJson(ok), {}});
       }
     }
     return out;

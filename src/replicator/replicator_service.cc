@@ -15,13 +15,6 @@ using http::Call;
 using http::Response;
 using simdjson::dom::element;
 
-std::string text(element e) {
-  db::JsonBuffer buf;
-  db::JsonWriter w(buf);
-  db::writeElement(w, e);
-  return std::string(db::bufferView(buf));
-}
-
 // A replication as a request or a `_replicator` document describes it.
 struct Spec {
   ReplicationPeer source, target;
@@ -69,9 +62,9 @@ Result<Spec> parseSpec(element body, DataDir& data) {
   std::string_view s;
   if (!body["filter"].get(s)) spec.options.filter = s;
   element e;
-  if (!body["selector"].get(e)) spec.options.selector = text(e);
-  if (!body["query_params"].get(e)) spec.options.queryParams = text(e);
-  if (!body["since_seq"].get(e)) spec.options.sinceSeq = text(e);
+  if (!body["selector"].get(e)) spec.options.selector = db::toJson(e);
+  if (!body["query_params"].get(e)) spec.options.queryParams = db::toJson(e);
+  if (!body["since_seq"].get(e)) spec.options.sinceSeq = db::toJson(e);
   simdjson::dom::array ids;
   if (!body["doc_ids"].get(ids)) {
     for (element id : ids) {
@@ -177,7 +170,7 @@ void ReplicatorService::syncDoc(const std::string& id) {
   std::string specJson;
   for (auto field : simdjson::dom::object(root)) {
     if (field.key == "_rev" || field.key.substr(0, 13) == "_replication_") continue;
-    specJson += std::string(field.key) + "=" + text(field.value) + ";";
+    specJson += std::string(field.key) + "=" + db::toJson(field.value) + ";";
   }
   {
     std::lock_guard lock(mu_);

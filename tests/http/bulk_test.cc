@@ -63,8 +63,9 @@ TEST_CASE("Bulk docs: new_edits=true answers one result per document, conflicts 
   CHECK(std::string_view(results.at(2)["id"]).size() == 32);  // generated
   std::string revA(std::string_view(results.at(0)["rev"]));
 
-  auto second = node("POST", "/db/_bulk_docs",
-                     R"({"docs":[{"_id":"a","v":2},{"_id":"a","_rev":")" + revA + R"(","v":2},{"_id":"c"}]})");
+  auto second =
+      node("POST", "/db/_bulk_docs",
+           R"({"docs":[{"_id":"a","v":2},{"_id":"a","_rev":")" + revA + R"(","v":2},{"_id":"c"}]})");
   REQUIRE(second.status == 201);
   Json s(second.body);
   auto res2 = s.root().get_array();
@@ -76,7 +77,8 @@ TEST_CASE("Bulk docs: new_edits=true answers one result per document, conflicts 
   CHECK(bool(res2.at(2)["ok"]));
   CHECK(node("POST", "/db/_bulk_docs", R"({"docs":[]})").body == "[]");
   // A deletion through _bulk_docs.
-  auto del = node("POST", "/db/_bulk_docs", R"({"docs":[{"_id":"c","_rev":")" + revOf(node, "c") + R"(","_deleted":true}]})");
+  auto del = node("POST", "/db/_bulk_docs",
+                  R"({"docs":[{"_id":"c","_rev":")" + revOf(node, "c") + R"(","_deleted":true}]})");
   CHECK(Json(del.body).root().get_array().at(0)["ok"].error() == simdjson::SUCCESS);
   CHECK(node("GET", "/db/c").status == 404);
   CHECK(int64_t(Json(node("GET", "/db").body)["doc_count"]) == 3);
@@ -86,16 +88,17 @@ TEST_CASE("Bulk docs: malformed bodies are refused whole and write nothing", "[h
   LiveServer node;
   node("PUT", "/db");
   const char* bad[] = {
-      R"({"docs":[{"_id":"x"}])",                                    // not JSON
-      R"([{"_id":"x"}])",                                             // not an object
-      R"({"documents":[{"_id":"x"}]})",                               // no docs
-      R"({"docs":{"_id":"x"}})",                                      // docs not an array
-      R"({"docs":[{"_id":"x"}],"new_edits":"no"})",                   // new_edits not a boolean
-      R"({"docs":[{"_id":"x"},1]})",                                  // a document that is not an object
-      R"({"docs":[{"_id":"x"},{"_id":"_bad"}]})",                     // an illegal id after a good document
-      R"({"docs":[{"_id":"x"},{"_id":"y","_rev":"nope"}]})",          // a bad _rev
-      R"({"docs":[{"_id":"x"},{"_id":"y","_foo":1}]})",               // an unknown special member
-      R"({"docs":[{"_id":"x","_rev":"1-abc"},{"_id":"y"}],"new_edits":false})",  // no _rev with new_edits=false
+      R"({"docs":[{"_id":"x"}])",                             // not JSON
+      R"([{"_id":"x"}])",                                     // not an object
+      R"({"documents":[{"_id":"x"}]})",                       // no docs
+      R"({"docs":{"_id":"x"}})",                              // docs not an array
+      R"({"docs":[{"_id":"x"}],"new_edits":"no"})",           // new_edits not a boolean
+      R"({"docs":[{"_id":"x"},1]})",                          // a document that is not an object
+      R"({"docs":[{"_id":"x"},{"_id":"_bad"}]})",             // an illegal id after a good document
+      R"({"docs":[{"_id":"x"},{"_id":"y","_rev":"nope"}]})",  // a bad _rev
+      R"({"docs":[{"_id":"x"},{"_id":"y","_foo":1}]})",       // an unknown special member
+      R"({"docs":[{"_id":"x","_rev":"1-abc"},{"_id":"y"}],"new_edits":false})",  // no _rev with
+                                                                                 // new_edits=false
   };
   for (const char* body : bad) {
     INFO(body);
@@ -103,7 +106,8 @@ TEST_CASE("Bulk docs: malformed bodies are refused whole and write nothing", "[h
     CHECK(r.status == 400);
     CHECK(Json(r.body).has("error"));
   }
-  CHECK(Json(node("POST", "/db/_bulk_docs", R"({"docs":[{"_id":"_bad"}]})").body).str("error") == "illegal_docid");
+  CHECK(Json(node("POST", "/db/_bulk_docs", R"({"docs":[{"_id":"_bad"}]})").body).str("error") ==
+        "illegal_docid");
   auto typed = node("POST", "/db/_bulk_docs", R"({"docs":[{"_id":"x"}]})", {{"Content-Type", "text/plain"}});
   CHECK(typed.status == 415);
   CHECK(Json(typed.body).str("error") == "bad_content_type");
@@ -190,7 +194,8 @@ TEST_CASE("Bulk get: conflicts written by _bulk_docs come back as every leaf", "
   CHECK(std::string_view(e["error"]) == "not_found");
 }
 
-TEST_CASE("Bulk get: missing revisions, missing documents and bad entries are per-entry errors", "[http][bulk]") {
+TEST_CASE("Bulk get: missing revisions, missing documents and bad entries are per-entry errors",
+          "[http][bulk]") {
   LiveServer node;
   node("PUT", "/db");
   node("POST", "/db/_bulk_docs", R"({"docs":[{"_id":"a","v":1}]})");
@@ -229,8 +234,9 @@ TEST_CASE("Bulk get: missing revisions, missing documents and bad entries are pe
 TEST_CASE("Bulk get: attachments inline on request, stubs otherwise and for atts_since", "[http][bulk]") {
   LiveServer node;
   node("PUT", "/db");
-  auto w = node("POST", "/db/_bulk_docs",
-                R"({"docs":[{"_id":"a","_attachments":{"t.txt":{"content_type":"text/plain","data":"aGVsbG8="}}}]})");
+  auto w = node(
+      "POST", "/db/_bulk_docs",
+      R"({"docs":[{"_id":"a","_attachments":{"t.txt":{"content_type":"text/plain","data":"aGVsbG8="}}}]})");
   std::string rev(std::string_view(Json(w.body).root().get_array().at(0)["rev"]));
   auto att = [&](const std::string& q, const std::string& body) {
     Json j(node("POST", "/db/_bulk_get" + q, body).body);
@@ -247,7 +253,8 @@ TEST_CASE("All docs: every option over a range, with _design_docs", "[http][bulk
   LiveServer node;
   node("PUT", "/db");
   node("POST", "/db/_bulk_docs",
-       R"({"docs":[{"_id":"a"},{"_id":"b"},{"_id":"c","v":3},{"_id":"d"},{"_id":"e"},{"_id":"_design/x"},{"_id":"gone"}]})");
+       R"({"docs":[{"_id":"a"},{"_id":"b"},{"_id":"c","v":3},{"_id":"d"},{"_id":"e"},)"
+       R"({"_id":"_design/x"},{"_id":"gone"}]})");
   node("DELETE", "/db/gone?rev=" + revOf(node, "gone"));
   using V = std::vector<std::string>;
   auto get = [&](const std::string& q) { return node("GET", "/db/_all_docs" + q); };
@@ -281,14 +288,16 @@ TEST_CASE("All docs: every option over a range, with _design_docs", "[http][bulk
   auto down = get("?descending=true&startkey=" + enc("\"c\"") + "&endkey=" + enc("\"a\""));
   CHECK(rowIds(down.body) == V{"c", "b", "a"});
   CHECK(int64_t(Json(down.body)["offset"]) == 2);
-  CHECK(rowIds(get("?descending=true&startkey=" + enc("\"c\"") + "&endkey=" + enc("\"a\"") + "&inclusive_end=false").body) ==
-        V{"c", "b"});
+  CHECK(rowIds(get("?descending=true&startkey=" + enc("\"c\"") + "&endkey=" + enc("\"a\"") +
+                   "&inclusive_end=false")
+                   .body) == V{"c", "b"});
   // Non-string keys sort before every id.
   CHECK(rowIds(get("?startkey=1&limit=1").body) == V{"_design/x"});
   CHECK(rowIds(get("?endkey=null").body).empty());
 
   auto docs = get("?include_docs=true&key=" + enc("\"c\""));
-  auto doc = Json(docs.body)["rows"].get_array().at(0)["doc"];
+  Json docsJson(docs.body);
+  auto doc = docsJson["rows"].get_array().at(0)["doc"];
   CHECK(std::string_view(doc["_id"]) == "c");
   CHECK(int64_t(doc["v"]) == 3);
   auto seq = Json(get("?update_seq=true").body);
@@ -345,7 +354,8 @@ TEST_CASE("All docs: keys answer in order, with missing and deleted ids", "[http
   check(node("POST", "/db/_all_docs", R"({"include_docs":true,"keys":)" + keys + "}").body);
   // skip, limit and descending apply to the keys.
   using V = std::vector<std::string>;
-  CHECK(rowIds(node("POST", "/db/_all_docs?skip=1&limit=2", R"({"keys":["a","b","zz"]})").body) == V{"b", "zz"});
+  CHECK(rowIds(node("POST", "/db/_all_docs?skip=1&limit=2", R"({"keys":["a","b","zz"]})").body) ==
+        V{"b", "zz"});
   CHECK(rowIds(node("POST", "/db/_all_docs?descending=true", R"({"keys":["a","b"]})").body) == V{"b", "a"});
   CHECK(rowIds(node("POST", "/db/_all_docs", R"({"keys":[]})").body).empty());
 }
@@ -353,10 +363,11 @@ TEST_CASE("All docs: keys answer in order, with missing and deleted ids", "[http
 TEST_CASE("All docs: bad options are 400", "[http][bulk]") {
   LiveServer node;
   node("PUT", "/db");
-  for (const std::string& q : {"?startkey=" + enc("\"unclosed"), std::string("?startkey=abc"), std::string("?limit=-1"),
-                              std::string("?limit=abc"), std::string("?skip=1.5"), std::string("?descending=maybe"),
-                              std::string("?include_docs=1"), "?keys=" + enc("{\"a\":1}"),
-                              "?keys=" + enc("[\"a\"]") + "&startkey=" + enc("\"a\"")}) {
+  for (const std::string& q :
+       {"?startkey=" + enc("\"unclosed"), std::string("?startkey=abc"), std::string("?limit=-1"),
+        std::string("?limit=abc"), std::string("?skip=1.5"), std::string("?descending=maybe"),
+        std::string("?include_docs=1"), "?keys=" + enc("{\"a\":1}"),
+        "?keys=" + enc("[\"a\"]") + "&startkey=" + enc("\"a\"")}) {
     INFO(q);
     auto r = node("GET", "/db/_all_docs" + q);
     CHECK(r.status == 400);
@@ -400,7 +411,8 @@ TEST_CASE("Revs diff and missing revs: only what is missing, and bad shapes are 
   node("PUT", "/db");
   node("POST", "/db/_bulk_docs", R"({"new_edits":false,"docs":[
       {"_id":"a","_rev":"2-bbb","_revisions":{"start":2,"ids":["bbb","aaa"]}},{"_id":"b","_rev":"1-ccc"}]})");
-  auto diff = node("POST", "/db/_revs_diff", R"({"a":["2-bbb","3-ddd","1-aaa"],"b":["1-ccc"],"n":["1-eee"]})");
+  auto diff =
+      node("POST", "/db/_revs_diff", R"({"a":["2-bbb","3-ddd","1-aaa"],"b":["1-ccc"],"n":["1-eee"]})");
   REQUIRE(diff.status == 200);
   Json d(diff.body);
   CHECK(!d.has("b"));

@@ -97,7 +97,8 @@ void after(uv_loop_t* loop, uint64_t ms, std::function<void()> fn) {
       [](uv_timer_t* t) {
         auto* self = static_cast<Timer*>(t->data);
         self->fn();
-        uv_close(reinterpret_cast<uv_handle_t*>(t), [](uv_handle_t* h) { delete static_cast<Timer*>(h->data); });
+        uv_close(reinterpret_cast<uv_handle_t*>(t),
+                 [](uv_handle_t* h) { delete static_cast<Timer*>(h->data); });
       },
       ms, 0);
 }
@@ -119,8 +120,7 @@ std::string gzip(std::string_view data) {
 // An http::Server on the test's loop, so client and server share one thread and no locking.
 class LoopServer {
  public:
-  LoopServer(uv_loop_t* loop, Server::Handler handler) {
-    Server::Options options;
+  LoopServer(uv_loop_t* loop, Server::Handler handler, Server::Options options = {}) {
     options.host = "127.0.0.1";
     options.port = 0;
     server_ = std::make_unique<Server>(loop, options, std::move(handler));
@@ -129,7 +129,9 @@ class LoopServer {
   std::string url(const std::string& path = "/") const {
     return "http://127.0.0.1:" + std::to_string(server_->port()) + path;
   }
-  void close() { server_->close([] {}); }
+  void close() {
+    server_->close([] {});
+  }
   Server& server() { return *server_; }
 
  private:
@@ -160,7 +162,9 @@ class ScriptedServer {
     uv_tcp_getsockname(&listener_, reinterpret_cast<sockaddr*>(&bound), &len);
     port_ = ntohs(reinterpret_cast<sockaddr_in*>(&bound)->sin_port);
   }
-  std::string url(const std::string& path = "/") const { return "http://127.0.0.1:" + std::to_string(port_) + path; }
+  std::string url(const std::string& path = "/") const {
+    return "http://127.0.0.1:" + std::to_string(port_) + path;
+  }
   int connections() const { return accepted_; }
   void close() {
     uv_close(reinterpret_cast<uv_handle_t*>(&listener_), nullptr);
@@ -195,8 +199,7 @@ class ScriptedServer {
     uv_accept(listener, reinterpret_cast<uv_stream_t*>(&c->tcp));
     uv_read_start(
         reinterpret_cast<uv_stream_t*>(&c->tcp),
-        [](uv_handle_t*, size_t size, uv_buf_t* buf) { *buf = uv_buf_init(new char[size], size); },
-        onRead);
+        [](uv_handle_t*, size_t size, uv_buf_t* buf) { *buf = uv_buf_init(new char[size], size); }, onRead);
   }
   static void onRead(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf) {
     auto* c = static_cast<Conn*>(stream->data);
@@ -233,7 +236,8 @@ class ScriptedServer {
   }
   void closeConn(Conn* c) {
     if (!open_.erase(c)) return;
-    uv_close(reinterpret_cast<uv_handle_t*>(&c->tcp), [](uv_handle_t* h) { delete static_cast<Conn*>(h->data); });
+    uv_close(reinterpret_cast<uv_handle_t*>(&c->tcp),
+             [](uv_handle_t* h) { delete static_cast<Conn*>(h->data); });
   }
 
   uv_loop_t* loop_;
@@ -318,20 +322,30 @@ TEST_CASE("Client: PUT, POST and GET against a live server", "[http][client]") {
 
   ClientRequest put = get(base + "/db");
   put.method = "PUT";
-  REQUIRE(client.request(std::move(put), [&](ClientResponse r) {
-    got.push_back(std::move(r));
-    ClientRequest post = get(base + "/db");
-    post.method = "POST";
-    post.headers = {{"Content-Type", "application/json"}};
-    post.body = R"({"_id":"a/b c","n":1})";
-    REQUIRE(client.request(std::move(post), [&](ClientResponse r) {
-      got.push_back(std::move(r));
-      REQUIRE(client.request(get(base + "/db/" + encodeDocId("a/b c")), [&](ClientResponse r) {
-        got.push_back(std::move(r));
-        client.close([] {});
-      }).ok());
-    }).ok());
-  }).ok());
+  REQUIRE(client
+              .request(std::move(put),
+                       [&](ClientResponse r) {
+                         got.push_back(std::move(r));
+                         ClientRequest post = get(base + "/db");
+                         post.method = "POST";
+                         post.headers = {{"Content-Type", "application/json"}};
+                         post.body = R"({"_id":"a/b c","n":1})";
+                         REQUIRE(client
+                                     .request(std::move(post),
+                                              [&](ClientResponse r) {
+                                                got.push_back(std::move(r));
+                                                REQUIRE(
+                                                    client
+                                                        .request(get(base + "/db/" + encodeDocId("a/b c")),
+                                                                 [&](ClientResponse r) {
+                                                                   got.push_back(std::move(r));
+                                                                   client.close([] {});
+                                                                 })
+                                                        .ok());
+                                              })
+                                     .ok());
+                       })
+              .ok());
   loop.finish();
 
   REQUIRE(got.size() == 3);
@@ -353,10 +367,13 @@ TEST_CASE("Client: credentials in the URL become a Basic Authorization header", 
   ClientRequest authed = get("http://admin:s3cret@127.0.0.1:" + std::to_string(node.port()) + "/db");
   authed.method = "PUT";
   REQUIRE(client.request(std::move(anon), [&](ClientResponse r) { anonymous = r.status; }).ok());
-  REQUIRE(client.request(std::move(authed), [&](ClientResponse r) {
-    admin = r.status;
-    client.close([] {});
-  }).ok());
+  REQUIRE(client
+              .request(std::move(authed),
+                       [&](ClientResponse r) {
+                         admin = r.status;
+                         client.close([] {});
+                       })
+              .ok());
   loop.finish();
   CHECK(anonymous == 401);
   CHECK(admin == 201);
@@ -383,7 +400,8 @@ TEST_CASE("Client: sequential requests reuse one keep-alive connection", "[http]
   CHECK(client.stats().requestsOnReusedConnections == 9);
 }
 
-TEST_CASE("Client: many concurrent requests share at most the per-origin connection limit", "[http][client]") {
+TEST_CASE("Client: many concurrent requests share at most the per-origin connection limit",
+          "[http][client]") {
   LiveServer node;
   std::string target = "http://127.0.0.1:" + std::to_string(node.port()) + "/";
   TestLoop loop;
@@ -393,10 +411,13 @@ TEST_CASE("Client: many concurrent requests share at most the per-origin connect
   int ok = 0, done = 0;
   size_t maxQueued = 0;
   for (int i = 0; i < 200; ++i) {
-    REQUIRE(client.request(get(target), [&](ClientResponse r) {
-      if (r.ok() && r.status == 200 && Json(r.body).str("couchdb") == "Welcome") ++ok;
-      if (++done == 200) client.close([] {});
-    }).ok());
+    REQUIRE(client
+                .request(get(target),
+                         [&](ClientResponse r) {
+                           if (r.ok() && r.status == 200 && Json(r.body).str("couchdb") == "Welcome") ++ok;
+                           if (++done == 200) client.close([] {});
+                         })
+                .ok());
     maxQueued = std::max(maxQueued, client.stats().queuedRequests);
   }
   CHECK(client.stats().openConnections == 4);
@@ -427,9 +448,7 @@ TEST_CASE("Client: a large body streams in pieces", "[http][client]") {
     completed = true;
     client.close([] {});
   };
-  handlers.onError = [&](const ClientError& e) {
-    FAIL(e.message);
-  };
+  handlers.onError = [&](const ClientError& e) { FAIL(e.message); };
   REQUIRE(client.stream(get("http://127.0.0.1:" + std::to_string(node.port()) + "/db/big"), handlers).ok());
   loop.finish();
   CHECK(completed);
@@ -533,7 +552,8 @@ TEST_CASE("Client: a stream cancelled from its own onData ends with Cancelled", 
   CHECK(serverSawClose);
 }
 
-TEST_CASE("Client: gzip responses are inflated, and Accept-Encoding is sent only when asked", "[http][client]") {
+TEST_CASE("Client: gzip responses are inflated, and Accept-Encoding is sent only when asked",
+          "[http][client]") {
   TestLoop loop;
   std::string text = std::string(100000, 'a') + "end";
   std::vector<std::string> acceptEncoding;
@@ -557,17 +577,26 @@ TEST_CASE("Client: gzip responses are inflated, and Accept-Encoding is sent only
   ClientRequest zipped = get(server.url("/zipped"));
   zipped.acceptGzip = true;
   ClientRequest corrupt = get(server.url("/corrupt"));
-  REQUIRE(client.request(std::move(zipped), [&](ClientResponse r) {
-    got.push_back(std::move(r));
-    REQUIRE(client.request(get(server.url("/plain")), [&](ClientResponse r) {
-      got.push_back(std::move(r));
-      REQUIRE(client.request(std::move(corrupt), [&](ClientResponse r) {
-        got.push_back(std::move(r));
-        client.close([] {});
-        server.close();
-      }).ok());
-    }).ok());
-  }).ok());
+  REQUIRE(client
+              .request(std::move(zipped),
+                       [&](ClientResponse r) {
+                         got.push_back(std::move(r));
+                         REQUIRE(client
+                                     .request(get(server.url("/plain")),
+                                              [&](ClientResponse r) {
+                                                got.push_back(std::move(r));
+                                                REQUIRE(client
+                                                            .request(std::move(corrupt),
+                                                                     [&](ClientResponse r) {
+                                                                       got.push_back(std::move(r));
+                                                                       client.close([] {});
+                                                                       server.close();
+                                                                     })
+                                                            .ok());
+                                              })
+                                     .ok());
+                       })
+              .ok());
   loop.finish();
   REQUIRE(got.size() == 3);
   CHECK(got[0].ok());
@@ -613,7 +642,8 @@ TEST_CASE("Client: close cancels queued and in-flight requests", "[http][client]
   std::vector<ClientErrc> errors;
   bool closeDone = false;
   for (int i = 0; i < 5; ++i) {
-    REQUIRE(client.request(get(server.url("/")), [&](ClientResponse r) { errors.push_back(r.error.code); }).ok());
+    REQUIRE(
+        client.request(get(server.url("/")), [&](ClientResponse r) { errors.push_back(r.error.code); }).ok());
   }
   after(&loop, 100, [&] {
     CHECK(never.size() == 2);  // two in flight, three queued
@@ -634,10 +664,13 @@ TEST_CASE("Client: a closed port is a ConnectionRefused error", "[http][client]"
   HttpClient client(&loop);
   ClientResponse got;
   int port = settee::test::freePort();
-  REQUIRE(client.request(get("http://127.0.0.1:" + std::to_string(port) + "/"), [&](ClientResponse r) {
-    got = std::move(r);
-    client.close([] {});
-  }).ok());
+  REQUIRE(client
+              .request(get("http://127.0.0.1:" + std::to_string(port) + "/"),
+                       [&](ClientResponse r) {
+                         got = std::move(r);
+                         client.close([] {});
+                       })
+              .ok());
   loop.finish();
   CHECK(got.error.code == ClientErrc::ConnectionRefused);
   CHECK(got.error.message.find(std::to_string(port)) != std::string::npos);
@@ -687,14 +720,20 @@ TEST_CASE("Client: a keep-alive connection the server dropped is retried once on
   });
   HttpClient client(&loop);
   std::vector<ClientResponse> got;
-  REQUIRE(client.request(get(server.url("/a")), [&](ClientResponse r) {
-    got.push_back(std::move(r));
-    REQUIRE(client.request(get(server.url("/b")), [&](ClientResponse r) {
-      got.push_back(std::move(r));
-      client.close([] {});
-      server.close();
-    }).ok());
-  }).ok());
+  REQUIRE(client
+              .request(get(server.url("/a")),
+                       [&](ClientResponse r) {
+                         got.push_back(std::move(r));
+                         REQUIRE(client
+                                     .request(get(server.url("/b")),
+                                              [&](ClientResponse r) {
+                                                got.push_back(std::move(r));
+                                                client.close([] {});
+                                                server.close();
+                                              })
+                                     .ok());
+                       })
+              .ok());
   loop.finish();
   REQUIRE(got.size() == 2);
   CHECK(got[0].body == "c0");
@@ -711,17 +750,23 @@ TEST_CASE("Client: a POST on a dropped keep-alive connection is not retried", "[
   });
   HttpClient client(&loop);
   std::vector<ClientResponse> got;
-  REQUIRE(client.request(get(server.url("/a")), [&](ClientResponse r) {
-    got.push_back(std::move(r));
-    ClientRequest post = get(server.url("/db"));
-    post.method = "POST";
-    post.body = "{}";
-    REQUIRE(client.request(std::move(post), [&](ClientResponse r) {
-      got.push_back(std::move(r));
-      client.close([] {});
-      server.close();
-    }).ok());
-  }).ok());
+  REQUIRE(client
+              .request(get(server.url("/a")),
+                       [&](ClientResponse r) {
+                         got.push_back(std::move(r));
+                         ClientRequest post = get(server.url("/db"));
+                         post.method = "POST";
+                         post.body = "{}";
+                         REQUIRE(client
+                                     .request(std::move(post),
+                                              [&](ClientResponse r) {
+                                                got.push_back(std::move(r));
+                                                client.close([] {});
+                                                server.close();
+                                              })
+                                     .ok());
+                       })
+              .ok());
   loop.finish();
   REQUIRE(got.size() == 2);
   CHECK(got[1].error.code == ClientErrc::ConnectionReset);
@@ -732,11 +777,16 @@ TEST_CASE("Client: bodies framed by close, by chunks, cut short, and HEAD", "[ht
   TestLoop loop;
   ScriptedServer server(&loop, [](int, int, const std::string& head) -> ScriptedServer::Reply {
     switch (head[head.find('/') + 1] - '0') {
-      case 0: return {"HTTP/1.1 200 OK\r\nConnection: close\r\n\r\nuntil the end", true};
-      case 1: return {"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
-                      "5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n"};
-      case 2: return {"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nonly part", true};
-      default: return {"HTTP/1.1 200 OK\r\nContent-Length: 1234\r\n\r\n"};
+      case 0:
+        return {"HTTP/1.1 200 OK\r\nConnection: close\r\n\r\nuntil the end", true};
+      case 1:
+        return {
+            "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+            "5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n"};
+      case 2:
+        return {"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nonly part", true};
+      default:
+        return {"HTTP/1.1 200 OK\r\nContent-Length: 1234\r\n\r\n"};
     }
   });
   HttpClient client(&loop);
@@ -745,15 +795,18 @@ TEST_CASE("Client: bodies framed by close, by chunks, cut short, and HEAD", "[ht
   std::function<void(int)> step = [&](int i) {
     ClientRequest req = get(server.url("/" + std::to_string(i)));
     if (i == 3) req.method = "HEAD";
-    REQUIRE(client.request(std::move(req), [&, i](ClientResponse r) {
-      got.push_back(std::move(r));
-      if (i == 3) {
-        client.close([] {});
-        server.close();
-      } else {
-        step(i + 1);
-      }
-    }).ok());
+    REQUIRE(client
+                .request(std::move(req),
+                         [&, i](ClientResponse r) {
+                           got.push_back(std::move(r));
+                           if (i == 3) {
+                             client.close([] {});
+                             server.close();
+                           } else {
+                             step(i + 1);
+                           }
+                         })
+                .ok());
   };
   step(0);
   loop.finish();
@@ -772,16 +825,82 @@ TEST_CASE("Client: bodies framed by close, by chunks, cut short, and HEAD", "[ht
 
 TEST_CASE("Client: a buffered body larger than the limit fails with TooLarge", "[http][client]") {
   TestLoop loop;
-  ScriptedServer server(&loop, [](int, int, const std::string&) -> ScriptedServer::Reply { return {okReply(std::string(5000, 'z'))}; });
+  ScriptedServer server(&loop, [](int, int, const std::string&) -> ScriptedServer::Reply {
+    return {okReply(std::string(5000, 'z'))};
+  });
   ClientOptions options;
   options.maxBufferedBodySize = 4096;
   HttpClient client(&loop, options);
   ClientResponse got;
-  REQUIRE(client.request(get(server.url("/")), [&](ClientResponse r) {
-    got = std::move(r);
-    client.close([] {});
-    server.close();
-  }).ok());
+  REQUIRE(client
+              .request(get(server.url("/")),
+                       [&](ClientResponse r) {
+                         got = std::move(r);
+                         client.close([] {});
+                         server.close();
+                       })
+              .ok());
   loop.finish();
   CHECK(got.error.code == ClientErrc::TooLarge);
+}
+
+TEST_CASE("Client: a host name is resolved; an unknown one is a ResolveFailed error", "[http][client]") {
+  LiveServer node;
+  TestLoop loop;
+  HttpClient client(&loop);
+  ClientResponse named, unknown;
+  REQUIRE(client
+              .request(get("http://localhost:" + std::to_string(node.port()) + "/_up"),
+                       [&](ClientResponse r) {
+                         named = std::move(r);
+                         REQUIRE(client
+                                     .request(get("http://no-such-host.invalid/"),
+                                              [&](ClientResponse r) {
+                                                unknown = std::move(r);
+                                                client.close([] {});
+                                              })
+                                     .ok());
+                       })
+              .ok());
+  loop.finish();
+  CHECK(named.ok());
+  CHECK(named.status == 200);
+  CHECK(unknown.error.code == ClientErrc::ResolveFailed);
+}
+
+TEST_CASE("Client: idle connections expire, and one the server closed is forgotten, not failed",
+          "[http][client]") {
+  TestLoop loop;
+  Server::Options serverOptions;
+  serverOptions.idleTimeoutMs = 50;  // the server drops idle keep-alive connections first
+  LoopServer server(
+      &loop, [](Request&&, std::shared_ptr<Responder> r) { r->send(Response::json(200, "{}")); },
+      serverOptions);
+  ClientOptions options;
+  options.idleConnectionTimeoutMs = 60000;
+  HttpClient client(&loop, options);
+  ClientOptions shortIdle;
+  shortIdle.idleConnectionTimeoutMs = 20;
+  HttpClient expiring(&loop, shortIdle);
+  std::vector<ClientResponse> got;
+  REQUIRE(client.request(get(server.url()), [&](ClientResponse r) { got.push_back(std::move(r)); }).ok());
+  REQUIRE(expiring.request(get(server.url()), [&](ClientResponse r) { got.push_back(std::move(r)); }).ok());
+  after(&loop, 200, [&] {
+    CHECK(client.stats().openConnections == 0);    // the server's close was noticed while idle
+    CHECK(expiring.stats().openConnections == 0);  // closed by our own idle timeout
+    REQUIRE(client
+                .request(get(server.url()),
+                         [&](ClientResponse r) {
+                           got.push_back(std::move(r));
+                           client.close([] {});
+                           expiring.close([] {});
+                           server.close();
+                         })
+                .ok());
+  });
+  loop.finish();
+  REQUIRE(got.size() == 3);
+  for (const auto& r : got) CHECK(r.status == 200);
+  CHECK(client.stats().connectionsOpened == 2);
+  CHECK(client.stats().requestsOnReusedConnections == 0);
 }

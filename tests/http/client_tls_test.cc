@@ -41,8 +41,8 @@ void makeCertificate(const settee::test::TempDir& dir, const std::string& subjec
   X509_gmtime_adj(X509_getm_notAfter(cert), 3600);
   X509_set_pubkey(cert, key);
   X509_NAME* name = X509_get_subject_name(cert);
-  X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC, reinterpret_cast<const unsigned char*>("Settee test"), -1,
-                             -1, 0);
+  X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC, reinterpret_cast<const unsigned char*>("Settee test"),
+                             -1, -1, 0);
   X509_set_issuer_name(cert, name);
   X509V3_CTX ctx;
   X509V3_set_ctx_nodb(&ctx);
@@ -130,7 +130,8 @@ class TlsEchoServer {
       }
       std::string line = buffer.substr(0, buffer.find("\r\n"));
       buffer.erase(0, end + 4);
-      std::string reply = "HTTP/1.1 200 OK\r\nContent-Length: " + std::to_string(line.size()) + "\r\n\r\n" + line;
+      std::string reply =
+          "HTTP/1.1 200 OK\r\nContent-Length: " + std::to_string(line.size()) + "\r\n\r\n" + line;
       if (SSL_write(ssl, reply.data(), static_cast<int>(reply.size())) <= 0) return;
     }
   }
@@ -164,14 +165,17 @@ std::vector<ClientResponse> getAll(ClientOptions options, int port, std::vector<
       ClientRequest req;
       req.url = url("https://127.0.0.1:" + std::to_string(port) + paths[i]);
       req.connectTimeoutMs = 5000;
-      REQUIRE(client.request(std::move(req), [&, i](ClientResponse r) {
-        got.push_back(std::move(r));
-        if (i + 1 < paths.size()) {
-          step(i + 1);
-        } else {
-          client.close([] {});
-        }
-      }).ok());
+      REQUIRE(client
+                  .request(std::move(req),
+                           [&, i](ClientResponse r) {
+                             got.push_back(std::move(r));
+                             if (i + 1 < paths.size()) {
+                               step(i + 1);
+                             } else {
+                               client.close([] {});
+                             }
+                           })
+                  .ok());
     };
     step(0);
     uv_run(&loop, UV_RUN_DEFAULT);

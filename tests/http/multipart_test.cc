@@ -125,7 +125,8 @@ TEST_CASE("Multipart: a multipart/related part nests inside multipart/mixed", "[
   CHECK((*parts)[2].body == R"({"missing":"3-z"})");
 }
 
-TEST_CASE("Multipart: CouchDB's open_revs answer for a document with an attachment parses", "[http][multipart]") {
+TEST_CASE("Multipart: CouchDB's open_revs answer for a document with an attachment parses",
+          "[http][multipart]") {
   // The framing of `GET /tsrc/small_att?open_revs=[...]` with Accept: multipart/mixed from CouchDB 3.4.3.
   const std::string gz =
       bytes(std::string_view("\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\x03\xcb\x48\xcd\xc9\xc9"
@@ -182,6 +183,17 @@ TEST_CASE("Multipart: preamble, epilogue, padding, LF-only lines and folded head
   CHECK((*parts)[0].body == "hello");
   CHECK(*(*parts)[0].header("x-long") == "one two");
   CHECK((*parts)[1].body == "world");
+
+  // RFC 2046 lets a part stop after its headers, or have neither headers nor body.
+  auto bare = parseMultipart("--B\r\n\r\n--B\r\nX-A: 1\r\n--B\r\nX-B: 2\r\n\r\n\r\n--B--", "B");
+  REQUIRE(bare.isOk());
+  REQUIRE(bare->size() == 3);
+  CHECK((*bare)[0].headers.empty());
+  CHECK((*bare)[0].body.empty());
+  CHECK(*(*bare)[1].header("x-a") == "1");
+  CHECK((*bare)[1].body.empty());
+  CHECK(*(*bare)[2].header("x-b") == "2");
+  CHECK((*bare)[2].body.empty());
 
   auto lf = parseMultipart("--B\nContent-Type: a/b\n\nfirst\n--B\n\nsecond\n--B--\n", "B");
   REQUIRE(lf.isOk());

@@ -142,7 +142,8 @@ Result<Query> parseQuery(const Request& req, bool post) {
 
 class AllDocsSource : public PageSource {
  public:
-  AllDocsSource(std::shared_ptr<Call> call, bool designOnly) : call_(std::move(call)), designOnly_(designOnly) {}
+  AllDocsSource(std::shared_ptr<Call> call, bool designOnly)
+      : call_(std::move(call)), designOnly_(designOnly) {}
 
   Status page(std::string& out, bool& done) override {
     if (!started_) {
@@ -213,7 +214,8 @@ class AllDocsSource : public PageSource {
       auto& keys = *q_.keys;
       if (q_.descending) std::reverse(keys.begin(), keys.end());
       size_t from = static_cast<size_t>(std::min<uint64_t>(q_.skip, keys.size()));
-      size_t to = static_cast<size_t>(std::min<uint64_t>(from + std::min<uint64_t>(q_.limit, keys.size()), keys.size()));
+      size_t to = static_cast<size_t>(
+          std::min<uint64_t>(from + std::min<uint64_t>(q_.limit, keys.size()), keys.size()));
       keys = std::vector<Key>(keys.begin() + static_cast<long>(from), keys.begin() + static_cast<long>(to));
     }
     db::JsonBuffer buf;

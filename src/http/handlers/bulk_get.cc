@@ -70,8 +70,10 @@ class BulkGetSource : public PageSource {
  private:
   Status parse() {
     const Request& req = call_->req;
-    for (auto [name, field] : {std::pair{"revs", &read_.revs}, {"latest", &read_.latest},
-                               {"attachments", &read_.attachments}, {"att_encoding_info", &read_.attEncodingInfo}}) {
+    for (auto [name, field] : {std::pair{"revs", &read_.revs},
+                               {"latest", &read_.latest},
+                               {"attachments", &read_.attachments},
+                               {"att_encoding_info", &read_.attEncodingInfo}}) {
       auto v = boolParam(req, name, false);
       if (!v) return v.status();
       *field = *v;
@@ -98,13 +100,15 @@ class BulkGetSource : public PageSource {
       w.EndObject();
     };
     w.StartObject();
-    if (entry.type() == simdjson::dom::element_type::OBJECT && !entry["id"].get(v) && !v.get(s)) id.emplace(s);
+    if (entry.type() == simdjson::dom::element_type::OBJECT && !entry["id"].get(v) && !v.get(s))
+      id.emplace(s);
     writeKey(w, "id");
     writeNullable(w, id);
     writeKey(w, "docs");
     w.StartArray();
     if (entry.type() != simdjson::dom::element_type::OBJECT) return fail("bad_request", "document id missed");
-    if (!id) return fail("bad_request", entry["id"].error() ? "document id missed" : "Document id must be a string");
+    if (!id)
+      return fail("bad_request", entry["id"].error() ? "document id missed" : "Document id must be a string");
     if (Status st = db::validateDocId(*id); !st) return fail(st.error(), st.reason());
     if (!entry["rev"].get(v)) {
       if (v.get(s)) return fail("bad_request", "Invalid rev format");
@@ -116,7 +120,8 @@ class BulkGetSource : public PageSource {
       simdjson::dom::array list;
       if (v.get(list)) return fail("bad_request", "att_since value must be array of revs.");
       for (element r : list) {
-        if (r.get(s) || !db::RevId::parse(s)) return fail("bad_request", "att_since value must be array of revs.");
+        if (r.get(s) || !db::RevId::parse(s))
+          return fail("bad_request", "att_since value must be array of revs.");
         read.attsSince.emplace_back(s);
       }
       if (!read.attsSince.empty()) read.attachments = true;
@@ -125,7 +130,8 @@ class BulkGetSource : public PageSource {
     if (rev) revs.push_back(*rev);
     auto got = call_->db->getOpenRevs(*id, revs, read);
     // CouchDB reports a document with no revision to give under the rev asked for, or "undefined".
-    if (!got && got.status().code() != ErrorCode::NotFound) return fail(got.status().error(), got.status().reason());
+    if (!got && got.status().code() != ErrorCode::NotFound)
+      return fail(got.status().error(), got.status().reason());
     if (!got || got->empty()) {
       if (!rev) rev.emplace("undefined");
       return fail("not_found", "missing");

@@ -27,7 +27,8 @@ Response bulkDocs(Call& call) {
   simdjson::dom::object obj;
   if ((*body).get(obj)) return errorResponse(badRequest("Request body must be a JSON object"));
   element docsValue;
-  if (obj["docs"].get(docsValue)) return errorResponse(badRequest("POST body must include `docs` parameter."));
+  if (obj["docs"].get(docsValue))
+    return errorResponse(badRequest("POST body must include `docs` parameter."));
   simdjson::dom::array docs;
   if (docsValue.get(docs)) return errorResponse(badRequest("`docs` parameter must be an array."));
   bool newEdits = true;
@@ -61,7 +62,8 @@ Response bulkDocs(Call& call) {
     // CouchDB measures the body without its special members or attachments, as parseDocument leaves it.
     if (parsed.body.size() > maxSize) return errorResponse(413, "document_too_large", parsed.id);
     if (!newEdits && !parsed.rev)
-      return errorResponse(badRequest("When `new_edits: false`, the document needs `_rev` or `_revisions` specified"));
+      return errorResponse(
+          badRequest("When `new_edits: false`, the document needs `_rev` or `_revisions` specified"));
     revs.push_back(parsed.rev ? parsed.rev->str() : std::string());
     ops.push_back(std::move(op));
   }
