@@ -1,6 +1,9 @@
 // The Database API on real SQLite files.
 #include <catch2/catch.hpp>
 
+#include <atomic>
+#include <thread>
+
 #include "settee/database.h"
 #include "test_util.h"
 
