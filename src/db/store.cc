@@ -314,7 +314,9 @@ Status Store::compact() {
       for (size_t i = 0; i < tree->size(); ++i) {
         RevNode& node = tree->mutableNodes()[i];
         if (node.hasBody && !tree->isLeaf(static_cast<int>(i))) {
-          drop.bind(1, scan.text(1)).bind(2, std::string_view(node.rev()));
+          // Bound as SQLITE_STATIC: the text must outlive exec(), so it is held here, not a temporary.
+          const std::string rev = node.rev();
+          drop.bind(1, scan.text(1)).bind(2, std::string_view(rev));
           if (!drop.exec()) return conn_.error("compact");
           drop.reset();
           node.hasBody = false;
