@@ -11,7 +11,10 @@
 namespace settee::db {
 namespace {
 
-constexpr int kSchemaVersion = 1;
+// Version 2 keeps revision bodies in a rowid table: SQLite stores a row of a WITHOUT ROWID table (an index
+// b-tree) inline only up to ~1,000 bytes of a 4 KB page and spills the rest to a whole overflow page, so
+// version 1's ~1 KB bodies took ~4.7 KB of file each. A rowid table keeps rows up to ~4 KB inline.
+constexpr int kSchemaVersion = 2;
 
 const char* kSchema = R"sql(
 CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value) WITHOUT ROWID;
@@ -21,11 +24,12 @@ CREATE TABLE IF NOT EXISTS docs(
   deleted INTEGER NOT NULL,
   tree BLOB NOT NULL);
 CREATE TABLE IF NOT EXISTS revs(
+  rowid INTEGER PRIMARY KEY,
   doc_id TEXT NOT NULL,
   rev TEXT NOT NULL,
   atts TEXT,
   body BLOB NOT NULL,
-  PRIMARY KEY(doc_id, rev)) WITHOUT ROWID;
+  UNIQUE(doc_id, rev));
 CREATE TABLE IF NOT EXISTS attachments(
   rowid INTEGER PRIMARY KEY,
   digest TEXT NOT NULL UNIQUE,
@@ -58,14 +62,13 @@ Status Store::init(const std::string& path) {
   path_ = path;
   if (Status st = conn_.open(path, options_.createIfMissing, options_.syncFull); !st) return st;
   Transaction txn(conn_);
+  if (Status st = migrate(); !st) return st;
   if (Status st = conn_.exec(kSchema); !st) return st;
   Statement get(conn_.prepare("SELECT key, value FROM meta"));
   bool fresh = true;
   while (get.step()) {
     std::string_view key = get.text(0);
     fresh = false;
-    if (key == "schema_version" && get.int64(1) > kSchemaVersion)
-      return {ErrorCode::Internal, "database file is from a newer Settee"};
     if (key == "update_seq") updateSeq_ = static_cast<uint64_t>(get.int64(1));
     if (key == "doc_count") docCount_ = static_cast<uint64_t>(get.int64(1));
     if (key == "doc_del_count") docDelCount_ = static_cast<uint64_t>(get.int64(1));
@@ -89,6 +92,36 @@ Status Store::init(const std::string& path) {
     if (Status st = persistCounters(); !st) return st;
   }
   return txn.commit();
+}
+
+// Brings a file written by an older Settee to kSchemaVersion inside the opening transaction, so a crash
+// midway leaves the old file as it was. A fresh file has no meta table yet and needs nothing.
+Status Store::migrate() {
+  {
+    Statement hasMeta(conn_.prepare("SELECT 1 FROM sqlite_schema WHERE name = 'meta'"));
+    if (!hasMeta.step()) return Status::ok();
+  }
+  Statement version(conn_.prepare("SELECT value FROM meta WHERE key = 'schema_version'"));
+  if (!version.step()) return Status::ok();
+  int64_t from = version.int64(0);
+  version.reset();
+  if (from > kSchemaVersion) return {ErrorCode::Internal, "database file is from a newer Settee"};
+  if (from < 2) {
+    if (Status st = conn_.exec(
+            "CREATE TABLE revs_v2(rowid INTEGER PRIMARY KEY, doc_id TEXT NOT NULL, rev TEXT NOT NULL, atts TEXT,"
+            "  body BLOB NOT NULL, UNIQUE(doc_id, rev));"
+            "INSERT INTO revs_v2(doc_id, rev, atts, body) SELECT doc_id, rev, atts, body FROM revs;"
+            "DROP TABLE revs;"
+            "ALTER TABLE revs_v2 RENAME TO revs;");
+        !st)
+      return st;
+  }
+  if (from < kSchemaVersion) {
+    Statement put(conn_.prepare("UPDATE meta SET value = ? WHERE key = 'schema_version'"));
+    put.bind(1, kSchemaVersion);
+    if (!put.exec()) return conn_.error("migrate schema");
+  }
+  return Status::ok();
 }
 
 Status Store::persistCounters() {

@@ -107,6 +107,7 @@ class Store {
   bool loadRev(std::string_view id, std::string_view rev, std::string& body, std::string& atts);
   Status renderDoc(std::string_view id, const RevTree& tree, int index, const ReadOptions& options,
                    std::string& out, uint64_t seq, std::vector<Attachment>* follows = nullptr);
+  Status migrate();
   Status persistCounters();
   void notify();
 
