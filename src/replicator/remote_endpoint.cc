@@ -1,10 +1,14 @@
 // A remote database over HTTP: CouchDB's replication requests, as PROTOCOL.md lists them.
 #include "replicator/remote_endpoint.h"
 
+#include <algorithm>
 #include <atomic>
 
+#include "db/crypto.h"
 #include "db/json.h"
+#include "http/multipart.h"
 #include "replicator/client_thread.h"
+#include "replicator/tuning.h"
 
 namespace settee::repl {
 namespace {
@@ -227,14 +231,35 @@ class RemoteEndpoint : public Endpoint {
     return out;
   }
 
+  // Documents carrying attachment bytes past tuning::kMultipartThreshold go one by one as a
+  // multipart/related PUT ?new_edits=false, as CouchDB's replicator sends them: the bytes travel raw
+  // instead of base64 and do not count against the target's max_document_size. The rest go in one
+  // _bulk_docs. A peer that refuses multipart (415) gets inline attachments from then on.
   Result<std::vector<DocResult>> write(std::vector<FetchedRev>& docs) override {
+    std::vector<DocResult> failures;
+    std::vector<const FetchedRev*> bulk;
+    bulk.reserve(docs.size());
+    for (const auto& d : docs) {
+      if (!noMultipart_ && (!d.bodies.empty() || inlineAttachmentBytes(d.json) >= tuning::kMultipartThreshold)) {
+        auto put = putMultipart(d);
+        if (!put) return put.status();
+        if (!put->has_value()) continue;  // written
+        if ((**put).status.code() != ErrorCode::BadContentType || !d.bodies.empty()) {
+          failures.push_back(std::move(**put));
+          continue;
+        }
+        noMultipart_ = true;
+      }
+      bulk.push_back(&d);
+    }
+    if (bulk.empty()) return failures;
     std::string body = writeJsonDoc([&](db::JsonWriter& w) {
       w.StartObject();
       db::writeKey(w, "new_edits");
       w.Bool(false);
       db::writeKey(w, "docs");
       w.StartArray();
-      for (const auto& d : docs) db::writeRaw(w, d.json);
+      for (const FetchedRev* d : bulk) db::writeRaw(w, d->json);
       w.EndArray();
       w.EndObject();
     });
@@ -243,7 +268,6 @@ class RemoteEndpoint : public Endpoint {
     simdjson::dom::parser p;
     simdjson::dom::array arr;
     if (p.parse(r.body).get(arr)) return Status(ErrorCode::Internal, "bad _bulk_docs answer");
-    std::vector<DocResult> failures;
     for (element e : arr) {
       std::string_view id, rev, error, reason;
       if (e["error"].get(error)) continue;  // CouchDB lists only failures with new_edits=false
@@ -341,6 +365,115 @@ class RemoteEndpoint : public Endpoint {
     return out;
   }
 
+  // The decoded size of the attachment bytes inline (base64 `data`) in a document's JSON; 0 when none.
+  static size_t inlineAttachmentBytes(const std::string& json) {
+    if (json.find("\"_attachments\"") == std::string::npos) return 0;
+    simdjson::dom::parser p;
+    simdjson::dom::object atts;
+    if (p.parse(json)["_attachments"].get(atts)) return 0;
+    size_t bytes = 0;
+    for (auto field : atts) {
+      std::string_view data;
+      if (!field.value["data"].get(data)) bytes += data.size() / 4 * 3;
+    }
+    return bytes;
+  }
+
+  // PUT /db/{id}?new_edits=false with the document as multipart/related: the JSON (each inline
+  // attachment turned into `follows: true`), then one part per attachment in `_attachments` order.
+  // nullopt when written; a DocResult when the target refused this document (counted as a write
+  // failure; bad_content_type when it does not take multipart at all); an error to retry the batch.
+  Result<std::optional<DocResult>> putMultipart(const FetchedRev& d) {
+    simdjson::dom::parser p;
+    simdjson::dom::object root;
+    if (p.parse(d.json).get(root)) return Status(ErrorCode::Internal, "unparsable fetched document " + d.id);
+    struct BodyPart {
+      std::string_view name, type;
+      std::string bytes;
+    };
+    std::vector<BodyPart> parts;  // in `_attachments` order
+    std::string badAttachment;
+    std::string json = writeJsonDoc([&](db::JsonWriter& w) {
+      w.StartObject();
+      for (auto field : root) {
+        db::writeKey(w, field.key);
+        simdjson::dom::object atts;
+        if (field.key != "_attachments" || field.value.get(atts)) {
+          db::writeElement(w, field.value);
+          continue;
+        }
+        w.StartObject();
+        for (auto att : atts) {
+          db::writeKey(w, att.key);
+          std::string_view data, type = "application/octet-stream";
+          simdjson::dom::object meta;
+          const bool isObject = !att.value.get(meta);
+          if (!isObject || meta["data"].get(data)) {
+            db::writeElement(w, att.value);  // a stub, or `follows` with its body in d.bodies
+            bool follows = false;
+            if (isObject && !meta["follows"].get(follows) && follows) {
+              if (meta["content_type"].get(type)) type = "application/octet-stream";
+              auto body = std::find_if(d.bodies.begin(), d.bodies.end(), [&](auto& b) { return b.name == att.key; });
+              if (body == d.bodies.end()) badAttachment = std::string(att.key);
+              else parts.push_back({att.key, type, body->data});
+            }
+            continue;
+          }
+          if (meta["content_type"].get(type)) type = "application/octet-stream";
+          auto bytes = db::base64Decode(data);
+          if (!bytes) badAttachment = std::string(att.key);
+          w.StartObject();
+          bool hasLength = false;
+          for (auto m : meta) {
+            if (m.key == "data" || m.key == "stub" || m.key == "follows") continue;
+            hasLength = hasLength || m.key == "length";
+            db::writeKey(w, m.key);
+            db::writeElement(w, m.value);
+          }
+          db::writeKey(w, "follows");
+          w.Bool(true);
+          if (!hasLength) {
+            db::writeKey(w, "length");
+            w.Uint64(bytes ? bytes->size() : 0);
+          }
+          w.EndObject();
+          parts.push_back({att.key, type, bytes ? std::move(*bytes) : std::string()});
+        }
+        w.EndObject();
+      }
+      w.EndObject();
+    });
+    if (!badAttachment.empty())
+      return std::optional<DocResult>(DocResult{d.id, {}, Status(ErrorCode::BadRequest, "unreadable attachment " + badAttachment)});
+    http::MultipartWriter mp(http::randomBoundary());
+    std::string body;
+    mp.addPart({{"Content-Type", "application/json"}}, json, body);
+    // Content-Disposition names the attachment, as CouchDB writes it; multipart parsers such as
+    // pouchdb-server's take a part without a filename for a form field, not a file.
+    for (const auto& part : parts) {
+      std::string filename;
+      for (char c : part.name) {
+        if (c == '"' || c == '\\') filename += '\\';
+        filename += c;
+      }
+      mp.addPart({{"Content-Disposition", "attachment; filename=\"" + filename + "\""},
+                  {"Content-Type", std::string(part.type)},
+                  {"Content-Length", std::to_string(part.bytes.size())}},
+                 part.bytes, body);
+    }
+    mp.finish(body);
+    http::ClientRequest req = request("PUT", "/" + http::encodeDocId(d.id) + "?new_edits=false", "");
+    for (auto& [name, value] : req.headers)
+      if (name == "Content-Type") value = mp.contentType("related");
+    req.body = std::move(body);
+    auto r = client_->call(std::move(req));
+    if (r.ok() && (r.status == 201 || r.status == 202)) return std::optional<DocResult>();
+    Status st = statusOf(r, "PUT " + d.id);
+    // Network errors and 5xx retry the batch; a refusal of this one document is its write failure.
+    if (!r.ok() || r.status >= 500 || r.status == 408 || r.status == 429) return st;
+    return std::optional<DocResult>(DocResult{d.id, {}, st});
+  }
+
   http::ClientRequest request(const std::string& method, const std::string& path, const std::string& body) {
     http::ClientRequest req;
     req.method = method;
@@ -362,6 +495,7 @@ class RemoteEndpoint : public Endpoint {
   EndpointOptions options_;
   std::unique_ptr<ClientThread> client_;
   std::atomic<bool> noBulkGet_{false};
+  std::atomic<bool> noMultipart_{false};
 };
 
 }  // namespace

@@ -13,6 +13,10 @@ inline constexpr size_t kChangesBatch = 1000;
 // small enough that a batch of ~1 KB documents stays well under a megabyte in memory and under proxies'
 // body limits.
 inline constexpr size_t kFetchBatch = 250;
+// A document whose inline attachments hold at least this many bytes is pushed to a remote target on
+// its own as a multipart/related PUT (raw bytes, no base64, outside max_document_size), as CouchDB's
+// replicator does; smaller ones ride in _bulk_docs, where one request carries hundreds of documents.
+inline constexpr size_t kMultipartThreshold = 64 * 1024;
 // Worker threads that diff, fetch and write batches concurrently (CouchDB: 4 workers).
 inline constexpr size_t kWorkers = 4;
 // Batches waiting for a worker; bounds memory to (workers + queue) batches whatever the database size.
