@@ -197,13 +197,19 @@ void LiveServer::start() {
 void LiveServer::kill9() {
   if (pid_ <= 0) return;
   kill(pid_, SIGKILL);
+  kill(pid_, SIGCONT);  // a frozen process dies only once it runs again
   waitpid(pid_, nullptr, 0);
   pid_ = -1;
+}
+
+void LiveServer::freeze(bool frozen) {
+  if (pid_ > 0) kill(pid_, frozen ? SIGSTOP : SIGCONT);
 }
 
 LiveServer::~LiveServer() {
   if (pid_ <= 0) return;
   kill(pid_, SIGTERM);
+  kill(pid_, SIGCONT);
   for (int i = 0; i < 100; ++i) {
     if (waitpid(pid_, nullptr, WNOHANG) == pid_) return;
     std::this_thread::sleep_for(std::chrono::milliseconds(20));

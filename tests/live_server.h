@@ -44,6 +44,9 @@ class LiveServer {
     return http(port_, method, target, body, std::move(headers));
   }
   void kill9();   // SIGKILL, for crash tests
+  // SIGSTOP / SIGCONT: the process keeps its sockets open and answers nothing, as a peer behind a
+  // dead network path does.
+  void freeze(bool frozen);
   void start();   // (re)start on the same port and data directory
 
  private:

@@ -35,6 +35,9 @@ struct ReplicationOptions {
   size_t workers = 0;                  // concurrent batches; 0 = the tuned default
   std::chrono::milliseconds checkpointInterval{0};  // 0 = the tuned default
   std::chrono::milliseconds timeout{30000};          // per request to a remote peer
+  // Continuous mode: the heartbeat asked of a remote source's feed; a feed silent for 2.5 heartbeats is
+  // taken for dead and reopened. 0 = the tuned default (10 s).
+  std::chrono::milliseconds heartbeat{0};
   int retries = -1;                    // per request; -1 = the tuned default (continuous: for ever)
   std::string caFile;                  // trust these certificates for https peers (else the system store)
   std::vector<std::pair<std::string, std::string>> headers;  // sent with every remote request
@@ -53,7 +56,10 @@ struct ReplicationStats {
   std::string endTime;
 };
 
-enum class ReplicationState { Starting, Running, Idle, Completed, Failed, Stopped };
+// Retrying: a request failed in a way worth retrying (network, timeout, 5xx, a live feed gone silent)
+// and the replication is backing off; the listener gets the error. It returns to Running or Idle as
+// soon as a retried request succeeds. (CouchDB's scheduler calls this state "crashing".)
+enum class ReplicationState { Starting, Running, Idle, Retrying, Completed, Failed, Stopped };
 const char* stateName(ReplicationState state);  // "starting", "running", ...
 
 struct ReplicationPeer {

@@ -58,9 +58,15 @@ http::ClientResponse ClientThread::call(http::ClientRequest request) {
     if (!closing_) {
       posted = true;
       queue_.push_back([this, promise, req = std::move(request)]() mutable {
-        http::ClientError err = client_->request(std::move(req), [promise](http::ClientResponse r) {
-          promise->set_value(std::move(r));
-        });
+        auto id = std::make_shared<http::RequestId>(0);
+        http::ClientError err = client_->request(
+            std::move(req),
+            [this, promise, id](http::ClientResponse r) {
+              inFlight_.erase(*id);
+              promise->set_value(std::move(r));
+            },
+            id.get());
+        if (err.ok()) inFlight_.insert(*id);
         if (!err.ok()) {
           http::ClientResponse failed;
           failed.error = err;
@@ -76,6 +82,14 @@ http::ClientResponse ClientThread::call(http::ClientRequest request) {
   }
   uv_async_send(&async_);
   return future.get();
+}
+
+void ClientThread::cancelAll() {
+  post([this] {
+    std::set<http::RequestId> ids;
+    ids.swap(inFlight_);
+    for (http::RequestId id : ids) client_->cancel(id);
+  });
 }
 
 }  // namespace settee::repl

@@ -2,8 +2,9 @@
 //
 // Owns one I/O thread running a libuv loop with one HttpClient (so every replicator thread shares one
 // connection pool per peer). `call()` may be used from any thread but the I/O thread: it hands the request
-// to the loop and blocks until the response (or an error) arrives. Destruction closes the client and
-// joins the thread; calls still waiting then end with a Cancelled error.
+// to the loop and blocks until the response (or an error) arrives. `cancelAll()` (any thread) ends every
+// call waiting at that moment with a Cancelled error. Destruction closes the client and joins the
+// thread; calls still waiting then end with a Cancelled error.
 #pragma once
 
 #include <uv.h>
@@ -11,6 +12,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <thread>
 #include <vector>
 
@@ -26,6 +28,7 @@ class ClientThread {
   ClientThread& operator=(const ClientThread&) = delete;
 
   http::ClientResponse call(http::ClientRequest request);
+  void cancelAll();
 
  private:
   void post(std::function<void()> fn);
@@ -37,6 +40,7 @@ class ClientThread {
   std::mutex mu_;
   std::vector<std::function<void()>> queue_;
   bool closing_ = false;
+  std::set<http::RequestId> inFlight_;  // I/O thread only
   std::thread thread_;
 };
 

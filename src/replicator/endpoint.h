@@ -79,14 +79,19 @@ class Endpoint {
   // The missing revisions with their history (`_revisions`) and attachments newer than the possible
   // ancestors.
   virtual Result<std::vector<FetchedRev>> fetch(const std::vector<MissingRevs>& missing) = 0;
-  // Writes with new_edits=false; returns the per-document failures only.
-  virtual Result<std::vector<DocResult>> write(std::vector<FetchedRev>& docs) = 0;
+  // Writes with new_edits=false; returns the per-document failures only. `docs` stays intact, so a
+  // failed call can be retried with the same batch.
+  virtual Result<std::vector<DocResult>> write(const std::vector<FetchedRev>& docs) = 0;
   virtual Status ensureFullCommit() = 0;
+  // From any thread: makes a changes() call waiting for news return now (empty, or with an error), and
+  // later ones return at once, so a continuous replication stops promptly. Other calls are not affected.
+  virtual void interrupt() = 0;
 };
 
 // `spec` is a URL (http:// or https://) or the name of a database in `localData`.
 struct EndpointOptions {
   std::chrono::milliseconds timeout{30000};
+  std::chrono::milliseconds heartbeat{10000};  // asked of a waiting changes feed; silence past 2.5 is death
   std::string caFile;
   std::vector<std::pair<std::string, std::string>> headers;
 };

@@ -49,7 +49,13 @@ Result<ChangesBatch> LocalEndpoint::changes(const std::string& since, size_t lim
     selector = std::move(*parsed);
   }
   uint64_t from = seqNumber(since);
-  if (wait) db_->waitForChange(from, timeout);
+  if (wait) {
+    // In slices, so interrupt() is seen within one.
+    auto deadline = std::chrono::steady_clock::now() + timeout;
+    while (!interrupted_ && std::chrono::steady_clock::now() < deadline &&
+           db_->waitForChange(from, std::chrono::milliseconds(100)) <= from) {
+    }
+  }
   ChangesBatch batch;
   uint64_t last = from;
   // Filters apply before the limit, as on CouchDB: keep reading pages until `limit` rows passed or the
@@ -116,12 +122,12 @@ Result<std::vector<FetchedRev>> LocalEndpoint::fetch(const std::vector<MissingRe
   return out;
 }
 
-Result<std::vector<DocResult>> LocalEndpoint::write(std::vector<FetchedRev>& docs) {
+Result<std::vector<DocResult>> LocalEndpoint::write(const std::vector<FetchedRev>& docs) {
   std::vector<db::WriteOp> ops;
   ops.reserve(docs.size());
   for (auto& d : docs) {
     ops.push_back(db_->store().parse(d.json));
-    ops.back().bodies = std::move(d.bodies);
+    ops.back().bodies = d.bodies;  // empty unless the source sent `follows` bodies
   }
   std::vector<DocResult> failures;
   for (auto& r : db_->store().write(ops, false)) {

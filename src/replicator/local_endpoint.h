@@ -2,6 +2,8 @@
 // copies beyond what the store needs. Thread-safe as the Database is.
 #pragma once
 
+#include <atomic>
+
 #include "replicator/endpoint.h"
 
 namespace settee::repl {
@@ -19,11 +21,13 @@ class LocalEndpoint : public Endpoint {
   Result<std::vector<MissingRevs>> revsDiff(
       const std::vector<std::pair<std::string, std::vector<std::string>>>& revs) override;
   Result<std::vector<FetchedRev>> fetch(const std::vector<MissingRevs>& missing) override;
-  Result<std::vector<DocResult>> write(std::vector<FetchedRev>& docs) override;
+  Result<std::vector<DocResult>> write(const std::vector<FetchedRev>& docs) override;
   Status ensureFullCommit() override { return Status::ok(); }
+  void interrupt() override { interrupted_ = true; }
 
  private:
   std::shared_ptr<Database> db_;
+  std::atomic<bool> interrupted_{false};
 };
 
 }  // namespace settee::repl

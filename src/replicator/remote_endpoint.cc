@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <mutex>
 
 #include "db/crypto.h"
 #include "db/json.h"
@@ -18,6 +19,9 @@ using simdjson::dom::element;
 // A peer's answer as a Status: the HTTP status mapped back to CouchDB's error names, and any network
 // failure as an internal (retryable) error.
 Status statusOf(const http::ClientResponse& r, const std::string& what) {
+  // A certificate that does not verify will not verify on a retry: stop at once, saying why.
+  if (r.error.code == http::ClientErrc::CertificateRejected) return {ErrorCode::Forbidden, what + ": " + r.error.message};
+  if (r.error.code == http::ClientErrc::InvalidRequest) return {ErrorCode::BadRequest, what + ": " + r.error.message};
   if (!r.ok()) return {ErrorCode::Internal, what + ": " + r.error.message};
   if (r.status >= 200 && r.status < 300) return Status::ok();
   std::string reason = what + ": HTTP " + std::to_string(r.status) + " " + r.body.substr(0, 200);
@@ -43,6 +47,7 @@ class RemoteEndpoint : public Endpoint {
     co.caFile = options.caFile;
     co.connectTimeoutMs = static_cast<uint64_t>(options.timeout.count());
     co.readTimeoutMs = static_cast<uint64_t>(options.timeout.count());
+    clientOptions_ = co;
     client_ = std::make_unique<ClientThread>(co);
   }
 
@@ -95,7 +100,7 @@ class RemoteEndpoint : public Endpoint {
     if (wait) {
       q.emplace_back("feed", "longpoll");
       q.emplace_back("timeout", std::to_string(timeout.count()));
-      q.emplace_back("heartbeat", "10000");
+      q.emplace_back("heartbeat", std::to_string(options_.heartbeat.count()));
     }
     std::string body;
     std::string method = "GET";
@@ -119,9 +124,16 @@ class RemoteEndpoint : public Endpoint {
       appendQueryParams(filter.queryParams, q);
     }
     http::ClientRequest req = request(method, "/_changes" + http::buildQuery(q), body);
-    // A longpoll may legitimately stay silent for its timeout; heartbeats keep the read timer fed.
-    if (wait) req.readTimeoutMs = static_cast<uint64_t>(timeout.count()) + 30000;
-    auto r = client_->call(std::move(req));
+    // The feed watchdog: the read timer restarts with every byte, heartbeats included, so only a feed
+    // silent past two heartbeats (or past its own timeout, for a peer without heartbeats) times out.
+    if (wait) {
+      auto silence = std::max(tuning::feedSilence(options_.heartbeat), timeout + options_.heartbeat);
+      req.readTimeoutMs = static_cast<uint64_t>(silence.count());
+    }
+    // A waiting feed has its own connection and I/O thread, so interrupt() can cancel it alone.
+    ClientThread& client = wait ? feedClient() : *client_;
+    if (wait && interrupted_) return Status(ErrorCode::Internal, "interrupted");
+    auto r = client.call(std::move(req));
     if (Status st = statusOf(r, "GET _changes"); !st) return st;
     simdjson::dom::parser p;
     element root, last;
@@ -235,7 +247,7 @@ class RemoteEndpoint : public Endpoint {
   // multipart/related PUT ?new_edits=false, as CouchDB's replicator sends them: the bytes travel raw
   // instead of base64 and do not count against the target's max_document_size. The rest go in one
   // _bulk_docs. A peer that refuses multipart (415) gets inline attachments from then on.
-  Result<std::vector<DocResult>> write(std::vector<FetchedRev>& docs) override {
+  Result<std::vector<DocResult>> write(const std::vector<FetchedRev>& docs) override {
     std::vector<DocResult> failures;
     std::vector<const FetchedRev*> bulk;
     bulk.reserve(docs.size());
@@ -281,6 +293,12 @@ class RemoteEndpoint : public Endpoint {
       failures.push_back({std::string(id), std::string(rev), Status(code, std::string(reason))});
     }
     return failures;
+  }
+
+  void interrupt() override {
+    interrupted_ = true;
+    std::lock_guard lock(feedMu_);
+    if (feed_) feed_->cancelAll();
   }
 
   Status ensureFullCommit() override {
@@ -491,9 +509,19 @@ class RemoteEndpoint : public Endpoint {
     return client_->call(request(method, path, body));
   }
 
+  ClientThread& feedClient() {
+    std::lock_guard lock(feedMu_);
+    if (!feed_) feed_ = std::make_unique<ClientThread>(clientOptions_);
+    return *feed_;
+  }
+
   http::Url url_;
   EndpointOptions options_;
+  http::ClientOptions clientOptions_;
   std::unique_ptr<ClientThread> client_;
+  std::mutex feedMu_;
+  std::unique_ptr<ClientThread> feed_;  // created by the first waiting changes() call
+  std::atomic<bool> interrupted_{false};
   std::atomic<bool> noBulkGet_{false};
   std::atomic<bool> noMultipart_{false};
 };

@@ -23,6 +23,7 @@ const char* stateName(ReplicationState state) {
     case ReplicationState::Starting: return "starting";
     case ReplicationState::Running: return "running";
     case ReplicationState::Idle: return "idle";
+    case ReplicationState::Retrying: return "retrying";
     case ReplicationState::Completed: return "completed";
     case ReplicationState::Failed: return "failed";
     case ReplicationState::Stopped: return "stopped";
@@ -70,10 +71,13 @@ struct Replication::Impl {
   ReplicationOptions options;
   Listener listener;
   std::unique_ptr<Endpoint> source, target;
+  std::mutex endpointsMu;  // guards source/target being set while stop() interrupts them
 
   mutable std::mutex mu;
   std::condition_variable cv;
   ReplicationState state = ReplicationState::Starting;
+  ReplicationState beforeTrouble = ReplicationState::Running;  // where Retrying returns to
+  int troubled = 0;                      // retry() calls currently backing off
   ReplicationStats stats;
   Status result;
   std::string id;
@@ -95,6 +99,7 @@ struct Replication::Impl {
   std::vector<HistoryEntry> history;
 
   size_t batchSize() const { return options.batchSize ? options.batchSize : tuning::kChangesBatch; }
+  std::chrono::milliseconds heartbeat() const { return options.heartbeat.count() > 0 ? options.heartbeat : tuning::kHeartbeat; }
   size_t workerCount() const { return options.workers ? options.workers : tuning::kWorkers; }
   int retries() const { return options.retries >= 0 ? options.retries : options.continuous ? INT32_MAX : tuning::kRetries; }
 
@@ -102,6 +107,10 @@ struct Replication::Impl {
     ReplicationStats copy;
     {
       std::lock_guard lock(mu);
+      if (state == ReplicationState::Retrying && (s == ReplicationState::Running || s == ReplicationState::Idle)) {
+        beforeTrouble = s;  // still backing off; that state returns when the trouble ends
+        return;
+      }
       state = s;
       copy = stats;
     }
@@ -110,13 +119,23 @@ struct Replication::Impl {
 
   // Runs `fn` until it succeeds, a permanent error, a stop, or the retries run out; backs off
   // exponentially with jitter between tries.
+  // While any call backs off the state is Retrying (reported once, with the first error); it goes back
+  // when the last of them ends.
   template <class F>
   auto retry(F&& fn) -> decltype(fn()) {
     auto delay = tuning::kBackoffStart;
     thread_local std::mt19937 rng{std::random_device{}()};
+    bool inTrouble = false;
     for (int attempt = 0;; ++attempt) {
       auto r = fn();
-      if (r.isOk() || !transient(r.status()) || attempt >= retries() || stopping) return r;
+      if (r.isOk() || !transient(r.status()) || attempt >= retries() || stopping) {
+        if (inTrouble) endTrouble();
+        return r;
+      }
+      if (!inTrouble) {
+        inTrouble = true;
+        beginTrouble(r.status());
+      }
       auto jittered = delay + std::chrono::milliseconds(rng() % (delay.count() / 2 + 1));
       for (auto waited = std::chrono::milliseconds(0); waited < jittered && !stopping; waited += std::chrono::milliseconds(50))
         std::this_thread::sleep_for(std::chrono::milliseconds(50));
@@ -124,10 +143,42 @@ struct Replication::Impl {
     }
   }
 
+  // Wakes a reader waiting on the source's feed. The endpoints are made by the replication thread.
+  void interruptEndpoints() {
+    std::lock_guard lock(endpointsMu);
+    if (source) source->interrupt();
+    if (target) target->interrupt();
+  }
+
+  void beginTrouble(const Status& why) {
+    ReplicationStats copy;
+    {
+      std::lock_guard lock(mu);
+      if (troubled++ > 0 || (state != ReplicationState::Running && state != ReplicationState::Idle)) return;
+      beforeTrouble = state;
+      state = ReplicationState::Retrying;
+      copy = stats;
+    }
+    if (listener) listener(ReplicationState::Retrying, copy, why);
+  }
+
+  void endTrouble() {
+    ReplicationStats copy;
+    ReplicationState back;
+    {
+      std::lock_guard lock(mu);
+      if (--troubled > 0 || state != ReplicationState::Retrying) return;
+      back = state = beforeTrouble;
+      copy = stats;
+    }
+    if (listener) listener(back, copy, Status::ok());
+  }
+
   Result<std::unique_ptr<Endpoint>> open(const ReplicationPeer& peer) {
     if (peer.db) return std::unique_ptr<Endpoint>(std::make_unique<LocalEndpoint>(peer.db));
     EndpointOptions eo;
     eo.timeout = options.timeout;
+    eo.heartbeat = heartbeat();
     eo.caFile = options.caFile;
     eo.headers = options.headers;
     return makeRemoteEndpoint(peer.url, eo);
@@ -216,10 +267,7 @@ struct Replication::Impl {
       auto docs = retry([&] { return source->fetch(chunk); });
       if (!docs) return docs.status();
       size_t count = docs->size();
-      auto failures = retry([&] {
-        std::vector<FetchedRev> copy = *docs;  // a retry needs the documents again
-        return target->write(copy);
-      });
+      auto failures = retry([&] { return target->write(*docs); });
       if (!failures) return failures.status();
       std::lock_guard lock(mu);
       stats.docsRead += count;
@@ -262,10 +310,14 @@ struct Replication::Impl {
   Status start() {
     auto s = open(sourcePeer);
     if (!s) return s.status();
-    source = std::move(*s);
     auto t = open(targetPeer);
     if (!t) return t.status();
-    target = std::move(*t);
+    {
+      std::lock_guard lock(endpointsMu);
+      source = std::move(*s);
+      target = std::move(*t);
+      if (stopping) source->interrupt();
+    }
     auto si = retry([&] { return source->info(); });
     if (!si) return si.status();
     auto ti = retry([&] { return target->info(); });
@@ -319,7 +371,7 @@ struct Replication::Impl {
         if (!workerError.isOk()) return workerError;
       }
       bool wait = options.continuous && caughtUp;
-      auto batch = retry([&] { return source->changes(since, batchSize(), filter, wait, tuning::kLongpollTimeout); });
+      auto batch = retry([&] { return source->changes(since, batchSize(), filter, wait, tuning::longpollTimeout(heartbeat())); });
       if (!batch) return batch.status();
       {
         std::lock_guard lock(mu);
@@ -430,6 +482,7 @@ void Replication::start(Listener listener) {
 void Replication::stop() {
   impl_->stopping = true;
   impl_->cv.notify_all();
+  impl_->interruptEndpoints();
   if (impl_->thread.joinable()) impl_->thread.join();
 }
 

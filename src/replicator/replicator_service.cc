@@ -11,6 +11,20 @@
 namespace settee::repl {
 namespace {
 
+// A job's state under CouchDB's scheduler names (/_scheduler/jobs and /_scheduler/docs).
+const char* schedulerState(ReplicationState s) {
+  switch (s) {
+    case ReplicationState::Starting: return "initializing";
+    case ReplicationState::Running:
+    case ReplicationState::Idle: return "running";
+    case ReplicationState::Retrying: return "crashing";
+    case ReplicationState::Completed: return "completed";
+    case ReplicationState::Failed: return "failed";
+    case ReplicationState::Stopped: return "stopped";
+  }
+  return "running";
+}
+
 using http::Call;
 using http::Response;
 using simdjson::dom::element;
@@ -266,7 +280,7 @@ std::string ReplicatorService::activeTasks() {
       num("changes_pending", st.pending);
       db::writeKey(w, "checkpointed_source_seq");
       db::writeRaw(w, st.endLastSeq.empty() ? "0" : st.endLastSeq, rapidjson::kNumberType);
-      str("state", stateName(job->rep->state()));
+      str("state", schedulerState(job->rep->state()));
       str("started_on", job->startTime);
       w.EndObject();
     }
@@ -397,7 +411,7 @@ void ReplicatorService::registerRoutes(http::Api& api) {
           db::writeKey(w, "target");
           db::writeString(w, job->spec.targetDesc);
           db::writeKey(w, "state");
-          db::writeString(w, stateName(job->rep->state()));
+          db::writeString(w, schedulerState(job->rep->state()));
           db::writeKey(w, "start_time");
           db::writeString(w, job->startTime);
           db::writeKey(w, "info");

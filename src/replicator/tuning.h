@@ -24,8 +24,14 @@ inline constexpr size_t kQueueDepth = 4;
 // How often a running replication records its checkpoint (CouchDB: 30 s). Shorter means less re-read
 // after a crash; each checkpoint costs two small writes.
 inline constexpr std::chrono::milliseconds kCheckpointInterval{5000};
-// Longpoll wait in continuous mode before asking again; the feed also heartbeats every 10 s.
-inline constexpr std::chrono::milliseconds kLongpollTimeout{30000};
+// Continuous mode reads the source with longpoll requests that ask for a heartbeat (a newline) every
+// kHeartbeat (ReplicationOptions::heartbeat overrides it). The watchdog: a feed silent for 2.5
+// heartbeats is dead — the request is abandoned and reopened like any failed request (state Retrying).
+// Each longpoll asks the source to answer within 1.5 heartbeats, so a peer that sends no heartbeats
+// still answers (empty) before the watchdog bites.
+inline constexpr std::chrono::milliseconds kHeartbeat{10000};
+inline constexpr std::chrono::milliseconds feedSilence(std::chrono::milliseconds heartbeat) { return heartbeat * 5 / 2; }
+inline constexpr std::chrono::milliseconds longpollTimeout(std::chrono::milliseconds heartbeat) { return heartbeat * 3 / 2; }
 // Retries of one request before a one-shot replication gives up (CouchDB: 5 per request, doubling
 // from 0.25 s); continuous replications retry for ever with the backoff capped.
 inline constexpr int kRetries = 8;

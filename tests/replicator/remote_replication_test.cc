@@ -1,5 +1,7 @@
 // Replication over HTTP with a real `settee serve` process on each side (or one side local).
 #include <catch2/catch.hpp>
+#include <algorithm>
+#include <mutex>
 #include <thread>
 
 #include "live_server.h"
@@ -183,4 +185,40 @@ TEST_CASE("Replication over HTTP: documents with big attachments go as multipart
   REQUIRE(push.run().isOk());
   CHECK(push.stats().docWriteFailures == 0);
   CHECK(target("GET", "/again/big/p.bin").body == fromSource.body);
+}
+
+TEST_CASE("Replication over HTTP: a continuous feed gone silent is taken for dead and reopened", "[repl][remote]") {
+  LiveServer source;
+  REQUIRE(source("PUT", "/src").status == 201);
+  REQUIRE(source("PUT", "/src/before", "{}").status == 201);
+  TempDir dir;
+  DataDir data(dir.path());
+  auto local = *data.create("copy");
+  ReplicationOptions o;
+  o.continuous = true;
+  o.heartbeat = std::chrono::milliseconds(400);  // silence past 1 s is death
+  std::mutex mu;
+  std::vector<std::pair<ReplicationState, std::string>> seen;
+  Replication rep(ReplicationPeer::remote(url(source, "src")), ReplicationPeer::local(local), o);
+  rep.start([&](ReplicationState s, const ReplicationStats&, const Status& st) {
+    std::lock_guard lock(mu);
+    seen.emplace_back(s, st.reason());
+  });
+  auto waitFor = [&](auto pred, int ms) {
+    for (int i = 0; i < ms / 20 && !pred(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    return pred();
+  };
+  REQUIRE(waitFor([&] { return local->info().docCount == 1 && rep.state() == ReplicationState::Idle; }, 10000));
+  // The source stops answering with its sockets open: the waiting longpoll hears no heartbeat.
+  source.freeze(true);
+  CHECK(waitFor([&] { return rep.state() == ReplicationState::Retrying; }, 5000));
+  source.freeze(false);
+  REQUIRE(source("PUT", "/src/after", "{}").status == 201);
+  CHECK(waitFor([&] { return local->info().docCount == 2; }, 15000));
+  CHECK(waitFor([&] { return rep.state() == ReplicationState::Idle || rep.state() == ReplicationState::Running; }, 5000));
+  rep.stop();
+  std::lock_guard lock(mu);
+  auto retrying = std::find_if(seen.begin(), seen.end(), [](auto& e) { return e.first == ReplicationState::Retrying; });
+  REQUIRE(retrying != seen.end());
+  CHECK(retrying->second.find("_changes") != std::string::npos);  // the listener is told which request failed
 }

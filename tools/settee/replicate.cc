@@ -61,6 +61,7 @@ int replicateCommand(const std::vector<std::string>& args) {
     const std::string& a = args[i];
     auto value = [&]() -> const std::string* { return i + 1 < args.size() ? &args[++i] : nullptr; };
     const std::string* v = nullptr;
+    if (a == "--help" || a == "-h") return usage();
     if (a == "--continuous") options.continuous = true;
     else if (a == "--sync") sync = true;
     else if (a == "--create-target") options.createTarget = true;
