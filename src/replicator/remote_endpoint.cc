@@ -133,7 +133,7 @@ class RemoteEndpoint : public Endpoint {
     // A waiting feed has its own connection and I/O thread, so interrupt() can cancel it alone.
     ClientThread& client = wait ? feedClient() : *client_;
     if (wait && interrupted_) return Status(ErrorCode::Internal, "interrupted");
-    auto r = client.call(std::move(req));
+    auto r = exchange(client, std::move(req));
     if (Status st = statusOf(r, "GET _changes"); !st) return st;
     simdjson::dom::parser p;
     element root, last;
@@ -229,7 +229,7 @@ class RemoteEndpoint : public Endpoint {
       }
       http::ClientRequest req = request("GET", "/" + http::encodeDocId(m.id) + http::buildQuery(q), "");
       req.headers.emplace_back("Accept", "application/json");
-      auto r = client_->call(std::move(req));
+      auto r = exchange(*client_, std::move(req));
       if (r.ok() && r.status == 404) continue;
       if (Status st = statusOf(r, "GET " + m.id); !st) return st;
       simdjson::dom::parser p;
@@ -484,7 +484,7 @@ class RemoteEndpoint : public Endpoint {
     for (auto& [name, value] : req.headers)
       if (name == "Content-Type") value = mp.contentType("related");
     req.body = std::move(body);
-    auto r = client_->call(std::move(req));
+    auto r = exchange(*client_, std::move(req));
     if (r.ok() && (r.status == 201 || r.status == 202)) return std::optional<DocResult>();
     Status st = statusOf(r, "PUT " + d.id);
     // Network errors and 5xx retry the batch; a refusal of this one document is its write failure.
@@ -506,7 +506,76 @@ class RemoteEndpoint : public Endpoint {
   }
 
   http::ClientResponse send(const std::string& method, const std::string& path, const std::string& body) {
-    return client_->call(request(method, path, body));
+    return exchange(*client_, request(method, path, body));
+  }
+
+  // Every request goes through here. With credentials in the URL, as CouchDB's replicator does: log in
+  // once with POST /_session and send the AuthSession cookie instead of the password; take a refreshed
+  // cookie from any answer; on a 401 log in again and repeat the request once (the session expired).
+  // A peer without a usable /_session gets Basic auth on every request instead.
+  http::ClientResponse exchange(ClientThread& client, http::ClientRequest req) {
+    if (url_.user.empty() && url_.password.empty()) return client.call(std::move(req));
+    std::string cookie = session(client, false);
+    if (cookie.empty()) return client.call(std::move(req));
+    http::ClientRequest again = req;
+    auto r = client.call(withCookie(std::move(req), cookie));
+    if (r.ok() && r.status == 401) {
+      cookie = session(client, true);
+      if (cookie.empty()) return client.call(std::move(again));  // Basic from now on
+      r = client.call(withCookie(std::move(again), cookie));
+    }
+    keepCookie(r);
+    return r;
+  }
+
+  static http::ClientRequest withCookie(http::ClientRequest req, const std::string& cookie) {
+    req.url.user.clear();
+    req.url.password.clear();
+    req.headers.emplace_back("Cookie", cookie);
+    return req;
+  }
+
+  // The AuthSession cookie to send; "" for Basic auth. Logs in when there is none yet or `renew`.
+  std::string session(ClientThread& client, bool renew) {
+    {
+      std::lock_guard lock(authMu_);
+      if (basicOnly_) return {};
+      if (!cookie_.empty() && !renew) return cookie_;
+    }
+    http::ClientRequest login = request("POST", "", writeJsonDoc([&](db::JsonWriter& w) {
+                                          w.StartObject();
+                                          db::writeKey(w, "name");
+                                          db::writeString(w, url_.user);
+                                          db::writeKey(w, "password");
+                                          db::writeString(w, url_.password);
+                                          w.EndObject();
+                                        }));
+    // /_session lives at the server's root: the database URL without its last path segment.
+    std::string root = url_.target.substr(0, url_.target.rfind('/'));
+    login.url.target = root + "/_session";
+    login.url.user.clear();
+    login.url.password.clear();
+    auto r = client.call(std::move(login));
+    std::lock_guard lock(authMu_);
+    if (!r.ok()) return cookie_;  // the network: decide on a later request
+    const std::string* set = r.header("Set-Cookie");
+    size_t at = set ? set->find("AuthSession=") : std::string::npos;
+    if (r.status != 200 || at == std::string::npos) {
+      basicOnly_ = true;  // no sessions here (or not for these credentials): Basic says why on each request
+      cookie_.clear();
+      return {};
+    }
+    cookie_ = set->substr(at, set->find(';', at) - at);
+    return cookie_;
+  }
+
+  void keepCookie(const http::ClientResponse& r) {
+    const std::string* set = r.ok() ? r.header("Set-Cookie") : nullptr;
+    size_t at = set ? set->find("AuthSession=") : std::string::npos;
+    if (at == std::string::npos) return;
+    std::string fresh = set->substr(at, set->find(';', at) - at);
+    std::lock_guard lock(authMu_);
+    if (fresh.size() > std::string_view("AuthSession=").size()) cookie_ = std::move(fresh);
   }
 
   ClientThread& feedClient() {
@@ -522,6 +591,9 @@ class RemoteEndpoint : public Endpoint {
   std::mutex feedMu_;
   std::unique_ptr<ClientThread> feed_;  // created by the first waiting changes() call
   std::atomic<bool> interrupted_{false};
+  std::mutex authMu_;
+  std::string cookie_;      // "AuthSession=..." once logged in
+  bool basicOnly_ = false;  // the peer has no usable /_session
   std::atomic<bool> noBulkGet_{false};
   std::atomic<bool> noMultipart_{false};
 };
