@@ -1,7 +1,10 @@
 #include "replicator/replicator_service.h"
 
 #include <atomic>
+#include <algorithm>
 #include <chrono>
+#include <ctime>
+#include <functional>
 #include <thread>
 
 #include "db/json.h"
@@ -38,7 +41,7 @@ struct Spec {
 };
 
 Result<ReplicationPeer> peerOf(element e, DataDir& data, bool create, std::string& desc, ReplicationOptions& o) {
-  std::string_view url;
+  std::string_view url, user, password;
   element obj;
   if (!e.get(url)) {
   } else if (e.type() == simdjson::dom::element_type::OBJECT && !e["url"].get(url)) {
@@ -49,6 +52,10 @@ Result<ReplicationPeer> peerOf(element e, DataDir& data, bool create, std::strin
         if (!h.value.get(v)) o.headers.emplace_back(std::string(h.key), std::string(v));
       }
     }
+    // CouchDB 3's {"auth": {"basic": {"username": ..., "password": ...}}}, instead of user:pass@ in the URL.
+    element basic;
+    if (!e["auth"]["basic"].get(basic) && (basic["username"].get(user) || basic["password"].get(password)))
+      return badRequest("auth.basic needs string username and password");
   } else {
     return badRequest("source and target must be a URL, a database name, or {\"url\": ...}");
   }
@@ -56,6 +63,11 @@ Result<ReplicationPeer> peerOf(element e, DataDir& data, bool create, std::strin
   if (spec.rfind("http://", 0) == 0 || spec.rfind("https://", 0) == 0) {
     auto parsed = http::Url::parse(spec);
     if (!parsed) return badRequest("bad URL " + spec);
+    if (!user.empty() || !password.empty()) {
+      parsed->user = user;
+      parsed->password = password;
+      spec = parsed->toString();
+    }
     desc = parsed->redacted();
     return ReplicationPeer::remote(spec);
   }
@@ -79,6 +91,26 @@ Result<Spec> parseSpec(element body, DataDir& data) {
   if (!body["selector"].get(e)) spec.options.selector = db::toJson(e);
   if (!body["query_params"].get(e)) spec.options.queryParams = db::toJson(e);
   if (!body["since_seq"].get(e)) spec.options.sinceSeq = db::toJson(e);
+  // CouchDB's per-replication tuning fields.
+  const std::pair<const char*, std::function<void(uint64_t)>> numbers[] = {
+      {"worker_processes", [&](uint64_t v) { spec.options.workers = v; }},
+      {"worker_batch_size", [&](uint64_t v) { spec.options.batchSize = v; }},
+      {"connection_timeout", [&](uint64_t v) { spec.options.timeout = std::chrono::milliseconds(v); }},
+      {"retries_per_request", [&](uint64_t v) { spec.options.retries = static_cast<int>(std::min<uint64_t>(v, 1000000)); }},
+      {"checkpoint_interval", [&](uint64_t v) { spec.options.checkpointInterval = std::chrono::milliseconds(v); }},
+      {"http_connections", [](uint64_t) {}},  // the client pools connections per peer itself
+  };
+  for (const auto& [name, set] : numbers) {
+    if (body[name].get(e)) continue;
+    uint64_t v = 0;
+    if (e.get(v) || (v == 0 && std::string_view(name) != "retries_per_request"))
+      return badRequest(std::string(name) + " must be a positive integer");
+    set(v);
+  }
+  if (!body["use_checkpoints"].get(e)) {
+    if (e.get(b)) return badRequest("use_checkpoints must be a boolean");
+    spec.options.useCheckpoints = b;
+  }
   simdjson::dom::array ids;
   if (!body["doc_ids"].get(ids)) {
     for (element id : ids) {

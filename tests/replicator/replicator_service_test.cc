@@ -71,3 +71,36 @@ TEST_CASE("Node replication: a one-shot _replicator job records completion in it
   }));
   CHECK(node("GET", "/out/x").status == 200);
 }
+
+TEST_CASE("Node replication: CouchDB's auth object and tuning fields are honoured; bad ones refused",
+          "[repl][service]") {
+  LiveServer secured("[admins]\nadmin = pw\n");
+  LiveServer node;
+  const std::string auth = "Basic YWRtaW46cHc=";
+  REQUIRE(secured("PUT", "/src", "", {{"Authorization", auth}}).status == 201);
+  REQUIRE(secured("POST", "/src/_bulk_docs", R"({"docs":[{"_id":"a"},{"_id":"b"},{"_id":"c"}]})", {{"Authorization", auth}})
+              .status == 201);
+  const std::string src = "http://127.0.0.1:" + std::to_string(secured.port()) + "/src";
+  // Without credentials the source refuses; with CouchDB 3's auth object it answers.
+  auto refused = node("POST", "/_replicate", R"({"source":")" + src + R"(","target":"dst","create_target":true,"retries_per_request":0})");
+  CHECK(refused.status >= 400);
+  auto r = node("POST", "/_replicate",
+                R"({"source":{"url":")" + src + R"(","auth":{"basic":{"username":"admin","password":"pw"}}},)"
+                R"("target":"dst","create_target":true,"worker_processes":1,"worker_batch_size":2,)"
+                R"("connection_timeout":5000,"retries_per_request":2,"checkpoint_interval":1000,"use_checkpoints":true,"http_connections":4})");
+  INFO(r.body);
+  REQUIRE(r.status == 200);
+  CHECK(int64_t(Json(r.body)["history"].at(0)["docs_written"]) == 3);
+  CHECK(int64_t(Json(node("GET", "/dst").body)["doc_count"]) == 3);
+  // The password never shows in what the node reports.
+  CHECK(node("GET", "/_scheduler/jobs").body.find("pw") == std::string::npos);
+  for (const char* bad : {R"("worker_processes":"4")", R"("worker_batch_size":0)", R"("connection_timeout":-1)",
+                          R"("use_checkpoints":"yes")", R"("source":{"url":"http://x/db","auth":{"basic":{"username":1}}})"}) {
+    std::string body = std::string("{") + bad;
+    if (std::string(bad).find("\"source\"") == std::string::npos) body += R"(,"source":"dst")";
+    body += R"(,"target":"other"})";
+    INFO(body);
+    CHECK(node("POST", "/_replicate", body).status == 400);
+  }
+  CHECK(node("GET", "/other").status == 404);
+}
