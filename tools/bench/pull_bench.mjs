@@ -16,6 +16,7 @@ import { promisify } from 'node:util';
 import {
   PouchDB, startSettee, startPouchServer, localDb, http,
 } from '../../compat/helpers.mjs';
+import { makeDoc, loadDocs } from './bench_docs.mjs';
 
 const run = promisify(execFile);
 
@@ -50,41 +51,9 @@ function parseArgs(argv) {
   return opts;
 }
 
-// ~1 KB of JSON per document, deterministic so both servers get identical bytes.
-function makeDoc(i) {
-  const words = ['settee', 'couch', 'pouch', 'revision', 'replica', 'sequence', 'attachment', 'conflict'];
-  let text = '';
-  let x = (i * 2654435761) >>> 0;
-  while (text.length < 820) {
-    x ^= x << 13; x >>>= 0; x ^= x >>> 17; x ^= x << 5; x >>>= 0;
-    text += words[x % words.length] + ' ';
-  }
-  return {
-    _id: `doc-${String(i).padStart(7, '0')}`,
-    type: ['note', 'task', 'event'][i % 3],
-    n: i,
-    tags: [`t${i % 10}`, `g${i % 7}`],
-    created: new Date(1700000000000 + i * 1000).toISOString(),
-    text,
-  };
-}
-
+// Documents per second of a load of n documents.
 async function load(url, n, batch) {
-  const create = await http('PUT', url);
-  if (create.status !== 201) throw new Error(`PUT ${url}: ${create.status} ${create.text}`);
-  const t0 = performance.now();
-  for (let start = 0; start < n; start += batch) {
-    const docs = [];
-    for (let i = start; i < Math.min(n, start + batch); i++) docs.push(makeDoc(i));
-    const res = await http('POST', `${url}/_bulk_docs`, { docs }, { timeoutMs: 120000 });
-    if (res.status !== 201 || !Array.isArray(res.json) || res.json.some((r) => r.error)) {
-      throw new Error(`_bulk_docs into ${url} at ${start}: ${res.status} ${res.text.slice(0, 300)}`);
-    }
-  }
-  const seconds = (performance.now() - t0) / 1000;
-  const info = await http('GET', url);
-  if (info.json?.doc_count !== n) throw new Error(`${url} has doc_count ${info.json?.doc_count}, expected ${n}`);
-  return n / seconds;
+  return n / await loadDocs(url, n, batch);
 }
 
 async function pullOnce(url, n, adapter) {
