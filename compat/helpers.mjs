@@ -155,6 +155,42 @@ export function setteeBinary() {
   return process.env.SETTEE_BINARY || path.resolve(here, '../build/settee');
 }
 
+// Starts `settee ARGS` (e.g. ['replicate', src, dst, '--continuous']) as a child killed by PID on exit.
+// Returns { child, pid, output() (stdout+stderr so far), done: Promise<{code, signal, out, ms}>,
+// stop() (SIGTERM, then SIGKILL after 3 s) }.
+export function spawnSettee(args, { env = process.env, cwd } = {}) {
+  const started = Date.now();
+  const child = spawn(setteeBinary(), args, { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  child.stdout.on('data', (d) => { out += d; });
+  child.stderr.on('data', (d) => { out += d; });
+  if (child.pid !== undefined) children.set(child.pid, null);
+  const done = new Promise((resolve) => {
+    child.once('error', (e) => resolve({ code: null, signal: null, out: `spawn failed: ${e.message}`, ms: 0 }));
+    child.once('exit', (code, signal) => {
+      children.delete(child.pid);
+      resolve({ code, signal, out, ms: Date.now() - started });
+    });
+  });
+  const stop = async () => {
+    try { process.kill(child.pid, 'SIGTERM'); } catch { /* gone */ }
+    const timer = setTimeout(() => { try { process.kill(child.pid, 'SIGKILL'); } catch { /* gone */ } }, 3000);
+    const result = await done;
+    clearTimeout(timer);
+    return result;
+  };
+  return { child, pid: child.pid, output: () => out, done, stop };
+}
+
+// Runs `settee ARGS` to completion; killed by PID after `timeoutMs` (then `signal` is 'SIGKILL').
+export async function runSettee(args, { timeoutMs = 60000, env, cwd } = {}) {
+  const proc = spawnSettee(args, { env, cwd });
+  const timer = setTimeout(() => { try { process.kill(proc.pid, 'SIGKILL'); } catch { /* gone */ } }, timeoutMs);
+  const result = await proc.done;
+  clearTimeout(timer);
+  return result;
+}
+
 // Starts `settee serve` with a fresh data directory. `logLevel` other than 'none' keeps stderr for debugging.
 // With COMPAT_SERVER=pouchdb-server the tests run against pouchdb-server instead: a check of the tests
 // themselves (what passes there is what PouchDB's own server does).

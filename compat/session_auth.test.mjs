@@ -4,9 +4,8 @@
 // node sees every request the replicator makes.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import nodeHttp from 'node:http';
-import { startSettee, setteeBinary, http, withTimeout } from './helpers.mjs';
+import { startSettee, runSettee, http } from './helpers.mjs';
 
 let node;
 
@@ -34,14 +33,7 @@ function recordingProxy(upstreamPort, { noSession = false } = {}) {
   });
 }
 
-function replicate(args) {
-  return withTimeout(new Promise((resolve) => {
-    const child = spawn(setteeBinary(), ['replicate', ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
-    let out = '';
-    child.stderr.on('data', (d) => { out += d; });
-    child.on('exit', (code) => resolve({ code, out }));
-  }), 60000, 'settee replicate');
-}
+const replicate = (args) => runSettee(['replicate', ...args]);
 
 before(async () => {
   node = await startSettee();
