@@ -122,11 +122,17 @@ class Server {
   async stop() {
     if (children.has(this.pid)) {
       try { process.kill(this.pid, 'SIGTERM'); } catch { /* gone */ }
-      const done = await Promise.race([this.exited, sleep(5000).then(() => null)]);
+      // A pending timer would keep the test process alive after its last test: each is cleared.
+      const within = (ms) => {
+        let timer;
+        const timeout = new Promise((resolve) => { timer = setTimeout(() => resolve(null), ms); });
+        return Promise.race([this.exited, timeout]).finally(() => clearTimeout(timer));
+      };
+      const done = await within(5000);
       if (!done) {
         console.error(`# ${this.name} (pid ${this.pid}) did not stop within 5 s of SIGTERM; sending SIGKILL`);
         try { process.kill(this.pid, 'SIGKILL'); } catch { /* gone */ }
-        await Promise.race([this.exited, sleep(5000)]);
+        await within(5000);
       }
       children.delete(this.pid);
     }

@@ -41,10 +41,13 @@ struct Batch {
   std::string lastSeq;
 };
 
-// Failures worth retrying: the network, timeouts, 5xx. A refusal (401/403), a bad request or a missing
-// database will not change by asking again.
+// Failures worth retrying: the network, timeouts, 5xx. A refusal (401/403), a bad request, a missing
+// database, a conflict (the caller re-reads) or a body too large will not change by asking again.
 bool transient(const Status& st) {
   switch (st.code()) {
+    case ErrorCode::Conflict:
+    case ErrorCode::TooLarge:
+    case ErrorCode::BadContentType:
     case ErrorCode::Unauthorized:
     case ErrorCode::Forbidden:
     case ErrorCode::BadRequest:
@@ -108,8 +111,8 @@ struct Replication::Impl {
     {
       std::lock_guard lock(mu);
       if (state == ReplicationState::Retrying && (s == ReplicationState::Running || s == ReplicationState::Idle)) {
-        beforeTrouble = s;  // still backing off; that state returns when the trouble ends
-        return;
+        beforeTrouble = s;  // still backing off: that state returns when the trouble ends
+        s = ReplicationState::Retrying;
       }
       state = s;
       copy = stats;
@@ -148,6 +151,17 @@ struct Replication::Impl {
     std::lock_guard lock(endpointsMu);
     if (source) source->interrupt();
     if (target) target->interrupt();
+  }
+
+  // retry() for calls that answer a bare Status.
+  template <class F>
+  Status retryStatus(F&& fn) {
+    auto r = retry([&]() -> Result<bool> {
+      Status st = fn();
+      if (!st) return st;
+      return true;
+    });
+    return r ? Status::ok() : r.status();
   }
 
   void beginTrouble(const Status& why) {
@@ -221,11 +235,14 @@ struct Replication::Impl {
     // the revision and try once more.
     for (auto* side : {source.get(), target.get()}) {
       std::string& rev = side == source.get() ? sourceRev : targetRev;
-      auto written = side->putLocal(localId, encodeCheckpoint(rev, sessionId, seq, entry, history));
+      // Retried like every request: a lost answer to a PUT that was applied comes back as a conflict,
+      // which the re-read below resolves.
+      auto put = [&] { return retry([&] { return side->putLocal(localId, encodeCheckpoint(rev, sessionId, seq, entry, history)); }); };
+      auto written = put();
       if (!written && written.status().code() == ErrorCode::Conflict) {
-        auto current = side->getLocal(localId);
+        auto current = retry([&] { return side->getLocal(localId); });
         if (current) rev = checkpointRev(*current);
-        written = side->putLocal(localId, encodeCheckpoint(rev, sessionId, seq, entry, history));
+        written = put();
       }
       if (!written) {
         // A source that refuses checkpoints (read-only) keeps them on the target only, as PouchDB does.
@@ -322,7 +339,7 @@ struct Replication::Impl {
     if (!si) return si.status();
     auto ti = retry([&] { return target->info(); });
     if (!ti && ti.status().code() == ErrorCode::NotFound && options.createTarget) {
-      if (Status st = target->create(); !st) return st;
+      if (Status st = retryStatus([&] { return target->create(); }); !st) return st;
       ti = retry([&] { return target->info(); });
     }
     if (!ti) return ti.status();

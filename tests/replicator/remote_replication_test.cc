@@ -222,3 +222,40 @@ TEST_CASE("Replication over HTTP: a continuous feed gone silent is taken for dea
   REQUIRE(retrying != seen.end());
   CHECK(retrying->second.find("_changes") != std::string::npos);  // the listener is told which request failed
 }
+
+TEST_CASE("Replication over HTTP: a document the target refuses is a write failure, the rest are written",
+          "[repl][remote]") {
+  // bob is a member of the target database, not its admin: design documents are refused to him one by
+  // one (as CouchDB answers them in _bulk_docs), and the replication goes on without them.
+  LiveServer source;
+  LiveServer target("[admins]\nadmin = pw\n");
+  const std::vector<std::pair<std::string, std::string>> admin = {{"Authorization", "Basic YWRtaW46cHc="}};
+  REQUIRE(target("PUT", "/_users", "", admin).status == 201);
+  REQUIRE(target("PUT", "/_users/org.couchdb.user:bob", R"({"name":"bob","password":"pw2","roles":[],"type":"user"})", admin)
+              .status == 201);
+  REQUIRE(target("PUT", "/dst", "", admin).status == 201);
+  REQUIRE(target("PUT", "/dst/_security", R"({"admins":{"names":[],"roles":[]},"members":{"names":["bob"],"roles":[]}})", admin)
+              .status == 200);
+  REQUIRE(source("PUT", "/src").status == 201);
+  REQUIRE(source("POST", "/src/_bulk_docs", R"({"docs":[{"_id":"a"},{"_id":"b"},{"_id":"_design/app","views":{}}]})").status == 201);
+
+  const std::string bob = "http://bob:pw2@127.0.0.1:" + std::to_string(target.port()) + "/dst";
+  Replication rep(ReplicationPeer::remote(url(source, "src")), ReplicationPeer::remote(bob));
+  Status st = rep.run();
+  INFO(st.reason());
+  REQUIRE(st.isOk());
+  CHECK(rep.stats().docsWritten == 2);
+  CHECK(rep.stats().docWriteFailures == 1);
+  CHECK(target("GET", "/dst/a", "", admin).status == 200);
+  CHECK(target("GET", "/dst/_design/app", "", admin).status == 404);
+
+  // The same refusal, as the target answers it.
+  auto direct = target("POST", "/dst/_bulk_docs", R"({"docs":[{"_id":"_design/x"},{"_id":"c"}]})",
+                       {{"Authorization", "Basic Ym9iOnB3Mg=="}});
+  REQUIRE(direct.status == 201);
+  Json results(direct.body);
+  CHECK(std::string(results.root().at(0)["error"].get_string().value()) == "unauthorized");
+  CHECK(std::string(results.root().at(0)["id"].get_string().value()) == "_design/x");
+  CHECK(bool(results.root().at(1)["ok"]));
+  CHECK(target("GET", "/dst/_design/x", "", admin).status == 404);
+}

@@ -128,7 +128,9 @@ int replicateCommand(const std::vector<std::string>& args) {
     reps[i]->start([&, i](ReplicationState s, const ReplicationStats& st, const Status& err) {
       std::lock_guard lock(outMu);
       if (!tty) line(i, s, st);
-      if (!err.isOk()) std::fprintf(stderr, "%ssettee: replication failed: %s\n", tty ? "\n" : "", err.reason().c_str());
+      if (!err.isOk())
+        std::fprintf(stderr, "%ssettee: %s: %s\n", tty ? "\n" : "",
+                     s == ReplicationState::Retrying ? "retrying after" : "replication failed", err.reason().c_str());
     });
   }
   std::atomic<bool> done{false};

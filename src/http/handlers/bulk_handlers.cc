@@ -1,5 +1,7 @@
 // The bulk family: _bulk_docs, _revs_diff and _missing_revs here; _bulk_get (bulk_get.cc) and
 // _all_docs / _design_docs (all_docs.cc) stream their answers through paged_stream.cc.
+#include <optional>
+
 #include "db/rev_id.h"
 #include "db/store.h"
 #include "http/auth.h"
@@ -42,6 +44,8 @@ Response bulkDocs(Call& call) {
   std::vector<db::WriteOp> ops;
   ops.reserve(docs.size());
   std::vector<std::string> revs;  // as sent, for new_edits=false failures
+  std::optional<int> designAllowed;                     // decided at the first design document
+  std::vector<std::pair<size_t, std::string>> refused;  // design documents the user may not write
   for (element doc : docs) {
     db::WriteOp op;
     if (users && doc.type() == element_type::OBJECT) {
@@ -65,10 +69,21 @@ Response bulkDocs(Call& call) {
       return errorResponse(
           badRequest("When `new_edits: false`, the document needs `_rev` or `_revisions` specified"));
     revs.push_back(parsed.rev ? parsed.rev->str() : std::string());
+    // Design documents need a database admin, here as on PUT: refused one by one (CouchDB answers
+    // `unauthorized` for that document and writes the rest).
+    if (parsed.id.rfind("_design/", 0) == 0) {
+      if (!designAllowed)
+        designAllowed = call.svc->auth->authorize(call.user, call.db.get(), Access::DbAdmin).isOk() ? 1 : 0;
+      if (*designAllowed == 0) {
+        refused.emplace_back(ops.size(), parsed.id);
+        op.doc = Status(ErrorCode::Unauthorized, "You are not a db or server admin.");
+      }
+    }
     ops.push_back(std::move(op));
   }
 
   std::vector<DocResult> results = store.write(ops, newEdits);
+  for (auto& [index, id] : refused) results[index].id = std::move(id);
   return Response::json(201, writeJson([&](db::JsonWriter& w) {
     w.StartArray();
     for (size_t i = 0; i < results.size(); ++i) {
