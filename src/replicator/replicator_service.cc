@@ -14,6 +14,19 @@
 namespace settee::repl {
 namespace {
 
+// A job's counters as /_active_tasks and /_scheduler/docs name them (the checkpoint history uses
+// missing_checked / missing_found instead).
+void writeProgress(db::JsonWriter& w, const ReplicationStats& st) {
+  const std::pair<const char*, uint64_t> counters[] = {
+      {"docs_read", st.docsRead}, {"docs_written", st.docsWritten}, {"doc_write_failures", st.docWriteFailures},
+      {"missing_revisions_found", st.missingFound}, {"revisions_checked", st.missingChecked},
+      {"changes_pending", st.pending}};
+  for (auto [k, v] : counters) {
+    db::writeKey(w, k);
+    w.Uint64(v);
+  }
+}
+
 // A job's state under CouchDB's scheduler names (/_scheduler/jobs and /_scheduler/docs).
 const char* schedulerState(ReplicationState s) {
   switch (s) {
@@ -288,10 +301,6 @@ std::string ReplicatorService::activeTasks() {
         db::writeKey(w, k);
         db::writeString(w, v);
       };
-      auto num = [&](const char* k, uint64_t v) {
-        db::writeKey(w, k);
-        w.Uint64(v);
-      };
       str("type", "replication");
       str("node", "settee@127.0.0.1");
       str("pid", "<0.0.0>");
@@ -304,12 +313,7 @@ std::string ReplicatorService::activeTasks() {
       str("target", job->spec.targetDesc);
       db::writeKey(w, "continuous");
       w.Bool(job->spec.options.continuous);
-      num("docs_read", st.docsRead);
-      num("docs_written", st.docsWritten);
-      num("doc_write_failures", st.docWriteFailures);
-      num("missing_revisions_found", st.missingFound);
-      num("revisions_checked", st.missingChecked);
-      num("changes_pending", st.pending);
+      writeProgress(w, st);
       db::writeKey(w, "checkpointed_source_seq");
       db::writeRaw(w, st.endLastSeq.empty() ? "0" : st.endLastSeq, rapidjson::kNumberType);
       str("state", schedulerState(job->rep->state()));
@@ -448,14 +452,7 @@ void ReplicatorService::registerRoutes(http::Api& api) {
           db::writeString(w, job->startTime);
           db::writeKey(w, "info");
           w.StartObject();
-          const std::pair<const char*, uint64_t> counters[] = {
-              {"docs_read", st.docsRead}, {"docs_written", st.docsWritten}, {"doc_write_failures", st.docWriteFailures},
-              {"missing_revisions_found", st.missingFound}, {"revisions_checked", st.missingChecked},
-              {"changes_pending", st.pending}};
-          for (auto [k, v] : counters) {
-            db::writeKey(w, k);
-            w.Uint64(v);
-          }
+          writeProgress(w, st);
           w.EndObject();
           w.EndObject();
         }
