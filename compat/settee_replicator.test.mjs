@@ -1,5 +1,5 @@
-// Settee's own replicator (`settee replicate`) against pouchdb-server: pull, push and sync, one-shot and
-// continuous, with the common fixture (updates, deletions, a re-created tombstone, _design and _local docs,
+// Settee's own replicator (`settee replicate`) against pouchdb-server and against a second Settee node:
+// pull, push and sync, one-shot and continuous, with the common fixture (updates, deletions, a re-created tombstone, _design and _local docs,
 // attachments including one of 3 MB, live and deleted conflicts) plus branches made on both sides.
 // Afterwards every document's leaves with their paths, winner, conflicts and attachment digests match.
 import { test, after } from 'node:test';
@@ -18,10 +18,14 @@ async function replicate(...args) {
   return r;
 }
 
-test('settee replicate with pouchdb-server: pull, push and sync keep every tree', { timeout: 240000 }, async () => {
-  const [settee, pserver] = await Promise.all([startSettee(), startPouchServer()]);
-  cleanups.push(() => settee.stop(), () => pserver.stop());
-  const origin = new PouchDB(`${pserver.url}/origin`);
+// The peer Settee replicates with: pouchdb-server, or another Settee node.
+const PEERS = [['pouchdb-server', () => startPouchServer()], ['a second Settee node', () => startSettee()]];
+
+for (const [peerName, startPeer] of PEERS) {
+test(`settee replicate with ${peerName}: pull, push and sync keep every tree`, { timeout: 240000 }, async () => {
+  const [settee, peer] = await Promise.all([startSettee(), startPeer()]);
+  cleanups.push(() => settee.stop(), () => peer.stop());
+  const origin = new PouchDB(`${peer.url}/origin`);
   const { big } = await populate(origin);
   check(await origin.bulkDocs([branch('shared', ['s', 'u'], { side: 'pouchdb-server' })], { new_edits: false }));
   assert.equal((await http('PUT', `${settee.url}/middle`)).status, 201);
@@ -29,9 +33,9 @@ test('settee replicate with pouchdb-server: pull, push and sync keep every tree'
   check(await middle.bulkDocs([branch('shared', ['s', 't'], { side: 'settee' })], { new_edits: false }));
   await middle.put({ _id: 'settee-only', v: 1 });
 
-  await replicate(`${pserver.url}/origin`, `${settee.url}/middle`);  // pull into Settee
-  await replicate(`${settee.url}/middle`, `${pserver.url}/copy`, '--create-target');  // push out of it
-  const copy = new PouchDB(`${pserver.url}/copy`);
+  await replicate(`${peer.url}/origin`, `${settee.url}/middle`);  // pull into Settee
+  await replicate(`${settee.url}/middle`, `${peer.url}/copy`, '--create-target');  // push out of it
+  const copy = new PouchDB(`${peer.url}/copy`);
   const sMiddle = await snapshot(middle);
   assert.equal(sMiddle.shared.leaves.length, 2, 'both sides\' branches of "shared"');
   assert.equal(sMiddle['att-big'].leaves[0].attachments['blob.bin'].digest, md5Digest(big));
@@ -41,18 +45,18 @@ test('settee replicate with pouchdb-server: pull, push and sync keep every tree'
   assert.equal(Buffer.compare(Buffer.from(blob), big), 0, 'the 3 MB attachment arrives byte for byte');
 
   // Sync: the origin learns Settee's branch and document; nothing is left to move afterwards.
-  await replicate(`${pserver.url}/origin`, `${settee.url}/middle`, '--sync');
+  await replicate(`${peer.url}/origin`, `${settee.url}/middle`, '--sync');
   assertSameDatabase(withoutStatuses(await snapshot(origin)), withoutStatuses(await snapshot(middle)), 'origin vs Settee after sync');
-  const again = await replicate(`${pserver.url}/origin`, `${settee.url}/middle`, '--sync');
+  const again = await replicate(`${peer.url}/origin`, `${settee.url}/middle`, '--sync');
   assert.doesNotMatch(again.out, /completed: [1-9]\d* written/, `a second sync moves nothing: ${again.out}`);
 });
 
-test('settee replicate --continuous --sync with pouchdb-server converges after edits on both sides', { timeout: 120000 }, async () => {
-  const [settee, pserver] = await Promise.all([startSettee(), startPouchServer()]);
-  cleanups.push(() => settee.stop(), () => pserver.stop());
-  const p = new PouchDB(`${pserver.url}/live`);
-  await p.info();  // creates it
-  const live = spawnSettee(['replicate', `${pserver.url}/live`, `${settee.url}/live`, '--sync', '--continuous', '--create-target']);
+test(`settee replicate --continuous --sync with ${peerName} converges after edits on both sides`, { timeout: 120000 }, async () => {
+  const [settee, peer] = await Promise.all([startSettee(), startPeer()]);
+  cleanups.push(() => settee.stop(), () => peer.stop());
+  const p = new PouchDB(`${peer.url}/live`);
+  await http('PUT', `${peer.url}/live`);  // created here, as PouchDB would on first use
+  const live = spawnSettee(['replicate', `${peer.url}/live`, `${settee.url}/live`, '--sync', '--continuous', '--create-target']);
   cleanups.push(() => live.stop());
   await waitFor(async () => (await http('GET', `${settee.url}/live`)).status === 200, 20000, 'the target created');
   const s = new PouchDB(`${settee.url}/live`);
@@ -84,3 +88,4 @@ test('settee replicate --continuous --sync with pouchdb-server converges after e
   assert.equal(sp.s1.leaves[0].body.edited, true);
   assert.equal(live.child.exitCode, null, 'the continuous replication is still running');
 });
+}

@@ -125,6 +125,11 @@ int replicateCommand(const std::vector<std::string>& args) {
                  st.endLastSeq.c_str());
   };
   for (size_t i = 0; i < reps.size(); ++i) {
+    // --sync --create-target: the way back reads from the database the way out creates, so it starts
+    // once the first replication is past its start (target verified or created).
+    if (i > 0 && options.createTarget) {
+      while (reps[0]->state() == ReplicationState::Starting) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
     reps[i]->start([&, i](ReplicationState s, const ReplicationStats& st, const Status& err) {
       std::lock_guard lock(outMu);
       if (!tty) line(i, s, st);
