@@ -77,8 +77,11 @@ class Endpoint {
   virtual Result<std::vector<MissingRevs>> revsDiff(
       const std::vector<std::pair<std::string, std::vector<std::string>>>& revs) = 0;
   // The missing revisions with their history (`_revisions`) and attachments newer than the possible
-  // ancestors.
-  virtual Result<std::vector<FetchedRev>> fetch(const std::vector<MissingRevs>& missing) = 0;
+  // ancestors. With `deferred`, a revision that has attachments is not fetched with their bytes but
+  // listed there (its own rev, its possible ancestors), for the caller to fetch alone: a batch then
+  // holds at most one document's attachment bytes at a time, whatever their size.
+  virtual Result<std::vector<FetchedRev>> fetch(const std::vector<MissingRevs>& missing,
+                                                std::vector<MissingRevs>* deferred = nullptr) = 0;
   // Writes with new_edits=false; returns the per-document failures only. `docs` stays intact, so a
   // failed call can be retried with the same batch.
   virtual Result<std::vector<DocResult>> write(const std::vector<FetchedRev>& docs) = 0;
@@ -87,6 +90,11 @@ class Endpoint {
   // later ones return at once, so a continuous replication stops promptly. Other calls are not affected.
   virtual void interrupt() = 0;
 };
+
+// Whether a document's JSON may have an `_attachments` member: a scan, no parse. A string value cannot
+// hold that quoted name unescaped; a nested key of that name is a false positive that only costs a
+// separate fetch.
+inline bool hasAttachments(const std::string& json) { return json.find("\"_attachments\"") != std::string::npos; }
 
 // `spec` is a URL (http:// or https://) or the name of a database in `localData`.
 struct EndpointOptions {

@@ -102,21 +102,24 @@ Result<std::vector<MissingRevs>> LocalEndpoint::revsDiff(
   return out;
 }
 
-Result<std::vector<FetchedRev>> LocalEndpoint::fetch(const std::vector<MissingRevs>& missing) {
+Result<std::vector<FetchedRev>> LocalEndpoint::fetch(const std::vector<MissingRevs>& missing,
+                                                     std::vector<MissingRevs>* deferred) {
   std::vector<FetchedRev> out;
   for (const auto& m : missing) {
     ReadOptions options;
     options.revs = true;
-    options.attachments = true;
+    options.attachments = deferred == nullptr;
     options.latest = true;
-    options.attsSince = m.possibleAncestors;
+    if (options.attachments) options.attsSince = m.possibleAncestors;
     auto revs = db_->getOpenRevs(m.id, m.missing, options);
     if (!revs) {
       if (revs.status().code() == ErrorCode::NotFound) continue;
       return revs.status();
     }
     for (auto& r : *revs) {
-      if (r.found) out.push_back({m.id, std::move(r.json), {}});
+      if (!r.found) continue;
+      if (deferred && hasAttachments(r.json)) deferred->push_back({m.id, {r.rev}, m.possibleAncestors});
+      else out.push_back({m.id, std::move(r.json), {}});
     }
   }
   return out;

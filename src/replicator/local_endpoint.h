@@ -20,7 +20,8 @@ class LocalEndpoint : public Endpoint {
                                std::chrono::milliseconds timeout) override;
   Result<std::vector<MissingRevs>> revsDiff(
       const std::vector<std::pair<std::string, std::vector<std::string>>>& revs) override;
-  Result<std::vector<FetchedRev>> fetch(const std::vector<MissingRevs>& missing) override;
+  Result<std::vector<FetchedRev>> fetch(const std::vector<MissingRevs>& missing,
+                                        std::vector<MissingRevs>* deferred = nullptr) override;
   Result<std::vector<DocResult>> write(const std::vector<FetchedRev>& docs) override;
   Status ensureFullCommit() override { return Status::ok(); }
   void interrupt() override { interrupted_ = true; }

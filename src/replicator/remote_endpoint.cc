@@ -203,9 +203,31 @@ class RemoteEndpoint : public Endpoint {
     return out;
   }
 
-  Result<std::vector<FetchedRev>> fetch(const std::vector<MissingRevs>& missing) override {
+  Result<std::vector<FetchedRev>> fetch(const std::vector<MissingRevs>& missing,
+                                        std::vector<MissingRevs>* deferred) override {
+    auto got = fetchAll(missing, deferred == nullptr);
+    if (!got || !deferred) return got;
+    // Fetched without attachment bytes: a revision that has attachments is fetched again, alone.
+    std::vector<FetchedRev> out;
+    out.reserve(got->size());
+    for (auto& d : *got) {
+      if (!hasAttachments(d.json)) {
+        out.push_back(std::move(d));
+        continue;
+      }
+      simdjson::dom::parser p;
+      std::string_view rev;
+      if (p.parse(d.json)["_rev"].get(rev)) return Status(ErrorCode::Internal, "fetched document without _rev: " + d.id);
+      auto m = std::find_if(missing.begin(), missing.end(), [&](const MissingRevs& x) { return x.id == d.id; });
+      deferred->push_back({d.id, {std::string(rev)}, m == missing.end() ? std::vector<std::string>() : m->possibleAncestors});
+    }
+    return out;
+  }
+
+ private:
+  Result<std::vector<FetchedRev>> fetchAll(const std::vector<MissingRevs>& missing, bool attachments) {
     if (!noBulkGet_) {
-      auto got = bulkGet(missing);
+      auto got = bulkGet(missing, attachments);
       if (got || got.status().code() == ErrorCode::Internal || got.status().code() == ErrorCode::Unauthorized ||
           got.status().code() == ErrorCode::Forbidden)
         return got;
@@ -219,8 +241,8 @@ class RemoteEndpoint : public Endpoint {
         w.EndArray();
       });
       std::vector<std::pair<std::string, std::string>> q = {
-          {"revs", "true"}, {"latest", "true"}, {"attachments", "true"}, {"open_revs", revs}};
-      if (!m.possibleAncestors.empty()) {
+          {"revs", "true"}, {"latest", "true"}, {"attachments", attachments ? "true" : "false"}, {"open_revs", revs}};
+      if (attachments && !m.possibleAncestors.empty()) {
         q.emplace_back("atts_since", writeJsonDoc([&](db::JsonWriter& w) {
                          w.StartArray();
                          for (const auto& r : m.possibleAncestors) db::writeString(w, r);
@@ -243,6 +265,7 @@ class RemoteEndpoint : public Endpoint {
     return out;
   }
 
+ public:
   // Documents carrying attachment bytes past tuning::kMultipartThreshold go one by one as a
   // multipart/related PUT ?new_edits=false, as CouchDB's replicator sends them: the bytes travel raw
   // instead of base64 and do not count against the target's max_document_size. The rest go in one
@@ -337,7 +360,7 @@ class RemoteEndpoint : public Endpoint {
     }
   }
 
-  Result<std::vector<FetchedRev>> bulkGet(const std::vector<MissingRevs>& missing) {
+  Result<std::vector<FetchedRev>> bulkGet(const std::vector<MissingRevs>& missing, bool attachments) {
     std::string body = writeJsonDoc([&](db::JsonWriter& w) {
       w.StartObject();
       db::writeKey(w, "docs");
@@ -349,7 +372,7 @@ class RemoteEndpoint : public Endpoint {
           db::writeString(w, m.id);
           db::writeKey(w, "rev");
           db::writeString(w, rev);
-          if (!m.possibleAncestors.empty()) {
+          if (attachments && !m.possibleAncestors.empty()) {
             db::writeKey(w, "atts_since");
             w.StartArray();
             for (const auto& a : m.possibleAncestors) db::writeString(w, a);
@@ -361,7 +384,9 @@ class RemoteEndpoint : public Endpoint {
       w.EndArray();
       w.EndObject();
     });
-    auto r = send("POST", "/_bulk_get?revs=true&latest=true&attachments=true", body);
+    auto r = send("POST", attachments ? "/_bulk_get?revs=true&latest=true&attachments=true"
+                                      : "/_bulk_get?revs=true&latest=true&attachments=false",
+                  body);
     if (Status st = statusOf(r, "POST _bulk_get"); !st) {
       if (r.ok() && (r.status == 405 || r.status == 501)) return Status(ErrorCode::NotFound, st.reason());
       return st;

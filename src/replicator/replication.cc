@@ -281,16 +281,31 @@ struct Replication::Impl {
     for (size_t at = 0; at < missing->size(); at += tuning::kFetchBatch) {
       std::vector<MissingRevs> chunk(missing->begin() + static_cast<long>(at),
                                      missing->begin() + static_cast<long>(std::min(missing->size(), at + tuning::kFetchBatch)));
-      auto docs = retry([&] { return source->fetch(chunk); });
+      std::vector<MissingRevs> withAttachments;
+      auto docs = retry([&] {
+        withAttachments.clear();
+        return source->fetch(chunk, &withAttachments);
+      });
       if (!docs) return docs.status();
-      size_t count = docs->size();
-      auto failures = retry([&] { return target->write(*docs); });
-      if (!failures) return failures.status();
-      std::lock_guard lock(mu);
-      stats.docsRead += count;
-      stats.docsWritten += count - failures->size();
-      stats.docWriteFailures += failures->size();
+      if (Status st = writeFetched(*docs); !st) return st;
+      // Documents with attachments one at a time: memory holds one document's bytes, not a batch's.
+      for (const MissingRevs& one : withAttachments) {
+        auto doc = retry([&] { return source->fetch({one}); });
+        if (!doc) return doc.status();
+        if (Status st = writeFetched(*doc); !st) return st;
+      }
     }
+    return Status::ok();
+  }
+
+  Status writeFetched(const std::vector<FetchedRev>& docs) {
+    if (docs.empty()) return Status::ok();
+    auto failures = retry([&] { return target->write(docs); });
+    if (!failures) return failures.status();
+    std::lock_guard lock(mu);
+    stats.docsRead += docs.size();
+    stats.docsWritten += docs.size() - failures->size();
+    stats.docWriteFailures += failures->size();
     return Status::ok();
   }
 

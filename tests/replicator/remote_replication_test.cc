@@ -1,4 +1,9 @@
 // Replication over HTTP with a real `settee serve` process on each side (or one side local).
+#include <fcntl.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
 #include <catch2/catch.hpp>
 #include <algorithm>
 #include <mutex>
@@ -258,4 +263,43 @@ TEST_CASE("Replication over HTTP: a document the target refuses is a write failu
   CHECK(std::string(results.root().at(0)["id"].get_string().value()) == "_design/x");
   CHECK(bool(results.root().at(1)["ok"]));
   CHECK(target("GET", "/dst/_design/x", "", admin).status == 404);
+}
+
+TEST_CASE("Replication over HTTP: documents with big attachments move one at a time, in bounded memory",
+          "[repl][remote]") {
+  // 24 documents of 2 MB each: fetched in one batch with their bytes (base64, then decoded) they would
+  // take well over 100 MB in the replicating process; one at a time they take a few MB.
+  LiveServer source;
+  REQUIRE(source("PUT", "/src").status == 201);
+  std::string data;
+  for (int i = 0; data.size() < 2800000; ++i) data += static_cast<char>('A' + (i * 131 + i / 17) % 26);
+  for (int i = 0; i < 24; ++i) {
+    data[0] = static_cast<char>('A' + i);  // a different attachment each time
+    REQUIRE(source("PUT", "/src/big" + std::to_string(i),
+                   R"({"_attachments":{"b.bin":{"content_type":"application/octet-stream","data":")" + data + R"("}}})")
+                .status == 201);
+  }
+  REQUIRE(source("POST", "/src/_bulk_docs", R"({"docs":[{"_id":"plain1"},{"_id":"plain2"}]})").status == 201);
+  TempDir dir;
+  pid_t pid = fork();
+  if (pid == 0) {
+    int devnull = open("/dev/null", O_WRONLY);
+    dup2(devnull, 1);
+    dup2(devnull, 2);
+    execl(SETTEE_BINARY, SETTEE_BINARY, "replicate", url(source, "src").c_str(), "copy", "--data", dir.path().c_str(),
+          "--create-target", static_cast<char*>(nullptr));
+    _exit(127);
+  }
+  int status = 0;
+  rusage usage{};
+  REQUIRE(wait4(pid, &status, 0, &usage) == pid);
+  REQUIRE(WIFEXITED(status));
+  CHECK(WEXITSTATUS(status) == 0);
+  INFO("peak RSS of settee replicate: " << usage.ru_maxrss << " kB");
+  CHECK(usage.ru_maxrss < 80 * 1024);
+  DataDir data2(dir.path());
+  auto copy = *data2.open("copy");
+  CHECK(copy->info().docCount == 26);
+  Attachment got = *copy->getAttachment("big23", "b.bin");
+  CHECK(got.digest == Json(source("GET", "/src/big23").body)["_attachments"]["b.bin"]["digest"].get_string().value());
 }
