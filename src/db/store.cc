@@ -98,7 +98,7 @@ Status Store::init(const std::string& path) {
 // midway leaves the old file as it was. A fresh file has no meta table yet and needs nothing.
 Status Store::migrate() {
   {
-    Statement hasMeta(conn_.prepare("SELECT 1 FROM sqlite_schema WHERE name = 'meta'"));
+    Statement hasMeta(conn_.prepare("SELECT 1 FROM sqlite_master WHERE name = 'meta'"));
     if (!hasMeta.step()) return Status::ok();
   }
   Statement version(conn_.prepare("SELECT value FROM meta WHERE key = 'schema_version'"));

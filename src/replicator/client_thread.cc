@@ -58,6 +58,12 @@ http::ClientResponse ClientThread::call(http::ClientRequest request) {
     if (!closing_) {
       posted = true;
       queue_.push_back([this, promise, req = std::move(request)]() mutable {
+        if (cancelled_) {  // queued before cancelAll() ran, started after: cancelled all the same
+          http::ClientResponse failed;
+          failed.error = {http::ClientErrc::Cancelled, "cancelled"};
+          promise->set_value(std::move(failed));
+          return;
+        }
         auto id = std::make_shared<http::RequestId>(0);
         http::ClientError err = client_->request(
             std::move(req),
@@ -86,6 +92,7 @@ http::ClientResponse ClientThread::call(http::ClientRequest request) {
 
 void ClientThread::cancelAll() {
   post([this] {
+    cancelled_ = true;
     std::set<http::RequestId> ids;
     ids.swap(inFlight_);
     for (http::RequestId id : ids) client_->cancel(id);

@@ -3,7 +3,7 @@
 // Owns one I/O thread running a libuv loop with one HttpClient (so every replicator thread shares one
 // connection pool per peer). `call()` may be used from any thread but the I/O thread: it hands the request
 // to the loop and blocks until the response (or an error) arrives. `cancelAll()` (any thread) ends every
-// call waiting at that moment with a Cancelled error. Destruction closes the client and joins the
+// call waiting at that moment, and every later one, with a Cancelled error: it is for shutting down. Destruction closes the client and joins the
 // thread; calls still waiting then end with a Cancelled error.
 #pragma once
 
@@ -41,6 +41,7 @@ class ClientThread {
   std::vector<std::function<void()>> queue_;
   bool closing_ = false;
   std::set<http::RequestId> inFlight_;  // I/O thread only
+  bool cancelled_ = false;              // I/O thread only
   std::thread thread_;
 };
 

@@ -10,6 +10,7 @@
 #pragma once
 
 #include <chrono>
+#include <cstdint>
 #include <memory>
 #include <optional>
 #include <string>
@@ -59,7 +60,11 @@ struct MissingRevs {
   std::string id;
   std::vector<std::string> missing;
   std::vector<std::string> possibleAncestors;
+  uint64_t attachmentBytes = 0;  // for a deferred fetch: the stubs' total length (an upper bound)
 };
+
+// The total `length` of a document's attachment stubs; 0 when it has none or cannot be read.
+uint64_t stubBytes(const std::string& json);
 
 class Endpoint {
  public:

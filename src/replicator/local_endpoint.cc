@@ -102,6 +102,18 @@ Result<std::vector<MissingRevs>> LocalEndpoint::revsDiff(
   return out;
 }
 
+uint64_t stubBytes(const std::string& json) {
+  simdjson::dom::parser p;
+  simdjson::dom::object atts;
+  if (p.parse(json)["_attachments"].get(atts)) return 0;
+  uint64_t total = 0;
+  for (auto field : atts) {
+    uint64_t length = 0;
+    if (!field.value["length"].get(length)) total += length;
+  }
+  return total;
+}
+
 Result<std::vector<FetchedRev>> LocalEndpoint::fetch(const std::vector<MissingRevs>& missing,
                                                      std::vector<MissingRevs>* deferred) {
   std::vector<FetchedRev> out;
@@ -118,7 +130,7 @@ Result<std::vector<FetchedRev>> LocalEndpoint::fetch(const std::vector<MissingRe
     }
     for (auto& r : *revs) {
       if (!r.found) continue;
-      if (deferred && hasAttachments(r.json)) deferred->push_back({m.id, {r.rev}, m.possibleAncestors});
+      if (deferred && hasAttachments(r.json)) deferred->push_back({m.id, {r.rev}, m.possibleAncestors, stubBytes(r.json)});
       else out.push_back({m.id, std::move(r.json), {}});
     }
   }

@@ -219,7 +219,8 @@ class RemoteEndpoint : public Endpoint {
       std::string_view rev;
       if (p.parse(d.json)["_rev"].get(rev)) return Status(ErrorCode::Internal, "fetched document without _rev: " + d.id);
       auto m = std::find_if(missing.begin(), missing.end(), [&](const MissingRevs& x) { return x.id == d.id; });
-      deferred->push_back({d.id, {std::string(rev)}, m == missing.end() ? std::vector<std::string>() : m->possibleAncestors});
+      deferred->push_back({d.id, {std::string(rev)}, m == missing.end() ? std::vector<std::string>() : m->possibleAncestors,
+                           stubBytes(d.json)});
     }
     return out;
   }
@@ -505,6 +506,8 @@ class RemoteEndpoint : public Endpoint {
                  part.bytes, body);
     }
     mp.finish(body);
+    parts.clear();  // the bytes now live in `body` only
+    parts.shrink_to_fit();
     http::ClientRequest req = request("PUT", "/" + http::encodeDocId(d.id) + "?new_edits=false", "");
     for (auto& [name, value] : req.headers)
       if (name == "Content-Type") value = mp.contentType("related");
@@ -540,12 +543,15 @@ class RemoteEndpoint : public Endpoint {
   // A peer without a usable /_session gets Basic auth on every request instead.
   http::ClientResponse exchange(ClientThread& client, http::ClientRequest req) {
     if (url_.user.empty() && url_.password.empty()) return client.call(std::move(req));
-    std::string cookie = session(client, false);
+    http::ClientResponse failedLogin;
+    std::string cookie = session(client, false, failedLogin);
     if (cookie.empty()) return client.call(std::move(req));
     http::ClientRequest again = req;
     auto r = client.call(withCookie(std::move(req), cookie));
     if (r.ok() && r.status == 401) {
-      cookie = session(client, true);
+      cookie = session(client, true, failedLogin);
+      // The login itself failed (network, 5xx): that answer, which the caller retries, not a 401.
+      if (!failedLogin.ok() || failedLogin.status >= 500) return failedLogin;
       if (cookie.empty()) return client.call(std::move(again));  // Basic from now on
       r = client.call(withCookie(std::move(again), cookie));
     }
@@ -560,8 +566,9 @@ class RemoteEndpoint : public Endpoint {
     return req;
   }
 
-  // The AuthSession cookie to send; "" for Basic auth. Logs in when there is none yet or `renew`.
-  std::string session(ClientThread& client, bool renew) {
+  // The AuthSession cookie to send; "" for Basic auth. Logs in when there is none yet or `renew`; a
+  // login that failed on the network or with a 5xx is left in `failed` (and decides nothing).
+  std::string session(ClientThread& client, bool renew, http::ClientResponse& failed) {
     {
       std::lock_guard lock(authMu_);
       if (basicOnly_) return {};
@@ -582,7 +589,10 @@ class RemoteEndpoint : public Endpoint {
     login.url.password.clear();
     auto r = client.call(std::move(login));
     std::lock_guard lock(authMu_);
-    if (!r.ok()) return cookie_;  // the network: decide on a later request
+    if (!r.ok() || r.status >= 500 || r.status == 429) {  // decide on a later request
+      failed = std::move(r);
+      return cookie_;
+    }
     const std::string* set = r.header("Set-Cookie");
     size_t at = set ? set->find("AuthSession=") : std::string::npos;
     if (r.status != 200 || at == std::string::npos) {

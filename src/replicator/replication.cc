@@ -132,7 +132,7 @@ struct Replication::Impl {
     for (int attempt = 0;; ++attempt) {
       auto r = fn();
       if (r.isOk() || !transient(r.status()) || attempt >= retries() || stopping) {
-        if (inTrouble) endTrouble();
+        if (inTrouble) endTrouble(r.isOk());
         return r;
       }
       if (!inTrouble) {
@@ -168,7 +168,9 @@ struct Replication::Impl {
     ReplicationStats copy;
     {
       std::lock_guard lock(mu);
-      if (troubled++ > 0 || (state != ReplicationState::Running && state != ReplicationState::Idle)) return;
+      if (troubled++ > 0 || (state != ReplicationState::Running && state != ReplicationState::Idle &&
+                             state != ReplicationState::Starting))
+        return;
       beforeTrouble = state;
       state = ReplicationState::Retrying;
       copy = stats;
@@ -176,7 +178,9 @@ struct Replication::Impl {
     if (listener) listener(ReplicationState::Retrying, copy, why);
   }
 
-  void endTrouble() {
+  // `recovered`: the call succeeded. One that gave up leaves the state to the failure that follows
+  // (no brief "running" before "failed").
+  void endTrouble(bool recovered) {
     ReplicationStats copy;
     ReplicationState back;
     {
@@ -185,7 +189,7 @@ struct Replication::Impl {
       back = state = beforeTrouble;
       copy = stats;
     }
-    if (listener) listener(back, copy, Status::ok());
+    if (listener && recovered) listener(back, copy, Status::ok());
   }
 
   Result<std::unique_ptr<Endpoint>> open(const ReplicationPeer& peer) {
@@ -288,11 +292,19 @@ struct Replication::Impl {
       });
       if (!docs) return docs.status();
       if (Status st = writeFetched(*docs); !st) return st;
-      // Documents with attachments one at a time: memory holds one document's bytes, not a batch's.
-      for (const MissingRevs& one : withAttachments) {
-        auto doc = retry([&] { return source->fetch({one}); });
-        if (!doc) return doc.status();
-        if (Status st = writeFetched(*doc); !st) return st;
+      // Documents with attachments in groups of bounded size: memory holds at most a group's bytes
+      // (or one bigger document's), never a batch's.
+      for (size_t from = 0; from < withAttachments.size();) {
+        size_t to = from;
+        uint64_t bytes = 0;
+        while (to < withAttachments.size() && (to == from || bytes + withAttachments[to].attachmentBytes <= tuning::kAttachmentGroupBytes))
+          bytes += withAttachments[to++].attachmentBytes;
+        std::vector<MissingRevs> group(withAttachments.begin() + static_cast<long>(from),
+                                       withAttachments.begin() + static_cast<long>(to));
+        auto docs = retry([&] { return source->fetch(group); });
+        if (!docs) return docs.status();
+        if (Status st = writeFetched(*docs); !st) return st;
+        from = to;
       }
     }
     return Status::ok();
@@ -452,7 +464,8 @@ struct Replication::Impl {
   void main() {
     Status st = start();
     if (!st) {
-      finish(ReplicationState::Failed, st);
+      if (stopping) finish(ReplicationState::Stopped, Status::ok());  // stopped while still starting
+      else finish(ReplicationState::Failed, st);
       return;
     }
     setState(ReplicationState::Running);

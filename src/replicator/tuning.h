@@ -17,6 +17,10 @@ inline constexpr size_t kFetchBatch = 250;
 // its own as a multipart/related PUT (raw bytes, no base64, outside max_document_size), as CouchDB's
 // replicator does; smaller ones ride in _bulk_docs, where one request carries hundreds of documents.
 inline constexpr size_t kMultipartThreshold = 64 * 1024;
+// Documents with attachments are fetched apart from the rest of their batch, in groups whose
+// attachments total at most this many bytes (a bigger document goes alone): a batch never holds more
+// attachment bytes than this at once, and small attachments still travel many per request.
+inline constexpr size_t kAttachmentGroupBytes = 4 * 1024 * 1024;
 // Worker threads that diff, fetch and write batches concurrently (CouchDB: 4 workers).
 inline constexpr size_t kWorkers = 4;
 // Batches waiting for a worker; bounds memory to (workers + queue) batches whatever the database size.

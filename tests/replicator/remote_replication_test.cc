@@ -303,3 +303,30 @@ TEST_CASE("Replication over HTTP: documents with big attachments move one at a t
   Attachment got = *copy->getAttachment("big23", "b.bin");
   CHECK(got.digest == Json(source("GET", "/src/big23").body)["_attachments"]["b.bin"]["digest"].get_string().value());
 }
+
+TEST_CASE("Replication over HTTP: a continuous replication whose peer is down at start says so and stops promptly",
+          "[repl][remote]") {
+  TempDir dir;
+  DataDir data(dir.path());
+  auto local = *data.create("copy");
+  ReplicationOptions o;
+  o.continuous = true;
+  std::mutex mu;
+  std::string error;
+  Replication rep(ReplicationPeer::remote("http://127.0.0.1:1/db"), ReplicationPeer::local(local), o);
+  rep.start([&](ReplicationState s, const ReplicationStats&, const Status& st) {
+    std::lock_guard lock(mu);
+    if (s == ReplicationState::Retrying) error = st.reason();
+  });
+  for (int i = 0; i < 250 && rep.state() != ReplicationState::Retrying; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  CHECK(rep.state() == ReplicationState::Retrying);
+  {
+    std::lock_guard lock(mu);
+    CHECK(error.find("127.0.0.1:1") != std::string::npos);
+  }
+  auto t0 = std::chrono::steady_clock::now();
+  rep.stop();
+  CHECK(std::chrono::steady_clock::now() - t0 < std::chrono::seconds(2));
+  CHECK(rep.state() == ReplicationState::Stopped);
+}

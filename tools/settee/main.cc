@@ -1,8 +1,10 @@
 // settee — the command line.
 //   settee serve [--port N] [--bind ADDR] [--data DIR] [--config FILE] [--log-level LEVEL]
 //   settee version
-#include <malloc.h>
 #include <uv.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 
 #include <csignal>
 #include <cstdio>
@@ -137,8 +139,10 @@ int main(int argc, char** argv) {
   // node to ~150 MB (batches of 2,000 docs) where the live heap was ~40 MB. Two arenas, and blocks of
   // 1 MB and more mapped on their own (returned to the system when freed), keep it near the live heap.
   // An app embedding the library keeps its own allocator settings: this is the command's choice.
+#ifdef __GLIBC__
   mallopt(M_ARENA_MAX, 2);
   mallopt(M_MMAP_THRESHOLD, 1 << 20);
+#endif
   if (argc < 2) return usage(stderr);
   std::string command = argv[1];
   std::vector<std::string> args(argv + 2, argv + argc);

@@ -128,7 +128,11 @@ int replicateCommand(const std::vector<std::string>& args) {
     // --sync --create-target: the way back reads from the database the way out creates, so it starts
     // once the first replication is past its start (target verified or created).
     if (i > 0 && options.createTarget) {
-      while (reps[0]->state() == ReplicationState::Starting) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+      for (;;) {
+        auto s = reps[0]->state();
+        if (s != ReplicationState::Starting && !(s == ReplicationState::Retrying && reps[0]->id().empty())) break;
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+      }
     }
     reps[i]->start([&, i](ReplicationState s, const ReplicationStats& st, const Status& err) {
       std::lock_guard lock(outMu);
