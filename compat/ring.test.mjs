@@ -8,16 +8,13 @@
 // as a child process, stopped by PID; PouchDB live replications) and makes concurrent edits while it runs.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import {
   PouchDB, startSettee, startPouchServer, localDb, tracedRemote, failures, assertNoUnexpectedFailures, http,
-  withTimeout, waitFor, sleep, setteeBinary, md5Digest, pseudoRandomBytes,
+  withTimeout, waitFor, spawnSettee, md5Digest, pseudoRandomBytes,
 } from './helpers.mjs';
 import { check } from './fixtures.mjs';
 import { snapshot, withoutStatuses, assertSameDatabase } from './snapshot.mjs';
 
-const children = new Set();
-process.on('exit', () => { for (const pid of children) { try { process.kill(pid, 'SIGKILL'); } catch { /* gone */ } } });
 
 let A; // settee serve
 let B; // pouchdb-server
@@ -31,28 +28,7 @@ after(async () => {
   await B?.stop();
 });
 
-// Starts `settee replicate ARGS`; `done` resolves with {code, signal, out} when it exits.
-function setteeReplicate(args) {
-  const child = spawn(setteeBinary(), ['replicate', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-  children.add(child.pid);
-  const proc = { pid: child.pid, out: '' };
-  child.stdout.on('data', (d) => { proc.out += d; });
-  child.stderr.on('data', (d) => { if (proc.out.length < 65536) proc.out += d; });
-  proc.done = new Promise((resolve) => {
-    child.on('error', (e) => resolve({ code: null, signal: null, out: `spawn failed: ${e.message}` }));
-    child.on('exit', (code, signal) => { children.delete(child.pid); resolve({ code, signal, out: proc.out }); });
-  });
-  return proc;
-}
-
-// Stops a child by its PID: SIGTERM, then SIGKILL after 5 s.
-async function stopChild(proc) {
-  try { process.kill(proc.pid, 'SIGTERM'); } catch { /* gone */ }
-  const res = await Promise.race([proc.done, sleep(5000).then(() => null)]);
-  if (res) return res;
-  try { process.kill(proc.pid, 'SIGKILL'); } catch { /* gone */ }
-  return withTimeout(proc.done, 5000, 'settee replicate to die after SIGKILL');
-}
+const setteeReplicate = (args) => spawnSettee(['replicate', ...args]);
 
 function ring(name) {
   const aUrl = `${A.url}/${name}`;
@@ -283,7 +259,7 @@ test('a live ring (settee replicate --continuous + PouchDB live) converges after
     if (process.env.COMPAT_SERVER !== 'pouchdb-server') await assertSetteeDeletedConflicts(r, s.A);
   } finally {
     for (const rep of live) rep.cancel();
-    if (exited === null) await stopChild(ab);
+    if (exited === null) await withTimeout(ab.stop(), 10000, 'settee replicate to stop');
   }
   await withTimeout(Promise.all(completed), 15000, 'the live PouchDB replications to complete after cancel()');
   assertNoUnexpectedFailures(r.aLog.filter((e) => e.status !== undefined));

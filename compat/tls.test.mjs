@@ -7,39 +7,21 @@
 // non-zero with a message naming the certificate problem, and nothing reaches (or is created on) the target.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import tls from 'node:tls';
-import { PouchDB, startSettee, tempDir, http, setteeBinary, md5Digest } from './helpers.mjs';
+import { PouchDB, startSettee, tempDir, http, runSettee, md5Digest } from './helpers.mjs';
 import { populate } from './fixtures.mjs';
 import { snapshot, withoutStatuses, assertSameDatabase } from './snapshot.mjs';
 import { makeCertificates, startTlsProxy } from './tls_proxy.mjs';
 
 const BIG = 1024 * 1024;
-const running = new Set();
-process.on('exit', () => { for (const pid of running) { try { process.kill(pid, 'SIGKILL'); } catch { /* gone */ } } });
-
 // Runs `settee replicate ARGS` to completion (killed by PID after `timeoutMs`). The system's CA store
 // stays the default one: SSL_CERT_FILE / SSL_CERT_DIR are removed so the test CA can only come from --ca-file.
 function replicate(args, { timeoutMs = 45000 } = {}) {
   const env = { ...process.env };
   delete env.SSL_CERT_FILE;
   delete env.SSL_CERT_DIR;
-  const started = Date.now();
-  const child = spawn(setteeBinary(), ['replicate', ...args], { cwd: dir, env, stdio: ['ignore', 'pipe', 'pipe'] });
-  running.add(child.pid);
-  let out = '';
-  child.stdout.on('data', (d) => { out += d; });
-  child.stderr.on('data', (d) => { out += d; });
-  return new Promise((resolve) => {
-    const timer = setTimeout(() => { try { process.kill(child.pid, 'SIGKILL'); } catch { /* gone */ } }, timeoutMs);
-    child.on('error', (e) => { clearTimeout(timer); resolve({ code: null, out: `spawn failed: ${e.message}`, ms: 0 }); });
-    child.on('exit', (code, signal) => {
-      clearTimeout(timer);
-      running.delete(child.pid);
-      resolve({ code, signal, out, ms: Date.now() - started });
-    });
-  });
+  return runSettee(['replicate', ...args], { timeoutMs, env, cwd: dir });
 }
 
 let dir;
