@@ -124,14 +124,14 @@ struct Replication::Impl {
   // exponentially with jitter between tries.
   // While any call backs off the state is Retrying (reported once, with the first error); it goes back
   // when the last of them ends.
-  template <class F>
-  auto retry(F&& fn) -> decltype(fn()) {
+  template <class F, class P = bool (*)(const Status&)>
+  auto retry(F&& fn, P worthRetrying = transient) -> decltype(fn()) {
     auto delay = tuning::kBackoffStart;
     thread_local std::mt19937 rng{std::random_device{}()};
     bool inTrouble = false;
     for (int attempt = 0;; ++attempt) {
       auto r = fn();
-      if (r.isOk() || !transient(r.status()) || attempt >= retries() || stopping) {
+      if (r.isOk() || !worthRetrying(r.status()) || attempt >= retries() || stopping) {
         if (inTrouble) endTrouble(r.isOk());
         return r;
       }
@@ -362,12 +362,19 @@ struct Replication::Impl {
       target = std::move(*t);
       if (stopping) source->interrupt();
     }
-    auto si = retry([&] { return source->info(); });
+    // A continuous replication waits (Retrying, with backoff) for a missing database to appear, as
+    // CouchDB's scheduler keeps retrying such a job; a one-shot fails at once.
+    auto orMissing = [this](const Status& st) {
+      return transient(st) || (options.continuous && st.code() == ErrorCode::NotFound);
+    };
+    auto si = retry([&] { return source->info(); }, orMissing);
     if (!si) return si.status();
     auto ti = retry([&] { return target->info(); });
     if (!ti && ti.status().code() == ErrorCode::NotFound && options.createTarget) {
       if (Status st = retryStatus([&] { return target->create(); }); !st) return st;
       ti = retry([&] { return target->info(); });
+    } else if (!ti && ti.status().code() == ErrorCode::NotFound) {
+      ti = retry([&] { return target->info(); }, orMissing);
     }
     if (!ti) return ti.status();
     {

@@ -330,3 +330,31 @@ TEST_CASE("Replication over HTTP: a continuous replication whose peer is down at
   CHECK(std::chrono::steady_clock::now() - t0 < std::chrono::seconds(2));
   CHECK(rep.state() == ReplicationState::Stopped);
 }
+
+TEST_CASE("Replication over HTTP: a continuous replication waits for a missing source database to appear",
+          "[repl][remote]") {
+  LiveServer source;
+  TempDir dir;
+  DataDir data(dir.path());
+  auto local = *data.create("copy");
+  ReplicationOptions o;
+  o.continuous = true;
+  Replication rep(ReplicationPeer::remote(url(source, "later")), ReplicationPeer::local(local), o);
+  rep.start();
+  for (int i = 0; i < 250 && rep.state() != ReplicationState::Retrying; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  CHECK(rep.state() == ReplicationState::Retrying);
+  REQUIRE(source("PUT", "/later").status == 201);
+  REQUIRE(source("PUT", "/later/arrived", "{}").status == 201);
+  for (int i = 0; i < 1000 && local->info().docCount < 1; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  CHECK(local->info().docCount == 1);
+  rep.stop();
+  CHECK(rep.state() == ReplicationState::Stopped);
+  // A one-shot replication still fails at once on a missing database.
+  ReplicationOptions once;
+  once.retries = 3;
+  Replication missing(ReplicationPeer::remote(url(source, "nope")), ReplicationPeer::local(local), once);
+  auto t0 = std::chrono::steady_clock::now();
+  CHECK(missing.run().code() == ErrorCode::NotFound);
+  CHECK(std::chrono::steady_clock::now() - t0 < std::chrono::seconds(2));
+}
