@@ -63,8 +63,9 @@ struct MissingRevs {
   uint64_t attachmentBytes = 0;  // for a deferred fetch: the stubs' total length (an upper bound)
 };
 
-// The total `length` of a document's attachment stubs; 0 when it has none or cannot be read.
-uint64_t stubBytes(const std::string& json);
+// The total `length` of a document's attachment stubs; 0 when it has none or cannot be read. With
+// `rev`, also the document's `_rev` (from the same parse).
+uint64_t stubBytes(const std::string& json, std::string* rev = nullptr);
 
 class Endpoint {
  public:

@@ -102,10 +102,13 @@ Result<std::vector<MissingRevs>> LocalEndpoint::revsDiff(
   return out;
 }
 
-uint64_t stubBytes(const std::string& json) {
+uint64_t stubBytes(const std::string& json, std::string* rev) {
   simdjson::dom::parser p;
-  simdjson::dom::object atts;
-  if (p.parse(json)["_attachments"].get(atts)) return 0;
+  simdjson::dom::object doc, atts;
+  if (p.parse(json).get(doc)) return 0;
+  std::string_view r;
+  if (rev && !doc["_rev"].get(r)) *rev = r;
+  if (doc["_attachments"].get(atts)) return 0;
   uint64_t total = 0;
   for (auto field : atts) {
     uint64_t length = 0;

@@ -215,12 +215,12 @@ class RemoteEndpoint : public Endpoint {
         out.push_back(std::move(d));
         continue;
       }
-      simdjson::dom::parser p;
-      std::string_view rev;
-      if (p.parse(d.json)["_rev"].get(rev)) return Status(ErrorCode::Internal, "fetched document without _rev: " + d.id);
+      std::string rev;
+      uint64_t bytes = stubBytes(d.json, &rev);
+      if (rev.empty()) return Status(ErrorCode::Internal, "fetched document without _rev: " + d.id);
       auto m = std::find_if(missing.begin(), missing.end(), [&](const MissingRevs& x) { return x.id == d.id; });
-      deferred->push_back({d.id, {std::string(rev)}, m == missing.end() ? std::vector<std::string>() : m->possibleAncestors,
-                           stubBytes(d.json)});
+      deferred->push_back({d.id, {std::move(rev)}, m == missing.end() ? std::vector<std::string>() : m->possibleAncestors,
+                           bytes});
     }
     return out;
   }
@@ -275,9 +275,14 @@ class RemoteEndpoint : public Endpoint {
     std::vector<DocResult> failures;
     std::vector<const FetchedRev*> bulk;
     bulk.reserve(docs.size());
+    simdjson::dom::parser parser;  // one parse per document with attachments, shared with putMultipart
     for (const auto& d : docs) {
-      if (!noMultipart_ && (!d.bodies.empty() || inlineAttachmentBytes(d.json) >= tuning::kMultipartThreshold)) {
-        auto put = putMultipart(d);
+      simdjson::dom::object root;
+      const bool candidate = !noMultipart_ && (!d.bodies.empty() || hasAttachments(d.json));
+      if (candidate && parser.parse(d.json).get(root))
+        return Status(ErrorCode::Internal, "unparsable fetched document " + d.id);
+      if (candidate && (!d.bodies.empty() || inlineAttachmentBytes(root) >= tuning::kMultipartThreshold)) {
+        auto put = putMultipart(d, root);
         if (!put) return put.status();
         if (!put->has_value()) continue;  // written
         if ((**put).status.code() != ErrorCode::BadContentType || !d.bodies.empty()) {
@@ -410,11 +415,9 @@ class RemoteEndpoint : public Endpoint {
   }
 
   // The decoded size of the attachment bytes inline (base64 `data`) in a document's JSON; 0 when none.
-  static size_t inlineAttachmentBytes(const std::string& json) {
-    if (json.find("\"_attachments\"") == std::string::npos) return 0;
-    simdjson::dom::parser p;
+  static size_t inlineAttachmentBytes(simdjson::dom::object doc) {
     simdjson::dom::object atts;
-    if (p.parse(json)["_attachments"].get(atts)) return 0;
+    if (doc["_attachments"].get(atts)) return 0;
     size_t bytes = 0;
     for (auto field : atts) {
       std::string_view data;
@@ -427,10 +430,8 @@ class RemoteEndpoint : public Endpoint {
   // attachment turned into `follows: true`), then one part per attachment in `_attachments` order.
   // nullopt when written; a DocResult when the target refused this document (counted as a write
   // failure; bad_content_type when it does not take multipart at all); an error to retry the batch.
-  Result<std::optional<DocResult>> putMultipart(const FetchedRev& d) {
-    simdjson::dom::parser p;
-    simdjson::dom::object root;
-    if (p.parse(d.json).get(root)) return Status(ErrorCode::Internal, "unparsable fetched document " + d.id);
+  // `root` is `d.json` parsed.
+  Result<std::optional<DocResult>> putMultipart(const FetchedRev& d, simdjson::dom::object root) {
     struct BodyPart {
       std::string_view name, type;
       std::string bytes;

@@ -27,6 +27,19 @@ void writeProgress(db::JsonWriter& w, const ReplicationStats& st) {
   }
 }
 
+// {"ok":true,"_local_id":"<id>+continuous"}: what POST /_replicate answers for a continuous job,
+// started or cancelled.
+std::string continuousAnswer(const Replication& rep) {
+  return http::writeJson([&](db::JsonWriter& w) {
+    w.StartObject();
+    db::writeKey(w, "ok");
+    w.Bool(true);
+    db::writeKey(w, "_local_id");
+    db::writeString(w, rep.id() + "+continuous");
+    w.EndObject();
+  });
+}
+
 // A job's state under CouchDB's scheduler names (/_scheduler/jobs and /_scheduler/docs).
 const char* schedulerState(ReplicationState s) {
   switch (s) {
@@ -345,14 +358,7 @@ void ReplicatorService::registerRoutes(http::Api& api) {
       }
       if (!job) return http::errorResponse(404, "not_found", "No such replication running");
       job->rep->stop();
-      return Response::json(200, http::writeJson([&](db::JsonWriter& w) {
-        w.StartObject();
-        db::writeKey(w, "ok");
-        w.Bool(true);
-        db::writeKey(w, "_local_id");
-        db::writeString(w, job->rep->id() + "+continuous");
-        w.EndObject();
-      }));
+      return Response::json(200, continuousAnswer(*job->rep));
     }
     auto job = std::make_shared<Job>();
     job->spec = std::move(*spec);
@@ -371,14 +377,7 @@ void ReplicatorService::registerRoutes(http::Api& api) {
         jobs_.erase(key);
         return http::errorResponse(st);
       }
-      return Response::json(202, http::writeJson([&](db::JsonWriter& w) {
-        w.StartObject();
-        db::writeKey(w, "ok");
-        w.Bool(true);
-        db::writeKey(w, "_local_id");
-        db::writeString(w, job->rep->id() + "+continuous");
-        w.EndObject();
-      }));
+      return Response::json(202, continuousAnswer(*job->rep));
     }
     Status st = job->rep->run();
     {

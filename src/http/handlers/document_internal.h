@@ -30,8 +30,6 @@ Result<std::string> readRev(const Request& req, std::string_view name = "rev");
 // media-type parameters ignored; no wildcard matching, so a client gets multipart only when it asks.
 bool acceptsType(const Request& req, std::string_view type);
 
-// `s` percent-encoded for a URL path segment: everything but A-Z a-z 0-9 - . _ ~ (so '/' is %2F).
-std::string encodeSegment(std::string_view s);
 
 // The absolute URL of a document (or of one of its attachments) for a Location header; relative to the
 // host when the request had no Host header.

@@ -2,6 +2,7 @@
 // Location and write answers, and rewriting a document's JSON object.
 #include "db/rev_id.h"
 #include "http/auth.h"
+#include "http/client_url.h"
 #include "http/handlers/document_internal.h"
 
 namespace settee::http::detail {
@@ -41,29 +42,11 @@ bool acceptsType(const Request& req, std::string_view type) {
   return false;
 }
 
-std::string encodeSegment(std::string_view s) {
-  static const char* kHex = "0123456789ABCDEF";
-  std::string out;
-  out.reserve(s.size());
-  for (unsigned char c : s) {
-    bool plain = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' ||
-                 c == '.' || c == '_' || c == '~';
-    if (plain) {
-      out.push_back(static_cast<char>(c));
-    } else {
-      out.push_back('%');
-      out.push_back(kHex[c >> 4]);
-      out.push_back(kHex[c & 15]);
-    }
-  }
-  return out;
-}
-
 std::string locationOf(const Call& call, std::string_view docId, std::string_view att) {
   std::string url;
   if (const std::string* host = call.req.header("Host")) url = "http://" + *host;
-  url += "/" + encodeSegment(call.dbName) + "/" + encodeSegment(docId);
-  if (!att.empty()) url += "/" + encodeSegment(att);
+  url += "/" + encodePathSegment(call.dbName) + "/" + encodePathSegment(docId);
+  if (!att.empty()) url += "/" + encodePathSegment(att);
   return url;
 }
 
