@@ -129,13 +129,27 @@ struct Attachment {
   uint64_t length = 0;   // decoded length
   uint64_t revpos = 0;
   std::string data;      // stored bytes (encoded when `encoding` is set)
+  uint64_t storedLength = 0;  // the stored bytes' length (encoded length when encoded), even when `data` is not loaded
+};
+
+// Bytes read in pieces: an attachment body too large to hold in memory (a file, a download spooled to
+// disk). read() may be called from any thread, at any offset and more than once: a write that failed and
+// is retried reads the body again from its start. The bytes must not change while a source is in use.
+class ByteSource {
+ public:
+  virtual ~ByteSource() = default;
+  virtual uint64_t size() const = 0;
+  // Copies up to `n` bytes starting at `offset` into `buf`; returns how many (0 only at or past the end).
+  virtual Result<size_t> read(uint64_t offset, char* buf, size_t n) const = 0;
 };
 
 // An attachment body delivered beside the JSON (multipart/related `follows: true` entries), in the
-// order the `_attachments` object lists its `follows` entries.
+// order the `_attachments` object lists its `follows` entries. The bytes are `data`, or, when `source`
+// is set, read from it piece by piece (the database then never holds the whole body).
 struct AttachmentBody {
   std::string name;
   std::string data;
+  std::shared_ptr<const ByteSource> source;
 };
 
 // For each id, the revisions asked about that this database lacks, and the leaves it has of lower

@@ -49,7 +49,25 @@ uint64_t nowMicros() {
 }  // namespace
 
 Store::Store(std::string name, DatabaseOptions options) : name_(std::move(name)), options_(options) {}
-Store::~Store() = default;
+Store::~Store() {
+  std::lock_guard lock(mu_);
+  closeBlobReaders();
+}
+
+void Store::closeBlobReaders() {
+  for (auto& r : blobReaders_) sqlite3_blob_close(r.blob);
+  blobReaders_.clear();
+}
+
+void Store::dropIdleBlobReaders() {
+  if (blobReaders_.empty()) return;
+  const auto now = std::chrono::steady_clock::now();
+  std::erase_if(blobReaders_, [&](const BlobReader& r) {
+    if (now - r.lastUse < kBlobReaderIdle) return false;
+    sqlite3_blob_close(r.blob);
+    return true;
+  });
+}
 
 Result<std::unique_ptr<Store>> Store::open(const std::string& path, const std::string& name,
                                            const DatabaseOptions& options) {
@@ -334,6 +352,7 @@ Result<DocResult> Store::removeLocal(std::string_view rawId, std::string_view re
 
 Status Store::compact() {
   std::lock_guard lock(mu_);
+  closeBlobReaders();  // compaction may delete their rows; an open handle would also pin the WAL
   {
     Transaction txn(conn_);
     Statement scan(conn_.prepare("SELECT seq, id, tree FROM docs"));

@@ -8,14 +8,17 @@
 // - Change listeners run on the calling thread after the commit, outside the mutex.
 // - Row callbacks run inside the call, under the mutex: they must not call back into this Store.
 //
-// Schema (version 1):
+// Schema (version 2):
 //   docs(seq INTEGER PRIMARY KEY, id TEXT UNIQUE, deleted, tree BLOB) — one row per document at its
 //     latest sequence; the rowid *is* the sequence, so the changes feed is a rowid range scan.
-//   revs(doc_id, rev, atts, body) — bodies of stored revisions, keyed (doc_id, rev).
-//   attachments(digest UNIQUE, data) — each attachment body once.
+//   revs(doc_id, rev, atts, body) — bodies of stored revisions, a rowid table UNIQUE(doc_id, rev).
+//   attachments(digest UNIQUE, data) — each attachment body once. A body given as a ByteSource is
+//     written in pieces into a zero-filled blob and read back in pieces (readAttachment), so no call
+//     needs a whole large body in memory.
 //   local_docs(id, rev, body); meta(key, value).
 #pragma once
 
+#include <chrono>
 #include <condition_variable>
 #include <map>
 #include <memory>
@@ -52,14 +55,22 @@ class Store {
 
   // With `follows`, every attachment that options.attachments (and atts_since) would inline is written
   // as a `"follows":true` entry instead, and its stored bytes (encoded when it has an encoding) are
-  // appended to *follows in `_attachments` order: what a multipart/related answer needs.
+  // appended to *follows in `_attachments` order: what a multipart/related answer needs. With
+  // FollowMode::Reference the entries carry no `data`, only `digest` and `storedLength`: the caller reads
+  // the bytes in pieces with readAttachment().
+  enum class FollowMode { Load, Reference };
   Result<std::string> get(std::string_view id, const ReadOptions& options,
-                          std::vector<Attachment>* follows = nullptr);
+                          std::vector<Attachment>* follows = nullptr, FollowMode mode = FollowMode::Load);
   // With `follows`, as for get(), one list per returned entry (empty for missing ones), in order.
   Result<std::vector<OpenRev>> getOpenRevs(std::string_view id, const std::vector<std::string>& revs,
                                            const ReadOptions& options,
-                                           std::vector<std::vector<Attachment>>* follows = nullptr);
+                                           std::vector<std::vector<Attachment>>* follows = nullptr,
+                                           FollowMode mode = FollowMode::Load);
   Result<Attachment> getAttachment(std::string_view docId, std::string_view name, std::string_view rev);
+  // Up to `n` stored bytes of the attachment body with this digest, from `offset`; 0 at the end. Each
+  // call takes the lock alone, so a long copy never holds the database. not_found once compaction removed
+  // the body (no revision refers to it any more).
+  Result<size_t> readAttachment(std::string_view digest, uint64_t offset, char* buf, size_t n);
   Result<RevTree> tree(std::string_view id);
 
   Result<DocResult> resolveConflicts(std::string_view id, std::string_view winnerRev,
@@ -104,13 +115,33 @@ class Store {
   DocResult writeOne(WriteOp& op, bool newEdits);
   Status resolveAttachments(ParsedDoc& doc, std::vector<AttachmentBody>& bodies, const DocRow& row,
                             int parentIndex, uint64_t newGen, std::vector<AttachmentInfo>& out);
+  // Stores a body read from `source` in pieces; sets info's digest and lengths.
+  Status storeAttachmentFrom(const ByteSource& source, AttachmentInfo& info);
   bool loadRev(std::string_view id, std::string_view rev, std::string& body, std::string& atts);
   Status renderDoc(std::string_view id, const RevTree& tree, int index, const ReadOptions& options,
-                   std::string& out, uint64_t seq, std::vector<Attachment>* follows = nullptr);
+                   std::string& out, uint64_t seq, std::vector<Attachment>* follows = nullptr,
+                   FollowMode mode = FollowMode::Load);
   Status migrate();
   Status persistCounters();
   void notify();
 
+  // Open read handles on attachment bodies being read in pieces (readAttachment), most recent last. A
+  // handle remembers where its overflow pages are, so each next piece costs its own size; a new handle
+  // per piece would walk the page chain from the start every time (quadratic in the body's size).
+  struct BlobReader {
+    std::string digest;
+    sqlite3_blob* blob = nullptr;
+    uint64_t size = 0;
+    std::chrono::steady_clock::time_point lastUse;
+  };
+  static constexpr size_t kBlobReaders = 4;
+  // A reader abandoned mid-body (a client gone) is closed after this long unused: an open handle keeps
+  // a read snapshot, which stops the WAL from being checkpointed past it.
+  static constexpr std::chrono::seconds kBlobReaderIdle{10};
+  void closeBlobReaders();
+  void dropIdleBlobReaders();
+
+  std::vector<BlobReader> blobReaders_;
   std::string name_;
   DatabaseOptions options_;
   std::mutex mu_;

@@ -1,4 +1,5 @@
 // Reads: documents with their tree views, open revisions, attachments, the changes feed, all_docs.
+#include <algorithm>
 #include <set>
 
 #include "db/crypto.h"
@@ -35,7 +36,7 @@ void writeRevsInfo(JsonWriter& w, const RevTree& tree, const std::vector<int>& p
 }  // namespace
 
 Status Store::renderDoc(std::string_view id, const RevTree& tree, int index, const ReadOptions& options,
-                        std::string& out, uint64_t seq, std::vector<Attachment>* follows) {
+                        std::string& out, uint64_t seq, std::vector<Attachment>* follows, FollowMode mode) {
   std::string body, attsJson;
   const RevNode& node = tree[index];
   if (!node.hasBody || !loadRev(id, node.rev(), body, attsJson)) return notFound("missing");
@@ -77,14 +78,22 @@ Status Store::renderDoc(std::string_view id, const RevTree& tree, int index, con
         w.Uint64(a.encodedLength);
       }
       if (inlineData) {
-        Statement get(conn_.prepare("SELECT data FROM attachments WHERE digest = ?"));
+        const bool reference = follows && mode == FollowMode::Reference;
+        Statement get(conn_.prepare(reference ? "SELECT length(data) FROM attachments WHERE digest = ?"
+                                              : "SELECT data FROM attachments WHERE digest = ?"));
         get.bind(1, std::string_view(a.digest));
         if (!get.step()) return {ErrorCode::Internal, "attachment body missing for " + a.name};
         if (follows) {
           writeKey(w, "follows");
           w.Bool(true);
-          follows->push_back(
-              Attachment{a.name, a.contentType, a.digest, a.encoding, a.length, a.revpos, std::string(get.blob(0))});
+          Attachment att{a.name, a.contentType, a.digest, a.encoding, a.length, a.revpos, {}, 0};
+          if (reference) {
+            att.storedLength = static_cast<uint64_t>(get.int64(0));
+          } else {
+            att.data = std::string(get.blob(0));
+            att.storedLength = att.data.size();
+          }
+          follows->push_back(std::move(att));
         } else {
           writeKey(w, "data");
           writeString(w, base64Encode(get.blob(0)));
@@ -142,7 +151,8 @@ Status Store::renderDoc(std::string_view id, const RevTree& tree, int index, con
   return Status::ok();
 }
 
-Result<std::string> Store::get(std::string_view id, const ReadOptions& options, std::vector<Attachment>* follows) {
+Result<std::string> Store::get(std::string_view id, const ReadOptions& options, std::vector<Attachment>* follows,
+                               FollowMode mode) {
   if (id.substr(0, 7) == "_local/") return getLocal(id);
   std::lock_guard lock(mu_);
   auto row = loadDoc(id);
@@ -158,7 +168,7 @@ Result<std::string> Store::get(std::string_view id, const ReadOptions& options, 
     if (index < 0) return notFound("missing");
   }
   std::string out;
-  if (Status st = renderDoc(id, tree, index, options, out, row->seq, follows); !st) return st;
+  if (Status st = renderDoc(id, tree, index, options, out, row->seq, follows, mode); !st) return st;
   return out;
 }
 
@@ -172,7 +182,7 @@ Result<RevTree> Store::tree(std::string_view id) {
 
 Result<std::vector<OpenRev>> Store::getOpenRevs(std::string_view id, const std::vector<std::string>& revs,
                                                 const ReadOptions& options,
-                                                std::vector<std::vector<Attachment>>* follows) {
+                                                std::vector<std::vector<Attachment>>* follows, FollowMode mode) {
   std::lock_guard lock(mu_);
   auto row = loadDoc(id);
   if (!row) return row.status();
@@ -184,7 +194,7 @@ Result<std::vector<OpenRev>> Store::getOpenRevs(std::string_view id, const std::
     if (!done.insert(index).second) return Status::ok();
     OpenRev entry{tree[index].rev(), true, {}};
     std::vector<Attachment> bodies;
-    Status st = renderDoc(id, tree, index, options, entry.json, row->seq, follows ? &bodies : nullptr);
+    Status st = renderDoc(id, tree, index, options, entry.json, row->seq, follows ? &bodies : nullptr, mode);
     if (st.code() == ErrorCode::NotFound) {
       entry.found = false;
       bodies.clear();
@@ -235,10 +245,52 @@ Result<Attachment> Store::getAttachment(std::string_view docId, std::string_view
     get.bind(1, std::string_view(info.digest));
     if (!get.step()) return Status(ErrorCode::Internal, "attachment body missing");
     Attachment att{info.name, info.contentType, info.digest, info.encoding, info.length, info.revpos,
-                   std::string(get.blob(0))};
+                   std::string(get.blob(0)), 0};
+    att.storedLength = att.data.size();
     return att;
   }
   return notFound("Document is missing attachment");
+}
+
+Result<size_t> Store::readAttachment(std::string_view digest, uint64_t offset, char* buf, size_t n) {
+  std::lock_guard lock(mu_);
+  dropIdleBlobReaders();
+  for (int attempt = 0; attempt < 2; ++attempt) {
+    auto it = std::find_if(blobReaders_.begin(), blobReaders_.end(), [&](const BlobReader& r) { return r.digest == digest; });
+    if (it == blobReaders_.end()) {
+      Statement find(conn_.prepare("SELECT rowid, length(data) FROM attachments WHERE digest = ?"));
+      find.bind(1, digest);
+      if (!find.step()) return notFound("attachment " + std::string(digest) + " is gone");
+      BlobReader r{std::string(digest), nullptr, static_cast<uint64_t>(find.int64(1)), std::chrono::steady_clock::now()};
+      const int64_t rowid = find.int64(0);
+      find.reset();
+      if (sqlite3_blob_open(conn_.handle(), "main", "attachments", "data", rowid, 0, &r.blob) != SQLITE_OK) {
+        sqlite3_blob_close(r.blob);
+        return conn_.error("open attachment");
+      }
+      if (blobReaders_.size() == kBlobReaders) {
+        sqlite3_blob_close(blobReaders_.front().blob);
+        blobReaders_.erase(blobReaders_.begin());
+      }
+      blobReaders_.push_back(std::move(r));
+      it = blobReaders_.end() - 1;
+    }
+    const uint64_t size = it->size;
+    if (offset >= size || n == 0) return size_t{0};
+    n = static_cast<size_t>(std::min<uint64_t>(n, size - offset));
+    if (n > static_cast<size_t>(INT32_MAX) || offset > static_cast<uint64_t>(INT32_MAX))
+      return Status(ErrorCode::Internal, "attachment offset past 2 GiB");
+    it->lastUse = std::chrono::steady_clock::now();
+    int rc = sqlite3_blob_read(it->blob, buf, static_cast<int>(n), static_cast<int>(offset));
+    // Done with this body (read to its end), or its handle expired (the row changed): let it go.
+    if (rc != SQLITE_OK || offset + n == size) {
+      sqlite3_blob_close(it->blob);
+      blobReaders_.erase(it);
+    }
+    if (rc == SQLITE_OK) return n;
+    if (rc != SQLITE_ABORT) return conn_.error("read attachment");
+  }
+  return notFound("attachment " + std::string(digest) + " is gone");
 }
 
 uint64_t Store::changes(const ChangesOptions& options, const std::function<bool(const Change&)>& row) {

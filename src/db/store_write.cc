@@ -10,6 +10,9 @@
 namespace settee::db {
 namespace {
 
+// Attachment bodies from a ByteSource are digested and copied in pieces of this size: memory per write.
+constexpr uint64_t kAttachmentPiece = 256 * 1024;
+
 std::string randomId() {
   thread_local std::mt19937_64 rng{std::random_device{}()};
   static const char* kHex = "0123456789abcdef";
@@ -25,10 +28,6 @@ std::string randomId() {
 
 WriteOp Store::parse(std::string_view json, std::string_view id, bool local) {
   WriteOp op;
-  if (json.size() > options_.maxDocumentSize) {
-    op.doc = Status(ErrorCode::TooLarge, "Document exceeds the maximum document size");
-    return op;
-  }
   thread_local simdjson::dom::parser parser;
   simdjson::dom::element root;
   if (auto err = parser.parse(json.data(), json.size()).get(root)) {
@@ -36,6 +35,12 @@ WriteOp Store::parse(std::string_view json, std::string_view id, bool local) {
     return op;
   }
   op.doc = parseDocument(root, local);
+  // As CouchDB counts max_document_size: the body, not its attachments (inline base64 included), which
+  // a replicator or a multipart PUT may carry in any size.
+  if (op.doc && json.size() > options_.maxDocumentSize && op.doc->body.size() > options_.maxDocumentSize) {
+    op.doc = Status(ErrorCode::TooLarge, "Document exceeds the maximum document size");
+    return op;
+  }
   if (op.doc && !id.empty()) {
     op.doc->id.assign(id);
     if (!local) {
@@ -131,8 +136,14 @@ Status Store::resolveAttachments(ParsedDoc& doc, std::vector<AttachmentBody>& bo
       if (it == bodies.end() && nextFollows < bodies.size() && bodies[nextFollows].name.empty())
         it = bodies.begin() + static_cast<long>(nextFollows);
       if (it == bodies.end()) return badRequest("Missing body for attachment " + info.name);
-      data = std::move(it->data);
       ++nextFollows;
+      if (it->source) {
+        if (Status st = storeAttachmentFrom(*it->source, info); !st) return st;
+        if (info.revpos == 0 || info.revpos > newGen) info.revpos = newGen;
+        out.push_back(std::move(info));
+        continue;
+      }
+      data = std::move(it->data);
     }
     if (!info.encoding.empty()) {
       info.encodedLength = data.size();
@@ -149,6 +160,69 @@ Status Store::resolveAttachments(ParsedDoc& doc, std::vector<AttachmentBody>& bo
     out.push_back(std::move(info));
   }
   return Status::ok();
+}
+
+Status Store::storeAttachmentFrom(const ByteSource& source, AttachmentInfo& info) {
+  const uint64_t size = source.size();
+  if (size > static_cast<uint64_t>(INT32_MAX)) return {ErrorCode::TooLarge, "Attachment " + info.name + " is over 2 GiB"};
+  std::string piece(std::min<uint64_t>(size, kAttachmentPiece), '\0');
+  // Reads the whole source once, handing each piece to `use`; the bytes' digest.
+  auto pass = [&](const std::function<Status(std::string_view, uint64_t)>& use) -> Result<std::string> {
+    Md5 md5;
+    for (uint64_t at = 0; at < size;) {
+      auto got = source.read(at, piece.data(), static_cast<size_t>(std::min<uint64_t>(piece.size(), size - at)));
+      if (!got) return Status(got.status().code() == ErrorCode::Internal ? ErrorCode::Internal : ErrorCode::BadRequest,
+                              "Attachment " + info.name + ": " + got.status().reason());
+      if (*got == 0) return badRequest("Attachment " + info.name + " is shorter than its length");
+      std::string_view bytes(piece.data(), *got);
+      md5.update(bytes);
+      if (use) {
+        if (Status st = use(bytes, at); !st) return st;
+      }
+      at += *got;
+    }
+    return md5.finishDigest();
+  };
+  // First the digest: a body already stored (attachments are kept once per digest) is not written again.
+  auto digest = pass(nullptr);
+  if (!digest) return digest.status();
+  info.digest = *digest;
+  if (!info.encoding.empty()) {
+    info.encodedLength = size;
+    if (info.length == 0) info.length = size;
+  } else {
+    info.length = size;
+    info.encodedLength = 0;
+  }
+  Statement put(conn_.prepare("INSERT OR IGNORE INTO attachments(digest, data) VALUES(?, zeroblob(?))"));
+  put.bind(1, std::string_view(info.digest)).bind(2, size);
+  if (!put.exec()) return conn_.error("store attachment");
+  put.reset();
+  if (sqlite3_changes(conn_.handle()) == 0) return Status::ok();
+  // Then the bytes, piece by piece into the zero-filled blob: memory holds one piece, not the body.
+  const sqlite3_int64 rowid = sqlite3_last_insert_rowid(conn_.handle());
+  sqlite3_blob* blob = nullptr;
+  if (sqlite3_blob_open(conn_.handle(), "main", "attachments", "data", rowid, 1, &blob) != SQLITE_OK) {
+    sqlite3_blob_close(blob);
+    return conn_.error("open attachment for writing");
+  }
+  auto again = pass([&](std::string_view bytes, uint64_t at) -> Status {
+    if (sqlite3_blob_write(blob, bytes.data(), static_cast<int>(bytes.size()), static_cast<int>(at)) != SQLITE_OK)
+      return conn_.error("write attachment");
+    return Status::ok();
+  });
+  sqlite3_blob_close(blob);
+  Status st = !again ? again.status()
+              : *again != info.digest  // the source changed between the passes: the row is not what its digest names
+                  ? Status(ErrorCode::Internal, "Attachment " + info.name + " changed while it was stored")
+                  : Status::ok();
+  if (!st) {
+    // No row may keep a digest its bytes do not have: a later write would trust and reuse it.
+    Statement drop(conn_.prepare("DELETE FROM attachments WHERE rowid = ?"));
+    drop.bind(1, static_cast<int64_t>(rowid));
+    if (!drop.exec()) return conn_.error("drop a half-written attachment");
+  }
+  return st;
 }
 
 DocResult Store::writeOne(WriteOp& op, bool newEdits) {
@@ -231,6 +305,7 @@ std::vector<DocResult> Store::write(std::vector<WriteOp>& ops, bool newEdits) {
   bool anyWritten = false;
   {
     std::lock_guard lock(mu_);
+    dropIdleBlobReaders();
     const uint64_t seq0 = updateSeq_, count0 = docCount_, del0 = docDelCount_;
     auto failAll = [&](const Status& st) {
       updateSeq_ = seq0;
@@ -270,6 +345,7 @@ Result<DocResult> Store::resolveConflicts(std::string_view id, std::string_view 
   DocResult result;
   {
     std::lock_guard lock(mu_);
+    dropIdleBlobReaders();
     const uint64_t seq0 = updateSeq_, count0 = docCount_, del0 = docDelCount_;
     auto restore = [&] {
       updateSeq_ = seq0;
