@@ -5,6 +5,8 @@
 #include <cassert>
 #include <random>
 
+#include "http/multipart_internal.h"
+
 namespace settee::http {
 namespace {
 
@@ -18,29 +20,10 @@ bool sameIgnoringCase(std::string_view a, std::string_view b) {
   return true;
 }
 
-bool isBlank(char c) { return c == ' ' || c == '\t'; }
-
-std::string_view trim(std::string_view s) {
-  while (!s.empty() && isBlank(s.front())) s.remove_prefix(1);
-  while (!s.empty() && isBlank(s.back())) s.remove_suffix(1);
-  return s;
-}
-
-// RFC 7230 token characters, which is what a header name may hold.
-bool isTokenChar(char c) {
-  if (c >= 'a' && c <= 'z') return true;
-  if (c >= 'A' && c <= 'Z') return true;
-  if (c >= '0' && c <= '9') return true;
-  return std::string_view("!#$%&'*+-.^_`|~").find(c) != std::string_view::npos;
-}
-
-// A short, printable excerpt of untrusted input for an error reason.
-std::string excerpt(std::string_view s) {
-  std::string out;
-  for (char c : s.substr(0, 60)) out += (c >= 0x20 && c < 0x7f) ? c : '?';
-  if (s.size() > 60) out += "...";
-  return out;
-}
+using detail::excerpt;
+using detail::isBlank;
+using detail::isTokenChar;
+using detail::trim;
 
 // A delimiter line found in the body: where the next part's headers start, and whether it closes the body.
 struct Delimiter {
@@ -117,20 +100,7 @@ Status parseHeaders(std::string_view body, size_t& pos, HeaderList& headers, std
     if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
     pos = lf + 1;
     if (line.empty()) return Status::ok();
-    if (isBlank(line.front())) {
-      // An obsolete folded continuation of the previous header's value.
-      if (headers.empty()) return badRequest("malformed multipart part header '" + excerpt(line) + "'");
-      auto& value = headers.back().second;
-      if (!value.empty()) value += ' ';
-      value += trim(line);
-      continue;
-    }
-    size_t colon = line.find(':');
-    std::string_view name = colon == std::string_view::npos ? std::string_view() : line.substr(0, colon);
-    bool validName = !name.empty();
-    for (char c : name) validName = validName && isTokenChar(c);
-    if (!validName) return badRequest("malformed multipart part header '" + excerpt(line) + "'");
-    headers.emplace_back(std::string(name), std::string(trim(line.substr(colon + 1))));
+    if (Status st = detail::addHeaderLine(line, headers); !st) return st;
   }
 }
 
