@@ -39,6 +39,8 @@ const char* clientErrcName(ClientErrc code) {
       return "too_large";
     case ClientErrc::Cancelled:
       return "cancelled";
+    case ClientErrc::BodyReadFailed:
+      return "body_read_failed";
   }
   return "unknown";
 }
@@ -96,7 +98,9 @@ ClientError buildHead(const ClientRequest& req, const ClientOptions& options, st
   }
   if (!hasEncoding && req.acceptGzip) head += "Accept-Encoding: gzip\r\n";
   // A POST or PUT without a body still says so, or a server may wait for one (or answer 411).
-  if (!req.body.empty() || req.method == "POST" || req.method == "PUT" || req.method == "PATCH") {
+  if (req.bodyReader) {
+    head += "Content-Length: " + std::to_string(req.bodyLength) + "\r\n";
+  } else if (!req.body.empty() || req.method == "POST" || req.method == "PUT" || req.method == "PATCH") {
     head += "Content-Length: " + std::to_string(req.body.size()) + "\r\n";
   }
   head += "\r\n";
@@ -153,6 +157,9 @@ ClientError ClientImpl::start(ClientRequest req, std::unique_ptr<Exchange> excha
     return {ClientErrc::InvalidRequest, "unsupported scheme: " + req.url.scheme};
   }
   if (req.url.host.empty()) return {ClientErrc::InvalidRequest, "the URL has no host"};
+  if (req.bodyReader && !req.body.empty()) {
+    return {ClientErrc::InvalidRequest, "a request has both a body and a bodyReader"};
+  }
   if (ClientError error = buildHead(req, options_, exchange->head); !error.ok()) return error;
   if (req.url.https() && !tls_) {
     ClientError error;
@@ -166,6 +173,8 @@ ClientError ClientImpl::start(ClientRequest req, std::unique_ptr<Exchange> excha
   exchange->idempotent = isIdempotent(exchange->method);
   exchange->url = std::move(req.url);
   exchange->body = std::make_shared<const std::string>(std::move(req.body));
+  exchange->bodyReader = std::move(req.bodyReader);
+  exchange->bodyLength = exchange->bodyReader ? req.bodyLength : 0;
   exchange->connectTimeoutMs = req.connectTimeoutMs.value_or(options_.connectTimeoutMs);
   exchange->readTimeoutMs = req.readTimeoutMs.value_or(options_.readTimeoutMs);
   if (id) *id = exchange->id;

@@ -8,6 +8,12 @@
 // be buffered (`request`: the whole body in a ClientResponse) or streamed (`stream`: the body in pieces as
 // it arrives, so a continuous `_changes` feed or a large attachment is never held whole).
 //
+// Request bodies. A body is either held whole in `ClientRequest::body`, or streamed from a
+// `bodyReader` that is asked for the next piece (kBodyPieceSize bytes at most) only once the socket has
+// taken the previous one, so an attachment of hundreds of MB is read from its file piece by piece and
+// never held in memory. Both are sent with a Content-Length. The read timeout counts from the last piece
+// written: a peer that keeps reading the body is making progress, one that stops reading times out.
+//
 // THREADING RULE. Loop thread only: construct the client, call every method, and destroy it on the thread
 // that runs `loop`. Every callback runs on that thread, from inside uv_run. There is no locking.
 //
@@ -15,8 +21,8 @@
 // ever called. Otherwise exactly one final callback is called, never from inside the call that started the
 // request: `done` for `request`; `onComplete` or `onError` for `stream`, after at most one `onHeaders` and
 // any number of `onData`. Failures are ClientError values (a code and a message), never exceptions. A
-// callback may start requests, `cancel` any request (its own included) and `close` the client; it must not
-// destroy the client.
+// callback (a `bodyReader` included) may start requests, `cancel` any request (its own included) and
+// `close` the client; it must not destroy the client.
 //
 // Ownership. The caller owns the loop and the client; the client owns its sockets, timers, TLS state and
 // the functions it was given, until their request ends. Views passed to a callback (a data chunk, a
@@ -42,6 +48,7 @@
 
 #include "http/client_url.h"
 #include "http/response.h"
+#include "settee/status.h"
 
 namespace settee::http {
 
@@ -63,7 +70,12 @@ enum class ClientErrc {
   NetworkError,         // any other socket error
   TooLarge,             // a buffered response body passed ClientOptions::maxBufferedBodySize
   Cancelled,            // `cancel` or `close`
+  BodyReadFailed,       // a `bodyReader` returned an error, nothing, or more than it was asked for
 };
+
+// The most a `bodyReader` is asked for at once: large enough that a fast link is kept busy with few
+// system calls, small enough that a request in flight holds little memory.
+inline constexpr size_t kBodyPieceSize = 64 * 1024;
 
 // "connection_refused", "read_timeout", ... for logs.
 const char* clientErrcName(ClientErrc code);
@@ -83,6 +95,15 @@ struct ClientRequest {
   // `acceptGzip`, unless given). Host, Content-Length and Transfer-Encoding given here are ignored.
   Headers headers;
   std::string body;  // sent with a Content-Length; fine up to a few MB
+  // A body too large to hold: `bodyLength` bytes, read in pieces by `bodyReader(offset, buf, n)` as the
+  // socket takes them (on the loop thread; at most one piece in flight, so memory stays at one piece). It
+  // copies up to n bytes of the body starting at `offset` into buf and returns how many (> 0 unless n == 0),
+  // or an error, which ends the request with ClientErrc::BodyReadFailed and closes the connection. Sent with
+  // Content-Length: bodyLength. When set, `body` must be empty. The reader may be called again from offset 0
+  // if the client re-sends the request on a fresh connection. `buf` is valid during the call only; n is at
+  // most kBodyPieceSize, and the reader is never called for a `bodyLength` of 0.
+  std::function<settee::Result<size_t>(uint64_t offset, char* buf, size_t n)> bodyReader;
+  uint64_t bodyLength = 0;
   bool acceptGzip = false;
   // Overrides of ClientOptions' timeouts for this request; 0 means no timeout. A continuous feed with a
   // heartbeat sets readTimeoutMs a little above the heartbeat, so a dead peer is noticed.
@@ -151,8 +172,8 @@ class HttpClient {
 
   // Sends `req` and calls `done` once with the whole response or an error. A non-2xx status is not an
   // error: it is in `status`. Returns an error (and never calls `done`) if the request cannot be started:
-  // a header with CR/LF, a TLS configuration that cannot load, or a closing client. `id`, if given,
-  // receives an id for `cancel`.
+  // a header with CR/LF, both a `body` and a `bodyReader`, a TLS configuration that cannot load, or a
+  // closing client. `id`, if given, receives an id for `cancel`.
   [[nodiscard]] ClientError request(ClientRequest req, std::function<void(ClientResponse)> done,
                                     RequestId* id = nullptr);
   // As `request`, but the response is delivered as it arrives through `handlers`.
@@ -172,6 +193,10 @@ class HttpClient {
     size_t openConnections = 0;  // connecting, busy or idle
     size_t idleConnections = 0;
     size_t queuedRequests = 0;  // waiting for a connection of their origin
+    // The most bytes ever left in one connection's libuv write queue just after a write was handed to it.
+    // A streamed body keeps this near kBodyPieceSize however large the body; a `body` string can reach
+    // its whole size.
+    size_t maxQueuedWriteBytes = 0;
   };
   Stats stats() const;
 

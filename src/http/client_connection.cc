@@ -1,5 +1,6 @@
 // The socket half of ClientConnection: resolving, connecting, TLS, writing, reading, timers, failure,
 // and the connection's lifetime.
+#include <algorithm>
 #include <cstring>
 #include <utility>
 
@@ -160,9 +161,39 @@ void ClientConnection::startExchange() {
   resetParser();
   gotBytes_ = false;
   requestSent_ = false;
+  bodyOffset_ = 0;
   armTimer(exchange_->readTimeoutMs);
   timerUse_ = TimerUse::Read;
+  // A streamed body follows once the head is written (onWritten), so its reader never runs inside
+  // `HttpClient::request`.
   writeRaw(exchange_->head, exchange_->body, true);
+}
+
+void ClientConnection::sendBodyPiece() {
+  Exchange& exchange = *exchange_;
+  RequestId id = exchange.id;
+  uint64_t offset = bodyOffset_;
+  size_t n = static_cast<size_t>(std::min<uint64_t>(kBodyPieceSize, exchange.bodyLength - offset));
+  std::string piece(n, '\0');
+  ++inCallback_;  // the reader may cancel its own request or close the client
+  settee::Result<size_t> got = exchange.bodyReader(offset, piece.data(), n);
+  --inCallback_;
+  if (closing_ || !exchange_ || exchange_->id != id) return;
+  std::string where = "the body of " + exchange.method + " " + exchange.url.redacted() + " at offset " +
+                      std::to_string(offset);
+  if (!got) {
+    fail({ClientErrc::BodyReadFailed, "cannot read " + where + ": " + got.status().reason()});
+    return;
+  }
+  // Nothing before the end would leave the peer waiting for the rest of Content-Length forever.
+  if (*got == 0 || *got > n) {
+    fail({ClientErrc::BodyReadFailed, "the reader of " + where + " returned " + std::to_string(*got) +
+                                          " bytes for " + std::to_string(n) + " asked"});
+    return;
+  }
+  piece.resize(*got);
+  bodyOffset_ += *got;
+  writeRaw(std::move(piece), nullptr, true);
 }
 
 void ClientConnection::flushTls() {
@@ -196,7 +227,9 @@ void ClientConnection::writeRaw(std::string bytes, std::shared_ptr<const std::st
         uv_buf_init(const_cast<char*>(write->body->data()), static_cast<unsigned>(write->body->size()));
   }
   write->req.data = write;
-  int rc = uv_write(&write->req, reinterpret_cast<uv_stream_t*>(tcp_), bufs, count, onWritten);
+  auto* stream = reinterpret_cast<uv_stream_t*>(tcp_);
+  int rc = uv_write(&write->req, stream, bufs, count, onWritten);
+  if (rc == 0) client_->noteWriteQueue(uv_stream_get_write_queue_size(stream));
   if (rc < 0) {
     delete write;
     // Said later, not now: this may run inside `HttpClient::request`, which must not call back.
@@ -219,9 +252,15 @@ void ClientConnection::onWritten(uv_write_t* req, int status) {
     return;
   }
   if (exchange && self->exchange_ && self->exchange_->id == exchange) {
-    self->requestSent_ = true;
-    // Sending a large body is progress too: the read timeout counts from its end.
+    // Sending a large body is progress too: the read timeout counts from the last piece written.
     if (self->timerUse_ == TimerUse::Read) self->armTimer(self->exchange_->readTimeoutMs);
+    if (self->exchange_->bodyReader && self->bodyOffset_ < self->exchange_->bodyLength) {
+      // Only now, with nothing of this request left in libuv: that is the backpressure which keeps a
+      // streamed body at one piece in memory.
+      self->sendBodyPiece();
+    } else {
+      self->requestSent_ = true;
+    }
   }
 }
 

@@ -5,15 +5,19 @@
 // Who owns what. ClientImpl owns the Pools, every ClientConnection (raw pointers in `connections_`,
 // deleted once the connection's handles are closed) and every Exchange that waits in a Pool queue. A
 // ClientConnection owns the Exchange it is serving. An Exchange owns the user's callbacks and a shared,
-// immutable copy of the request body, so a write still in flight never points into freed memory.
+// immutable copy of the request body, so a write still in flight never points into freed memory; a
+// streamed body's piece in flight is owned by its write request, and how far the body has been read is
+// the connection's (`bodyOffset_`), so a retry on another connection starts it again from 0.
 #pragma once
 
 #include <llhttp.h>
 #include <openssl/ssl.h>
 #include <uv.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <memory>
 #include <string>
 #include <unordered_map>
@@ -36,6 +40,9 @@ struct Exchange {
   Url url;
   std::string head;                         // request line and headers, ready to send
   std::shared_ptr<const std::string> body;  // shared with writes in flight
+  // A streamed body (ClientRequest::bodyReader): when set, `body` is empty.
+  std::function<settee::Result<size_t>(uint64_t, char*, size_t)> bodyReader;
+  uint64_t bodyLength = 0;
   bool idempotent = false;
   uint64_t connectTimeoutMs = 0;
   uint64_t readTimeoutMs = 0;
@@ -124,6 +131,7 @@ class ClientConnection {
   void ready();
   void startExchange();
   void writeRaw(std::string bytes, std::shared_ptr<const std::string> body, bool isRequest);
+  void sendBodyPiece();  // reads the next piece of a streamed body and writes it
   void flushTls();
   static void onWritten(uv_write_t* req, int status);
   static void onAlloc(uv_handle_t* handle, size_t suggested, uv_buf_t* buf);
@@ -189,6 +197,7 @@ class ClientConnection {
   bool keepAlive_ = false;
   bool gotBytes_ = false;     // any byte of the response arrived
   bool requestSent_ = false;  // the whole request was written
+  uint64_t bodyOffset_ = 0;   // bytes of a streamed body read from its reader and handed to the socket
   std::unique_ptr<GzipInflater> inflater_;
   std::string decoded_;
 };
@@ -214,6 +223,9 @@ class ClientImpl {
   void finished(RequestId id) { exchanges_.erase(id); }
   void countReuse() { ++stats_.requestsOnReusedConnections; }
   void countOpen() { ++stats_.connectionsOpened; }
+  void noteWriteQueue(size_t bytes) {
+    stats_.maxQueuedWriteBytes = std::max(stats_.maxQueuedWriteBytes, bytes);
+  }
   bool closing() const { return closing_; }
 
   bool closed() const { return closed_; }

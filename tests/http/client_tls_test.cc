@@ -10,12 +10,14 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <catch2/catch.hpp>
 #include <fstream>
 #include <string>
 #include <thread>
 
+#include "db/crypto.h"
 #include "http/client.h"
 #include "test_util.h"
 
@@ -68,8 +70,9 @@ void makeCertificate(const settee::test::TempDir& dir, const std::string& subjec
   EVP_PKEY_free(key);
 }
 
-// Answers every request on a connection with `200` and the request line as the body, keeping the
-// connection open until the client closes it. One connection at a time, which is all the tests need.
+// Answers every request on a connection with `200` and the request line as the body (followed, when the
+// request had a body, by its length and MD5 digest), keeping the connection open until the client closes
+// it. One connection at a time, which is all the tests need.
 class TlsEchoServer {
  public:
   explicit TlsEchoServer(const settee::test::TempDir& dir) {
@@ -129,7 +132,27 @@ class TlsEchoServer {
         buffer.append(chunk, static_cast<size_t>(n));
       }
       std::string line = buffer.substr(0, buffer.find("\r\n"));
+      size_t length = 0;
+      if (size_t at = buffer.find("\r\nContent-Length: "); at < end) {
+        length = std::stoul(buffer.substr(at + 18));
+      }
       buffer.erase(0, end + 4);
+      if (length > 0) {
+        settee::db::Md5 md5;
+        size_t left = length;
+        while (left > 0) {
+          if (buffer.empty()) {
+            int n = SSL_read(ssl, chunk, sizeof chunk);
+            if (n <= 0) return;
+            buffer.append(chunk, static_cast<size_t>(n));
+          }
+          size_t take = std::min(left, buffer.size());
+          md5.update(std::string_view(buffer).substr(0, take));
+          buffer.erase(0, take);
+          left -= take;
+        }
+        line += " " + std::to_string(length) + " " + md5.finishDigest();
+      }
       std::string reply =
           "HTTP/1.1 200 OK\r\nContent-Length: " + std::to_string(line.size()) + "\r\n\r\n" + line;
       if (SSL_write(ssl, reply.data(), static_cast<int>(reply.size())) <= 0) return;
@@ -240,4 +263,61 @@ TEST_CASE("Client TLS: with verification off, any certificate is accepted", "[ht
   REQUIRE(got.size() == 1);
   CHECK(got[0].ok());
   CHECK(got[0].body == "GET / HTTP/1.1");
+}
+
+TEST_CASE("Client TLS: a 5 MB streamed body is encrypted a piece at a time", "[http][client]") {
+  signal(SIGPIPE, SIG_IGN);
+  settee::test::TempDir dir;
+  makeCertificate(dir, "IP:127.0.0.1");
+  TlsEchoServer server(dir);
+  ClientOptions options;
+  options.caFile = dir.file("cert.pem");
+  const uint64_t size = 5ull * 1024 * 1024;
+  // Deterministic bytes that depend on the offset, so a piece sent twice or out of order shows.
+  auto byteAt = [](uint64_t i) { return static_cast<char>((i * 2654435761u) >> 13); };
+  settee::db::Md5 expected;
+  for (uint64_t i = 0; i < size; i += 4096) {
+    std::string block(4096, '\0');
+    for (size_t j = 0; j < block.size(); ++j) block[j] = byteAt(i + j);
+    expected.update(block);
+  }
+  size_t calls = 0, largestAsk = 0;
+  uint64_t next = 0;
+  bool inOrder = true;
+  uv_loop_t loop;
+  uv_loop_init(&loop);
+  ClientResponse got;
+  HttpClient::Stats stats;
+  {
+    HttpClient client(&loop, options);
+    ClientRequest req;
+    req.method = "PUT";
+    req.url = url("https://127.0.0.1:" + std::to_string(server.port()) + "/db/doc/att");
+    req.bodyLength = size;
+    req.bodyReader = [&](uint64_t offset, char* buf, size_t n) -> settee::Result<size_t> {
+      ++calls;
+      largestAsk = std::max(largestAsk, n);
+      inOrder = inOrder && offset == next;
+      for (size_t j = 0; j < n; ++j) buf[j] = byteAt(offset + j);
+      next = offset + n;
+      return n;
+    };
+    REQUIRE(client
+                .request(std::move(req),
+                         [&](ClientResponse r) {
+                           got = std::move(r);
+                           client.close([] {});
+                         })
+                .ok());
+    uv_run(&loop, UV_RUN_DEFAULT);
+    stats = client.stats();
+  }
+  CHECK(uv_loop_close(&loop) == 0);
+  INFO(got.error.message);
+  CHECK(got.ok());
+  CHECK(got.body == "PUT /db/doc/att HTTP/1.1 " + std::to_string(size) + " " + expected.finishDigest());
+  CHECK(inOrder);
+  CHECK(calls == size / kBodyPieceSize);
+  CHECK(largestAsk == kBodyPieceSize);
+  CHECK(stats.maxQueuedWriteBytes <= 2 * kBodyPieceSize);
 }
