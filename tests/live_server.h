@@ -38,6 +38,8 @@ class LiveServer {
   LiveServer& operator=(const LiveServer&) = delete;
 
   int port() const { return port_; }
+  // The server process's id (-1 while it is not running), e.g. to read /proc/<pid>/status.
+  int pid() const { return pid_; }
   const std::string& dataDir() const { return dataDir_; }
   HttpReply operator()(const std::string& method, const std::string& target, const std::string& body = "",
                        std::vector<std::pair<std::string, std::string>> headers = {}) const {

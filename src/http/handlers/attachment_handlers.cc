@@ -1,10 +1,18 @@
 // Attachment endpoints: GET/HEAD (with byte ranges), PUT and DELETE of /{db}/{docid}/{att...} and of
 // /{db}/_design/{ddoc}/{att...}. Names may contain '/'. A write is a new revision of the document that
 // keeps its other attachments as stubs; the new body travels beside the JSON, never as base64.
+//
+// GET is async: the attachment's metadata is read on the thread pool and a small body (below
+// detail::kLoadWhole) with it, answered whole; a larger body is streamed, chunked, a piece at a time from
+// the store (detail::streamAnswer), so its size never becomes the server's memory. Ranges read only the
+// bytes they name. PUT and DELETE are plain sync handlers.
+#include <exception>
+
 #include "db/store.h"
 #include "http/gzip_inflater.h"
 #include "http/handlers/document_internal.h"
 #include "http/handlers/handlers.h"
+#include "http/work.h"
 
 namespace settee::http {
 namespace {
@@ -91,13 +99,41 @@ std::string contentRange(const ByteRange& r, uint64_t size) {
   return "bytes " + std::to_string(r.first) + "-" + std::to_string(r.last) + "/" + std::to_string(size);
 }
 
-Response getAtt(Call& call) {
+// The attachment `name` of document `id` at `rev` (the winner when empty), without its body: `data` is
+// empty and `storedLength` says how many bytes the store holds. Every way of not having it is not_found
+// "Document is missing attachment", as CouchDB answers.
+Result<Attachment> findAttachment(Call& call, const std::string& id, const std::string& name,
+                                  const std::string& rev) {
+  ReadOptions read;
+  read.rev = rev;
+  read.attachments = true;
+  std::vector<Attachment> atts;
+  auto doc = call.db->store().get(id, read, &atts, db::Store::FollowMode::Reference);
+  if (!doc && doc.status().code() != ErrorCode::NotFound) return doc.status();
+  if (doc) {
+    for (Attachment& att : atts) {
+      if (att.name == name) return std::move(att);
+    }
+  }
+  return notFound("Document is missing attachment");
+}
+
+// What GET answers: `head` whole (body included) when `pieces` is empty, else `head`'s status and
+// headers followed by `pieces`, streamed.
+struct AttAnswer {
+  Response head;
+  detail::Pieces pieces;
+};
+
+AttAnswer whole(Response r) { return AttAnswer{std::move(r), {}}; }
+
+AttAnswer readAtt(Call& call) {
   std::string id = attDocId(call);
   const std::string& name = call.params["att"];
   auto rev = detail::readRev(call.req);
-  if (!rev) return errorResponse(rev.status());
-  auto att = call.db->getAttachment(id, name, *rev);
-  if (!att) return errorResponse(att.status());
+  if (!rev) return whole(errorResponse(rev.status()));
+  auto att = findAttachment(call, id, name, *rev);
+  if (!att) return whole(errorResponse(att.status()));
   std::string_view md5 = att->digest;
   if (md5.substr(0, 4) == "md5-") md5.remove_prefix(4);
   std::string etag = "\"" + std::string(md5) + "\"";
@@ -106,54 +142,108 @@ Response getAtt(Call& call) {
   const std::string* noneMatch = call.req.header("If-None-Match");
   if (noneMatch && trimWhitespace(*noneMatch) == etag) {
     r.status = 304;
-    return r;
+    return whole(std::move(r));
   }
+  db::Store& store = call.db->store();
+  // A small body is read now and answered whole; a larger one is read later, a piece at a time, and
+  // only the bytes the answer sends.
+  const bool loaded = att->storedLength < detail::kLoadWhole;
+  if (loaded) {
+    if (Status st = detail::readStored(store, att->digest, 0, att->storedLength, att->data); !st)
+      return whole(errorResponse(st));
+  }
+  AttAnswer a;
+  // The stored bytes [first, first + count) as the next part of the body.
+  auto body = [&](uint64_t first, uint64_t count, uint64_t inflateLimit = 0) {
+    if (loaded) {
+      detail::textOf(a.pieces).append(std::string_view(att->data).substr(first, count));
+    } else {
+      detail::appendStored(a.pieces, att->digest, first, count, inflateLimit);
+    }
+  };
   r.setHeader("Content-Type", att->contentType.empty() ? "application/octet-stream" : att->contentType);
   if (!att->encoding.empty()) {
     // Stored encoded: sent as stored to a client that takes the encoding, decoded for any other.
     // Ranges would address the encoded bytes, so they are not offered.
     r.setHeader("Accept-Ranges", "none");
     if (att->encoding == "gzip" && !acceptsEncoding(call.req, "gzip")) {
-      detail::GzipInflater inflater(std::min<uint64_t>(std::max<uint64_t>(att->length, 1), kMaxInflated));
-      std::string decoded;
-      if (inflater.feed(att->data, decoded) == detail::GzipInflater::Result::Ok &&
-          inflater.finish() == detail::GzipInflater::Result::Ok) {
-        r.body = std::move(decoded);
-        return r;
+      const uint64_t limit = std::min<uint64_t>(std::max<uint64_t>(att->length, 1), kMaxInflated);
+      if (loaded) {
+        detail::GzipInflater inflater(limit);
+        std::string decoded;
+        if (inflater.feed(att->data, decoded) == detail::GzipInflater::Result::Ok &&
+            inflater.finish() == detail::GzipInflater::Result::Ok) {
+          r.body = std::move(decoded);
+          return whole(std::move(r));
+        }
+      } else {
+        // Whether it decodes decides the headers, so the body is decoded once through before they go
+        // out (a HEAD reads nothing and assumes it does). A body that fails later cuts the stream.
+        auto decodes = call.req.method == "HEAD"
+                           ? Result<bool>(true)
+                           : detail::gzipDecodes(store, att->digest, att->storedLength, limit);
+        if (!decodes) return whole(errorResponse(decodes.status()));
+        if (*decodes) {
+          body(0, att->storedLength, limit);
+          return AttAnswer{std::move(r), std::move(a.pieces)};
+        }
       }
     }
     r.setHeader("Content-Encoding", att->encoding);
-    r.body = std::move(att->data);
-    return r;
+    body(0, att->storedLength);
+  } else {
+    r.setHeader("Accept-Ranges", "bytes");
+    r.setHeader("Content-MD5", std::string(md5));
+    uint64_t size = att->storedLength;
+    auto ranges = parseRanges(call.req, size);
+    if (ranges && ranges->empty()) {
+      Response bad = errorResponse(416, "requested_range_not_satisfiable", "Requested range not satisfiable");
+      bad.setHeader("Content-Range", "bytes */" + std::to_string(size));
+      return whole(std::move(bad));
+    }
+    if (!ranges || ranges->size() > kMaxRanges) {
+      body(0, size);
+    } else if (ranges->size() == 1) {
+      r.status = 206;
+      const ByteRange& one = ranges->front();
+      r.setHeader("Content-Range", contentRange(one, size));
+      body(one.first, one.last - one.first + 1);
+    } else {
+      r.status = 206;
+      MultipartWriter writer(randomBoundary());
+      for (const ByteRange& one : *ranges) {
+        writer.beginPart({{"Content-Type", att->contentType}, {"Content-Range", contentRange(one, size)}},
+                         detail::textOf(a.pieces));
+        body(one.first, one.last - one.first + 1);
+      }
+      writer.finish(detail::textOf(a.pieces));
+      r.setHeader("Content-Type", writer.contentType("byteranges"));
+    }
   }
-  r.setHeader("Accept-Ranges", "bytes");
-  r.setHeader("Content-MD5", std::string(md5));
-  uint64_t size = att->data.size();
-  auto ranges = parseRanges(call.req, size);
-  if (ranges && ranges->empty()) {
-    Response bad = errorResponse(416, "requested_range_not_satisfiable", "Requested range not satisfiable");
-    bad.setHeader("Content-Range", "bytes */" + std::to_string(size));
-    return bad;
-  }
-  if (!ranges || ranges->size() > kMaxRanges) {
-    r.body = std::move(att->data);
-    return r;
-  }
-  r.status = 206;
-  if (ranges->size() == 1) {
-    const ByteRange& one = ranges->front();
-    r.setHeader("Content-Range", contentRange(one, size));
-    r.body = att->data.substr(one.first, one.last - one.first + 1);
-    return r;
-  }
-  MultipartWriter writer(randomBoundary());
-  for (const ByteRange& one : *ranges) {
-    writer.addPart({{"Content-Type", att->contentType}, {"Content-Range", contentRange(one, size)}},
-                   std::string_view(att->data).substr(one.first, one.last - one.first + 1), r.body);
-  }
-  writer.finish(r.body);
-  r.setHeader("Content-Type", writer.contentType("byteranges"));
-  return r;
+  if (detail::readsStore(a.pieces)) return AttAnswer{std::move(r), std::move(a.pieces)};
+  r.body = detail::joinText(std::move(a.pieces));
+  return whole(std::move(r));
+}
+
+void getAtt(std::shared_ptr<Call> call) {
+  auto answer = std::make_shared<AttAnswer>();
+  runOffLoop(
+      call->svc->loop,
+      [call, answer] {
+        try {
+          *answer = readAtt(*call);
+        } catch (const std::exception& e) {
+          *answer = whole(errorResponse(500, "internal_server_error", e.what()));
+        }
+      },
+      [call, answer] {
+        if (answer->pieces.empty()) {
+          call->send(std::move(answer->head));
+          return;
+        }
+        Response& head = answer->head;
+        detail::streamAnswer(call, head.status, std::move(head.headers), std::move(answer->pieces));
+      });
 }
 
 // The document at `rev`, the base of an attachment edit. A revision the document does not have is a
@@ -221,7 +311,7 @@ Response putAtt(Call& call) {
     });
   }
   std::vector<AttachmentBody> bodies;
-  bodies.push_back(AttachmentBody{name, std::move(call.req.body)});
+  bodies.push_back(AttachmentBody{name, std::move(call.req.body), nullptr});
   auto written = call.db->put(json, true, id, std::move(bodies));
   if (!written) return errorResponse(written.status());
   return detail::writeAnswer(201, *written, detail::locationOf(call, id, name));
@@ -266,7 +356,7 @@ Response deleteAtt(Call& call) {
 
 void registerAttachmentRoutes(Api& api) {
   for (const char* pattern : {"/{db}/{docid}/{att...}", "/{db}/_design/{ddoc}/{att...}"}) {
-    api.sync("GET", pattern, Access::Reader, getAtt);
+    api.async("GET", pattern, Access::Reader, getAtt);
     api.sync("PUT", pattern, Access::Reader, putAtt);
     api.sync("DELETE", pattern, Access::Reader, deleteAtt);
   }

@@ -3,7 +3,9 @@
 //
 // GET is async because an open_revs answer with `Accept: multipart/mixed` is streamed, chunked, as
 // CouchDB streams it: the document is read on the thread pool, then sent from the loop thread in pieces,
-// each written only while the client keeps up. Every other endpoint here is a plain sync handler.
+// each written only while the client keeps up. Attachment bodies are not read with the document unless
+// small: the store hands back references, and the stream reads each body a piece at a time (as does a
+// multipart/related answer that carries a large one). Every other endpoint here is a plain sync handler.
 #include <exception>
 
 #include "db/store.h"
@@ -17,8 +19,9 @@ namespace {
 
 using detail::Pieces;
 
-// Output waiting for the client beyond which no further piece is written until it drains.
-constexpr size_t kHighWater = 1024 * 1024;
+// Attachment bytes one answer reads together with its document (each body below detail::kLoadWhole); the
+// rest are streamed. Small bodies read up front save a trip to the thread pool each.
+constexpr uint64_t kLoadBudget = 1024 * 1024;
 
 bool isLocal(std::string_view id) { return id.substr(0, 7) == "_local/"; }
 
@@ -158,13 +161,14 @@ DocAnswer whole(Response r) {
 
 // One revision: the winner, `rev`, or with latest=true the leaf `rev` leads to. With `Accept:
 // multipart/related` and attachments=true, a multipart/related body (CouchDB does the same).
-Response readOne(Call& call, const std::string& id, ReadOptions& o) {
+DocAnswer readOne(Call& call, const std::string& id, ReadOptions& o) {
   bool related = o.attachments && detail::acceptsType(call.req, "multipart/related");
   std::vector<Attachment> atts;
+  constexpr auto kRef = db::Store::FollowMode::Reference;
   auto doc = [&]() -> Result<std::string> {
-    if (o.rev.empty() || !o.latest) return call.db->store().get(id, o, related ? &atts : nullptr);
+    if (o.rev.empty() || !o.latest) return call.db->store().get(id, o, related ? &atts : nullptr, kRef);
     std::vector<std::vector<Attachment>> follows;
-    auto revs = call.db->store().getOpenRevs(id, {o.rev}, o, related ? &follows : nullptr);
+    auto revs = call.db->store().getOpenRevs(id, {o.rev}, o, related ? &follows : nullptr, kRef);
     if (!revs) return revs.status();
     for (size_t i = 0; i < revs->size(); ++i) {
       if (!(*revs)[i].found) continue;
@@ -173,17 +177,26 @@ Response readOne(Call& call, const std::string& id, ReadOptions& o) {
     }
     return notFound("missing");
   }();
-  if (!doc) return errorResponse(doc.status());
-  if (!related || atts.empty()) return docResponse(call.req, std::move(*doc));
+  if (!doc) return whole(errorResponse(doc.status()));
+  if (!related || atts.empty()) return whole(docResponse(call.req, std::move(*doc)));
+  uint64_t budget = kLoadBudget;
+  if (Status st = detail::loadSmall(call.db->store(), atts, budget); !st) return whole(errorResponse(st));
   std::string etag = "\"" + revOf(*doc) + "\"";
   MultipartWriter writer(randomBoundary());
   Pieces pieces;
   detail::appendRelated(writer, *doc, atts, pieces);
   Response r;
-  for (auto& p : pieces) r.body += p;
   r.setHeader("Content-Type", writer.contentType("related"));
   r.setHeader("ETag", etag);
-  return r;
+  if (detail::readsStore(pieces)) {
+    // Too large to hold: the same bytes, streamed (chunked, so without a Content-Length).
+    DocAnswer a;
+    a.headers = std::move(r.headers);
+    a.pieces = std::move(pieces);
+    return a;
+  }
+  r.body = detail::joinText(std::move(pieces));
+  return whole(std::move(r));
 }
 
 // open_revs: a JSON array of {"ok":doc} / {"missing":rev}, or, when the client accepts multipart/mixed,
@@ -194,7 +207,8 @@ DocAnswer readOpenRevs(Call& call, const std::string& id, GetParams& p) {
   std::vector<OpenRev> found;
   std::vector<std::vector<Attachment>> follows;
   if (p.allRevs || !p.revs.empty()) {
-    auto revs = call.db->store().getOpenRevs(id, p.revs, p.read, multipart ? &follows : nullptr);
+    auto revs = call.db->store().getOpenRevs(id, p.revs, p.read, multipart ? &follows : nullptr,
+                                             db::Store::FollowMode::Reference);
     if (!revs) return whole(errorResponse(revs.status()));
     found = std::move(*revs);
   }
@@ -215,12 +229,15 @@ DocAnswer readOpenRevs(Call& call, const std::string& id, GetParams& p) {
                                   w.EndArray();
                                 })));
   }
+  uint64_t budget = kLoadBudget;
+  for (auto& atts : follows) {
+    if (Status st = detail::loadSmall(call.db->store(), atts, budget); !st) return whole(errorResponse(st));
+  }
   DocAnswer a;
   MultipartWriter mixed(randomBoundary());
   a.headers.emplace_back("Content-Type", mixed.contentType("mixed"));
-  a.pieces.emplace_back();
   for (size_t i = 0; i < found.size(); ++i) detail::appendOpenRevPart(mixed, found[i], follows[i], a.pieces);
-  mixed.finish(a.pieces.back());
+  mixed.finish(detail::textOf(a.pieces));
   return a;
 }
 
@@ -234,28 +251,7 @@ DocAnswer readDoc(Call& call) {
   auto params = getParams(call.req);
   if (!params) return whole(errorResponse(params.status()));
   if (params->openRevs) return readOpenRevs(call, id, *params);
-  return whole(readOne(call, id, params->read));
-}
-
-// A streamed answer being written; owned by the drain callback and the pump in progress.
-struct Stream {
-  std::shared_ptr<Call> call;
-  Pieces pieces;
-  size_t next = 0;
-  bool busy = false;  // a write inside pump() may report a drain: pump() is not re-entered
-};
-
-void pump(const std::shared_ptr<Stream>& s) {
-  if (s->busy) return;
-  s->busy = true;
-  Call& call = *s->call;
-  while (s->next < s->pieces.size() && !call.closed() && call.res->pendingBytes() <= kHighWater) {
-    std::string piece = std::move(s->pieces[s->next++]);
-    call.write(piece);
-  }
-  s->busy = false;
-  // Ending releases the drain callback, and with it this stream.
-  if (s->next == s->pieces.size() && !call.closed() && !call.res->finished()) call.end();
+  return readOne(call, id, params->read);
 }
 
 void getDoc(std::shared_ptr<Call> call) {
@@ -274,12 +270,7 @@ void getDoc(std::shared_ptr<Call> call) {
           call->send(std::move(*answer->whole));
           return;
         }
-        auto s = std::make_shared<Stream>();
-        s->call = call;
-        s->pieces = std::move(answer->pieces);
-        call->start(answer->status, std::move(answer->headers));
-        call->res->onDrain([s] { pump(s); });
-        pump(s);
+        detail::streamAnswer(call, answer->status, std::move(answer->headers), std::move(answer->pieces));
       });
 }
 
@@ -389,7 +380,7 @@ Response copyDoc(Call& call) {
     db::writeString(w, destRev);
   });
   std::vector<AttachmentBody> bodies;
-  for (auto& a : atts) bodies.push_back(AttachmentBody{a.name, std::move(a.data)});
+  for (auto& a : atts) bodies.push_back(AttachmentBody{a.name, std::move(a.data), nullptr});
   auto written = call.db->put(json, true, *destId, std::move(bodies));
   if (!written) return errorResponse(written.status());
   return detail::writeAnswer(201, *written, detail::locationOf(call, *destId));

@@ -1,21 +1,29 @@
 // http/handlers/document_internal.h — what the document and attachment families share: how a write
 // names its revision, the `{"ok","id","rev"}` answer, JSON object rewriting, and the multipart shapes
-// CouchDB uses for documents with attachment bodies (http/multipart.h does the framing).
+// CouchDB uses for documents with attachment bodies (http/multipart.h does the framing), and the streamed
+// answers that send those bodies from the store in pieces.
 //
-// Plain functions over values; any thread. Nothing here touches a Database except through the
-// arguments it is given.
+// Plain functions over values; any thread unless said otherwise. Nothing here touches a Database except
+// through the arguments it is given. The store readers and streamAnswer() live in paged_stream.cc, beside
+// the bulk family's paged stream.
 #pragma once
 
 #include <simdjson.h>
 
+#include <cstdint>
 #include <functional>
 #include <initializer_list>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "http/api.h"
 #include "http/multipart.h"
+
+namespace settee::db {
+class Store;
+}
 
 namespace settee::http::detail {
 
@@ -29,7 +37,6 @@ Result<std::string> readRev(const Request& req, std::string_view name = "rev");
 // Whether the Accept header lists `type`. As CouchDB's chttpd does it: the header split on ',' and ' ',
 // media-type parameters ignored; no wildcard matching, so a client gets multipart only when it asks.
 bool acceptsType(const Request& req, std::string_view type);
-
 
 // The absolute URL of a document (or of one of its attachments) for a Location header; relative to the
 // host when the request had no Host header.
@@ -46,13 +53,58 @@ Status checkDocWriteAccess(Call& call, std::string_view docId);
 std::string rewriteObject(simdjson::dom::object doc, std::initializer_list<std::string_view> drop,
                           const std::function<void(db::JsonWriter&)>& more = {});
 
-// A response body made of pieces written in order; attachment bodies are pieces of their own, moved in
-// rather than copied into the framing.
-using Pieces = std::vector<std::string>;
+// A response body made of pieces written in order. A piece is `text`, sent as it is, then, when `length`
+// is not 0, `length` stored bytes of the attachment body `digest` from `offset`, read from the store in
+// pieces off the loop thread as the client takes them. With `inflateLimit` the stored bytes are gzip and
+// go out decoded; more than `inflateLimit` decoded bytes, or a stream that does not end cleanly, is an error.
+struct Piece {
+  std::string text;
+  std::string digest;
+  uint64_t offset = 0;
+  uint64_t length = 0;
+  uint64_t inflateLimit = 0;  // 0: sent as stored
+};
+using Pieces = std::vector<Piece>;
+
+// The text piece at the end of `out`, for framing to be appended to; a new one when the last piece reads
+// stored bytes (its text goes out before them).
+std::string& textOf(Pieces& out);
+// Appends a piece that reads `length` stored bytes of `digest` from `offset` (nothing when `length` is 0).
+void appendStored(Pieces& out, std::string_view digest, uint64_t offset, uint64_t length,
+                  uint64_t inflateLimit = 0);
+// Whether any piece reads from the store (then the answer must be streamed).
+bool readsStore(const Pieces& pieces);
+// The text of pieces that read nothing from the store, as one body.
+std::string joinText(Pieces&& pieces);
+
+// Attachment bodies below this size are read with the document, in the same call off the loop, and
+// travel in the text; larger ones are streamed.
+inline constexpr uint64_t kLoadWhole = 64 * 1024;
+
+// Reads `length` stored bytes of `digest` from `offset` into `out`, replacing its contents. not_found
+// when the body is gone (compaction) or ends early. Any thread but the loop's.
+Status readStored(db::Store& store, std::string_view digest, uint64_t offset, uint64_t length,
+                  std::string& out);
+
+// For follows entries got with FollowMode::Reference (no `data`): loads into `data` each body smaller than
+// kLoadWhole while the bytes loaded stay within `budget` (which it lowers); the others stay references,
+// to be streamed. Any thread but the loop's.
+Status loadSmall(db::Store& store, std::vector<Attachment>& atts, uint64_t& budget);
+
+// Whether the gzip body `digest` (`length` stored bytes) decodes cleanly to at most `limit` bytes; reads
+// it through in pieces and keeps none of it. Any thread but the loop's.
+Result<bool> gzipDecodes(db::Store& store, std::string_view digest, uint64_t length, uint64_t limit);
+
+// Sends a streamed (chunked) answer: `status` and `headers`, then `pieces`, each written only while the
+// client keeps up, stored bytes read piece by piece on the thread pool. For HEAD nothing is read. Stored
+// bytes that cannot be read once the headers are out (the body compacted away meanwhile) cut the
+// connection, so a short body never looks complete. Loop thread only.
+void streamAnswer(std::shared_ptr<Call> call, int status, Headers headers, Pieces pieces);
 
 // Appends a `multipart/related` body to `out`: the JSON document (whose `_attachments` hold a
 // `"follows":true` entry for each of `atts`, in this order), then each attachment's bytes with its
-// Content-Disposition, Content-Type, Content-Length and Content-Encoding. Moves the bytes out of `atts`.
+// Content-Disposition, Content-Type, Content-Length and Content-Encoding. Moves the bytes out of `atts`;
+// an attachment whose `data` was not loaded (FollowMode::Reference) becomes a stored piece.
 void appendRelated(MultipartWriter& writer, std::string_view json, std::vector<Attachment>& atts,
                    Pieces& out);
 

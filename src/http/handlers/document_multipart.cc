@@ -1,5 +1,6 @@
 // Documents with attachment bodies as multipart: the multipart/related and multipart/mixed answers of
-// GET /db/doc (framed as CouchDB 3 frames them), and the multipart/related body of PUT /db/doc.
+// GET /db/doc (framed as CouchDB 3 frames them, as pieces whose large bodies are read later from the
+// store), and the multipart/related body of PUT /db/doc.
 #include "http/handlers/document_internal.h"
 
 namespace settee::http::detail {
@@ -22,30 +23,64 @@ std::string quotedName(std::string_view name) {
 
 }  // namespace
 
+std::string& textOf(Pieces& out) {
+  if (out.empty() || out.back().length > 0) out.emplace_back();
+  return out.back().text;
+}
+
+void appendStored(Pieces& out, std::string_view digest, uint64_t offset, uint64_t length,
+                  uint64_t inflateLimit) {
+  if (length == 0) return;
+  if (out.empty() || out.back().length > 0) out.emplace_back();
+  Piece& p = out.back();
+  p.digest.assign(digest);
+  p.offset = offset;
+  p.length = length;
+  p.inflateLimit = inflateLimit;
+}
+
+bool readsStore(const Pieces& pieces) {
+  for (const Piece& p : pieces) {
+    if (p.length > 0) return true;
+  }
+  return false;
+}
+
+std::string joinText(Pieces&& pieces) {
+  if (pieces.size() == 1) return std::move(pieces.front().text);
+  size_t size = 0;
+  for (const Piece& p : pieces) size += p.text.size();
+  std::string out;
+  out.reserve(size);
+  for (const Piece& p : pieces) out += p.text;
+  return out;
+}
+
 void appendRelated(MultipartWriter& writer, std::string_view json, std::vector<Attachment>& atts,
                    Pieces& out) {
-  if (out.empty()) out.emplace_back();
-  writer.addPart({{"Content-Type", "application/json"}}, json, out.back());
+  writer.addPart({{"Content-Type", "application/json"}}, json, textOf(out));
   for (Attachment& att : atts) {
+    const bool reference = att.data.empty() && att.storedLength > 0;  // FollowMode::Reference, not loaded
     HeaderList headers{{"Content-Disposition", "attachment; filename=" + quotedName(att.name)},
                        {"Content-Type", att.contentType},
-                       {"Content-Length", std::to_string(att.data.size())}};
+                       {"Content-Length", std::to_string(reference ? att.storedLength : att.data.size())}};
     if (!att.encoding.empty()) headers.emplace_back("Content-Encoding", att.encoding);
-    writer.beginPart(headers, out.back());
-    if (att.data.size() < kInlinePiece) {
-      out.back().append(att.data);
+    writer.beginPart(headers, textOf(out));
+    if (reference) {
+      appendStored(out, att.digest, 0, att.storedLength);
+    } else if (att.data.size() < kInlinePiece) {
+      textOf(out).append(att.data);
     } else {
-      out.push_back(std::move(att.data));
+      out.emplace_back().text = std::move(att.data);
       out.emplace_back();
     }
     att.data.clear();
   }
-  writer.finish(out.back());
+  writer.finish(textOf(out));
 }
 
 void appendOpenRevPart(MultipartWriter& mixed, const OpenRev& rev, std::vector<Attachment>& atts,
                        Pieces& out) {
-  if (out.empty()) out.emplace_back();
   if (!rev.found) {
     std::string body = writeJson([&](db::JsonWriter& w) {
       w.StartObject();
@@ -53,15 +88,15 @@ void appendOpenRevPart(MultipartWriter& mixed, const OpenRev& rev, std::vector<A
       db::writeString(w, rev.rev);
       w.EndObject();
     });
-    mixed.addPart({{"Content-Type", "application/json; error=\"true\""}}, body, out.back());
+    mixed.addPart({{"Content-Type", "application/json; error=\"true\""}}, body, textOf(out));
     return;
   }
   if (atts.empty()) {
-    mixed.addPart({{"Content-Type", "application/json"}}, rev.json, out.back());
+    mixed.addPart({{"Content-Type", "application/json"}}, rev.json, textOf(out));
     return;
   }
   MultipartWriter related(randomBoundary());
-  mixed.beginPart({{"Content-Type", related.contentType("related")}}, out.back());
+  mixed.beginPart({{"Content-Type", related.contentType("related")}}, textOf(out));
   appendRelated(related, rev.json, atts, out);
 }
 
@@ -100,7 +135,7 @@ Result<RelatedDoc> parseRelated(const Request& req) {
     return badRequest("The multipart body has " + std::to_string(parts->size() - 1) +
                       " attachment parts for " + std::to_string(names.size()) + " follows entries");
   for (size_t i = 0; i < names.size(); ++i)
-    doc.bodies.push_back(AttachmentBody{std::move(names[i]), std::string((*parts)[i + 1].body)});
+    doc.bodies.push_back(AttachmentBody{std::move(names[i]), std::string((*parts)[i + 1].body), nullptr});
   return doc;
 }
 
