@@ -26,6 +26,13 @@
 // `requests` records {conn, method, path, status} of every request seen (bounded); `events` keeps the last
 // faults as text for failure messages (`describe()`). `close()` stops listening and destroys every socket.
 // Nothing here retries or buffers a whole message: bytes pass through in order.
+//
+// `refuseMultipart: true` plays a peer without multipart PUT (CouchDB's replicator falls back to inline
+// attachments for one): a request whose Content-Type starts with multipart/related is not forwarded. Its
+// head is held until complete, its body (Content-Length or chunked) read and dropped, then the proxy itself
+// answers 415 {"error":"bad_content_type"} on the same connection (closed after it only when the request
+// said Connection: close). Faults and throttling do not apply to these answers; `stats.refused` counts
+// them and their `requests` entries carry `refused: true`. Every other request passes as without the option.
 import net from 'node:net';
 
 export function mulberry32(seed) {
@@ -42,6 +49,60 @@ export function mulberry32(seed) {
 const DEFAULT_RATES = { dropRate: 0.05, truncateRate: 0.05, requestCutRate: 0.02, delayRate: 0.1, maxDelayMs: 100 };
 const MAX_REQUESTS_KEPT = 20000;
 const MAX_EVENTS_KEPT = 200;
+const MAX_HEAD_BYTES = 64 * 1024; // refuseMultipart: a request head longer than this is forwarded unread
+
+const REFUSAL_BODY =
+  JSON.stringify({ error: 'bad_content_type', reason: 'this peer does not accept multipart/related' });
+
+// For refuseMultipart: whether a request head (up to its blank line) is a multipart/related one, and how
+// its body is framed: { state: 'length', left }, or for chunked { state: 'line' } (a chunk-size line next).
+function refusal(head) {
+  const type = /\r\ncontent-type:[ \t]*([^\r]*)/i.exec(head);
+  if (!type || !type[1].toLowerCase().startsWith('multipart/related')) return null;
+  const close = /\r\nconnection:[ \t]*[^\r]*\bclose\b/i.test(head);
+  const chunked = /\r\ntransfer-encoding:[ \t]*[^\r]*chunked/i.test(head);
+  if (chunked) return { state: 'line', line: '', trailer: false, close };
+  const cl = /\r\ncontent-length:[ \t]*(\d+)/i.exec(head);
+  return { state: 'length', left: cl ? Number(cl[1]) : 0, close };
+}
+
+// Reads the refused request's body `d` from `buf`: the bytes after its end, or null while more is due
+// (`d.bad` when the chunked framing is malformed).
+function skipBody(d, buf) {
+  let i = 0;
+  while (d.state !== 'done') {
+    if (d.state === 'length' || d.state === 'data') {
+      const n = Math.min(d.left, buf.length - i);
+      d.left -= n;
+      i += n;
+      if (d.left > 0) return null;
+      d.state = d.state === 'data' ? 'line' : 'done';
+      continue;
+    }
+    // 'line': a chunk-size line, or after the last chunk a trailer line (the empty one ends the body).
+    const eol = buf.indexOf('\n', i);
+    if (eol < 0) {
+      d.line += buf.subarray(i).toString('latin1');
+      if (d.line.length > 4096) d.bad = true;
+      return d.bad ? buf.subarray(buf.length) : null;
+    }
+    const line = (d.line + buf.subarray(i, eol).toString('latin1')).replace(/\r$/, '');
+    d.line = '';
+    i = eol + 1;
+    if (d.trailer) {
+      if (line === '') d.state = 'done';
+      continue;
+    }
+    const size = parseInt(line, 16);
+    if (!Number.isFinite(size) || size < 0) {
+      d.bad = true;
+      return buf.subarray(buf.length);
+    }
+    if (size === 0) d.trailer = true;
+    else Object.assign(d, { state: 'data', left: size + 2 });
+  }
+  return buf.subarray(i);
+}
 
 // How many bytes of the response starting in `buf` certainly belong to it, from its head alone: the whole
 // response with a Content-Length; with chunked encoding, up to the end of its first chunk (the last chunk
@@ -77,10 +138,11 @@ export async function startFaultProxy(upstreamUrl, options = {}) {
   let throttleMs = options.throttleMs ?? 0;
   let match = options.match ?? null; // a RegExp on "METHOD /path": only those exchanges get faults
   let maxFaults = options.maxFaults ?? Infinity; // no drop, truncation or cut after this many
+  const refuseMultipart = Boolean(options.refuseMultipart);
   const sockets = new Set();
   const stats = {
     connections: 0, requests: 0, responses: 0, drops: 0, dropsBeforeResponse: 0, truncations: 0, requestCuts: 0,
-    delays: 0,
+    delays: 0, refused: 0,
   };
   const requests = [];
   const events = [];
@@ -127,8 +189,73 @@ export async function startFaultProxy(upstreamUrl, options = {}) {
       server.destroy();
     };
 
+    let heldHead = null; // refuseMultipart: the start of a request whose head is not all here yet
+    let refused = null; // refuseMultipart: the refused request whose body is being dropped
+
+    // The next request is multipart/related: nothing of it goes upstream; once its body is read, 415.
+    function refuse(buf, headEnd, how) {
+      stats.requests++;
+      stats.refused++;
+      const line = requestLine(buf);
+      const entry = { conn, method: line?.method, path: line?.path, status: 415, refused: true };
+      if (requests.length < MAX_REQUESTS_KEPT) requests.push(entry);
+      note(`conn ${conn}: refused ${entry.method} ${entry.path} (multipart/related) with 415`);
+      refused = how;
+      return buf.subarray(headEnd + 4);
+    }
+
+    function answerRefusal() {
+      const { close, bad } = refused;
+      refused = null;
+      const head = `HTTP/1.1 415 Unsupported Media Type\r\nContent-Type: application/json\r\n` +
+        `Content-Length: ${Buffer.byteLength(REFUSAL_BODY)}\r\n${close || bad ? 'Connection: close\r\n' : ''}\r\n`;
+      if (close || bad) {
+        stop();
+        client.end(head + REFUSAL_BODY);
+        server.destroy();
+      } else {
+        client.write(head + REFUSAL_BODY);
+      }
+    }
+
+    // refuseMultipart: sees each request's head before anything of it is forwarded. Returns the bytes to
+    // handle as usual (null: none now).
+    function screen(chunk) {
+      while (chunk && chunk.length) {
+        if (refused) {
+          chunk = skipBody(refused, chunk);
+          if (!chunk) return null;
+          answerRefusal();
+          if (dead) return null;
+          continue;
+        }
+        if (heldHead) {
+          chunk = Buffer.concat([heldHead, chunk]);
+          heldHead = null;
+        }
+        const end = chunk.indexOf('\r\n\r\n');
+        if (end < 0 && chunk.length < MAX_HEAD_BYTES) {
+          heldHead = chunk;
+          return null;
+        }
+        const how = end < 0 ? null : refusal(chunk.subarray(0, end).toString('latin1'));
+        if (!how) return chunk;
+        chunk = refuse(chunk, end, how);
+        if (how.state === 'length' && how.left === 0) {
+          how.state = 'done';
+          answerRefusal();
+          if (dead) return null;
+        }
+      }
+      return null;
+    }
+
     client.on('data', (chunk) => {
       if (dead) return;
+      if (refuseMultipart && phase !== 'request') {
+        chunk = screen(chunk);
+        if (!chunk) return;
+      }
       if (phase !== 'request') {
         phase = 'request';
         fate = null;

@@ -50,6 +50,38 @@ void ClientThread::onAsync(uv_async_t* handle) {
 }
 
 http::ClientResponse ClientThread::call(http::ClientRequest request) {
+  return run([this, req = std::move(request)](Done done, http::RequestId* id) mutable {
+    return client_->request(std::move(req), std::move(done), id);
+  });
+}
+
+http::ClientResponse ClientThread::stream(http::ClientRequest request,
+                                          std::function<void(const http::ResponseHead&)> onHeaders,
+                                          std::function<bool(std::string_view)> onData) {
+  return run([this, req = std::move(request), onHeaders = std::move(onHeaders),
+              onData = std::move(onData)](Done done, http::RequestId* id) mutable {
+    // The response as call() gives it, without the body the handlers took.
+    auto head = std::make_shared<http::ClientResponse>();
+    auto finish = std::make_shared<Done>(std::move(done));
+    http::StreamHandlers h;
+    h.onHeaders = [head, onHeaders](const http::ResponseHead& rh) {
+      head->status = rh.status;
+      head->headers = rh.headers;
+      if (onHeaders) onHeaders(rh);
+    };
+    h.onData = [this, id, onData](std::string_view chunk) {
+      if (onData && !onData(chunk)) client_->cancel(*id);
+    };
+    h.onComplete = [head, finish] { (*finish)(std::move(*head)); };
+    h.onError = [head, finish](const http::ClientError& e) {
+      head->error = e;
+      (*finish)(std::move(*head));
+    };
+    return client_->stream(std::move(req), std::move(h), id);
+  });
+}
+
+http::ClientResponse ClientThread::run(std::function<http::ClientError(Done, http::RequestId*)> begin) {
   auto promise = std::make_shared<std::promise<http::ClientResponse>>();
   auto future = promise->get_future();
   bool posted = false;
@@ -57,7 +89,7 @@ http::ClientResponse ClientThread::call(http::ClientRequest request) {
     std::lock_guard lock(mu_);
     if (!closing_) {
       posted = true;
-      queue_.push_back([this, promise, req = std::move(request)]() mutable {
+      queue_.push_back([this, promise, begin = std::move(begin)]() mutable {
         if (cancelled_) {  // queued before cancelAll() ran, started after: cancelled all the same
           http::ClientResponse failed;
           failed.error = {http::ClientErrc::Cancelled, "cancelled"};
@@ -65,8 +97,7 @@ http::ClientResponse ClientThread::call(http::ClientRequest request) {
           return;
         }
         auto id = std::make_shared<http::RequestId>(0);
-        http::ClientError err = client_->request(
-            std::move(req),
+        http::ClientError err = begin(
             [this, promise, id](http::ClientResponse r) {
               inFlight_.erase(*id);
               promise->set_value(std::move(r));

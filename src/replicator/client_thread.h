@@ -28,9 +28,17 @@ class ClientThread {
   ClientThread& operator=(const ClientThread&) = delete;
 
   http::ClientResponse call(http::ClientRequest request);
+  // As call(), but the body goes to `onData` piece by piece, on the I/O thread, as it arrives (keep it
+  // short: every request of this thread waits meanwhile); onData returning false ends the request with a
+  // Cancelled error. The answer has the status and headers and an empty body.
+  http::ClientResponse stream(http::ClientRequest request, std::function<void(const http::ResponseHead&)> onHeaders,
+                              std::function<bool(std::string_view)> onData);
   void cancelAll();
 
  private:
+  using Done = std::function<void(http::ClientResponse)>;
+  // Starts a request on the I/O thread with `begin` and blocks until its `done` runs.
+  http::ClientResponse run(std::function<http::ClientError(Done, http::RequestId*)> begin);
   void post(std::function<void()> fn);
   static void onAsync(uv_async_t* handle);
 

@@ -49,7 +49,8 @@ struct Filter {
 };
 
 // A revision to copy: the document JSON with `_revisions`, and attachment bodies either inline in the
-// JSON (base64) or beside it (`follows`), in `_attachments` order.
+// JSON (base64) or beside it (`follows`), in `_attachments` order, held (`data`) or in a spool file
+// (`source`, from fetchStreamed()).
 struct FetchedRev {
   std::string id;
   std::string json;
@@ -88,6 +89,12 @@ class Endpoint {
   // holds at most one document's attachment bytes at a time, whatever their size.
   virtual Result<std::vector<FetchedRev>> fetch(const std::vector<MissingRevs>& missing,
                                                 std::vector<MissingRevs>* deferred = nullptr) = 0;
+  // One document's missing revisions (with `_revisions`, attachments newer than the possible ancestors)
+  // whose attachment bytes are too many to hold: the bytes go to a spool file as they arrive and come
+  // back as FetchedRev::bodies read from it (the JSON's attachments say `follows`). Memory holds the
+  // documents' JSON and a piece of an attachment at a time. A peer that answers open_revs with JSON only
+  // (no multipart/mixed) gives the bytes inline, held whole: there is no other way to read them.
+  virtual Result<std::vector<FetchedRev>> fetchStreamed(const MissingRevs& missing) = 0;
   // Writes with new_edits=false; returns the per-document failures only. `docs` stays intact, so a
   // failed call can be retried with the same batch.
   virtual Result<std::vector<DocResult>> write(const std::vector<FetchedRev>& docs) = 0;

@@ -2,6 +2,8 @@
 
 #include "db/mango.h"
 #include "db/store.h"
+#include "replicator/spool.h"
+#include "replicator/tuning.h"
 
 namespace settee::repl {
 namespace {
@@ -136,6 +138,44 @@ Result<std::vector<FetchedRev>> LocalEndpoint::fetch(const std::vector<MissingRe
       if (deferred && hasAttachments(r.json)) deferred->push_back({m.id, {r.rev}, m.possibleAncestors, stubBytes(r.json)});
       else out.push_back({m.id, std::move(r.json), {}});
     }
+  }
+  return out;
+}
+
+Result<std::vector<FetchedRev>> LocalEndpoint::fetchStreamed(const MissingRevs& missing) {
+  ReadOptions options;
+  options.revs = true;
+  options.attachments = true;
+  options.latest = true;
+  options.attsSince = missing.possibleAncestors;
+  std::vector<std::vector<Attachment>> follows;
+  auto revs = db_->store().getOpenRevs(missing.id, missing.missing, options, &follows, db::Store::FollowMode::Reference);
+  if (!revs) {
+    if (revs.status().code() == ErrorCode::NotFound) return std::vector<FetchedRev>();
+    return revs.status();
+  }
+  // The bodies are copied to a spool, a piece at a time, never into memory whole: the target's write
+  // then reads the spool, not this database (two stores replicating both ways never wait on each other).
+  auto spool = Spool::create();
+  if (!spool) return spool.status();
+  std::string piece(tuning::kSpoolPiece, '\0');
+  std::vector<FetchedRev> out;
+  for (size_t i = 0; i < revs->size(); ++i) {
+    OpenRev& r = (*revs)[i];
+    if (!r.found) continue;
+    FetchedRev fetched{missing.id, std::move(r.json), {}};
+    for (const Attachment& att : follows[i]) {
+      const uint64_t start = (*spool)->size();
+      for (uint64_t at = 0; at < att.storedLength;) {
+        auto got = db_->store().readAttachment(att.digest, at, piece.data(), piece.size());
+        if (!got) return got.status();
+        if (*got == 0) return Status(ErrorCode::Internal, "attachment " + att.name + " of " + missing.id + " ended early");
+        if (Status st = (*spool)->append(std::string_view(piece.data(), *got)); !st) return st;
+        at += *got;
+      }
+      fetched.bodies.push_back({att.name, {}, (*spool)->slice(start, att.storedLength)});
+    }
+    out.push_back(std::move(fetched));
   }
   return out;
 }

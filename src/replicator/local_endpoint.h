@@ -22,6 +22,7 @@ class LocalEndpoint : public Endpoint {
       const std::vector<std::pair<std::string, std::vector<std::string>>>& revs) override;
   Result<std::vector<FetchedRev>> fetch(const std::vector<MissingRevs>& missing,
                                         std::vector<MissingRevs>* deferred = nullptr) override;
+  Result<std::vector<FetchedRev>> fetchStreamed(const MissingRevs& missing) override;
   Result<std::vector<DocResult>> write(const std::vector<FetchedRev>& docs) override;
   Status ensureFullCommit() override { return Status::ok(); }
   void interrupt() override { interrupted_ = true; }

@@ -3,12 +3,15 @@
 
 #include <algorithm>
 #include <atomic>
+#include <deque>
 #include <mutex>
 
 #include "db/crypto.h"
 #include "db/json.h"
 #include "http/multipart.h"
 #include "replicator/client_thread.h"
+#include "replicator/open_revs_reader.h"
+#include "replicator/spool.h"
 #include "replicator/tuning.h"
 
 namespace settee::repl {
@@ -225,7 +228,46 @@ class RemoteEndpoint : public Endpoint {
     return out;
   }
 
+  // GET open_revs with `Accept: multipart/mixed`, read as it arrives: attachment bytes to a spool.
+  Result<std::vector<FetchedRev>> fetchStreamed(const MissingRevs& m) override {
+    auto spool = Spool::create();
+    if (!spool) return spool.status();
+    OpenRevsReader reader(m.id, *spool);
+    http::ClientRequest req = request("GET", "/" + http::encodeDocId(m.id) + openRevsQuery(m, true), "");
+    for (auto& [name, value] : req.headers)
+      if (name == "Accept") value = "multipart/mixed, application/json";
+    Sink sink{[&](const http::ResponseHead& head) { reader.headers(head); },
+              [&](std::string_view piece) { return reader.data(piece); }};
+    auto r = exchange(*client_, std::move(req), &sink);
+    if (r.ok() && r.status == 404) return std::vector<FetchedRev>();
+    if (r.ok() && (r.status < 200 || r.status >= 300)) r.body = reader.errorBody();
+    auto got = reader.finish();
+    // The reader's own verdict first when it stopped the transfer (a malformed answer).
+    if (!got && r.error.code == http::ClientErrc::Cancelled && !interrupted_) return got.status();
+    if (Status st = statusOf(r, "GET " + m.id); !st) return st;
+    return got;
+  }
+
  private:
+  // ?revs=true&latest=true&attachments=...&open_revs=[...]&atts_since=[...] for one document.
+  static std::string openRevsQuery(const MissingRevs& m, bool attachments) {
+    std::string revs = writeJsonDoc([&](db::JsonWriter& w) {
+      w.StartArray();
+      for (const auto& r : m.missing) db::writeString(w, r);
+      w.EndArray();
+    });
+    std::vector<std::pair<std::string, std::string>> q = {
+        {"revs", "true"}, {"latest", "true"}, {"attachments", attachments ? "true" : "false"}, {"open_revs", revs}};
+    if (attachments && !m.possibleAncestors.empty()) {
+      q.emplace_back("atts_since", writeJsonDoc([&](db::JsonWriter& w) {
+                       w.StartArray();
+                       for (const auto& r : m.possibleAncestors) db::writeString(w, r);
+                       w.EndArray();
+                     }));
+    }
+    return http::buildQuery(q);
+  }
+
   Result<std::vector<FetchedRev>> fetchAll(const std::vector<MissingRevs>& missing, bool attachments) {
     if (!noBulkGet_) {
       auto got = bulkGet(missing, attachments);
@@ -236,22 +278,15 @@ class RemoteEndpoint : public Endpoint {
     }
     std::vector<FetchedRev> out;
     for (const auto& m : missing) {
-      std::string revs = writeJsonDoc([&](db::JsonWriter& w) {
-        w.StartArray();
-        for (const auto& r : m.missing) db::writeString(w, r);
-        w.EndArray();
-      });
-      std::vector<std::pair<std::string, std::string>> q = {
-          {"revs", "true"}, {"latest", "true"}, {"attachments", attachments ? "true" : "false"}, {"open_revs", revs}};
-      if (attachments && !m.possibleAncestors.empty()) {
-        q.emplace_back("atts_since", writeJsonDoc([&](db::JsonWriter& w) {
-                         w.StartArray();
-                         for (const auto& r : m.possibleAncestors) db::writeString(w, r);
-                         w.EndArray();
-                       }));
+      if (attachments) {
+        // Attachment bodies as multipart, each to a spool: a peer without _bulk_get still never has a
+        // whole attachment held here (unless it answers JSON only).
+        auto got = fetchStreamed(m);
+        if (!got) return got.status();
+        for (auto& d : *got) out.push_back(std::move(d));
+        continue;
       }
-      http::ClientRequest req = request("GET", "/" + http::encodeDocId(m.id) + http::buildQuery(q), "");
-      req.headers.emplace_back("Accept", "application/json");
+      http::ClientRequest req = request("GET", "/" + http::encodeDocId(m.id) + openRevsQuery(m, false), "");
       auto r = exchange(*client_, std::move(req));
       if (r.ok() && r.status == 404) continue;
       if (Status st = statusOf(r, "GET " + m.id); !st) return st;
@@ -273,6 +308,7 @@ class RemoteEndpoint : public Endpoint {
   // _bulk_docs. A peer that refuses multipart (415) gets inline attachments from then on.
   Result<std::vector<DocResult>> write(const std::vector<FetchedRev>& docs) override {
     std::vector<DocResult> failures;
+    std::deque<FetchedRev> inlined;  // stable addresses for `bulk`
     std::vector<const FetchedRev*> bulk;
     bulk.reserve(docs.size());
     simdjson::dom::parser parser;  // one parse per document with attachments, shared with putMultipart
@@ -285,13 +321,22 @@ class RemoteEndpoint : public Endpoint {
         auto put = putMultipart(d, root);
         if (!put) return put.status();
         if (!put->has_value()) continue;  // written
-        if ((**put).status.code() != ErrorCode::BadContentType || !d.bodies.empty()) {
+        if ((**put).status.code() != ErrorCode::BadContentType) {
           failures.push_back(std::move(**put));
           continue;
         }
         noMultipart_ = true;
       }
-      bulk.push_back(&d);
+      if (d.bodies.empty()) {
+        bulk.push_back(&d);
+        continue;
+      }
+      // A peer without multipart: the bodies beside the JSON go inline, read whole (the only way to
+      // send them there).
+      auto json = withInlineBodies(d);
+      if (!json) return json.status();
+      inlined.push_back({d.id, std::move(*json), {}});
+      bulk.push_back(&inlined.back());
     }
     if (bulk.empty()) return failures;
     std::string body = writeJsonDoc([&](db::JsonWriter& w) {
@@ -414,6 +459,68 @@ class RemoteEndpoint : public Endpoint {
     return out;
   }
 
+  // `root` written again, each `_attachments` entry's value by `entry(name, value, w)` (its key is written).
+  template <class F>
+  static std::string rewriteAttachments(simdjson::dom::object root, F&& entry) {
+    return writeJsonDoc([&](db::JsonWriter& w) {
+      w.StartObject();
+      for (auto field : root) {
+        db::writeKey(w, field.key);
+        simdjson::dom::object atts;
+        if (field.key != "_attachments" || field.value.get(atts)) {
+          db::writeElement(w, field.value);
+          continue;
+        }
+        w.StartObject();
+        for (auto att : atts) {
+          db::writeKey(w, att.key);
+          entry(att.key, att.value, w);
+        }
+        w.EndObject();
+      }
+      w.EndObject();
+    });
+  }
+
+  // `d.json` with each `follows` attachment's body from `d.bodies` inline as base64 `data`.
+  static Result<std::string> withInlineBodies(const FetchedRev& d) {
+    simdjson::dom::parser parser;
+    simdjson::dom::object root;
+    if (parser.parse(d.json).get(root)) return Status(ErrorCode::Internal, "unparsable fetched document " + d.id);
+    Status failed;
+    std::string json = rewriteAttachments(root, [&](std::string_view name, simdjson::dom::element value, db::JsonWriter& w) {
+      auto body = std::find_if(d.bodies.begin(), d.bodies.end(), [&](auto& b) { return b.name == name; });
+      simdjson::dom::object meta;
+      if (body == d.bodies.end() || value.get(meta)) {
+        db::writeElement(w, value);
+        return;
+      }
+      std::string bytes = body->data;
+      if (body->source) {
+        bytes.resize(body->source->size());
+        for (size_t at = 0; at < bytes.size();) {
+          auto got = body->source->read(at, bytes.data() + at, bytes.size() - at);
+          if (!got || *got == 0) {
+            failed = got ? Status(ErrorCode::Internal, "attachment body ended early") : got.status();
+            break;
+          }
+          at += *got;
+        }
+      }
+      w.StartObject();
+      for (auto m : meta) {
+        if (m.key == "follows" || m.key == "length" || m.key == "stub") continue;
+        db::writeKey(w, m.key);
+        db::writeElement(w, m.value);
+      }
+      db::writeKey(w, "data");
+      db::writeString(w, db::base64Encode(bytes));
+      w.EndObject();
+    });
+    if (!failed) return failed;
+    return json;
+  }
+
   // The decoded size of the attachment bytes inline (base64 `data`) in a document's JSON; 0 when none.
   static size_t inlineAttachmentBytes(simdjson::dom::object doc) {
     simdjson::dom::object atts;
@@ -435,84 +542,84 @@ class RemoteEndpoint : public Endpoint {
     struct BodyPart {
       std::string_view name, type;
       std::string bytes;
+      std::shared_ptr<const ByteSource> source;  // instead of `bytes`: a spooled body, streamed
     };
     std::vector<BodyPart> parts;  // in `_attachments` order
     std::string badAttachment;
-    std::string json = writeJsonDoc([&](db::JsonWriter& w) {
-      w.StartObject();
-      for (auto field : root) {
-        db::writeKey(w, field.key);
-        simdjson::dom::object atts;
-        if (field.key != "_attachments" || field.value.get(atts)) {
-          db::writeElement(w, field.value);
-          continue;
-        }
-        w.StartObject();
-        for (auto att : atts) {
-          db::writeKey(w, att.key);
-          std::string_view data, type = "application/octet-stream";
-          simdjson::dom::object meta;
-          const bool isObject = !att.value.get(meta);
-          if (!isObject || meta["data"].get(data)) {
-            db::writeElement(w, att.value);  // a stub, or `follows` with its body in d.bodies
-            bool follows = false;
-            if (isObject && !meta["follows"].get(follows) && follows) {
-              if (meta["content_type"].get(type)) type = "application/octet-stream";
-              auto body = std::find_if(d.bodies.begin(), d.bodies.end(), [&](auto& b) { return b.name == att.key; });
-              if (body == d.bodies.end()) badAttachment = std::string(att.key);
-              else parts.push_back({att.key, type, body->data});
-            }
-            continue;
-          }
+    std::string json = rewriteAttachments(root, [&](std::string_view name, simdjson::dom::element value, db::JsonWriter& w) {
+      std::string_view data, type = "application/octet-stream";
+      simdjson::dom::object meta;
+      const bool isObject = !value.get(meta);
+      if (!isObject || meta["data"].get(data)) {
+        db::writeElement(w, value);  // a stub, or `follows` with its body in d.bodies
+        bool follows = false;
+        if (isObject && !meta["follows"].get(follows) && follows) {
           if (meta["content_type"].get(type)) type = "application/octet-stream";
-          auto bytes = db::base64Decode(data);
-          if (!bytes) badAttachment = std::string(att.key);
-          w.StartObject();
-          bool hasLength = false;
-          for (auto m : meta) {
-            if (m.key == "data" || m.key == "stub" || m.key == "follows") continue;
-            hasLength = hasLength || m.key == "length";
-            db::writeKey(w, m.key);
-            db::writeElement(w, m.value);
-          }
-          db::writeKey(w, "follows");
-          w.Bool(true);
-          if (!hasLength) {
-            db::writeKey(w, "length");
-            w.Uint64(bytes ? bytes->size() : 0);
-          }
-          w.EndObject();
-          parts.push_back({att.key, type, bytes ? std::move(*bytes) : std::string()});
+          auto body = std::find_if(d.bodies.begin(), d.bodies.end(), [&](auto& b) { return b.name == name; });
+          if (body == d.bodies.end()) badAttachment = std::string(name);
+          else parts.push_back({name, type, body->source ? std::string() : body->data, body->source});
         }
-        w.EndObject();
+        return;
+      }
+      if (meta["content_type"].get(type)) type = "application/octet-stream";
+      auto bytes = db::base64Decode(data);
+      if (!bytes) badAttachment = std::string(name);
+      w.StartObject();
+      bool hasLength = false;
+      for (auto m : meta) {
+        if (m.key == "data" || m.key == "stub" || m.key == "follows") continue;
+        hasLength = hasLength || m.key == "length";
+        db::writeKey(w, m.key);
+        db::writeElement(w, m.value);
+      }
+      db::writeKey(w, "follows");
+      w.Bool(true);
+      if (!hasLength) {
+        db::writeKey(w, "length");
+        w.Uint64(bytes ? bytes->size() : 0);
       }
       w.EndObject();
+      parts.push_back({name, type, bytes ? std::move(*bytes) : std::string(), nullptr});
     });
     if (!badAttachment.empty())
       return std::optional<DocResult>(DocResult{d.id, {}, Status(ErrorCode::BadRequest, "unreadable attachment " + badAttachment)});
     http::MultipartWriter mp(http::randomBoundary());
-    std::string body;
-    mp.addPart({{"Content-Type", "application/json"}}, json, body);
+    // Text and spooled bodies in order; held bytes are appended to the text, spooled ones streamed.
+    auto chain = std::make_shared<ByteChain>();
+    std::string text;
+    mp.addPart({{"Content-Type", "application/json"}}, json, text);
     // Content-Disposition names the attachment, as CouchDB writes it; multipart parsers such as
     // pouchdb-server's take a part without a filename for a form field, not a file.
-    for (const auto& part : parts) {
+    for (auto& part : parts) {
       std::string filename;
       for (char c : part.name) {
         if (c == '"' || c == '\\') filename += '\\';
         filename += c;
       }
-      mp.addPart({{"Content-Disposition", "attachment; filename=\"" + filename + "\""},
-                  {"Content-Type", std::string(part.type)},
-                  {"Content-Length", std::to_string(part.bytes.size())}},
-                 part.bytes, body);
+      mp.beginPart({{"Content-Disposition", "attachment; filename=\"" + filename + "\""},
+                    {"Content-Type", std::string(part.type)},
+                    {"Content-Length", std::to_string(part.source ? part.source->size() : part.bytes.size())}},
+                   text);
+      if (!part.source) {
+        text += part.bytes;
+        std::string().swap(part.bytes);  // the bytes now live in `text` only
+        continue;
+      }
+      chain->add(std::move(text));
+      text.clear();
+      chain->add(part.source);
     }
-    mp.finish(body);
-    parts.clear();  // the bytes now live in `body` only
-    parts.shrink_to_fit();
+    mp.finish(text);
     http::ClientRequest req = request("PUT", "/" + http::encodeDocId(d.id) + "?new_edits=false", "");
     for (auto& [name, value] : req.headers)
       if (name == "Content-Type") value = mp.contentType("related");
-    req.body = std::move(body);
+    if (chain->size() == 0) {
+      req.body = std::move(text);
+    } else {
+      chain->add(std::move(text));
+      req.bodyLength = chain->size();
+      req.bodyReader = [chain](uint64_t offset, char* buf, size_t n) { return chain->read(offset, buf, n); };
+    }
     auto r = exchange(*client_, std::move(req));
     if (r.ok() && (r.status == 201 || r.status == 202)) return std::optional<DocResult>();
     Status st = statusOf(r, "PUT " + d.id);
@@ -542,19 +649,28 @@ class RemoteEndpoint : public Endpoint {
   // once with POST /_session and send the AuthSession cookie instead of the password; take a refreshed
   // cookie from any answer; on a 401 log in again and repeat the request once (the session expired).
   // A peer without a usable /_session gets Basic auth on every request instead.
-  http::ClientResponse exchange(ClientThread& client, http::ClientRequest req) {
-    if (url_.user.empty() && url_.password.empty()) return client.call(std::move(req));
+  // With `sink`, the answer's body goes to it as it arrives instead of into the response (a repeated
+  // request calls its onHeaders again).
+  struct Sink {
+    std::function<void(const http::ResponseHead&)> onHeaders;
+    std::function<bool(std::string_view)> onData;
+  };
+  http::ClientResponse exchange(ClientThread& client, http::ClientRequest req, const Sink* sink = nullptr) {
+    auto call = [&](http::ClientRequest q) {
+      return sink ? client.stream(std::move(q), sink->onHeaders, sink->onData) : client.call(std::move(q));
+    };
+    if (url_.user.empty() && url_.password.empty()) return call(std::move(req));
     http::ClientResponse failedLogin;
     std::string cookie = session(client, false, failedLogin);
-    if (cookie.empty()) return client.call(std::move(req));
+    if (cookie.empty()) return call(std::move(req));
     http::ClientRequest again = req;
-    auto r = client.call(withCookie(std::move(req), cookie));
+    auto r = call(withCookie(std::move(req), cookie));
     if (r.ok() && r.status == 401) {
       cookie = session(client, true, failedLogin);
       // The login itself failed (network, 5xx): that answer, which the caller retries, not a 401.
       if (!failedLogin.ok() || failedLogin.status >= 500) return failedLogin;
-      if (cookie.empty()) return client.call(std::move(again));  // Basic from now on
-      r = client.call(withCookie(std::move(again), cookie));
+      if (cookie.empty()) return call(std::move(again));  // Basic from now on
+      r = call(withCookie(std::move(again), cookie));
     }
     keepCookie(r);
     return r;

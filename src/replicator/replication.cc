@@ -1,6 +1,7 @@
 // The coordinator: a reader thread pulls changes from the source into a bounded queue; worker threads
 // diff, fetch and write each batch; the checkpoint advances only to the last sequence below which every
 // batch is fully written. It is a state machine and nothing else: the endpoints do the I/O.
+#include <algorithm>
 #include <atomic>
 #include <condition_variable>
 #include <deque>
@@ -292,8 +293,18 @@ struct Replication::Impl {
       });
       if (!docs) return docs.status();
       if (Status st = writeFetched(*docs); !st) return st;
-      // Documents with attachments in groups of bounded size: memory holds at most a group's bytes
-      // (or one bigger document's), never a batch's.
+      // Documents with large attachments one at a time, streamed through a spool file: memory holds a
+      // piece of an attachment, never a whole one.
+      auto large = std::stable_partition(withAttachments.begin(), withAttachments.end(), [](const MissingRevs& m) {
+        return m.attachmentBytes < tuning::kStreamThreshold;
+      });
+      for (auto it = large; it != withAttachments.end(); ++it) {
+        auto docs = retry([&] { return source->fetchStreamed(*it); });
+        if (!docs) return docs.status();
+        if (Status st = writeFetched(*docs); !st) return st;
+      }
+      withAttachments.erase(large, withAttachments.end());
+      // The others in groups of bounded size: memory holds at most a group's bytes, never a batch's.
       for (size_t from = 0; from < withAttachments.size();) {
         size_t to = from;
         uint64_t bytes = 0;

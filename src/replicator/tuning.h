@@ -21,6 +21,12 @@ inline constexpr size_t kMultipartThreshold = 64 * 1024;
 // attachments total at most this many bytes (a bigger document goes alone): a batch never holds more
 // attachment bytes than this at once, and small attachments still travel many per request.
 inline constexpr size_t kAttachmentGroupBytes = 4 * 1024 * 1024;
+// A document whose attachments hold at least this many bytes is fetched alone and streamed: its bodies
+// go to a spool file as they arrive and from there to the target, so no attachment is ever held whole
+// in memory, whatever its size. Below it, the group fetch above is cheaper (one request for many).
+inline constexpr size_t kStreamThreshold = 1024 * 1024;
+// Attachment bytes are copied to and from spool files in pieces of this size.
+inline constexpr size_t kSpoolPiece = 256 * 1024;
 // Worker threads that diff, fetch and write batches concurrently (CouchDB: 4 workers).
 inline constexpr size_t kWorkers = 4;
 // Batches waiting for a worker; bounds memory to (workers + queue) batches whatever the database size.
