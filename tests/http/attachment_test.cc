@@ -1,43 +1,20 @@
 // The attachment endpoints of a real `settee serve` process: /{db}/{docid}/{att...} GET/HEAD (ranges,
 // encodings), PUT and DELETE, and the _design/ form.
-#include <zlib.h>
-
 #include <catch2/catch.hpp>
 #include <string>
 
+#include "http/attachment_test_support.h"
 #include "http/multipart.h"
 #include "live_server.h"
 
+using settee::test::gzip;
 using settee::test::Json;
 using settee::test::LiveServer;
+using settee::test::randomBytes;
 
 namespace {
 
 std::string etagOf(const std::string& s) { return "\"" + s + "\""; }
-
-std::string randomBytes(size_t n, uint32_t seed) {
-  std::string s(n, '\0');
-  uint64_t x = seed;
-  for (auto& c : s) {
-    x = x * 6364136223846793005ull + 1442695040888963407ull;
-    c = static_cast<char>(x >> 56);
-  }
-  return s;
-}
-
-std::string gzip(const std::string& in) {
-  z_stream z{};
-  deflateInit2(&z, Z_DEFAULT_COMPRESSION, Z_DEFLATED, 31, 8, Z_DEFAULT_STRATEGY);
-  std::string out(deflateBound(&z, in.size()) + 32, '\0');
-  z.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(in.data()));
-  z.avail_in = static_cast<uInt>(in.size());
-  z.next_out = reinterpret_cast<Bytef*>(out.data());
-  z.avail_out = static_cast<uInt>(out.size());
-  deflate(&z, Z_FINISH);
-  out.resize(z.total_out);
-  deflateEnd(&z);
-  return out;
-}
 
 }  // namespace
 

@@ -16,10 +16,13 @@
 #include "live_server.h"
 
 using namespace settee::http;
+using settee::test::dropsSecondRequest;
 using settee::test::get;
 using settee::test::Json;
 using settee::test::LiveServer;
+using settee::test::LoopbackListener;
 using settee::test::okReply;
+using settee::test::requestInTurn;
 using settee::test::ScriptedServer;
 using settee::test::TestLoop;
 
@@ -83,33 +86,6 @@ ClientRequest putWithReader(const std::string& target, Reader reader, uint64_t l
   req.bodyLength = length;
   return req;
 }
-
-// A loopback port whose listening socket nobody accepts on: the kernel completes the handshake and
-// buffers what arrives until its buffers are full, and nothing ever reads or answers.
-class DeafPeer {
- public:
-  DeafPeer() {
-    fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    REQUIRE(::bind(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
-    REQUIRE(::listen(fd_, 8) == 0);
-    socklen_t len = sizeof addr;
-    ::getsockname(fd_, reinterpret_cast<sockaddr*>(&addr), &len);
-    port_ = ntohs(addr.sin_port);
-  }
-  ~DeafPeer() { ::close(fd_); }
-  DeafPeer(const DeafPeer&) = delete;
-  DeafPeer& operator=(const DeafPeer&) = delete;
-  std::string url(const std::string& path) const {
-    return "http://127.0.0.1:" + std::to_string(port_) + path;
-  }
-
- private:
-  int fd_ = -1;
-  int port_ = 0;
-};
 
 }  // namespace
 
@@ -193,28 +169,18 @@ TEST_CASE(
     }
     return good(offset, buf, n);
   };
-  ClientResponse put, attachment, up;
-  REQUIRE(client
-              .request(putWithReader(base + "/db/doc/att", failing, size),
-                       [&](ClientResponse r) {
-                         put = std::move(r);
-                         // The same client goes on: the failed connection was closed, not pooled.
-                         REQUIRE(client
-                                     .request(get(base + "/db/doc/att"),
-                                              [&](ClientResponse r) {
-                                                attachment = std::move(r);
-                                                REQUIRE(client
-                                                            .request(get(base + "/_up"),
-                                                                     [&](ClientResponse r) {
-                                                                       up = std::move(r);
-                                                                       client.close([] {});
-                                                                     })
-                                                            .ok());
-                                              })
-                                     .ok());
-                       })
-              .ok());
+  // The same client goes on after the failed PUT: its connection was closed, not pooled.
+  std::vector<ClientRequest> requests;
+  requests.push_back(putWithReader(base + "/db/doc/att", failing, size));
+  requests.push_back(get(base + "/db/doc/att"));
+  requests.push_back(get(base + "/_up"));
+  std::vector<ClientResponse> got;
+  requestInTurn(client, std::move(requests), &got, [&] { client.close([] {}); });
   loop.finish();
+  REQUIRE(got.size() == 3);
+  const ClientResponse& put = got[0];
+  const ClientResponse& attachment = got[1];
+  const ClientResponse& up = got[2];
 
   CHECK(put.error.code == ClientErrc::BodyReadFailed);
   CHECK(std::string(clientErrcName(put.error.code)) == "body_read_failed");
@@ -324,30 +290,19 @@ TEST_CASE("Client body: short reads are continued; a reader that runs dry or ove
 TEST_CASE("Client body: a streamed PUT retried on a fresh connection reads its body again from offset 0",
           "[http][client]") {
   TestLoop loop;
-  // Connection 0 answers its first request, then closes on the second without a word: the race of a
-  // server's idle timeout with our reuse. Later connections answer.
-  ScriptedServer server(&loop, [](int connection, int request, const std::string&) -> ScriptedServer::Reply {
-    if (connection == 0 && request == 1) return {"", true};
-    return {okReply("c" + std::to_string(connection))};
-  });
+  ScriptedServer server(&loop,
+                        dropsSecondRequest([](int connection) { return "c" + std::to_string(connection); }));
   HttpClient client(&loop);
   const uint64_t size = 5 * kBodyPieceSize + 123;
   ReaderLog log;
   std::vector<ClientResponse> got;
-  REQUIRE(client
-              .request(get(server.url("/a")),
-                       [&](ClientResponse r) {
-                         got.push_back(std::move(r));
-                         REQUIRE(client
-                                     .request(putWithReader(server.url("/b"), readerOf(log), size),
-                                              [&](ClientResponse r) {
-                                                got.push_back(std::move(r));
-                                                client.close([] {});
-                                                server.close();
-                                              })
-                                     .ok());
-                       })
-              .ok());
+  std::vector<ClientRequest> requests;
+  requests.push_back(get(server.url("/a")));
+  requests.push_back(putWithReader(server.url("/b"), readerOf(log), size));
+  requestInTurn(client, std::move(requests), &got, [&] {
+    client.close([] {});
+    server.close();
+  });
   loop.finish();
   REQUIRE(got.size() == 2);
   CHECK(got[1].ok());
@@ -363,7 +318,7 @@ TEST_CASE("Client body: a streamed PUT retried on a fresh connection reads its b
 
 TEST_CASE("Client body: a peer that stops reading gets a ReadTimeout, and the reader never runs ahead of it",
           "[http][client]") {
-  DeafPeer peer;
+  LoopbackListener peer;  // nobody accepts: the kernel buffers what arrives until full, never answers
   TestLoop loop;
   HttpClient client(&loop);
   const uint64_t size = 64ull * 1024 * 1024;

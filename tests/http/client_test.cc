@@ -30,11 +30,14 @@
 
 using namespace settee::http;
 using settee::test::after;
+using settee::test::dropsSecondRequest;
 using settee::test::get;
 using settee::test::Json;
 using settee::test::LiveServer;
+using settee::test::LoopbackListener;
 using settee::test::LoopServer;
 using settee::test::okReply;
+using settee::test::requestInTurn;
 using settee::test::ScriptedServer;
 using settee::test::TestLoop;
 using settee::test::url;
@@ -379,27 +382,14 @@ TEST_CASE("Client: gzip responses are inflated, and Accept-Encoding is sent only
   std::vector<ClientResponse> got;
   ClientRequest zipped = get(server.url("/zipped"));
   zipped.acceptGzip = true;
-  ClientRequest corrupt = get(server.url("/corrupt"));
-  REQUIRE(client
-              .request(std::move(zipped),
-                       [&](ClientResponse r) {
-                         got.push_back(std::move(r));
-                         REQUIRE(client
-                                     .request(get(server.url("/plain")),
-                                              [&](ClientResponse r) {
-                                                got.push_back(std::move(r));
-                                                REQUIRE(client
-                                                            .request(std::move(corrupt),
-                                                                     [&](ClientResponse r) {
-                                                                       got.push_back(std::move(r));
-                                                                       client.close([] {});
-                                                                       server.close();
-                                                                     })
-                                                            .ok());
-                                              })
-                                     .ok());
-                       })
-              .ok());
+  std::vector<ClientRequest> requests;
+  requests.push_back(std::move(zipped));
+  requests.push_back(get(server.url("/plain")));
+  requests.push_back(get(server.url("/corrupt")));
+  requestInTurn(client, std::move(requests), &got, [&] {
+    client.close([] {});
+    server.close();
+  });
   loop.finish();
   REQUIRE(got.size() == 3);
   CHECK(got[0].ok());
@@ -481,15 +471,7 @@ TEST_CASE("Client: a closed port is a ConnectionRefused error", "[http][client]"
 
 TEST_CASE("Client: a server that accepts but never answers gives a ReadTimeout", "[http][client]") {
   // A listening socket nobody accepts on: the kernel completes the handshake, then nothing.
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  REQUIRE(::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
-  REQUIRE(::listen(fd, 8) == 0);
-  socklen_t len = sizeof addr;
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
-  int port = ntohs(addr.sin_port);
+  LoopbackListener deaf;
 
   TestLoop loop;
   HttpClient client(&loop);
@@ -502,11 +484,10 @@ TEST_CASE("Client: a server that accepts but never answers gives a ReadTimeout",
     took = uv_now(&loop) - started;
     client.close([] {});
   };
-  ClientRequest req = get("http://127.0.0.1:" + std::to_string(port) + "/db/_changes?feed=continuous");
+  ClientRequest req = get(deaf.url("/db/_changes?feed=continuous"));
   req.readTimeoutMs = 200;
   REQUIRE(client.stream(std::move(req), handlers).ok());
   loop.finish();
-  ::close(fd);
   CHECK(error.code == ClientErrc::ReadTimeout);
   CHECK(took >= 190);
   CHECK(took < 2000);
@@ -515,28 +496,17 @@ TEST_CASE("Client: a server that accepts but never answers gives a ReadTimeout",
 TEST_CASE("Client: a keep-alive connection the server dropped is retried once on a fresh one",
           "[http][client]") {
   TestLoop loop;
-  // Connection 0 answers its first request, then closes on the second without a word: the race of a
-  // server's idle timeout with our reuse. Later connections answer.
-  ScriptedServer server(&loop, [](int connection, int request, const std::string&) -> ScriptedServer::Reply {
-    if (connection == 0 && request == 1) return {"", true};
-    return {okReply("c" + std::to_string(connection))};
-  });
+  ScriptedServer server(&loop,
+                        dropsSecondRequest([](int connection) { return "c" + std::to_string(connection); }));
   HttpClient client(&loop);
   std::vector<ClientResponse> got;
-  REQUIRE(client
-              .request(get(server.url("/a")),
-                       [&](ClientResponse r) {
-                         got.push_back(std::move(r));
-                         REQUIRE(client
-                                     .request(get(server.url("/b")),
-                                              [&](ClientResponse r) {
-                                                got.push_back(std::move(r));
-                                                client.close([] {});
-                                                server.close();
-                                              })
-                                     .ok());
-                       })
-              .ok());
+  std::vector<ClientRequest> requests;
+  requests.push_back(get(server.url("/a")));
+  requests.push_back(get(server.url("/b")));
+  requestInTurn(client, std::move(requests), &got, [&] {
+    client.close([] {});
+    server.close();
+  });
   loop.finish();
   REQUIRE(got.size() == 2);
   CHECK(got[0].body == "c0");
@@ -547,29 +517,19 @@ TEST_CASE("Client: a keep-alive connection the server dropped is retried once on
 
 TEST_CASE("Client: a POST on a dropped keep-alive connection is not retried", "[http][client]") {
   TestLoop loop;
-  ScriptedServer server(&loop, [](int connection, int request, const std::string&) -> ScriptedServer::Reply {
-    if (connection == 0 && request == 1) return {"", true};
-    return {okReply("ok")};
-  });
+  ScriptedServer server(&loop, dropsSecondRequest([](int) { return "ok"; }));
   HttpClient client(&loop);
   std::vector<ClientResponse> got;
-  REQUIRE(client
-              .request(get(server.url("/a")),
-                       [&](ClientResponse r) {
-                         got.push_back(std::move(r));
-                         ClientRequest post = get(server.url("/db"));
-                         post.method = "POST";
-                         post.body = "{}";
-                         REQUIRE(client
-                                     .request(std::move(post),
-                                              [&](ClientResponse r) {
-                                                got.push_back(std::move(r));
-                                                client.close([] {});
-                                                server.close();
-                                              })
-                                     .ok());
-                       })
-              .ok());
+  std::vector<ClientRequest> requests;
+  requests.push_back(get(server.url("/a")));
+  ClientRequest post = get(server.url("/db"));
+  post.method = "POST";
+  post.body = "{}";
+  requests.push_back(std::move(post));
+  requestInTurn(client, std::move(requests), &got, [&] {
+    client.close([] {});
+    server.close();
+  });
   loop.finish();
   REQUIRE(got.size() == 2);
   CHECK(got[1].error.code == ClientErrc::ConnectionReset);

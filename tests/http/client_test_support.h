@@ -1,9 +1,13 @@
 // Helpers of the HTTP client tests: a loop that must end with nothing left open, and servers on the test's
 // own loop — an http::Server, and a scripted raw libuv server for closes and framing the real server never
-// produces. Loop thread only, like the client they exercise.
+// produces; requests sent one after another on one client; and a plain listening loopback socket. Loop
+// thread only, like the client they exercise.
 #pragma once
 
+#include <netinet/in.h>
 #include <signal.h>
+#include <sys/socket.h>
+#include <unistd.h>
 #include <uv.h>
 
 #include <catch2/catch.hpp>
@@ -226,5 +230,74 @@ class ScriptedServer {
 inline std::string okReply(const std::string& body, const std::string& extra = "") {
   return "HTTP/1.1 200 OK\r\nContent-Length: " + std::to_string(body.size()) + "\r\n" + extra + "\r\n" + body;
 }
+
+// A ScriptedServer script: connection 0 answers its first request, then closes on the second without a
+// word (the race of a server's idle timeout with the client's reuse); every other request gets
+// okReply(body(connection)).
+inline ScriptedServer::Script dropsSecondRequest(std::function<std::string(int connection)> body) {
+  return [body = std::move(body)](int connection, int request, const std::string&) -> ScriptedServer::Reply {
+    if (connection == 0 && request == 1) return {"", true};
+    return {okReply(body(connection))};
+  };
+}
+
+// Sends `requests` on `client` one after another, each once the one before is answered, appending every
+// response to `*got`; once the last is answered, calls `done` (which closes what the test opened).
+inline void requestInTurn(http::HttpClient& client, std::vector<http::ClientRequest> requests,
+                          std::vector<http::ClientResponse>* got, std::function<void()> done) {
+  struct Turns {
+    http::HttpClient& client;
+    std::vector<http::ClientRequest> requests;
+    std::vector<http::ClientResponse>* got;
+    std::function<void()> done;
+    size_t next = 0;
+  };
+  struct Send {
+    static void next(const std::shared_ptr<Turns>& turns) {
+      if (turns->next == turns->requests.size()) {
+        turns->done();
+        return;
+      }
+      http::ClientRequest req = std::move(turns->requests[turns->next++]);
+      REQUIRE(turns->client
+                  .request(std::move(req),
+                           [turns](http::ClientResponse r) {
+                             turns->got->push_back(std::move(r));
+                             next(turns);
+                           })
+                  .ok());
+    }
+  };
+  Send::next(std::make_shared<Turns>(Turns{client, std::move(requests), got, std::move(done)}));
+}
+
+// A blocking TCP socket listening on a free loopback port, closed with the object. Until its owner accepts
+// on fd(), the kernel completes handshakes and buffers what arrives, and nothing ever answers.
+class LoopbackListener {
+ public:
+  LoopbackListener() {
+    fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    REQUIRE(::bind(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
+    REQUIRE(::listen(fd_, 8) == 0);
+    socklen_t len = sizeof addr;
+    ::getsockname(fd_, reinterpret_cast<sockaddr*>(&addr), &len);
+    port_ = ntohs(addr.sin_port);
+  }
+  ~LoopbackListener() { ::close(fd_); }
+  LoopbackListener(const LoopbackListener&) = delete;
+  LoopbackListener& operator=(const LoopbackListener&) = delete;
+  int fd() const { return fd_; }
+  int port() const { return port_; }
+  std::string url(const std::string& path = "/") const {
+    return "http://127.0.0.1:" + std::to_string(port_) + path;
+  }
+
+ private:
+  int fd_ = -1;
+  int port_ = 0;
+};
 
 }  // namespace settee::test

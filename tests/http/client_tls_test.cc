@@ -19,6 +19,7 @@
 
 #include "db/crypto.h"
 #include "http/client.h"
+#include "http/client_test_support.h"
 #include "test_util.h"
 
 using namespace settee::http;
@@ -79,33 +80,23 @@ class TlsEchoServer {
     ctx_ = SSL_CTX_new(TLS_server_method());
     REQUIRE(SSL_CTX_use_certificate_file(ctx_, dir.file("cert.pem").c_str(), SSL_FILETYPE_PEM) == 1);
     REQUIRE(SSL_CTX_use_PrivateKey_file(ctx_, dir.file("key.pem").c_str(), SSL_FILETYPE_PEM) == 1);
-    fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    REQUIRE(::bind(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
-    REQUIRE(::listen(fd_, 8) == 0);
-    socklen_t len = sizeof addr;
-    ::getsockname(fd_, reinterpret_cast<sockaddr*>(&addr), &len);
-    port_ = ntohs(addr.sin_port);
     thread_ = std::thread([this] { run(); });
   }
   ~TlsEchoServer() {
     stop_ = true;
     thread_.join();
-    ::close(fd_);
     SSL_CTX_free(ctx_);
   }
-  int port() const { return port_; }
+  int port() const { return listener_.port(); }
   int accepted() const { return accepted_; }
   int handshakes() const { return handshakes_; }
 
  private:
   void run() {
     while (!stop_) {
-      pollfd p{fd_, POLLIN, 0};
+      pollfd p{listener_.fd(), POLLIN, 0};
       if (::poll(&p, 1, 20) <= 0) continue;
-      int client = ::accept(fd_, nullptr, nullptr);
+      int client = ::accept(listener_.fd(), nullptr, nullptr);
       if (client < 0) continue;
       ++accepted_;
       timeval timeout{5, 0};  // never hang the test on a client that went quiet
@@ -160,8 +151,7 @@ class TlsEchoServer {
   }
 
   SSL_CTX* ctx_ = nullptr;
-  int fd_ = -1;
-  int port_ = 0;
+  settee::test::LoopbackListener listener_;
   std::thread thread_;
   std::atomic<bool> stop_{false};
   std::atomic<int> accepted_{0};

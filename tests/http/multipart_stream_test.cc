@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "http/multipart.h"
+#include "http/multipart_test_support.h"
 
 using settee::ErrorCode;
 using settee::Status;
@@ -21,6 +22,9 @@ using settee::http::MultipartStreamParser;
 using settee::http::MultipartWriter;
 using settee::http::parseMultipart;
 using settee::http::randomBoundary;
+using settee::test::CouchOpenRevsAnswer;
+using settee::test::malformedBodies;
+using settee::test::MalformedBody;
 
 namespace {
 
@@ -181,30 +185,8 @@ TEST_CASE("MultipartStream: preamble, epilogue, padding, LF-only lines and bare 
 
 TEST_CASE("MultipartStream: CouchDB's open_revs answer with an attachment, however cut",
           "[http][multipart]") {
-  // The framing of `GET /tsrc/small_att?open_revs=[...]` with Accept: multipart/mixed from CouchDB 3.4.3.
-  const std::string gz(
-      "\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\x03\xcb\x48\xcd\xc9\xc9\x07\x00\x86\xa6\x10\x36"
-      "\x05\x00\x00\x00",
-      25);
-  const std::string body =
-      "--1aa8458a0ff2dd8b0a3184e1ab6fe68a\r\n"
-      "Content-Type: multipart/related; boundary=\"f6822b8b4ee2867fb50bd7fbdf196c60\"\r\n"
-      "\r\n"
-      "--f6822b8b4ee2867fb50bd7fbdf196c60\r\n"
-      "Content-Type: application/json\r\n"
-      "\r\n"
-      R"({"_id":"small_att","_rev":"1-b169928659d15c482e1fedd6b01100fa","_attachments":{"note.txt":)"
-      R"({"content_type":"text/plain","length":5,"follows":true,"encoding":"gzip","encoded_length":25}}})"
-      "\r\n--f6822b8b4ee2867fb50bd7fbdf196c60\r\n"
-      "Content-Disposition: attachment; filename=\"note.txt\"\r\n"
-      "Content-Type: text/plain\r\n"
-      "Content-Length: 25\r\n"
-      "Content-Encoding: gzip\r\n"
-      "\r\n" +
-      gz +
-      "\r\n--f6822b8b4ee2867fb50bd7fbdf196c60--"
-      "\r\n--1aa8458a0ff2dd8b0a3184e1ab6fe68a--";
-  checkEverySplit(body, "1aa8458a0ff2dd8b0a3184e1ab6fe68a");
+  const CouchOpenRevsAnswer answer;
+  checkEverySplit(answer.body, answer.boundary);
 }
 
 TEST_CASE("MultipartStream: a nested multipart/related part is read by a second parser fed its data",
@@ -346,18 +328,11 @@ TEST_CASE("MultipartStream: malformed framing is bad_request and the parser stay
     CHECK_FALSE(got.done);
     return got.status.reason();
   };
-  // No first delimiter: the whole body is a preamble.
-  CHECK(rejection("").find("does not start with the boundary") != std::string::npos);
-  CHECK(rejection("Content-Type: a/b\r\n\r\nx\r\n--C--").find("does not start with the boundary") !=
-        std::string::npos);
-  CHECK(rejection("--B--").find("no parts") != std::string::npos);
-  CHECK(rejection("--Bx\r\n\r\nbody\r\n--B--").find("no parts") != std::string::npos);
-  // Malformed header lines.
-  CHECK(rejection("--B\r\nContent-Type a/b\r\n\r\nx\r\n--B--").find("malformed multipart part header") !=
-        std::string::npos);
-  CHECK(rejection("--B\r\n: value\r\n\r\nx\r\n--B--").find("malformed") != std::string::npos);
-  CHECK(rejection("--B\r\nBad Name: v\r\n\r\nx\r\n--B--").find("malformed") != std::string::npos);
-  CHECK(rejection("--B\r\n folded-first\r\n\r\nx\r\n--B--").find("malformed") != std::string::npos);
+  // No first delimiter (the whole body is a preamble), no parts, malformed header lines.
+  for (const MalformedBody& m : malformedBodies()) {
+    INFO(m.body);
+    CHECK(rejection(m.body).find(m.reason) != std::string::npos);
+  }
   // A Content-Length that the delimiter does not follow (parseMultipart would fall back to searching).
   CHECK(rejection("--B\r\nContent-Length: 2\r\n\r\nabcd\r\n--B--").find("not followed by the boundary") !=
         std::string::npos);

@@ -17,35 +17,25 @@ import {
   PouchDB, startSettee, startPouchServer, localDb, http,
 } from '../../compat/helpers.mjs';
 import { makeDoc, loadDocs } from './bench_docs.mjs';
+import { parseOptions, median, fmt } from './bench_util.mjs';
 
 const run = promisify(execFile);
 
 function parseArgs(argv) {
   const opts = { n: 100000, runs: 3, local: 'memory', psStorage: 'leveldb', wrkSeconds: 10, wrk: true, batch: 1000 };
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i];
-    const next = () => {
-      if (i + 1 >= argv.length) throw new Error(`${a} needs a value`);
-      return argv[++i];
-    };
-    const int = (v) => {
-      const n = Number(v);
-      if (!Number.isInteger(n) || n <= 0) throw new Error(`${a}: not a positive integer: ${v}`);
-      return n;
-    };
-    if (a === '--n') opts.n = int(next());
-    else if (a === '--runs') opts.runs = int(next());
-    else if (a === '--load-batch') opts.batch = int(next());
-    else if (a === '--local') opts.local = next();
-    else if (a === '--pouchdb-server-storage') opts.psStorage = next();
-    else if (a === '--wrk-seconds') opts.wrkSeconds = int(next());
+  const usage = 'pull_bench.mjs [--n N] [--runs R] [--local memory|leveldb] ' +
+    '[--pouchdb-server-storage leveldb|memory] [--load-batch B] [--wrk-seconds S] [--no-wrk]';
+  parseOptions(argv, opts, usage, (a, take) => {
+    if (a === '--n') opts.n = take.int();
+    else if (a === '--runs') opts.runs = take.int();
+    else if (a === '--load-batch') opts.batch = take.int();
+    else if (a === '--local') opts.local = take.value();
+    else if (a === '--pouchdb-server-storage') opts.psStorage = take.value();
+    else if (a === '--wrk-seconds') opts.wrkSeconds = take.int();
     else if (a === '--no-wrk') opts.wrk = false;
-    else if (a === '--help' || a === '-h') {
-      console.log('usage: pull_bench.mjs [--n N] [--runs R] [--local memory|leveldb] ' +
-        '[--pouchdb-server-storage leveldb|memory] [--load-batch B] [--wrk-seconds S] [--no-wrk]');
-      process.exit(0);
-    } else throw new Error(`unknown option ${a}`);
-  }
+    else return false;
+    return true;
+  });
   if (!['memory', 'leveldb'].includes(opts.local)) throw new Error('--local is memory or leveldb');
   if (!['memory', 'leveldb'].includes(opts.psStorage)) throw new Error('--pouchdb-server-storage is memory or leveldb');
   return opts;
@@ -78,12 +68,6 @@ async function wrk(url, seconds) {
   if (!rps) throw new Error(`wrk printed no Requests/sec:\n${stdout}`);
   return { rps: Number(rps[1]), errors: non2xx ? Number(non2xx[1]) : 0 };
 }
-
-const median = (xs) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
-};
-const fmt = (x) => (x >= 100 ? x.toFixed(0) : x.toFixed(1));
 
 async function main() {
   const opts = parseArgs(process.argv.slice(2));

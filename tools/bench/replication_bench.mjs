@@ -29,12 +29,12 @@
 //   (SETTEE_BINARY selects the settee binary, default build/settee; tools/bench/replication_bench.sh wraps it)
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import {
   PouchDB, startSettee, startPouchServer, localDb, http, tempDir, freePort, setteeBinary, sleep,
 } from '../../compat/helpers.mjs';
 import { makeDoc, loadDocs, docCount } from './bench_docs.mjs';
+import { parseOptions, median, fmt, runTimedBench, timedRun } from './bench_util.mjs';
 
 const AIM_RATIO_POUCH = 5; // Settee >= 5x PouchDB from the same source
 const AIM_NODE_RATE = 30000; // Settee -> Settee docs/s
@@ -44,31 +44,20 @@ function parseArgs(argv) {
   const opts = {
     n: 100000, runs: 3, batch: 1000, psStorage: 'leveldb', million: false, bigN: 1000000, bigBatch: 2000, compare: true,
   };
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i];
-    const next = () => {
-      if (i + 1 >= argv.length) throw new Error(`${a} needs a value`);
-      return argv[++i];
-    };
-    const int = (v) => {
-      const n = Number(v);
-      if (!Number.isInteger(n) || n <= 0) throw new Error(`${a}: not a positive integer: ${v}`);
-      return n;
-    };
-    if (a === '--n') opts.n = int(next());
-    else if (a === '--runs') opts.runs = int(next());
-    else if (a === '--load-batch') opts.batch = int(next());
-    else if (a === '--pouchdb-server-storage') opts.psStorage = next();
+  const usage = 'replication_bench.mjs [--n N] [--runs R] [--load-batch B] ' +
+    '[--pouchdb-server-storage leveldb|memory] [--million] [--big-n N] [--big-load-batch B] [--no-compare]';
+  parseOptions(argv, opts, usage, (a, take) => {
+    if (a === '--n') opts.n = take.int();
+    else if (a === '--runs') opts.runs = take.int();
+    else if (a === '--load-batch') opts.batch = take.int();
+    else if (a === '--pouchdb-server-storage') opts.psStorage = take.value();
     else if (a === '--million') opts.million = true;
-    else if (a === '--big-n') { opts.bigN = int(next()); opts.million = true; }
-    else if (a === '--big-load-batch') opts.bigBatch = int(next());
+    else if (a === '--big-n') { opts.bigN = take.int(); opts.million = true; }
+    else if (a === '--big-load-batch') opts.bigBatch = take.int();
     else if (a === '--no-compare') opts.compare = false;
-    else if (a === '--help' || a === '-h') {
-      console.log('usage: replication_bench.mjs [--n N] [--runs R] [--load-batch B] ' +
-        '[--pouchdb-server-storage leveldb|memory] [--million] [--big-n N] [--big-load-batch B] [--no-compare]');
-      process.exit(0);
-    } else throw new Error(`unknown option ${a}`);
-  }
+    else return false;
+    return true;
+  });
   if (!['memory', 'leveldb'].includes(opts.psStorage)) throw new Error('--pouchdb-server-storage is memory or leveldb');
   if (!opts.compare && !opts.million) throw new Error('--no-compare without --million leaves nothing to do');
   return opts;
@@ -84,51 +73,15 @@ process.on('exit', () => {
   }
 });
 
-// Runs `settee ARGS` under /usr/bin/time -v in its own process group, bounded by timeoutMs.
-// Returns { seconds (wall, measured here), rssKb, code, written, stderr }.
+// Runs `settee ARGS` under /usr/bin/time -v (timedRun); throws unless it exits 0. Returns timedRun's
+// { seconds, rssKb, cpu, stderr } and, from its last line, { state, written, failed }.
 async function timedSettee(args, timeoutMs) {
-  const dir = tempDir('bench-time');
-  const timeFile = path.join(dir, 'time.txt');
-  try {
-    const t0 = performance.now();
-    const child = spawn('/usr/bin/time', ['-v', '-o', timeFile, setteeBinary(), ...args],
-      { stdio: ['ignore', 'ignore', 'pipe'], detached: true });
-    running.add(child.pid);
-    let stderr = '';
-    child.stderr.on('data', (d) => { stderr = (stderr + d).slice(-16384); });
-    let timer;
-    const result = await new Promise((resolve) => {
-      child.once('error', (e) => resolve({ error: e }));
-      child.once('exit', (code, signal) => resolve({ code, signal }));
-      timer = setTimeout(() => {
-        try { process.kill(-child.pid, 'SIGKILL'); } catch { /* gone */ }
-        resolve({ timedOut: true });
-      }, timeoutMs);
-    });
-    clearTimeout(timer);
-    const seconds = (performance.now() - t0) / 1000;
-    running.delete(child.pid);
-    const cmd = `settee ${args.join(' ')}`;
-    if (result.error) throw new Error(`${cmd}: could not start /usr/bin/time: ${result.error.message}`);
-    if (result.timedOut) throw new Error(`${cmd}: no result within ${timeoutMs / 1000} s (killed); stderr:\n${stderr}`);
-    const timeText = fs.existsSync(timeFile) ? fs.readFileSync(timeFile, 'utf8') : '';
-    const rss = /Maximum resident set size \(kbytes\):\s*(\d+)/.exec(timeText);
-    const exit = /Exit status:\s*(\d+)/.exec(timeText);
-    const user = /User time \(seconds\):\s*([\d.]+)/.exec(timeText);
-    const sys = /System time \(seconds\):\s*([\d.]+)/.exec(timeText);
-    const code = exit ? Number(exit[1]) : result.code;
-    const done = [...stderr.matchAll(/(\w+): (\d+) written, (\d+) failed/g)].pop();
-    if (code !== 0 || result.signal) {
-      throw new Error(`${cmd}: exit ${code} ${result.signal ?? ''}\nstderr:\n${stderr}\n${timeText.split('\n').slice(0, 3).join('\n')}`);
-    }
-    if (!rss) throw new Error(`${cmd}: /usr/bin/time printed no maximum RSS:\n${timeText}`);
-    return {
-      seconds, rssKb: Number(rss[1]), cpu: user && sys ? Number(user[1]) + Number(sys[1]) : NaN, code, state: done?.[1], written: done ? Number(done[2]) : NaN,
-      failed: done ? Number(done[3]) : NaN, stderr,
-    };
-  } finally {
-    fs.rmSync(dir, { recursive: true, force: true });
-  }
+  const r = await timedRun(setteeBinary(), args, timeoutMs, running);
+  const done = [...r.stderr.matchAll(/(\w+): (\d+) written, (\d+) failed/g)].pop();
+  return {
+    seconds: r.seconds, rssKb: r.rssKb, cpu: r.cpu, state: done?.[1], written: done ? Number(done[2]) : NaN,
+    failed: done ? Number(done[3]) : NaN, stderr: r.stderr,
+  };
 }
 
 // How many documents does local database `db` under `dataDir` hold? Asks a short-lived `settee serve`.
@@ -203,13 +156,7 @@ function cpuSeconds(pid) {
   }
 }
 
-const median = (xs) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
-};
-const fmt = (x) => (x == null || Number.isNaN(x) ? '-' : x >= 100 ? x.toFixed(0) : x.toFixed(1));
 const mb = (kb) => (kb == null ? '-' : (kb / 1024).toFixed(1));
-const loadavg = () => os.loadavg().map((x) => x.toFixed(2)).join(' ');
 const verdict = (ok) => (ok ? 'met' : 'NOT met');
 
 async function compare(opts) {
@@ -319,16 +266,10 @@ async function million(opts) {
 
 async function main() {
   const opts = parseArgs(process.argv.slice(2));
-  const bin = setteeBinary();
-  if (!fs.existsSync(bin)) throw new Error(`settee binary not found at ${bin} (set SETTEE_BINARY)`);
-  if (!fs.existsSync('/usr/bin/time')) throw new Error('/usr/bin/time is missing (apt-get install time)');
-  const t0 = performance.now();
-  console.log(`replication_bench: ${bin} (built ${fs.statSync(bin).mtime.toISOString()}), ${os.cpus().length} cores, ` +
-    `node ${process.version}`);
-  console.log(`load average at start: ${loadavg()}`);
-  if (opts.compare) await compare(opts);
-  if (opts.million) await million(opts);
-  console.log(`\nload average at end: ${loadavg()}; total ${((performance.now() - t0) / 1000).toFixed(0)} s`);
+  await runTimedBench('replication_bench', async () => {
+    if (opts.compare) await compare(opts);
+    if (opts.million) await million(opts);
+  });
 }
 
 main().then(() => process.exit(0), (e) => {
