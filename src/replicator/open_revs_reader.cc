@@ -1,6 +1,7 @@
 #include "replicator/open_revs_reader.h"
 
 #include "db/json.h"
+#include "http/request.h"
 
 namespace settee::repl {
 namespace {
@@ -14,11 +15,9 @@ constexpr size_t kMaxJsonAnswer = 256 * 1024 * 1024;
 // Enough of an error answer to say why.
 constexpr size_t kMaxErrorBody = 4096;
 
+// Whether a Content-Type names `type` (any case), parameters aside.
 bool startsWithType(const std::string* contentType, std::string_view type) {
-  if (!contentType || contentType->size() < type.size()) return false;
-  for (size_t i = 0; i < type.size(); ++i)
-    if (std::tolower(static_cast<unsigned char>((*contentType)[i])) != type[i]) return false;
-  return true;
+  return contentType && http::equalsIgnoreCase(std::string_view(*contentType).substr(0, type.size()), type);
 }
 
 Status malformed(const std::string& id, const std::string& why) {

@@ -7,13 +7,22 @@
 using namespace settee;
 using settee::test::TempDir;
 
-TEST_CASE("Bad input: every malformed document is refused with its error and writes nothing", "[db][badinput]") {
-  TempDir dir;
+namespace {
+
+// A database whose max_document_size is 4 KB.
+std::unique_ptr<Database> openSmallDocs(const TempDir& dir) {
   DatabaseOptions options;
   options.maxDocumentSize = 4096;
   auto opened = Database::open(dir.file("db.settee"), "db", options);
   REQUIRE(opened);
-  auto& db = *opened;
+  return std::move(*opened);
+}
+
+}  // namespace
+
+TEST_CASE("Bad input: every malformed document is refused with its error and writes nothing", "[db][badinput]") {
+  TempDir dir;
+  auto db = openSmallDocs(dir);
   auto base = db->put(R"({"_id":"keep","v":1})");
   REQUIRE(base);
   const uint64_t seq = db->info().updateSeq;
@@ -74,11 +83,7 @@ TEST_CASE("Bad input: a bad document in a batch fails alone; the rest of the bat
 
 TEST_CASE("Bad input: max_document_size counts the body, not its attachments", "[db][badinput]") {
   TempDir dir;
-  DatabaseOptions options;
-  options.maxDocumentSize = 4096;
-  auto opened = Database::open(dir.file("db.settee"), "db", options);
-  REQUIRE(opened);
-  auto& db = *opened;
+  auto db = openSmallDocs(dir);
   // 12 KB of base64 inline: over the limit as text, but the body is tiny (CouchDB counts the same way,
   // and a replicator copying a document from a JSON-only peer sends exactly this).
   std::string data(12000, 'Q');

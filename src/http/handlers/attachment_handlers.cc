@@ -120,14 +120,9 @@ Result<Attachment> findAttachment(Call& call, const std::string& id, const std::
 
 // What GET answers: `head` whole (body included) when `pieces` is empty, else `head`'s status and
 // headers followed by `pieces`, streamed.
-struct AttAnswer {
-  Response head;
-  detail::Pieces pieces;
-};
+using detail::whole;
 
-AttAnswer whole(Response r) { return AttAnswer{std::move(r), {}}; }
-
-AttAnswer readAtt(Call& call) {
+detail::Answer readAtt(Call& call) {
   std::string id = attDocId(call);
   const std::string& name = call.params["att"];
   auto rev = detail::readRev(call.req);
@@ -152,7 +147,7 @@ AttAnswer readAtt(Call& call) {
     if (Status st = detail::readStored(store, att->digest, 0, att->storedLength, att->data); !st)
       return whole(errorResponse(st));
   }
-  AttAnswer a;
+  detail::Answer a;
   // The stored bytes [first, first + count) as the next part of the body.
   auto body = [&](uint64_t first, uint64_t count, uint64_t inflateLimit = 0) {
     if (loaded) {
@@ -185,7 +180,7 @@ AttAnswer readAtt(Call& call) {
         if (!decodes) return whole(errorResponse(decodes.status()));
         if (*decodes) {
           body(0, att->storedLength, limit);
-          return AttAnswer{std::move(r), std::move(a.pieces)};
+          return detail::Answer{std::move(r), std::move(a.pieces)};
         }
       }
     }
@@ -220,31 +215,12 @@ AttAnswer readAtt(Call& call) {
       r.setHeader("Content-Type", writer.contentType("byteranges"));
     }
   }
-  if (detail::readsStore(a.pieces)) return AttAnswer{std::move(r), std::move(a.pieces)};
+  if (detail::readsStore(a.pieces)) return detail::Answer{std::move(r), std::move(a.pieces)};
   r.body = detail::joinText(std::move(a.pieces));
   return whole(std::move(r));
 }
 
-void getAtt(std::shared_ptr<Call> call) {
-  auto answer = std::make_shared<AttAnswer>();
-  runOffLoop(
-      call->svc->loop,
-      [call, answer] {
-        try {
-          *answer = readAtt(*call);
-        } catch (const std::exception& e) {
-          *answer = whole(errorResponse(500, "internal_server_error", e.what()));
-        }
-      },
-      [call, answer] {
-        if (answer->pieces.empty()) {
-          call->send(std::move(answer->head));
-          return;
-        }
-        Response& head = answer->head;
-        detail::streamAnswer(call, head.status, std::move(head.headers), std::move(answer->pieces));
-      });
-}
+void getAtt(std::shared_ptr<Call> call) { detail::answerOffLoop(std::move(call), readAtt); }
 
 // The document at `rev`, the base of an attachment edit. A revision the document does not have is a
 // conflict, as in CouchDB.

@@ -146,22 +146,12 @@ Result<GetParams> getParams(const Request& req) {
 }
 
 // An answer made on the thread pool: a whole Response, or a streamed body in pieces.
-struct DocAnswer {
-  std::optional<Response> whole;
-  int status = 200;
-  Headers headers;
-  Pieces pieces;
-};
-
-DocAnswer whole(Response r) {
-  DocAnswer a;
-  a.whole = std::move(r);
-  return a;
-}
+using detail::Answer;
+using detail::whole;
 
 // One revision: the winner, `rev`, or with latest=true the leaf `rev` leads to. With `Accept:
 // multipart/related` and attachments=true, a multipart/related body (CouchDB does the same).
-DocAnswer readOne(Call& call, const std::string& id, ReadOptions& o) {
+Answer readOne(Call& call, const std::string& id, ReadOptions& o) {
   bool related = o.attachments && detail::acceptsType(call.req, "multipart/related");
   std::vector<Attachment> atts;
   constexpr auto kRef = db::Store::FollowMode::Reference;
@@ -190,10 +180,7 @@ DocAnswer readOne(Call& call, const std::string& id, ReadOptions& o) {
   r.setHeader("ETag", etag);
   if (detail::readsStore(pieces)) {
     // Too large to hold: the same bytes, streamed (chunked, so without a Content-Length).
-    DocAnswer a;
-    a.headers = std::move(r.headers);
-    a.pieces = std::move(pieces);
-    return a;
+    return Answer{std::move(r), std::move(pieces)};
   }
   r.body = detail::joinText(std::move(pieces));
   return whole(std::move(r));
@@ -201,7 +188,7 @@ DocAnswer readOne(Call& call, const std::string& id, ReadOptions& o) {
 
 // open_revs: a JSON array of {"ok":doc} / {"missing":rev}, or, when the client accepts multipart/mixed,
 // one part per revision with every attachment body (those newer than atts_since) following its JSON.
-DocAnswer readOpenRevs(Call& call, const std::string& id, GetParams& p) {
+Answer readOpenRevs(Call& call, const std::string& id, GetParams& p) {
   bool multipart = detail::acceptsType(call.req, "multipart/mixed");
   if (multipart) p.read.attachments = true;
   std::vector<OpenRev> found;
@@ -233,15 +220,15 @@ DocAnswer readOpenRevs(Call& call, const std::string& id, GetParams& p) {
   for (auto& atts : follows) {
     if (Status st = detail::loadSmall(call.db->store(), atts, budget); !st) return whole(errorResponse(st));
   }
-  DocAnswer a;
+  Answer a;
   MultipartWriter mixed(randomBoundary());
-  a.headers.emplace_back("Content-Type", mixed.contentType("mixed"));
+  a.head.headers.emplace_back("Content-Type", mixed.contentType("mixed"));
   for (size_t i = 0; i < found.size(); ++i) detail::appendOpenRevPart(mixed, found[i], follows[i], a.pieces);
   mixed.finish(detail::textOf(a.pieces));
   return a;
 }
 
-DocAnswer readDoc(Call& call) {
+Answer readDoc(Call& call) {
   std::string id = docIdOf(call);
   if (isLocal(id)) {
     auto doc = call.db->getLocal(id);
@@ -254,25 +241,7 @@ DocAnswer readDoc(Call& call) {
   return readOne(call, id, params->read);
 }
 
-void getDoc(std::shared_ptr<Call> call) {
-  auto answer = std::make_shared<DocAnswer>();
-  runOffLoop(
-      call->svc->loop,
-      [call, answer] {
-        try {
-          *answer = readDoc(*call);
-        } catch (const std::exception& e) {
-          *answer = whole(errorResponse(500, "internal_server_error", e.what()));
-        }
-      },
-      [call, answer] {
-        if (answer->whole) {
-          call->send(std::move(*answer->whole));
-          return;
-        }
-        detail::streamAnswer(call, answer->status, std::move(answer->headers), std::move(answer->pieces));
-      });
-}
+void getDoc(std::shared_ptr<Call> call) { detail::answerOffLoop(std::move(call), readDoc); }
 
 // ---- Writes ----
 

@@ -101,6 +101,16 @@ Result<bool> gzipDecodes(db::Store& store, std::string_view digest, uint64_t len
 // connection, so a short body never looks complete. Loop thread only.
 void streamAnswer(std::shared_ptr<Call> call, int status, Headers headers, Pieces pieces);
 
+// What a read handler answers: `head` alone, or with `pieces` its body, streamed by streamAnswer().
+struct Answer {
+  Response head;
+  Pieces pieces;
+};
+inline Answer whole(Response r) { return Answer{std::move(r), {}}; }
+
+// Runs `read` off the loop (an exception becomes a 500) and sends what it answered. Loop thread only.
+void answerOffLoop(std::shared_ptr<Call> call, std::function<Answer(Call&)> read);
+
 // Appends a `multipart/related` body to `out`: the JSON document (whose `_attachments` hold a
 // `"follows":true` entry for each of `atts`, in this order), then each attachment's bytes with its
 // Content-Disposition, Content-Type, Content-Length and Content-Encoding. Moves the bytes out of `atts`;

@@ -255,4 +255,25 @@ Result<bool> gzipDecodes(db::Store& store, std::string_view digest, uint64_t len
   return true;
 }
 
+void answerOffLoop(std::shared_ptr<Call> call, std::function<Answer(Call&)> read) {
+  auto answer = std::make_shared<Answer>();
+  runOffLoop(
+      call->svc->loop,
+      [call, answer, read = std::move(read)] {
+        try {
+          *answer = read(*call);
+        } catch (const std::exception& e) {
+          *answer = whole(errorResponse(500, "internal_server_error", e.what()));
+        }
+      },
+      [call, answer] {
+        if (answer->pieces.empty()) {
+          call->send(std::move(answer->head));
+          return;
+        }
+        Response& head = answer->head;
+        streamAnswer(call, head.status, std::move(head.headers), std::move(answer->pieces));
+      });
+}
+
 }  // namespace settee::http::detail
