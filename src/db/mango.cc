@@ -103,25 +103,22 @@ std::optional<CondOp> comparisonNamed(std::string_view op) {
   return std::nullopt;
 }
 
-Result<std::shared_ptr<const std::regex>> compileRegex(std::string_view pattern) {
-  auto flags = std::regex::ECMAScript;
-  // PCRE's inline case-insensitive flag is common in CouchDB selectors; ECMAScript has no inline flags.
-  constexpr std::string_view kCaseless = "(?i)";
-  if (pattern.substr(0, kCaseless.size()) == kCaseless) {
-    pattern.remove_prefix(kCaseless.size());
-    flags |= std::regex::icase;
-  }
-#ifdef __GLIBCXX__
-  // libstdc++'s default executor backtracks recursively, one stack frame per input character: a plain
-  // ".*" over a 100 KB string overflows the stack. The polynomial (Thompson NFA) executor runs in bounded
-  // stack and linear time; its price is that back-references are rejected at compile time.
-  flags |= std::regex_constants::__polynomial;
-#endif
-  try {
-    return std::make_shared<const std::regex>(std::string(pattern), flags);
-  } catch (const std::regex_error& e) {
-    return badRequest("$regex: invalid regular expression " + quoted(pattern) + ": " + e.what());
-  }
+// Patterns come from whoever sends a selector, so they run on RE2: its automata take time linear in the
+// subject whatever the pattern ("(a+)+$" cannot backtrack for ever, as it does on a backtracking engine such
+// as PCRE or std::regex), and the memory for one compiled pattern is capped. What RE2 cannot promise that
+// for — back-references, lookaround — it refuses at compile time, and so do we.
+constexpr size_t kMaxPatternBytes = 4096;
+constexpr int64_t kMaxRegexMemory = 1 << 20;  // per compiled pattern; RE2's default is 8 MB
+
+Result<std::shared_ptr<const re2::RE2>> compileRegex(std::string_view pattern) {
+  if (pattern.size() > kMaxPatternBytes)
+    return badRequest("$regex: the pattern is longer than " + std::to_string(kMaxPatternBytes) + " bytes");
+  re2::RE2::Options options;
+  options.set_log_errors(false);
+  options.set_max_mem(kMaxRegexMemory);
+  auto re = std::make_shared<const re2::RE2>(re2::StringPiece(pattern.data(), pattern.size()), options);
+  if (!re->ok()) return badRequest("$regex: invalid regular expression " + quoted(pattern) + ": " + re->error());
+  return re;
 }
 
 // Compiles selectors. `inElement` is true below $elemMatch, $allMatch and $keyMapMatch, where a condition

@@ -24,10 +24,11 @@
 //   $mod [divisor, remainder] (integers only; remainder has the dividend's sign), $regex, $beginsWith, $all,
 //   $elemMatch, $allMatch (a non-empty array whose every element matches), $keyMapMatch (an object one of
 //   whose keys matches).
-// - $regex uses std::regex's ECMAScript grammar where CouchDB uses PCRE: a leading `(?i)` is understood as
-//   case-insensitive, other PCRE-only syntax is rejected at parse time, and so are back-references (\1):
-//   the regex runs on libstdc++'s non-backtracking executor so that a long string cannot overflow the stack.
-//   It matches strings only, searching anywhere in them (anchor with ^ and $), byte by byte over UTF-8.
+// - $regex uses RE2's syntax where CouchDB uses PCRE: the two agree on the common ground (classes, groups,
+//   alternation, counted repetition, inline flags such as `(?i)`); what only a backtracking engine can do
+//   (back-references like \1, lookaround) is a bad_request at parse time. Matching takes time linear in the
+//   string whatever the pattern, so a hostile pattern cannot pin a thread. Patterns are at most 4 KB. It
+//   matches strings only, searching anywhere in them (anchor with ^ and $), over UTF-8 code points.
 // - Deliberate differences from CouchDB: an unknown $type name is a bad_request (CouchDB matches nothing);
 //   $all compares by collation (1 equals 1.0) where CouchDB uses strict term equality; a condition operator
 //   with no field (outside $elemMatch, $allMatch, $keyMapMatch) is a bad_request at any depth.

@@ -9,12 +9,8 @@
 
 #include <cstdint>
 #include <memory>
-// GCC 12 reports -Wmaybe-uninitialized false positives inside libstdc++'s regex compiler when building with
-// the sanitizers; they are in the library's code, not ours.
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
-#include <regex>
-#pragma GCC diagnostic pop
+#include <re2/re2.h>
+
 #include <string>
 #include <vector>
 
@@ -70,7 +66,7 @@ struct MangoNode {
   int64_t size = 0;                         // Size
   int64_t divisor = 1;                      // Mod
   int64_t remainder = 0;                    // Mod
-  std::shared_ptr<const std::regex> regex;  // Regex; shared so copies of a tree stay cheap
+  std::shared_ptr<const re2::RE2> regex;  // Regex; shared so copies of a tree stay cheap
 };
 
 // True when `value` (a document, or an element below $elemMatch and kin) satisfies `node`. `value` is

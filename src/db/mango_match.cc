@@ -123,11 +123,8 @@ bool matchMod(const MangoNode& n, const Subject& s) {
 bool matchRegex(const MangoNode& n, const Subject& s) {
   auto str = stringOf(s);
   if (!str) return false;
-  try {
-    return std::regex_search(str->begin(), str->end(), *n.regex);
-  } catch (const std::regex_error&) {
-    return false;  // too complex for std::regex on this input: treat as no match, as CouchDB does on errors
-  }
+  // Unanchored search, as PCRE's; RE2 answers in time linear in the string's length.
+  return re2::RE2::PartialMatch(re2::StringPiece(str->data(), str->size()), *n.regex);
 }
 
 bool matchAll(const MangoNode& n, const Subject& s) {

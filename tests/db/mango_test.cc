@@ -176,7 +176,27 @@ TEST_CASE("Mango: $regex searches strings only", "[db][mango]") {
   CHECK_FALSE(matches(R"({"a":{"$regex":"^ABC"}})", R"({"a":"abcd"})"));
   CHECK_FALSE(matches(R"({"a":{"$regex":"1"}})", R"({"a":1})"));
   CHECK_FALSE(matches(R"({"a":{"$regex":"a"}})", R"({"a":["a"]})"));
-  CHECK(matches(R"({"a":{"$regex":"^\\d+-(?!x)\\w+$"}})", R"({"a":"12-ab"})"));
+  CHECK(matches(R"({"a":{"$regex":"^\\d+-\\w+$"}})", R"({"a":"12-ab"})"));
+  CHECK(matches(R"({"a":{"$regex":"^caf\u00e9.$"}})", R"({"a":"caf\u00e9!"})"));  // one code point, not a byte
+}
+
+TEST_CASE("Mango: a catastrophic-backtracking $regex answers at once (linear-time RE2)", "[db][mango]") {
+  // On a backtracking engine each of these takes about 2^n steps on n 'a's followed by a mismatch; with
+  // 64 of them that is centuries. RE2 needs one pass over the string.
+  std::string doc = R"({"a":")" + std::string(64, 'a') + R"(!"})";
+  CHECK_FALSE(matches(R"({"a":{"$regex":"^(a+)+$"}})", doc));
+  CHECK_FALSE(matches(R"({"a":{"$regex":"^(a|a)*$"}})", doc));
+  CHECK_FALSE(matches(R"({"a":{"$regex":"^(a|aa)*b$"}})", doc));
+  CHECK(matches(R"({"a":{"$regex":"^(a+)+!$"}})", doc));
+}
+
+TEST_CASE("Mango: $regex refuses what only a backtracking engine can do, and oversized patterns", "[db][mango]") {
+  CHECK(rejection(R"({"a":{"$regex":"^\\d+-(?!x)\\w+$"}})").find("$regex") != std::string::npos);  // lookahead
+  CHECK(rejection(R"({"a":{"$regex":"(?<=a)b"}})").find("$regex") != std::string::npos);             // lookbehind
+  std::string huge = R"({"a":{"$regex":")" + std::string(5000, 'a') + R"("}})";
+  CHECK(rejection(huge).find("4096") != std::string::npos);
+  // A pattern whose automaton would need more than the memory cap is refused, not built.
+  CHECK(rejection(R"x({"a":{"$regex":"((((a{100}){100}){100}){100})"}})x").find("$regex") != std::string::npos);
 }
 
 TEST_CASE("Mango: $regex over a long string does not exhaust the stack", "[db][mango]") {
