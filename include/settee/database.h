@@ -170,6 +170,8 @@ class Database {
   Database& operator=(const Database&) = delete;
 
   DatabaseInfo info();
+  // The name given at open (what info() reports), without touching the file.
+  const std::string& name() const;
 
   // Writes one document given as JSON. `id` overrides (or supplies) `_id`. With newEdits the body's
   // `_rev` must name a current leaf (or be absent for a new document); without, `_rev` and `_revisions`

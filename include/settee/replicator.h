@@ -62,11 +62,24 @@ struct ReplicationStats {
 enum class ReplicationState { Starting, Running, Idle, Retrying, Completed, Failed, Stopped };
 const char* stateName(ReplicationState state);  // "starting", "running", ...
 
+// What a replication may do with a local database: the rights of the user it runs for (CouchDB's
+// `user_ctx`), so a replication started by a user reads and writes only what that user could over HTTP.
+// Each check answers ok, or the forbidden/unauthorized Status that refuses. Called from the replication's
+// threads; must be thread-safe. A peer without LocalAccess is unrestricted: an app replicating its own
+// databases needs none.
+struct LocalAccess {
+  std::function<Status()> read;                         // before reading changes, documents or checkpoints
+  std::function<Status(std::string_view docId)> write;  // for each document or checkpoint written
+};
+
 struct ReplicationPeer {
-  std::string url;                   // a remote database
-  std::shared_ptr<Database> db;      // or a local one
-  static ReplicationPeer local(std::shared_ptr<Database> d) { return {{}, std::move(d)}; }
-  static ReplicationPeer remote(std::string u) { return {std::move(u), nullptr}; }
+  std::string url;                            // a remote database
+  std::shared_ptr<Database> db;               // or a local one
+  std::shared_ptr<const LocalAccess> access;  // for a local one: the rights it runs with (null: all)
+  static ReplicationPeer local(std::shared_ptr<Database> d, std::shared_ptr<const LocalAccess> a = nullptr) {
+    return {{}, std::move(d), std::move(a)};
+  }
+  static ReplicationPeer remote(std::string u) { return {std::move(u), nullptr, nullptr}; }
 };
 
 class Replication {

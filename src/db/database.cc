@@ -133,6 +133,7 @@ Result<DocResult> Database::removeLocal(std::string_view id, std::string_view re
 uint32_t Database::revsLimit() { return store_->revsLimit(); }
 Status Database::setRevsLimit(uint32_t limit) { return store_->setRevsLimit(limit); }
 Status Database::compact() { return store_->compact(); }
+const std::string& Database::name() const { return store_->name(); }
 std::string Database::security() { return store_->security(); }
 Status Database::setSecurity(std::string_view json) { return store_->setSecurity(json); }
 

@@ -41,6 +41,7 @@ struct WriteOp {
 
 class Store {
  public:
+  const std::string& name() const { return name_; }
   static Result<std::unique_ptr<Store>> open(const std::string& path, const std::string& name,
                                              const DatabaseOptions& options);
   ~Store();

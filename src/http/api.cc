@@ -4,6 +4,7 @@
 #include <cstdio>
 
 #include "http/auth.h"
+#include "http/system_dbs.h"
 #include "http/work.h"
 
 namespace settee::http {
@@ -179,13 +180,25 @@ std::string docResultJson(const DocResult& r) {
   });
 }
 
-void Api::sync(std::string_view method, std::string_view pattern, Access access, SyncHandler fn) {
-  router_.add(method, pattern, std::make_shared<Route>(Route{access, std::move(fn), {}}));
+void Api::sync(std::string_view method, std::string_view pattern, Access access, SyncHandler fn, Cost cost) {
+  router_.add(method, pattern, std::make_shared<Route>(Route{access, std::move(fn), {}, cost}));
 }
 
-void Api::async(std::string_view method, std::string_view pattern, Access access, AsyncHandler fn) {
-  router_.add(method, pattern, std::make_shared<Route>(Route{access, {}, std::move(fn)}));
+void Api::async(std::string_view method, std::string_view pattern, Access access, AsyncHandler fn, Cost cost) {
+  router_.add(method, pattern, std::make_shared<Route>(Route{access, {}, std::move(fn), cost}));
 }
+
+namespace {
+
+// A password check costs a PBKDF2 of CouchDB's 600,000 iterations: a request that may need one is slow
+// work, whatever its route, so a flood of logins cannot take the threads quick requests need.
+bool mayHashPassword(const Request& req, Auth& auth) {
+  if (req.method == "POST" && req.segments.size() == 1 && req.segments[0] == "_session") return true;
+  const std::string* authorization = req.header("Authorization");
+  return authorization && authorization->rfind("Basic ", 0) == 0 && !auth.knownCredentials(req);
+}
+
+}  // namespace
 
 std::optional<Response> Api::prepare(Call& call, const Route& route) {
   auto who = svc_.auth->authenticate(call.req);
@@ -202,7 +215,7 @@ std::optional<Response> Api::prepare(Call& call, const Route& route) {
     call.db = std::move(*opened);
   }
   if (Status st = svc_.auth->authorize(call.user, call.db.get(), route.access); !st) return errorResponse(st);
-  return std::nullopt;
+  return systemDbGate(call);
 }
 
 void Api::handle(Request&& request, std::shared_ptr<Responder> responder) {
@@ -239,20 +252,25 @@ void Api::handle(Request&& request, std::shared_ptr<Responder> responder) {
   call->params = std::move(match.params);
   std::shared_ptr<Route> route = *match.handler;
   auto response = std::make_shared<std::optional<Response>>();
-  runOffLoop(
-      svc_.loop,
-      [this, call, route, response] {
-        try {
-          *response = prepare(*call, *route);
-          if (!*response && route->sync) *response = route->sync(*call);
-        } catch (const std::exception& e) {
-          *response = errorResponse(500, "internal_server_error", e.what());
-        }
-      },
-      [call, route, response] {
-        if (*response) call->send(std::move(**response));
-        else if (route->async) route->async(call);
-      });
+  auto work = [this, call, route, response] {
+    try {
+      *response = prepare(*call, *route);
+      if (!*response && route->sync) *response = route->sync(*call);
+    } catch (const std::exception& e) {
+      *response = errorResponse(500, "internal_server_error", e.what());
+    }
+  };
+  auto done = [call, route, response] {
+    if (call->closed()) return;  // the client left: its work was skipped or its answer has nowhere to go
+    if (*response) call->send(std::move(**response));
+    else if (route->async) route->async(call);
+  };
+  if (route->cost == Cost::Quick && !mayHashPassword(call->req, *svc_.auth)) {
+    runOffLoop(svc_.loop, std::move(work), std::move(done));
+  } else {
+    // A request whose client has gone while it waited for a place is dropped without doing its work.
+    svc_.slowWork->run([call] { return !call->closed(); }, std::move(work), std::move(done));
+  }
 }
 
 }  // namespace settee::http

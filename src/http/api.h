@@ -31,6 +31,7 @@
 namespace settee::http {
 
 class Auth;
+class WorkGate;
 
 // An authenticated caller; no name means anonymous.
 struct UserCtx {
@@ -46,6 +47,9 @@ struct Services {
   Auth* auth = nullptr;
   Server* server = nullptr;
   uv_loop_t* loop = nullptr;
+  // Long work (slow routes, password hashes, the batches of scans) runs through this gate, so it never
+  // holds every thread of the pool (http/work.h).
+  WorkGate* slowWork = nullptr;
   std::string uuid;      // this node's uuid, 32 hex characters, stable across restarts
   std::string version = "3.3.3";
   // The JSON array /_active_tasks answers; set by modules that run tasks (the replicator), so http
@@ -56,10 +60,16 @@ struct Services {
 // Who may call a route.
 enum class Access {
   Public,       // anyone (/, /_up, /_session)
+  Authenticated,  // any user who gave valid credentials (POST /_replicate)
   Reader,       // a member of the database (or anyone when it has no members), or an admin
   DbAdmin,      // an admin of the database or a server admin
   ServerAdmin,  // a server admin
 };
+
+// What a route's work costs. Quick routes answer from a bounded amount of work (one document, the
+// database's info, the session); everything else is Slow and runs behind the WorkGate, so quick routes
+// keep answering however many slow requests are in flight.
+enum class Cost { Quick, Slow };
 
 // One request being answered.
 struct Call {
@@ -89,8 +99,10 @@ using AsyncHandler = std::function<void(std::shared_ptr<Call>)>;
 class Api {
  public:
   explicit Api(Services& services) : svc_(services) {}
-  void sync(std::string_view method, std::string_view pattern, Access access, SyncHandler fn);
-  void async(std::string_view method, std::string_view pattern, Access access, AsyncHandler fn);
+  void sync(std::string_view method, std::string_view pattern, Access access, SyncHandler fn,
+            Cost cost = Cost::Slow);
+  void async(std::string_view method, std::string_view pattern, Access access, AsyncHandler fn,
+             Cost cost = Cost::Slow);
   // Entry point for the Server (loop thread).
   void handle(Request&& request, std::shared_ptr<Responder> responder);
   Services& services() { return svc_; }
@@ -100,6 +112,7 @@ class Api {
     Access access;
     SyncHandler sync;
     AsyncHandler async;
+    Cost cost = Cost::Slow;
   };
   // Runs on the thread pool: authenticate, authorise, open the db. nullopt when all is well.
   std::optional<Response> prepare(Call& call, const Route& route);

@@ -198,9 +198,17 @@ Result<std::optional<UserCtx>> Auth::authenticate(const Request& req) {
 
 Status Auth::authorize(const UserCtx& user, Database* db, Access access) {
   if (access == Access::Public || user.isAdmin()) return Status::ok();
+  if (access == Access::Authenticated) {
+    if (!user.name.empty()) return Status::ok();
+    return Status(ErrorCode::Unauthorized, "You are not an authenticated user");
+  }
+  // CouchDB asks an anonymous caller for credentials (401) and tells a known one no (403). Its system
+  // databases answer as server-admin routes do.
+  const bool systemDb = db && (db->name() == "_users" || db->name() == "_replicator");
   auto refuse = [&](std::string reason) {
-    return user.name.empty() ? Status(ErrorCode::Unauthorized, "You are not authorized to access this db.")
-                             : Status(ErrorCode::Forbidden, std::move(reason));
+    if (!user.name.empty()) return Status(ErrorCode::Forbidden, std::move(reason));
+    return Status(ErrorCode::Unauthorized,
+                  systemDb ? "You are not a server admin." : "You are not authorized to access this db.");
   };
   if (access == Access::ServerAdmin || !db) return refuse("You are not a server admin.");
   std::string security = db->security();
@@ -213,6 +221,8 @@ Status Auth::authorize(const UserCtx& user, Database* db, Access access) {
   if (listed(root, "members", user, membersEmpty) || membersEmpty) return Status::ok();
   return refuse("You are not allowed to access this db.");
 }
+
+bool Auth::knownCredentials(const Request&) { return false; }
 
 std::string Auth::hashUserDoc(std::string_view json) {
   simdjson::dom::parser parser;

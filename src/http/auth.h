@@ -26,6 +26,9 @@ class Auth {
   // The caller named by the request's credentials: nullopt when there are none, unauthorized when they
   // are wrong.
   Result<std::optional<UserCtx>> authenticate(const Request& req);
+  // True when the request's Basic credentials were checked recently and need no password hash now; the
+  // Api runs requests that may hash a password as slow work. Cheap: no hashing, no database read.
+  bool knownCredentials(const Request& req);
   // Checks a name and password (admins first, then _users).
   Result<UserCtx> login(std::string_view name, std::string_view password);
   // The value of the AuthSession cookie for `user`.

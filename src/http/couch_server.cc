@@ -6,6 +6,8 @@
 #include <fstream>
 
 #include "http/handlers/handlers.h"
+#include "http/system_dbs.h"
+#include "http/work.h"
 
 namespace settee::http {
 namespace {
@@ -47,6 +49,8 @@ CouchServer::CouchServer(uv_loop_t* loop, ServerConfig config) : config_(std::mo
   services_.auth = auth_.get();
   services_.loop = loop;
   services_.uuid = config_.uuid.empty() ? persistentValue(config_.dataDir, ".node_uuid") : config_.uuid;
+  slowWork_ = std::make_unique<WorkGate>(loop, WorkGate::defaultLimit());
+  services_.slowWork = slowWork_.get();
   api_ = std::make_unique<Api>(services_);
   registerServerRoutes(*api_);
   registerDatabaseRoutes(*api_);
@@ -68,6 +72,8 @@ CouchServer::CouchServer(uv_loop_t* loop, ServerConfig config) : config_(std::mo
 CouchServer::~CouchServer() = default;
 
 Status CouchServer::start() {
+  // CouchDB 3 refuses to run without its system databases; we make them, admin-only, before listening.
+  if (Status st = ensureSystemDatabases(*data_); !st) return st;
   int rc = server_->listen();
   if (rc != 0)
     return {ErrorCode::Internal, "cannot listen on " + config_.bind + ":" + std::to_string(config_.port) + ": " +

@@ -12,6 +12,7 @@
 #include "http/auth.h"
 #include "http/config.h"
 #include "http/server.h"
+#include "http/work.h"
 
 namespace settee::http {
 
@@ -30,6 +31,7 @@ class CouchServer {
   ServerConfig config_;
   std::unique_ptr<DataDir> data_;
   std::unique_ptr<Auth> auth_;
+  std::unique_ptr<WorkGate> slowWork_;
   Services services_;
   std::unique_ptr<Api> api_;
   std::unique_ptr<Server> server_;

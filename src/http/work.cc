@@ -1,5 +1,6 @@
 #include "http/work.h"
 
+#include <algorithm>
 #include <cstdlib>
 #include <memory>
 
@@ -32,6 +33,39 @@ void runOffLoop(uv_loop_t* loop, std::function<void()> work, std::function<void(
     // Unreachable (see the header); failing loudly beats a request that never gets an answer.
     std::abort();
   }
+}
+
+void WorkGate::run(std::function<bool()> wanted, std::function<void()> work, std::function<void()> done) {
+  waiting_.push_back(Job{std::move(wanted), std::move(work), std::move(done)});
+  startNext();
+}
+
+void WorkGate::startNext() {
+  while (running_ < limit_ && !waiting_.empty()) {
+    Job job = std::move(waiting_.front());
+    waiting_.pop_front();
+    if (job.wanted && !job.wanted()) {
+      job.work = nullptr;  // nobody waits for it: the place goes to the next job
+      if (job.done) job.done();
+      continue;
+    }
+    ++running_;
+    runOffLoop(loop_, std::move(job.work), [this, done = std::move(job.done)] {
+      --running_;
+      if (done) done();
+      startNext();
+    });
+  }
+}
+
+size_t WorkGate::defaultLimit() {
+  size_t pool = 4;
+  if (const char* env = std::getenv("UV_THREADPOOL_SIZE")) {
+    long n = std::strtol(env, nullptr, 10);
+    if (n > 0) pool = static_cast<size_t>(n);
+  }
+  size_t reserve = std::max<size_t>(2, pool / 4);
+  return pool > reserve ? pool - reserve : 1;
 }
 
 }  // namespace settee::http

@@ -11,6 +11,8 @@
 
 #include <uv.h>
 
+#include <cstddef>
+#include <deque>
 #include <functional>
 
 namespace settee::http {
@@ -18,5 +20,41 @@ namespace settee::http {
 // Queues `work`; `done` is always called, once, after `work` has run. uv_queue_work can only fail for
 // a null callback, which this never passes, so there is no error to return.
 void runOffLoop(uv_loop_t* loop, std::function<void()> work, std::function<void()> done);
+
+// The pool's threads in use by long work (scans, password hashes, bulk writes, replications) are capped,
+// so the rest stay free for quick work: /_up, /_session and small reads answer while slow requests run,
+// however many of those a client sends. Long work beyond the cap waits its turn here, on the loop thread,
+// in arrival order, holding no thread. Loop thread only; the same contract as runOffLoop.
+class WorkGate {
+ public:
+  // At most `limit` (at least 1) gated jobs run at once.
+  WorkGate(uv_loop_t* loop, size_t limit) : loop_(loop), limit_(limit ? limit : 1) {}
+  WorkGate(const WorkGate&) = delete;
+  WorkGate& operator=(const WorkGate&) = delete;
+
+  // Runs `work` off the loop when a place is free, then `done` on the loop thread. `wanted`, asked on the
+  // loop thread when the place comes, lets a job whose client has gone skip its work: `done` still runs.
+  void run(std::function<bool()> wanted, std::function<void()> work, std::function<void()> done);
+
+  // The cap the server uses: the pool's size (UV_THREADPOOL_SIZE, libuv's default 4) less a quarter of it,
+  // and never less than two threads, kept for quick work.
+  static size_t defaultLimit();
+
+  size_t running() const { return running_; }
+  size_t waiting() const { return waiting_.size(); }
+
+ private:
+  struct Job {
+    std::function<bool()> wanted;
+    std::function<void()> work;
+    std::function<void()> done;
+  };
+  void startNext();
+
+  uv_loop_t* loop_;
+  size_t limit_;
+  size_t running_ = 0;
+  std::deque<Job> waiting_;
+};
 
 }  // namespace settee::http

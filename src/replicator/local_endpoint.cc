@@ -24,11 +24,13 @@ uint64_t seqNumber(const std::string& json) {
 std::string LocalEndpoint::describe() const { return "local:" + db_->info().name; }
 
 Result<PeerInfo> LocalEndpoint::info() {
+  if (Status st = mayRead(); !st) return st;
   DatabaseInfo i = db_->info();
   return PeerInfo{std::to_string(i.updateSeq), i.instanceStartTime};
 }
 
 Result<std::optional<std::string>> LocalEndpoint::getLocal(const std::string& id) {
+  if (Status st = mayRead(); !st) return st;
   auto doc = db_->getLocal(id);
   if (doc) return std::optional<std::string>(std::move(*doc));
   if (doc.status().code() == ErrorCode::NotFound) return std::optional<std::string>();
@@ -36,6 +38,7 @@ Result<std::optional<std::string>> LocalEndpoint::getLocal(const std::string& id
 }
 
 Result<std::string> LocalEndpoint::putLocal(const std::string& id, const std::string& json) {
+  if (Status st = mayWrite(id); !st) return st;
   auto r = db_->putLocal(id, json);
   if (!r) return r.status();
   return r->rev;
@@ -44,6 +47,7 @@ Result<std::string> LocalEndpoint::putLocal(const std::string& id, const std::st
 Result<ChangesBatch> LocalEndpoint::changes(const std::string& since, size_t limit, const Filter& filter, bool wait,
                                             std::chrono::milliseconds timeout) {
   if (!filter.name.empty()) return badRequest("named filters need a CouchDB source");
+  if (Status st = mayRead(); !st) return st;
   std::optional<db::Selector> selector;
   if (!filter.selector.empty()) {
     auto parsed = db::Selector::parseJson(filter.selector);
@@ -99,6 +103,7 @@ Result<ChangesBatch> LocalEndpoint::changes(const std::string& since, size_t lim
 
 Result<std::vector<MissingRevs>> LocalEndpoint::revsDiff(
     const std::vector<std::pair<std::string, std::vector<std::string>>>& revs) {
+  if (Status st = mayRead(); !st) return st;
   std::vector<MissingRevs> out;
   for (auto& e : db_->revsDiff(revs)) out.push_back({std::move(e.id), std::move(e.missing), std::move(e.possibleAncestors)});
   return out;
@@ -121,6 +126,7 @@ uint64_t stubBytes(const std::string& json, std::string* rev) {
 
 Result<std::vector<FetchedRev>> LocalEndpoint::fetch(const std::vector<MissingRevs>& missing,
                                                      std::vector<MissingRevs>* deferred) {
+  if (Status st = mayRead(); !st) return st;
   std::vector<FetchedRev> out;
   for (const auto& m : missing) {
     ReadOptions options;
@@ -143,6 +149,7 @@ Result<std::vector<FetchedRev>> LocalEndpoint::fetch(const std::vector<MissingRe
 }
 
 Result<std::vector<FetchedRev>> LocalEndpoint::fetchStreamed(const MissingRevs& missing) {
+  if (Status st = mayRead(); !st) return st;
   ReadOptions options;
   options.revs = true;
   options.attachments = true;
@@ -183,11 +190,16 @@ Result<std::vector<FetchedRev>> LocalEndpoint::fetchStreamed(const MissingRevs& 
 Result<std::vector<DocResult>> LocalEndpoint::write(const std::vector<FetchedRev>& docs) {
   std::vector<db::WriteOp> ops;
   ops.reserve(docs.size());
+  std::vector<DocResult> failures;
   for (auto& d : docs) {
+    if (Status st = mayWrite(d.id); !st) {
+      failures.push_back({d.id, {}, std::move(st)});
+      continue;
+    }
     ops.push_back(db_->store().parse(d.json));
     ops.back().bodies = d.bodies;  // empty unless the source sent `follows` bodies
   }
-  std::vector<DocResult> failures;
+  if (ops.empty()) return failures;
   for (auto& r : db_->store().write(ops, false)) {
     if (r.status.code() == ErrorCode::Internal) return r.status;
     if (!r.status) failures.push_back(std::move(r));

@@ -1,16 +1,20 @@
 // replicator/local_endpoint.h — a Database in this process as a replication endpoint: no HTTP, no
-// copies beyond what the store needs. Thread-safe as the Database is.
+// copies beyond what the store needs. Thread-safe as the Database is. With a LocalAccess, every read is
+// checked first and a document the user may not write is refused (a doc_write_failure, as CouchDB counts
+// a document its validation refused).
 #pragma once
 
 #include <atomic>
 
 #include "replicator/endpoint.h"
+#include "settee/replicator.h"
 
 namespace settee::repl {
 
 class LocalEndpoint : public Endpoint {
  public:
-  explicit LocalEndpoint(std::shared_ptr<Database> db) : db_(std::move(db)) {}
+  explicit LocalEndpoint(std::shared_ptr<Database> db, std::shared_ptr<const LocalAccess> access = nullptr)
+      : db_(std::move(db)), access_(std::move(access)) {}
   std::string describe() const override;
   Result<PeerInfo> info() override;
   Status create() override { return Status::ok(); }
@@ -28,7 +32,11 @@ class LocalEndpoint : public Endpoint {
   void interrupt() override { interrupted_ = true; }
 
  private:
+  Status mayRead() const { return access_ && access_->read ? access_->read() : Status::ok(); }
+  Status mayWrite(std::string_view id) const { return access_ && access_->write ? access_->write(id) : Status::ok(); }
+
   std::shared_ptr<Database> db_;
+  std::shared_ptr<const LocalAccess> access_;
   std::atomic<bool> interrupted_{false};
 };
 

@@ -194,7 +194,7 @@ struct Replication::Impl {
   }
 
   Result<std::unique_ptr<Endpoint>> open(const ReplicationPeer& peer) {
-    if (peer.db) return std::unique_ptr<Endpoint>(std::make_unique<LocalEndpoint>(peer.db));
+    if (peer.db) return std::unique_ptr<Endpoint>(std::make_unique<LocalEndpoint>(peer.db, peer.access));
     EndpointOptions eo;
     eo.timeout = options.timeout;
     eo.heartbeat = heartbeat();

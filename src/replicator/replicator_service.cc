@@ -8,7 +8,9 @@
 #include <thread>
 
 #include "db/json.h"
+#include "http/auth.h"
 #include "http/client_url.h"
+#include "http/system_dbs.h"
 #include "replicator/checkpoint.h"
 
 namespace settee::repl {
@@ -58,6 +60,26 @@ using http::Call;
 using http::Response;
 using simdjson::dom::element;
 
+// The rights a replication runs with on a local database: those of the user who asked for it (CouchDB's
+// user_ctx). Reading needs membership; writing a design document needs a database admin. Null for an
+// admin, who may do anything.
+std::shared_ptr<const LocalAccess> accessFor(http::Auth& auth, const http::UserCtx& user, std::shared_ptr<Database> db) {
+  if (user.isAdmin()) return nullptr;
+  auto access = std::make_shared<LocalAccess>();
+  access->read = [&auth, user, db] { return auth.authorize(user, db.get(), http::Access::Reader); };
+  access->write = [&auth, user, db](std::string_view id) {
+    const bool design = id.substr(0, 8) == "_design/";
+    return auth.authorize(user, db.get(), design ? http::Access::DbAdmin : http::Access::Reader);
+  };
+  return access;
+}
+
+// Who may run replications that touch this node's databases, and with which rights.
+struct Requester {
+  http::Auth& auth;
+  http::UserCtx user;
+};
+
 // A replication as a request or a `_replicator` document describes it.
 struct Spec {
   ReplicationPeer source, target;
@@ -66,7 +88,8 @@ struct Spec {
   bool cancel = false;
 };
 
-Result<ReplicationPeer> peerOf(element e, DataDir& data, bool create, std::string& desc, ReplicationOptions& o) {
+Result<ReplicationPeer> peerOf(element e, DataDir& data, const Requester& who, bool create, std::string& desc,
+                               ReplicationOptions& o) {
   std::string_view url, user, password;
   element obj;
   if (!e.get(url)) {
@@ -99,12 +122,22 @@ Result<ReplicationPeer> peerOf(element e, DataDir& data, bool create, std::strin
   }
   desc = spec;
   auto db = data.open(spec);
-  if (!db && create && db.status().code() == ErrorCode::NotFound) db = data.create(spec);
+  if (!db && create && db.status().code() == ErrorCode::NotFound) {
+    // Creating a database is a server admin's right, over HTTP as here.
+    if (Status st = who.auth.authorize(who.user, nullptr, http::Access::ServerAdmin); !st) return st;
+    db = data.create(spec);
+    if (db) {
+      if (Status st = (*db)->setSecurity(http::kAdminOnlySecurity); !st) return st;
+    }
+  }
   if (!db) return Status(db.status().code(), "could not open " + spec + ": " + db.status().reason());
-  return ReplicationPeer::local(*db);
+  // Refused at once when the user may not even read it; each later read and write is checked again, so a
+  // security object changed while the replication runs takes effect.
+  if (Status st = who.auth.authorize(who.user, db->get(), http::Access::Reader); !st) return st;
+  return ReplicationPeer::local(*db, accessFor(who.auth, who.user, *db));
 }
 
-Result<Spec> parseSpec(element body, DataDir& data) {
+Result<Spec> parseSpec(element body, DataDir& data, const Requester& who) {
   if (body.type() != simdjson::dom::element_type::OBJECT) return badRequest("Request body must be a JSON object");
   Spec spec;
   bool b = false;
@@ -146,9 +179,9 @@ Result<Spec> parseSpec(element body, DataDir& data) {
   }
   element src, dst;
   if (body["source"].get(src) || body["target"].get(dst)) return badRequest("source and target are required");
-  auto source = peerOf(src, data, false, spec.sourceDesc, spec.options);
+  auto source = peerOf(src, data, who, false, spec.sourceDesc, spec.options);
   if (!source) return source.status();
-  auto target = peerOf(dst, data, spec.options.createTarget, spec.targetDesc, spec.options);
+  auto target = peerOf(dst, data, who, spec.options.createTarget, spec.targetDesc, spec.options);
   if (!target) return target.status();
   spec.source = std::move(*source);
   spec.target = std::move(*target);
@@ -168,6 +201,7 @@ std::string isoNow() {
 
 struct ReplicatorService::Job {
   std::string docId;       // "" for POST /_replicate jobs
+  http::UserCtx user;      // whose rights it runs with
   std::string specJson;    // to notice an edited document
   Spec spec;
   std::unique_ptr<Replication> rep;
@@ -250,9 +284,13 @@ void ReplicatorService::syncDoc(const std::string& id) {
     if (it != jobs_.end() && it->second->specJson == specJson && !it->second->ended) return;
   }
   stopJob();
-  auto spec = parseSpec(root, *svc_.data);
+  // The document's user_ctx, stamped by the node when it was written over HTTP; none means anonymous.
+  http::UserCtx user = http::userCtxOf(root);
+  if (svc_.auth->adminParty()) user.roles.push_back("_admin");
+  auto spec = parseSpec(root, *svc_.data, Requester{*svc_.auth, user});
   auto job = std::make_shared<Job>();
   job->docId = id;
+  job->user = user;
   job->specJson = specJson;
   auto db = replicatorDb_;
   auto writeBack = [db, id](const std::string& state, const std::string& repId, const std::string& reason) {
@@ -339,21 +377,29 @@ std::string ReplicatorService::activeTasks() {
 
 void ReplicatorService::registerRoutes(http::Api& api) {
   // POST /_replicate: one-shot answers when done; continuous answers at once; cancel stops a job.
-  api.sync("POST", "/_replicate", http::Access::ServerAdmin, [this](Call& call) -> Response {
+  // Any authenticated user may replicate; the job runs with that user's rights, never more.
+  api.sync("POST", "/_replicate", http::Access::Authenticated, [this](Call& call) -> Response {
     simdjson::dom::parser parser;
     auto body = http::jsonBody(call.req, parser);
     if (!body) return http::errorResponse(body.status());
-    auto spec = parseSpec(*body, *svc_.data);
+    auto spec = parseSpec(*body, *svc_.data, Requester{*svc_.auth, call.user});
     if (!spec) return http::errorResponse(spec.status());
-    std::string key = "rep:" + spec->sourceDesc + "\n" + spec->targetDesc;
+    // Jobs are per user, as CouchDB's replication ids include the user: one user's request never
+    // replaces or reveals another's.
+    const std::string pair = "\n" + spec->sourceDesc + "\n" + spec->targetDesc;
+    std::string key = "rep:" + call.user.name + pair;
     if (spec->cancel) {
       std::shared_ptr<Job> job;
       {
         std::lock_guard lock(mu_);
-        auto it = jobs_.find(key);
-        if (it != jobs_.end()) {
+        // An admin may cancel anyone's job; a user only their own.
+        for (auto it = jobs_.begin(); it != jobs_.end(); ++it) {
+          const bool match = it->first == key || (call.user.isAdmin() && it->first.rfind("rep:", 0) == 0 &&
+                                                  it->first.ends_with(pair) && it->second->docId.empty());
+          if (!match) continue;
           job = it->second;
           jobs_.erase(it);
+          break;
         }
       }
       if (!job) return http::errorResponse(404, "not_found", "No such replication running");
@@ -361,6 +407,7 @@ void ReplicatorService::registerRoutes(http::Api& api) {
       return Response::json(200, continuousAnswer(*job->rep));
     }
     auto job = std::make_shared<Job>();
+    job->user = call.user;
     job->spec = std::move(*spec);
     job->rep = std::make_unique<Replication>(job->spec.source, job->spec.target, job->spec.options);
     {

@@ -20,7 +20,7 @@ TEST_CASE("Serve: welcome, _up, _uuids and _all_dbs answer as CouchDB does", "[h
   CHECK(node("PUT", "/alpha").status == 201);
   CHECK(node("PUT", "/beta").status == 201);
   // The node creates _replicator at start, and lists it as CouchDB does.
-  CHECK(node("GET", "/_all_dbs").body == R"(["_replicator","alpha","beta"])");
+  CHECK(node("GET", "/_all_dbs").body == R"(["_replicator","_users","alpha","beta"])");
   CHECK(node("GET", "/_all_dbs?descending=true&limit=1").body == R"(["beta"])");
   // The uuid is the node's for life: the same after a restart.
   std::string uuid = w.str("uuid");
@@ -132,7 +132,7 @@ TEST_CASE("Serve: with an admin configured nobody gets in without credentials", 
   CHECK(node("POST", "/_session", R"({"name":"admin","password":"x"})").status == 401);
   CHECK(node("GET", "/db", "", {{"Cookie", "AuthSession=Zm9vOjA6YWJj"}}).status == 401);
   // A _users member can log in and reach a database that lists it.
-  CHECK(node("PUT", "/_users", "", {basic}).status == 201);
+  CHECK(node("PUT", "/_users", "", {basic}).status == 412);  // it exists from the start
   CHECK(node("POST", "/_users", R"({"_id":"org.couchdb.user:bob","name":"bob","type":"user","roles":[],"password":"pw"})",
              {basic}).status == 201);
   const std::pair<std::string, std::string> bob{"Authorization", "Basic Ym9iOnB3"};  // bob:pw

@@ -5,6 +5,7 @@
 #include "db/rev_id.h"
 #include "db/store.h"
 #include "http/auth.h"
+#include "http/system_dbs.h"
 #include "http/handlers/bulk_internal.h"
 #include "http/handlers/handlers.h"
 
@@ -40,7 +41,9 @@ Response bulkDocs(Call& call) {
 
   db::Store& store = call.db->store();
   const size_t maxSize = store.options().maxDocumentSize;
-  const bool users = call.dbName == "_users";
+  const bool system = isSystemDb(call.dbName);
+  if (system && !newEdits && !call.user.isAdmin())
+    return errorResponse(Status(ErrorCode::Forbidden, "Only admins may replicate into " + call.dbName + "."));
   std::vector<db::WriteOp> ops;
   ops.reserve(docs.size());
   std::vector<std::string> revs;  // as sent, for new_edits=false failures
@@ -48,13 +51,23 @@ Response bulkDocs(Call& call) {
   std::vector<std::pair<size_t, std::string>> refused;  // design documents the user may not write
   for (element doc : docs) {
     db::WriteOp op;
-    if (users && doc.type() == element_type::OBJECT) {
-      // Passwords are hashed before anything is stored; the _users database is small, so the extra
-      // serialise-and-parse round trip costs little.
-      db::JsonBuffer buf;
-      db::JsonWriter w(buf);
-      db::writeElement(w, doc);
-      op = store.parse(Auth::hashUserDoc(db::bufferView(buf)));
+    std::optional<Status> systemRefusal;
+    if (system && doc.type() == element_type::OBJECT) {
+      // System databases check the writer and rewrite the body (a password hashed, a replication's owner
+      // stamped); they are small, so the extra serialise-and-parse round trip costs little.
+      std::string_view id;
+      if (!doc["_id"].get(id)) {
+        if (Status st = checkSystemDocWrite(call, id); !st) systemRefusal = st;
+      } else if (call.dbName == "_users" && !call.user.isAdmin()) {
+        systemRefusal = Status(ErrorCode::Forbidden, "A user document needs the id org.couchdb.user:<name>.");
+      }
+      auto body = systemRefusal ? Result<std::string>(*systemRefusal) : systemDocBody(call, db::toJson(doc));
+      if (body) {
+        op = store.parse(*body);
+      } else {
+        systemRefusal = body.status();
+        op.doc = db::parseDocument(doc);
+      }
     } else {
       op.doc = db::parseDocument(doc);
     }
@@ -69,9 +82,13 @@ Response bulkDocs(Call& call) {
       return errorResponse(
           badRequest("When `new_edits: false`, the document needs `_rev` or `_revisions` specified"));
     revs.push_back(parsed.rev ? parsed.rev->str() : std::string());
-    // Design documents need a database admin, here as on PUT: refused one by one (CouchDB answers
-    // `unauthorized` for that document and writes the rest).
-    if (parsed.id.rfind("_design/", 0) == 0) {
+    // A refused document is answered one by one, with the rest written.
+    if (systemRefusal) {
+      refused.emplace_back(ops.size(), parsed.id);
+      op.doc = std::move(*systemRefusal);
+    } else if (parsed.id.rfind("_design/", 0) == 0) {
+      // Design documents need a database admin, here as on PUT (CouchDB answers `unauthorized` for that
+      // document and writes the rest).
       if (!designAllowed)
         designAllowed = call.svc->auth->authorize(call.user, call.db.get(), Access::DbAdmin).isOk() ? 1 : 0;
       if (*designAllowed == 0) {

@@ -110,8 +110,9 @@ void Feed::fetch() {
   bool firstRow = emitted_ == 0;
   auto result = std::make_shared<BatchResult>();
   auto self = shared_from_this();
-  runOffLoop(
-      loop_,
+  // A batch may scan and filter many rows: slow work, behind the gate.
+  call_->svc->slowWork->run(
+      [self] { return !self->call_->closed(); },
       [self, req, result, firstRow] { *result = readBatch(*self->call_->db, self->p_, req, firstRow); },
       [self, result] { self->onBatch(*result); });
 }

@@ -1,6 +1,7 @@
 // Database-level endpoints: create, info, delete, new documents by POST, and the per-database settings.
 #include "db/store.h"
 #include "http/auth.h"
+#include "http/system_dbs.h"
 #include "http/handlers/handlers.h"
 
 namespace settee::http {
@@ -15,7 +16,7 @@ Response createDb(Call& call) {
   if (!q) return errorResponse(q.status());
   auto created = call.svc->data->create(name);
   if (!created) return errorResponse(created.status());
-  if (Status st = (*created)->setSecurity(kDefaultSecurity); !st) return errorResponse(st);
+  if (Status st = (*created)->setSecurity(kAdminOnlySecurity); !st) return errorResponse(st);
   Response r = Response::json(201, R"({"ok":true})");
   r.setHeader("Location", "/" + name);
   return r;
@@ -76,8 +77,15 @@ Response postDoc(Call& call) {
   simdjson::dom::parser parser;
   auto body = jsonBody(call.req, parser);
   if (!body) return errorResponse(body.status());
-  std::string json = call.dbName == "_users" ? Auth::hashUserDoc(call.req.body) : std::move(call.req.body);
-  auto written = call.db->put(json);
+  std::string_view id;
+  if (!(*body)["_id"].get(id)) {
+    if (Status st = checkSystemDocWrite(call, id); !st) return errorResponse(st);
+  } else if (call.dbName == "_users" && !call.user.isAdmin()) {
+    return errorResponse(Status(ErrorCode::Forbidden, "A user document needs the id org.couchdb.user:<name>."));
+  }
+  auto json = systemDocBody(call, std::move(call.req.body));
+  if (!json) return errorResponse(json.status());
+  auto written = call.db->put(*json);
   if (!written) return errorResponse(written.status());
   bool batch = call.req.param("batch") == std::optional<std::string_view>("ok");
   Response r = Response::json(batch ? 202 : 201, docResultJson(*written));
@@ -105,10 +113,37 @@ Response compact(Call& call) {
 
 Response getSecurity(Call& call) { return Response::json(200, call.db->security()); }
 
+// A security object as CouchDB defines it: `admins` and `members`, each an object whose `names` and
+// `roles` are arrays of strings. Other members are kept (validation functions may read them).
+Status validateSecurity(simdjson::dom::element body) {
+  simdjson::dom::object obj;
+  if (body.get(obj)) return badRequest("The security object must be a JSON object");
+  for (const char* section : {"admins", "members"}) {
+    simdjson::dom::element part;
+    if (obj[section].get(part)) continue;
+    simdjson::dom::object group;
+    if (part.get(group)) return badRequest(std::string(section) + " must be a JSON object");
+    for (const char* list : {"names", "roles"}) {
+      simdjson::dom::element value;
+      if (group[list].get(value)) continue;
+      simdjson::dom::array items;
+      if (value.get(items)) return badRequest(std::string(section) + "." + list + " must be an array of strings");
+      for (auto item : items) {
+        if (!item.is_string()) return badRequest(std::string(section) + "." + list + " must be an array of strings");
+      }
+    }
+  }
+  return Status::ok();
+}
+
 Response putSecurity(Call& call) {
   simdjson::dom::parser parser;
   auto body = jsonBody(call.req, parser, false);
   if (!body) return errorResponse(body.status());
+  // CouchDB 3's users_db_security_editable = false: the users database stays admin-only.
+  if (call.dbName == "_users")
+    return errorResponse(Status(ErrorCode::Forbidden, "You can't edit the security object of the user database."));
+  if (Status st = validateSecurity(*body); !st) return errorResponse(st);
   if (Status st = call.db->setSecurity(call.req.body); !st) return errorResponse(st);
   return jsonOk();
 }
@@ -167,13 +202,13 @@ Response purge(Call& call) {
 
 void registerDatabaseRoutes(Api& api) {
   api.sync("PUT", "/{db}", Access::ServerAdmin, createDb);
-  api.sync("GET", "/{db}", Access::Reader, dbInfo);
+  api.sync("GET", "/{db}", Access::Reader, dbInfo, Cost::Quick);
   api.sync("DELETE", "/{db}", Access::ServerAdmin, deleteDb);
-  api.sync("POST", "/{db}", Access::Reader, postDoc);
+  api.sync("POST", "/{db}", Access::Reader, postDoc, Cost::Quick);
   api.sync("GET", "/{db}/_revs_limit", Access::Reader, getRevsLimit);
   api.sync("PUT", "/{db}/_revs_limit", Access::DbAdmin, putRevsLimit);
   api.sync("POST", "/{db}/_compact", Access::DbAdmin, compact);
-  api.sync("GET", "/{db}/_security", Access::Reader, getSecurity);
+  api.sync("GET", "/{db}/_security", Access::Reader, getSecurity, Cost::Quick);
   api.sync("PUT", "/{db}/_security", Access::DbAdmin, putSecurity);
   api.sync("POST", "/{db}/_ensure_full_commit", Access::Reader, ensureFullCommit);
   api.sync("POST", "/{db}/_purge", Access::DbAdmin, purge);

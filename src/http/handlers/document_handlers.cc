@@ -10,6 +10,7 @@
 
 #include "db/store.h"
 #include "http/auth.h"
+#include "http/system_dbs.h"
 #include "http/handlers/document_internal.h"
 #include "http/handlers/handlers.h"
 #include "http/work.h"
@@ -275,8 +276,11 @@ Response putDoc(Call& call) {
   }
   auto merged = withRequestRev(std::move(json), *rev);
   if (!merged) return errorResponse(merged.status());
-  if (call.dbName == "_users") *merged = Auth::hashUserDoc(*merged);
-  auto written = call.db->put(*merged, *newEdits, id, std::move(bodies));
+  if (!*newEdits && isSystemDb(call.dbName) && !call.user.isAdmin())
+    return errorResponse(Status(ErrorCode::Forbidden, "Only admins may replicate into " + call.dbName + "."));
+  auto body = systemDocBody(call, std::move(*merged));
+  if (!body) return errorResponse(body.status());
+  auto written = call.db->put(*body, *newEdits, id, std::move(bodies));
   if (!written) return errorResponse(written.status());
   bool batch = call.req.param("batch") == std::optional<std::string_view>("ok");
   return detail::writeAnswer(batch ? 202 : 201, *written, detail::locationOf(call, written->id));
@@ -359,10 +363,11 @@ Response copyDoc(Call& call) {
 
 void registerDocumentRoutes(Api& api) {
   for (const char* pattern : {"/{db}/{docid}", "/{db}/_design/{ddoc}", "/{db}/_local/{localid}"}) {
-    api.async("GET", pattern, Access::Reader, getDoc);
-    api.sync("PUT", pattern, Access::Reader, putDoc);
-    api.sync("DELETE", pattern, Access::Reader, deleteDoc);
-    api.sync("COPY", pattern, Access::Reader, copyDoc);
+    // One document each: bounded by max_document_size, so quick.
+    api.async("GET", pattern, Access::Reader, getDoc, Cost::Quick);
+    api.sync("PUT", pattern, Access::Reader, putDoc, Cost::Quick);
+    api.sync("DELETE", pattern, Access::Reader, deleteDoc, Cost::Quick);
+    api.sync("COPY", pattern, Access::Reader, copyDoc, Cost::Quick);
   }
 }
 

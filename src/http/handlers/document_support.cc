@@ -1,5 +1,6 @@
 // What the document and attachment families share: revisions named by a write, Accept matching,
 // Location and write answers, and rewriting a document's JSON object.
+#include "http/system_dbs.h"
 #include "db/rev_id.h"
 #include "http/auth.h"
 #include "http/client_url.h"
@@ -57,10 +58,7 @@ Response writeAnswer(int status, const DocResult& result, const std::string& loc
   return r;
 }
 
-Status checkDocWriteAccess(Call& call, std::string_view docId) {
-  if (docId.substr(0, 8) != "_design/") return Status::ok();
-  return call.svc->auth->authorize(call.user, call.db.get(), Access::DbAdmin);
-}
+Status checkDocWriteAccess(Call& call, std::string_view docId) { return checkSystemDocWrite(call, docId); }
 
 std::string rewriteObject(simdjson::dom::object doc, std::initializer_list<std::string_view> drop,
                           const std::function<void(db::JsonWriter&)>& more) {

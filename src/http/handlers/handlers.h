@@ -13,7 +13,4 @@ void registerAttachmentRoutes(Api& api);  // /{db}/{docid}/{att}
 void registerBulkRoutes(Api& api);        // _all_docs, _bulk_docs, _bulk_get, _revs_diff, _missing_revs
 void registerChangesRoutes(Api& api);     // _changes: normal, longpoll, continuous, eventsource
 
-// CouchDB 3's default _security for a new database: members and admins are server admins only.
-inline constexpr const char* kDefaultSecurity = R"({"members":{"roles":["_admin"]},"admins":{"roles":["_admin"]}})";
-
 }  // namespace settee::http

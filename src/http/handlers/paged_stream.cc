@@ -39,8 +39,8 @@ struct Pump : std::enable_shared_from_this<Pump> {
 
   void makePage() {
     auto self = shared_from_this();
-    runOffLoop(
-        call->svc->loop,
+    call->svc->slowWork->run(
+        [self] { return !self->call->closed(); },
         [self] {
           self->chunk.clear();
           try {

@@ -162,17 +162,18 @@ Response deleteSession(Call&) {
 }  // namespace
 
 void registerServerRoutes(Api& api) {
-  api.sync("GET", "/", Access::Public, welcome);
-  api.sync("GET", "/_up", Access::Public,
-           [](Call&) { return Response::json(200, R"({"status":"ok","seeds":{}})"); });
+  api.sync("GET", "/", Access::Public, welcome, Cost::Quick);
+  api.sync(
+      "GET", "/_up", Access::Public, [](Call&) { return Response::json(200, R"({"status":"ok","seeds":{}})"); },
+      Cost::Quick);
   api.sync("GET", "/_all_dbs", Access::ServerAdmin, allDbs);
-  api.sync("GET", "/_uuids", Access::Public, uuids);
+  api.sync("GET", "/_uuids", Access::Public, uuids, Cost::Quick);
   api.sync("GET", "/_active_tasks", Access::ServerAdmin, [](Call& call) {
     return Response::json(200, call.svc->activeTasks ? call.svc->activeTasks() : "[]");
   });
-  api.sync("GET", "/_session", Access::Public, getSession);
+  api.sync("GET", "/_session", Access::Public, getSession, Cost::Quick);
   api.sync("POST", "/_session", Access::Public, postSession);
-  api.sync("DELETE", "/_session", Access::Public, deleteSession);
+  api.sync("DELETE", "/_session", Access::Public, deleteSession, Cost::Quick);
 }
 
 }  // namespace settee::http

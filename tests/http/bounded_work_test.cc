@@ -1,0 +1,84 @@
+// Work per request is bounded: slow requests never hold every thread, a hostile regex cannot pin one, and
+// a request whose client has gone does not run.
+#include <catch2/catch.hpp>
+#include <atomic>
+#include <chrono>
+#include <future>
+#include <thread>
+#include <vector>
+
+#include "live_server.h"
+
+using settee::test::Json;
+using settee::test::LiveServer;
+
+namespace {
+
+// A database whose documents each hold a long string, so a selector scan over it costs real work.
+void fill(LiveServer& node, const std::string& db, int docs, size_t bytes) {
+  REQUIRE(node("PUT", "/" + db).status == 201);
+  std::string filler(bytes, 'a');
+  for (int start = 0; start < docs; start += 500) {
+    std::string body = R"({"docs":[)";
+    for (int i = start; i < std::min(docs, start + 500); ++i) {
+      if (i > start) body += ",";
+      body += R"({"_id":"d)" + std::to_string(i) + R"(","s":")" + filler + R"("})";
+    }
+    body += "]}";
+    REQUIRE(node("POST", "/" + db + "/_bulk_docs", body).status == 201);
+  }
+}
+
+}  // namespace
+
+TEST_CASE("Bounded work: sixteen catastrophic regexes answer, and the node keeps answering", "[http][limits]") {
+  LiveServer node;
+  fill(node, "r", 200, 64);
+  // (a+)+$ against "aaaa...a!" backtracks for ever on PCRE or std::regex; RE2 answers in one pass.
+  const std::string evil = R"({"selector":{"s":{"$regex":"^(a+)+$"}}})";
+  REQUIRE(node("PUT", "/r/bang", R"({"s":")" + std::string(64, 'a') + R"(!"})").status == 201);
+  std::vector<std::future<int>> replies;
+  for (int i = 0; i < 16; ++i) {
+    replies.push_back(std::async(std::launch::async, [&] {
+      return node("POST", "/r/_changes?filter=_selector", evil).status;
+    }));
+  }
+  for (auto& r : replies) CHECK(r.get() == 200);
+  auto one = node("POST", "/r/_changes?filter=_selector", evil);
+  REQUIRE(one.status == 200);
+  CHECK(one.body.find("\"bang\"") == std::string::npos);  // "...a!" does not match ^(a+)+$
+  CHECK(one.body.find("\"d1\"") != std::string::npos);
+  CHECK(node("GET", "/_up").status == 200);
+}
+
+TEST_CASE("Bounded work: /_up, /_session and single-document reads answer while slow scans fill the node",
+          "[http][limits]") {
+  LiveServer node;
+  fill(node, "big", 3000, 8 * 1024);
+  REQUIRE(node("PUT", "/big/small", R"({"x":1})").status == 201);
+  // Each scan parses every document and runs a regex over 8 KB strings: far slower than a single read.
+  const std::string scan = R"({"selector":{"s":{"$regex":"^(a|b)*c$"}}})";
+  constexpr int kSlow = 48;
+  std::atomic<int> finished{0};
+  std::vector<std::future<int>> slow;
+  for (int i = 0; i < kSlow; ++i) {
+    slow.push_back(std::async(std::launch::async, [&] {
+      int status = node("POST", "/big/_changes?filter=_selector", scan).status;
+      ++finished;
+      return status;
+    }));
+  }
+  // Let the scans take their places, then ask the quick questions: they must not queue behind all the scans.
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  int before = finished.load();
+  CHECK(node("GET", "/_up").status == 200);
+  CHECK(node("GET", "/_session").status == 200);
+  CHECK(node("GET", "/big/small").status == 200);
+  CHECK(node("GET", "/big").status == 200);
+  int after = finished.load();
+  INFO("scans finished before the quick reads: " << before << ", after: " << after);
+  // The quick reads were answered while most of the scans were still running (without the gate they wait
+  // for the pool's FIFO queue to drain: every scan ahead of them).
+  CHECK(after < kSlow / 2);
+  for (auto& s : slow) CHECK(s.get() == 200);
+}
