@@ -58,6 +58,11 @@ Status loadConfig(const std::string& path, ServerConfig& config) {
     else if (section == "couchdb" && key == "uuid") config.uuid = value;
     else if (section == "settee" && key == "revs_limit") ok = number(value, config.revsLimit) && config.revsLimit > 0;
     else if (section == "settee" && key == "log_level") config.logLevel = value;
+    else if (section == "fabric" && key == "request_timeout") {
+      uint64_t ms = 0;
+      ok = number(value, ms) && ms > 0;
+      config.requestTimeout = std::chrono::milliseconds(ms);
+    }
     else if (section == "admins") config.admins[key] = value;
     else if (section == "httpd" && key == "enable_cors") config.cors.enabled = value == "true";
     else if (section == "cors" && key == "origins") config.cors.origins = list(value);

@@ -4,12 +4,14 @@
 //   [chttpd]   port, bind_address, max_http_request_size
 //   [couchdb]  database_dir, max_document_size, uuid
 //   [settee]   revs_limit (default for new databases), log_level (debug|info|warn|error|none)
+//   [fabric]   request_timeout (milliseconds one request's long work may take)
 //   [admins]   name = password   (plain text or "-pbkdf2-<hex key>,<hex salt>,<iterations>")
 //   [httpd]    enable_cors = true|false
 //   [cors]     origins (comma-separated, or *), credentials, headers, methods
 // Command-line flags are applied after the file, so they win. Plain value; no threads involved.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <map>
 #include <string>
@@ -34,6 +36,9 @@ struct ServerConfig {
   size_t maxDocumentSize = 8 * 1024 * 1024;         // CouchDB's max_document_size
   size_t maxRequestSize = 64 * 1024 * 1024;         // bytes of one request body
   uint32_t revsLimit = 1000;
+  // The time one request's long work may take ([fabric] request_timeout, CouchDB's default): a normal or
+  // longpoll _changes scan past it ends with the last_seq it reached.
+  std::chrono::milliseconds requestTimeout{60000};
   std::string logLevel = "info";
   std::string uuid;                                 // empty: made once and kept in the data directory
   std::map<std::string, std::string> admins;        // name -> password or its pbkdf2 hash

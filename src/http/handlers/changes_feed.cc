@@ -55,6 +55,7 @@ class Feed : public std::enable_shared_from_this<Feed> {
   const ChangesParams p_;  // read by readBatch off the loop too: never modified after construction
   uv_loop_t* loop_;
   std::shared_ptr<Feed> self_;
+  std::chrono::steady_clock::time_point startedAt_ = std::chrono::steady_clock::now();
 
   State state_ = State::Fetching;
   uint64_t cursor_ = 0;              // last seq consumed (descending: UINT64_MAX before the first row)
@@ -104,6 +105,11 @@ void Feed::fetch() {
   req.remaining = p_.limit - emitted_;
   req.resolveSinceNow = firstBatch_ && p_.sinceNow;
   req.checkFilter = firstBatch_;
+  // A normal or longpoll answer is one request's worth of work: past the budget ([fabric] request_timeout)
+  // it ends at the row it reached, a valid answer the client continues from with since=last_seq. A
+  // selector that matches nothing in a huge database then costs a bounded time per request.
+  req.finalBatch = (p_.feed == FeedKind::Normal || p_.feed == FeedKind::Longpoll) &&
+                   std::chrono::steady_clock::now() - startedAt_ >= call_->svc->config->requestTimeout;
   // A normal feed (and each longpoll round) stops at the update_seq it saw first, so a steady stream
   // of writes cannot keep it going; a continuous feed takes a fresh horizon each batch.
   if (p_.feed == FeedKind::Normal || p_.feed == FeedKind::Longpoll) req.horizon = horizon_;

@@ -86,6 +86,9 @@ struct BatchRequest {
   bool resolveSinceNow = false;     // first batch of since=now: the cursor becomes update_seq
   std::optional<uint64_t> horizon;  // stop at rows above this seq; unset: read update_seq and use it
   bool checkFilter = false;         // first batch: validate a Custom filter against its design doc
+  // The request's time budget is spent: this batch ends the answer (as a reached limit does), with the
+  // last_seq it got to, from which the client carries on.
+  bool finalBatch = false;
 };
 
 struct BatchResult {

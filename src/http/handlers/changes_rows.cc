@@ -173,6 +173,7 @@ BatchResult read(Database& db, const ChangesParams& params, const BatchRequest& 
       break;
     }
   }
+  if (req.finalBatch && !out.caughtUp && !out.limitReached) out.limitReached = true;
   if (out.caughtUp && !params.descending) out.cursor = std::max(out.cursor, out.horizon);
   if (out.limitReached) out.pending = countPending(db, params, out.cursor);
   return out;
