@@ -87,7 +87,8 @@ Auth::Auth(const ServerConfig& config, DataDir& data, std::string secret)
 
 std::string Auth::sessionCookie(const std::string& name) {
   std::string payload = name + ":" + std::to_string(nowSeconds() + kSessionSeconds);
-  return db::base64Encode(payload + ":" + hmacHex(secret_, payload));
+  auto who = sessionUser(name);
+  return db::base64Encode(payload + ":" + hmacHex(secret_ + (who ? who->salt : ""), payload));
 }
 
 Result<std::optional<UserCtx>> Auth::authenticate(const Request& req) {
@@ -109,15 +110,15 @@ Result<std::optional<UserCtx>> Auth::authenticate(const Request& req) {
       size_t mid = last != std::string::npos && last > 0 ? decoded->rfind(':', last - 1) : std::string::npos;
       if (mid == std::string::npos) return Status(ErrorCode::Unauthorized, "Malformed AuthSession cookie");
       std::string payload = decoded->substr(0, last);
-      if (!sameSecret(hmacHex(secret_, payload), decoded->substr(last + 1)))
+      std::string name = decoded->substr(0, mid);
+      // The signature covers the user's salt, as CouchDB's does: a changed password ends its sessions.
+      // (The user's document is cached: a cookie-authenticated client reads _users only after it changed.)
+      auto who = sessionUser(name);
+      if (who && !sameSecret(hmacHex(secret_ + who->salt, payload), decoded->substr(last + 1)))
         return Status(ErrorCode::Unauthorized, "Bad session cookie");
       int64_t expiry = std::atoll(decoded->substr(mid + 1, last - mid - 1).c_str());
       if (expiry < nowSeconds()) return Status(ErrorCode::Unauthorized, "Session expired");
-      std::string name = decoded->substr(0, mid);
-      if (admins_.count(name)) return std::optional<UserCtx>(UserCtx{name, {"_admin"}});
-      // Cached: a cookie-authenticated client reads _users only after it changed.
-      if (auto record = userRecord(name))
-        return std::optional<UserCtx>(UserCtx{name, std::move(record->roles)});
+      if (who) return std::optional<UserCtx>(std::move(who->user));
       return Status(ErrorCode::Unauthorized, "Session user no longer exists");
     }
   }

@@ -8,7 +8,8 @@
 // derived_key. Older hashes (SHA-1, "simple", fewer iterations) still log in, and the first good login
 // rewrites the document with a new hash (a write conflict just skips that).
 // Credentials: HTTP Basic on any request, or the `AuthSession` cookie that POST /_session hands out
-// (an HMAC-signed "name:expiry", valid 10 minutes, refreshed on use, signed with a per-node secret).
+// (a "name:expiry" valid 10 minutes, HMAC-signed with a per-node secret and, as CouchDB does, the
+// user's salt, so that a changed password ends the user's sessions).
 // With no admin configured the node is in "admin party": everyone is an admin (allowed on loopback only;
 // the serve command refuses to bind elsewhere without an admin).
 //
@@ -90,7 +91,14 @@ class Auth {
     std::string fingerprint;
   };
 
+  // Who a session cookie for `name` stands for, and the salt its signature covers.
+  struct SessionUser {
+    UserCtx user;
+    std::string salt;
+  };
+
   Result<UserCtx> checkPassword(const std::string& name, std::string_view password);
+  std::optional<SessionUser> sessionUser(const std::string& name);
   std::optional<UserRecord> userRecord(const std::string& name);
   // The `_users` database (null when there is none) and the generation its reads belong to.
   std::pair<std::shared_ptr<Database>, uint64_t> usersDb();

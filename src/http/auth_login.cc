@@ -95,6 +95,14 @@ Result<UserCtx> Auth::checkPassword(const std::string& name, std::string_view pa
   return user;
 }
 
+std::optional<Auth::SessionUser> Auth::sessionUser(const std::string& name) {
+  if (auto admin = admins_.find(name); admin != admins_.end())
+    return SessionUser{UserCtx{name, {"_admin"}}, admin->second.salt};
+  auto record = userRecord(name);
+  if (!record) return std::nullopt;
+  return SessionUser{UserCtx{name, std::move(record->roles)}, record->hash ? record->hash->salt : ""};
+}
+
 std::pair<std::shared_ptr<Database>, uint64_t> Auth::usersDb() {
   auto opened = data_.open("_users");
   std::shared_ptr<Database> db = opened ? std::move(*opened) : nullptr;

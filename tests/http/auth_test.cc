@@ -279,13 +279,19 @@ TEST_CASE("Auth: a logged-in client pays PBKDF2 once, not on every request, unti
   CHECK(node("GET", "/_session", "", {basic("no-such-user", "first")}).status == 401);
   CHECK(secondsSince(start) > hashSeconds / 3);
 
-  // A changed password: the old one stops working at once, the new one works.
+  // A changed password: the old one stops working at once, the new one works, and sessions opened
+  // with the old one end (the cookie's signature covers the salt, as CouchDB's does).
+  auto oldLogin = node("POST", "/_session", R"({"name":"dave","password":"first"})");
+  REQUIRE(oldLogin.status == 200);
+  std::string oldCookie = oldLogin.header("Set-Cookie")->substr(0, oldLogin.header("Set-Cookie")->find(';'));
+  CHECK(sessionName(node("GET", "/_session", "", {{"Cookie", oldCookie}})) == "dave");
   std::string rev = Json(node("GET", "/_users/org.couchdb.user:dave", "", {kAdmin}).body).str("_rev");
   REQUIRE(node("PUT", "/_users/org.couchdb.user:dave?rev=" + rev,
                R"({"name":"dave","password":"second","roles":[],"type":"user"})", {kAdmin})
               .status == 201);
   CHECK(node("GET", "/_session", "", {basic("dave", "first")}).status == 401);
   CHECK(sessionName(node("GET", "/_session", "", {basic("dave", "second")})) == "dave");
+  CHECK(node("GET", "/_session", "", {{"Cookie", oldCookie}}).status == 401);
 
   // A cookie session sees a change of roles at once (its user document is cached until _users changes).
   auto login = node("POST", "/_session", R"({"name":"dave","password":"second"})");
