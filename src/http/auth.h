@@ -24,6 +24,8 @@
 // - Lockout as [chttpd_auth_lockout]: 5 failures for one (name, peer address) refuse further attempts
 //   from there, even with the right password, with 403 "Account is temporarily locked..." until 5
 //   minutes after the first failure; at most 10,000 pairs are tracked. Basic auth and POST /_session.
+//   As in CouchDB, attempts already past the check when the fifth failure lands still run: an attacker
+//   gains at most one guess per worker thread beyond the five.
 // Thread-safe: called from the thread pool; the PBKDF2 work runs outside any lock.
 #pragma once
 
