@@ -44,8 +44,11 @@ struct DataDir::Open {
 
 DataDir::DataDir(std::string path, DatabaseOptions defaults)
     : path_(std::move(path)), defaults_(defaults), open_(std::make_unique<Open>()) {
+  // A directory made here is its owner's only (0700): the databases in it hold every document and the
+  // users' password hashes. One that exists already keeps the mode its owner gave it.
   std::error_code ec;
-  fs::create_directories(path_, ec);
+  if (!fs::exists(path_, ec) && fs::create_directories(path_, ec))
+    fs::permissions(path_, fs::perms::owner_all, fs::perm_options::replace, ec);
 }
 
 DataDir::~DataDir() = default;

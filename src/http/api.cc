@@ -194,6 +194,9 @@ namespace {
 // work, whatever its route, so a flood of logins cannot take the threads quick requests need.
 bool mayHashPassword(const Request& req, Auth& auth) {
   if (req.method == "POST" && req.segments.size() == 1 && req.segments[0] == "_session") return true;
+  // A user document written with a password is hashed before it is stored.
+  if ((req.method == "PUT" || req.method == "POST") && !req.segments.empty() && req.segments[0] == "_users")
+    return true;
   const std::string* authorization = req.header("Authorization");
   return authorization && authorization->rfind("Basic ", 0) == 0 && !auth.knownCredentials(req);
 }

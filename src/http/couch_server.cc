@@ -1,6 +1,9 @@
 #include "http/couch_server.h"
 
+#include <fcntl.h>
 #include <openssl/rand.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <filesystem>
 #include <fstream>
@@ -25,14 +28,27 @@ std::string randomHex() {
 }
 
 // A value made once and kept in the data directory (the node's uuid, the cookie secret), so peers
-// and sessions see the same node across restarts.
+// and sessions see the same node across restarts. The file is its owner's only (0600, whatever the
+// umask): the cookie secret signs every session. It is written whole under another name and renamed,
+// so a crash never leaves a half-written secret.
 std::string persistentValue(const std::string& dir, const std::string& name) {
   std::string path = (std::filesystem::path(dir) / name).string();
   std::ifstream in(path);
   std::string value;
-  if (in >> value && value.size() == 32) return value;
+  if (in >> value && value.size() == 32) {
+    (void)::chmod(path.c_str(), 0600);  // narrows a file an older version wrote 0644
+    return value;
+  }
   value = randomHex();
-  std::ofstream(path) << value << "\n";
+  std::string line = value + "\n";
+  std::string temp = path + ".tmp";
+  int fd = ::open(temp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  if (fd >= 0) {
+    bool ok = ::fchmod(fd, 0600) == 0 && ::write(fd, line.data(), line.size()) == static_cast<ssize_t>(line.size()) &&
+              ::fsync(fd) == 0;
+    ::close(fd);
+    if (!ok || ::rename(temp.c_str(), path.c_str()) != 0) ::unlink(temp.c_str());
+  }
   return value;
 }
 

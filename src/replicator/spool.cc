@@ -1,6 +1,7 @@
 #include "replicator/spool.h"
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -39,8 +40,11 @@ Result<std::shared_ptr<Spool>> Spool::create(const std::string& dir) {
   std::string base = dir.empty() ? std::filesystem::temp_directory_path(ec).string() : dir;
   if (base.empty()) base = "/tmp";
   std::string path = base + "/settee-spool-XXXXXX";
+  // mkostemp makes the file 0600 minus the umask; the chmod makes it exactly 0600 for the moment
+  // before the unlink (the bytes are documents being replicated).
   int fd = ::mkostemp(path.data(), O_CLOEXEC);
   if (fd < 0) return Status(ErrorCode::Internal, "cannot create a spool file in " + base + ": " + std::strerror(errno));
+  (void)::fchmod(fd, 0600);
   ::unlink(path.c_str());
   return std::shared_ptr<Spool>(new Spool(fd));
 }

@@ -1,8 +1,36 @@
 #include "db/storage/sqlite.h"
 
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
 #include <stdexcept>
 
 namespace settee::db {
+namespace {
+
+// Database files are readable by their owner only, whatever the umask: documents and `_users` hashes
+// are in them. SQLite creates a file with 0644 minus the umask, so the main file is made here first
+// (an empty file is a valid new database), with an explicit chmod because the umask could also take
+// bits from 0600. SQLite gives the -wal, -shm and -journal files it creates the main file's mode.
+// Files left by an older version are narrowed too.
+Status ownerOnly(const std::string& path, bool create) {
+  int fd = ::open(path.c_str(), O_RDWR | O_CLOEXEC | (create ? O_CREAT : 0), 0600);
+  if (fd < 0) {
+    if (errno == ENOENT && !create) return notFound("Database does not exist.");
+    return {ErrorCode::Internal, "open " + path + ": " + std::strerror(errno)};
+  }
+  int rc = ::fchmod(fd, 0600);
+  int err = errno;
+  ::close(fd);
+  if (rc != 0) return {ErrorCode::Internal, "chmod " + path + ": " + std::strerror(err)};
+  for (const char* suffix : {"-wal", "-shm", "-journal"}) (void)::chmod((path + suffix).c_str(), 0600);
+  return Status::ok();
+}
+
+}  // namespace
 
 Connection::~Connection() {
   for (auto& [sql, stmt] : cache_) sqlite3_finalize(stmt);
@@ -10,6 +38,7 @@ Connection::~Connection() {
 }
 
 Status Connection::open(const std::string& path, bool create, bool syncFull) {
+  if (Status st = ownerOnly(path, create); !st) return st;
   int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX | (create ? SQLITE_OPEN_CREATE : 0);
   if (sqlite3_open_v2(path.c_str(), &db_, flags, nullptr) != SQLITE_OK) {
     Status st = error("open " + path);

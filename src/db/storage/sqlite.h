@@ -77,6 +77,8 @@ class Connection {
   Connection(const Connection&) = delete;
   Connection& operator=(const Connection&) = delete;
 
+  // Opens (with `create`, makes) the database at `path`. It and its -wal/-shm/-journal are mode 0600
+  // whatever the umask.
   Status open(const std::string& path, bool create, bool syncFull);
   Status exec(const char* sql);
   // A cached prepared statement for `sql` (a string literal: the cache is keyed by its address).

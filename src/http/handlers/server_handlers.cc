@@ -139,8 +139,8 @@ Response postSession(Call& call) {
                                 "Content-Type must be application/x-www-form-urlencoded or application/json"));
   }
   if (!haveName || !havePassword) return errorResponse(badRequest("name and password are required"));
-  auto user = call.svc->auth->login(name, password);
-  if (!user) return Response::error(401, "unauthorized", user.status().reason());
+  auto user = call.svc->auth->login(name, password, call.req.peer);
+  if (!user) return errorResponse(user.status());
   Response r = Response::json(200, writeJson([&](db::JsonWriter& w) {
     w.StartObject();
     writeKey(w, "ok");
