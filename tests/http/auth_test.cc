@@ -113,7 +113,6 @@ TEST_CASE(
   const Header admin = basic("admin", "s3cret");
   CHECK(sessionName(node("GET", "/_session", "", {admin})) == "admin");
   CHECK(node("GET", "/_session", "", {basic("admin", "nope")}).status == 401);
-  REQUIRE(node("PUT", "/_users", "", {admin}).status == 201);
   REQUIRE(node("PUT", "/_users/org.couchdb.user:alice",
                R"({"name":"alice","password":"pw","roles":[],"type":"user"})", {admin})
               .status == 201);
@@ -163,7 +162,6 @@ TEST_CASE(
     "Auth: an older hash logs in and is rewritten as PBKDF2-SHA256 with 600,000 iterations on that login",
     "[http][auth]") {
   LiveServer node(kCheapAdminConfig);
-  REQUIRE(node("PUT", "/_users", "", {kAdmin}).status == 201);
   struct Old {
     const char* name;
     const char* hashFields;
@@ -215,7 +213,6 @@ TEST_CASE(
 TEST_CASE("Auth: five failures lock a name for that address, even against the right password",
           "[http][auth]") {
   LiveServer node(kCheapAdminConfig);
-  REQUIRE(node("PUT", "/_users", "", {kAdmin}).status == 201);
   createUser(node, "bob", "right");
   createUser(node, "carol", "right");
   // Failures by Basic auth and by POST /_session count together, as in CouchDB.
@@ -251,7 +248,6 @@ TEST_CASE("Auth: five failures lock a name for that address, even against the ri
 TEST_CASE("Auth: a logged-in client pays PBKDF2 once, not on every request, until its password changes",
           "[http][auth]") {
   LiveServer node(kCheapAdminConfig);
-  REQUIRE(node("PUT", "/_users", "", {kAdmin}).status == 201);
   createUser(node, "dave", "first");
   const double hashSeconds = pbkdf2Seconds();
 
@@ -331,7 +327,6 @@ TEST_CASE("Files: with umask 000 every file under the data directory is 0600, th
   LiveServer node(kCheapAdminConfig);
   REQUIRE(node("PUT", "/db", "", {kAdmin}).status == 201);
   REQUIRE(node("PUT", "/db/doc", R"({"a":1})", {kAdmin}).status == 201);
-  REQUIRE(node("PUT", "/_users", "", {kAdmin}).status == 201);
   createUser(node, "erin", "pw");
   REQUIRE(node("POST", "/_session", R"({"name":"erin","password":"pw"})").status == 200);
   node.kill9();
