@@ -61,13 +61,16 @@ using http::Response;
 using simdjson::dom::element;
 
 // The rights a replication runs with on a local database: those of the user who asked for it (CouchDB's
-// user_ctx). Reading needs membership; writing a design document needs a database admin. Null for an
-// admin, who may do anything.
+// user_ctx). Reading needs membership; writing a design document needs a database admin; replicated
+// writes into a system database are an admin's only, as over HTTP (a replicated `_replicator` document
+// would otherwise carry whatever user_ctx its source gave it). Null for an admin, who may do anything.
 std::shared_ptr<const LocalAccess> accessFor(http::Auth& auth, const http::UserCtx& user, std::shared_ptr<Database> db) {
   if (user.isAdmin()) return nullptr;
   auto access = std::make_shared<LocalAccess>();
   access->read = [&auth, user, db] { return auth.authorize(user, db.get(), http::Access::Reader); };
   access->write = [&auth, user, db](std::string_view id) {
+    if (http::isSystemDb(db->name()) && id.substr(0, 7) != "_local/")
+      return Status(ErrorCode::Forbidden, "Only admins may replicate into " + db->name() + ".");
     const bool design = id.substr(0, 8) == "_design/";
     return auth.authorize(user, db.get(), design ? http::Access::DbAdmin : http::Access::Reader);
   };

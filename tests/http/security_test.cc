@@ -139,6 +139,17 @@ TEST_CASE("Security: a _replicator document runs with its writer's rights, whate
                {kBob})
             .status == 403);
   CHECK(s.node("GET", "/_replicator/j", "", {kAdmin}).status == 404);
+  // Nor can a replication bring such documents in: bob's own database as the source, _replicator (where
+  // he is a member) as the target.
+  REQUIRE(s.node("PUT", "/bobdb/sneaky", R"({"source":"bobdb","target":"_users","user_ctx":{"name":"admin","roles":["_admin"]}})",
+                 {kBob})
+              .status == 201);
+  s.node("POST", "/_replicate", R"({"source":"bobdb","target":"_replicator"})", {kBob});
+  CHECK(s.node("GET", "/_replicator/sneaky", "", {kAdmin}).status == 404);
+  // Nor copy an admin's document into one of his own.
+  REQUIRE(s.node("PUT", "/_replicator/adminjob", R"({"source":"secret","target":"secret2"})", {kAdmin}).status == 201);
+  CHECK(s.node("COPY", "/_replicator/adminjob", "", {kBob, {"Destination", "mine"}}).status == 403);
+  CHECK(s.node("GET", "/_replicator/mine", "", {kAdmin}).status == 404);
 }
 
 TEST_CASE("Security: credentials in replication documents are shown to admins only", "[http][security]") {
