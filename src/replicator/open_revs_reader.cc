@@ -3,13 +3,14 @@
 #include "db/json.h"
 #include "http/request.h"
 #include "replicator/remote_answers.h"
+#include "replicator/tuning.h"
 
 namespace settee::repl {
 namespace {
 
 // A JSON part (one revision's document) larger than this is refused: CouchDB's max_document_size is
 // 8 MB by default, so this is a broken or hostile peer.
-constexpr size_t kMaxJsonPart = 64 * 1024 * 1024;
+constexpr size_t kMaxJsonPart = tuning::kDocumentAnswerBytes;
 // Enough of an error answer to say why.
 constexpr size_t kMaxErrorBody = 4096;
 // The largest attachment a database stores (SQLite's blob limit).

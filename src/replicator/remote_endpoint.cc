@@ -20,16 +20,14 @@ namespace {
 
 using simdjson::dom::element;
 
-// A whole JSON answer to open_revs (attachments inline, base64) larger than this is refused, as the
-// HTTP client refuses a buffered body past its limit.
-constexpr size_t kMaxJsonAnswer = 256 * 1024 * 1024;
-
 // A peer's answer as a Status: the HTTP status mapped back to CouchDB's error names, and any network
 // failure as an internal (retryable) error.
 Status statusOf(const http::ClientResponse& r, const std::string& what) {
   // A certificate that does not verify will not verify on a retry: stop at once, saying why.
   if (r.error.code == http::ClientErrc::CertificateRejected) return {ErrorCode::Forbidden, what + ": " + r.error.message};
   if (r.error.code == http::ClientErrc::InvalidRequest) return {ErrorCode::BadRequest, what + ": " + r.error.message};
+  // An answer over its bound will be as large when asked again.
+  if (r.error.code == http::ClientErrc::TooLarge) return {ErrorCode::TooLarge, what + ": " + r.error.message};
   if (!r.ok()) return {ErrorCode::Internal, what + ": " + r.error.message};
   if (r.status >= 200 && r.status < 300) return Status::ok();
   std::string reason = what + ": HTTP " + std::to_string(r.status) + " " + r.body.substr(0, 200);
@@ -135,6 +133,7 @@ class RemoteEndpoint : public Endpoint {
       appendQueryParams(filter.queryParams, q);
     }
     http::ClientRequest req = request(method, "/_changes" + http::buildQuery(q), body);
+    req.maxBodySize = std::max(tuning::kSmallAnswerBytes, limit * tuning::kChangesRowBytes);
     // The feed watchdog: the read timer restarts with every byte, heartbeats included, so only a feed
     // silent past two heartbeats (or past its own timeout, for a peer without heartbeats) times out.
     if (wait) {
@@ -162,7 +161,9 @@ class RemoteEndpoint : public Endpoint {
       }
       w.EndObject();
     });
-    auto r = send("POST", "/_revs_diff", body);
+    http::ClientRequest req = request("POST", "/_revs_diff", body);
+    req.maxBodySize = tuning::kBatchAnswerBytes;
+    auto r = exchange(*client_, std::move(req));
     const std::string what = "POST " + describe() + "/_revs_diff";
     if (Status st = statusOf(r, what); !st) return st;
     return decodeRevsDiff(r.body, revs, what);
@@ -194,7 +195,11 @@ class RemoteEndpoint : public Endpoint {
   Result<std::vector<FetchedRev>> fetchStreamed(const MissingRevs& m) override {
     auto spool = Spool::create();
     if (!spool) return spool.status();
-    OpenRevsReader reader(m, *spool, "GET " + describe() + "/" + m.id + "?open_revs", kMaxJsonAnswer);
+    // A JSON answer holds the attachments inline, as base64: bounded by what their stubs said.
+    const uint64_t inlineBytes = m.attachmentBytes / 3 * 4 + 4;
+    const size_t revs = std::max<size_t>(1, m.missing.size());
+    OpenRevsReader reader(m, *spool, "GET " + describe() + "/" + m.id + "?open_revs",
+                          tuning::kDocumentAnswerBytes + revs * inlineBytes);
     http::ClientRequest req = request("GET", "/" + http::encodeDocId(m.id) + openRevsQuery(m, true), "");
     for (auto& [name, value] : req.headers)
       if (name == "Accept") value = "multipart/mixed, application/json";
@@ -248,6 +253,7 @@ class RemoteEndpoint : public Endpoint {
         continue;
       }
       http::ClientRequest req = request("GET", "/" + http::encodeDocId(m.id) + openRevsQuery(m, false), "");
+      req.maxBodySize = tuning::kDocumentAnswerBytes;
       auto r = exchange(*client_, std::move(req));
       if (r.ok() && r.status == 404) continue;
       const std::string what = "GET " + describe() + "/" + m.id + "?open_revs";
@@ -307,7 +313,9 @@ class RemoteEndpoint : public Endpoint {
       w.EndArray();
       w.EndObject();
     });
-    auto r = send("POST", "/_bulk_docs", body);
+    http::ClientRequest req = request("POST", "/_bulk_docs", body);
+    req.maxBodySize = tuning::kBatchAnswerBytes;
+    auto r = exchange(*client_, std::move(req));
     const std::string what = "POST " + describe() + "/_bulk_docs";
     if (Status st = statusOf(r, what); !st) return st;
     auto answered = decodeBulkDocs(r.body, what);
@@ -358,7 +366,8 @@ class RemoteEndpoint : public Endpoint {
     }
   }
 
-  // The revisions, or nullopt when the peer has no _bulk_get.
+  // The revisions, or nullopt when the peer has no _bulk_get. An answer over its bound is asked again in
+  // halves, down to one document (see tuning::kBatchAnswerBytes).
   Result<std::optional<std::vector<FetchedRev>>> bulkGet(const std::vector<MissingRevs>& missing, bool attachments) {
     using Answer = std::optional<std::vector<FetchedRev>>;
     std::string body = writeJsonDoc([&](db::JsonWriter& w) {
@@ -387,8 +396,18 @@ class RemoteEndpoint : public Endpoint {
     http::ClientRequest req = request("POST", attachments ? "/_bulk_get?revs=true&latest=true&attachments=true"
                                                           : "/_bulk_get?revs=true&latest=true&attachments=false",
                                       body);
+    req.maxBodySize = missing.size() == 1 ? tuning::kDocumentAnswerBytes : tuning::kBatchAnswerBytes;
     auto r = exchange(*client_, std::move(req));
     const std::string what = "POST " + describe() + "/_bulk_get";
+    if (r.error.code == http::ClientErrc::TooLarge && missing.size() > 1) {
+      const auto half = missing.begin() + static_cast<long>(missing.size() / 2);
+      auto first = bulkGet({missing.begin(), half}, attachments);
+      if (!first || !*first) return first;
+      auto second = bulkGet({half, missing.end()}, attachments);
+      if (!second || !*second) return second;
+      for (auto& d : **second) (*first)->push_back(std::move(d));
+      return first;
+    }
     // An old peer without _bulk_get answers 404, 405, 501 or, treating it as a document, 400 or 415.
     if (r.ok() && (r.status == 400 || r.status == 404 || r.status == 405 || r.status == 415 || r.status == 501))
       return Answer();
@@ -577,6 +596,7 @@ class RemoteEndpoint : public Endpoint {
     if (!body.empty() || method == "POST" || method == "PUT") req.headers.emplace_back("Content-Type", "application/json");
     req.body = body;
     req.acceptGzip = true;
+    req.maxBodySize = tuning::kSmallAnswerBytes;  // callers with larger answers raise it
     return req;
   }
 
