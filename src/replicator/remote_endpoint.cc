@@ -136,9 +136,11 @@ class RemoteEndpoint : public Endpoint {
     req.maxBodySize = std::max(tuning::kSmallAnswerBytes, limit * tuning::kChangesRowBytes);
     // The feed watchdog: the read timer restarts with every byte, heartbeats included, so only a feed
     // silent past two heartbeats (or past its own timeout, for a peer without heartbeats) times out.
+    // A feed that keeps sending heartbeats past its timeout, and one silence more, never ends: it fails.
     if (wait) {
       auto silence = std::max(tuning::feedSilence(options_.heartbeat), timeout + options_.heartbeat);
       req.readTimeoutMs = static_cast<uint64_t>(silence.count());
+      req.deadlineMs = static_cast<uint64_t>((timeout + silence).count());
     }
     // A waiting feed has its own connection and I/O thread, so interrupt() can cancel it alone.
     ClientThread& client = wait ? feedClient() : *client_;
@@ -203,6 +205,7 @@ class RemoteEndpoint : public Endpoint {
     http::ClientRequest req = request("GET", "/" + http::encodeDocId(m.id) + openRevsQuery(m, true), "");
     for (auto& [name, value] : req.headers)
       if (name == "Accept") value = "multipart/mixed, application/json";
+    req.deadlineMs = deadlineFor(m.attachmentBytes * revs);
     Sink sink{[&](const http::ResponseHead& head) { reader.headers(head); },
               [&](std::string_view piece) { return reader.data(piece); }};
     auto r = exchange(*client_, std::move(req), &sink);
@@ -576,6 +579,7 @@ class RemoteEndpoint : public Endpoint {
     } else {
       chain->add(std::move(text));
       req.bodyLength = chain->size();
+      req.deadlineMs = deadlineFor(req.bodyLength);
       req.bodyReader = [chain](uint64_t offset, char* buf, size_t n) { return chain->read(offset, buf, n); };
     }
     auto r = exchange(*client_, std::move(req));
@@ -596,8 +600,19 @@ class RemoteEndpoint : public Endpoint {
     if (!body.empty() || method == "POST" || method == "PUT") req.headers.emplace_back("Content-Type", "application/json");
     req.body = body;
     req.acceptGzip = true;
-    req.maxBodySize = tuning::kSmallAnswerBytes;  // callers with larger answers raise it
+    // Callers with larger answers raise this; the deadline bounds a peer that trickles bytes for ever.
+    req.maxBodySize = tuning::kSmallAnswerBytes;
+    if (options_.timeout.count() > 0)
+      req.deadlineMs = static_cast<uint64_t>(options_.timeout.count()) * tuning::kAnswerDeadlineTimeouts;
     return req;
+  }
+
+  // The deadline of a request that moves `bytes` of attachments besides its JSON: time enough at
+  // tuning::kSlowestPeerBytesPerSecond.
+  uint64_t deadlineFor(uint64_t bytes) const {
+    if (options_.timeout.count() <= 0) return 0;
+    return static_cast<uint64_t>(options_.timeout.count()) * tuning::kAnswerDeadlineTimeouts +
+           bytes * 1000 / tuning::kSlowestPeerBytesPerSecond;
   }
 
   http::ClientResponse send(const std::string& method, const std::string& path, const std::string& body) {

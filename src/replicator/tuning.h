@@ -61,6 +61,13 @@ inline constexpr size_t kBatchAnswerBytes = 16 * 1024 * 1024;
 // One document's revisions: CouchDB's max_document_size is 8 MB by default, and attachments inline in a
 // fetched document are under kStreamThreshold.
 inline constexpr size_t kDocumentAnswerBytes = 32 * 1024 * 1024;
+// A buffered answer must arrive whole within this many request timeouts (ReplicationOptions::timeout,
+// 30 s by default: 5 minutes, a batch of 32 MB at 100 KB/s). The timeout alone restarts with every byte,
+// so a peer trickling newlines for ever would hold the replication for ever.
+inline constexpr int kAnswerDeadlineTimeouts = 10;
+// Requests that move attachment bytes get, on top of that, time for their bytes at this rate: a slow link
+// is waited for (a GB takes up to 18 hours), a peer that trickles for ever is not.
+inline constexpr uint64_t kSlowestPeerBytesPerSecond = 16 * 1024;
 // Entries of history kept in a checkpoint document (CouchDB keeps 50).
 inline constexpr size_t kHistoryLimit = 50;
 

@@ -536,6 +536,71 @@ TEST_CASE("Hostile peer: attachments whose length or digest lie never land", "[r
   CHECK(target->getOpenRevs("att", {}).status().code() == ErrorCode::NotFound);
 }
 
+// ---- (d) a feed that never ends -------------------------------------------------------------------
+
+TEST_CASE("Hostile peer: a one-shot pull whose _changes answer never ends fails within its timeouts",
+          "[repl][hostile]") {
+  // Silent after its headers: the read timeout. Newlines for ever (heartbeats nobody asked for, which
+  // restart the read timeout each time): the answer's deadline, ten request timeouts.
+  const bool heartbeats = GENERATE(false, true);
+  FakeCouch couch(plainDocs());
+  HostilePeer peer(breaking(couch, [heartbeats](const PeerRequest& r, PeerConnection& c) {
+    if (!isChanges(r)) return false;
+    if (!c.beginChunked(200) || !c.chunk(R"({"results":[)")) return true;
+    while (c.pause(50) && (!heartbeats || c.chunk("\n"))) {
+    }
+    return true;
+  }));
+  TempDir dir;
+  auto target = openDb(dir, "t");
+  const int timeoutMs = 300, retries = 1;
+  Outcome out = pull(peer, target, retries, timeoutMs);
+  // Each try ends after its timeout (or deadline); one backoff between the two.
+  const double bound = (retries + 1) * (heartbeats ? 10 : 1) * timeoutMs / 1000.0 + 1.0 + 2.0;
+  checkFailed(out, heartbeats ? "did not end within" : "no data", *target, couch, bound);
+  CHECK(out.seconds >= (heartbeats ? 10 : 1) * timeoutMs / 1000.0);
+  CHECK(peer.count("/_changes") == 2);
+}
+
+TEST_CASE("Hostile peer: a continuous pull whose longpoll feed sends heartbeats for ever reopens it",
+          "[repl][hostile]") {
+  FakeCouch couch(plainDocs());
+  std::atomic<int> feeds{0};
+  HostilePeer peer(breaking(couch, [&](const PeerRequest& r, PeerConnection& c) {
+    if (!isChanges(r) || !r.query.count("feed")) return false;
+    ++feeds;
+    if (!c.beginChunked(200) || !c.chunk(R"({"results":[)")) return true;
+    while (c.pause(50) && c.chunk("\n")) {
+    }
+    return true;
+  }));
+  TempDir dir;
+  auto target = openDb(dir, "t");
+  ReplicationOptions options;
+  options.continuous = true;
+  options.heartbeat = std::chrono::milliseconds(200);
+  options.timeout = std::chrono::milliseconds(1000);
+  std::mutex mu;
+  std::condition_variable cv;
+  std::string retryingWhy;
+  Replication rep(ReplicationPeer::remote(peer.url()), ReplicationPeer::local(target), options);
+  rep.start([&](ReplicationState s, const ReplicationStats&, const Status& st) {
+    std::lock_guard lock(mu);
+    if (s == ReplicationState::Retrying && retryingWhy.empty()) retryingWhy = st.reason();
+    cv.notify_all();
+  });
+  {
+    // The longpoll asks for 300 ms; its deadline is that plus one silence (500 ms).
+    std::unique_lock lock(mu);
+    CHECK(cv.wait_for(lock, std::chrono::seconds(10), [&] { return !retryingWhy.empty(); }));
+  }
+  rep.stop();
+  CHECK_THAT(retryingWhy, Catch::Contains("did not end within"));
+  CHECK(feeds >= 1);
+  CHECK(target->info().docCount == 3);  // the one-shot part before the feed was fine
+  checkOnlyCorrect(*target, couch);
+}
+
 // ---- (e) one line without end ---------------------------------------------------------------------
 
 TEST_CASE("Hostile peer: a _changes row with a 100 MB id fails as too large", "[repl][hostile]") {
