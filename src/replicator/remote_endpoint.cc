@@ -98,7 +98,8 @@ class RemoteEndpoint : public Endpoint {
     simdjson::dom::parser p;
     std::string_view rev;
     element root;
-    if (p.parse(r.body).get(root) || root["rev"].get(rev)) return Status(ErrorCode::Internal, "checkpoint answer without rev");
+    if (p.parse(r.body).get(root) || root.type() != simdjson::dom::element_type::OBJECT || root["rev"].get(rev))
+      return badAnswer("PUT " + describe() + "/" + id, "no string `rev`");
     return std::string(rev);
   }
 

@@ -374,6 +374,22 @@ TEST_CASE("Hostile peer: a push target's malformed _revs_diff or _bulk_docs answ
   CHECK(peer.count(c.path) == 1);
 }
 
+TEST_CASE("Hostile peer: a push target that answers a checkpoint PUT without a rev fails the push, not retried",
+          "[repl][hostile]") {
+  FakeCouch couch({});
+  HostilePeer peer(breaking(couch, [&](const PeerRequest& r, PeerConnection& conn) {
+    if (r.path.rfind("/db/_local/", 0) != 0 || r.method != "PUT") return false;
+    conn.reply(201, R"({"ok":true,"rev":["0-1"]})");
+    return true;
+  }));
+  Outcome out = push(peer, 3);
+  INFO("error: " << out.status.reason());
+  CHECK(out.state == ReplicationState::Failed);
+  CHECK(out.status.code() == ErrorCode::BadRequest);
+  CHECK_THAT(out.status.reason(), Catch::Contains("bad answer to PUT") && Catch::Contains("no string `rev`"));
+  CHECK(peer.count("PUT /db/_local/") == 1);
+}
+
 TEST_CASE("Hostile peer: an endless _revs_diff answer fails a push as too large", "[repl][hostile]") {
   FakeCouch couch({});
   HostilePeer peer(breaking(couch, [](const PeerRequest& r, PeerConnection& c) {
