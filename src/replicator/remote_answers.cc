@@ -210,8 +210,14 @@ Status checkRevision(element doc, const MissingRevs& asked, const std::string& w
 
 Result<std::vector<FetchedRev>> decodeBulkGet(const std::string& body, const std::vector<MissingRevs>& asked,
                                               const std::string& what) {
-  std::map<std::string_view, const MissingRevs*> byId;
-  for (const auto& m : asked) byId[m.id] = &m;
+  // One document may be asked for in several entries (each conflicting leaf that has attachments is
+  // fetched as an entry of its own): a revision answers any of them.
+  std::map<std::string_view, MissingRevs> byId;
+  for (const auto& m : asked) {
+    MissingRevs& all = byId[m.id];
+    all.id = m.id;
+    all.missing.insert(all.missing.end(), m.missing.begin(), m.missing.end());
+  }
   simdjson::dom::parser p;
   element root;
   if (Status st = parse(p, body, root, what); !st) return st;
@@ -233,8 +239,8 @@ Result<std::vector<FetchedRev>> decodeBulkGet(const std::string& body, const std
     for (element d : docs) {
       element ok, error;
       if (!d["ok"].get(ok)) {
-        if (Status st = checkRevision(ok, *m->second, what); !st) return st;
-        if (++found[id] > m->second->missing.size())
+        if (Status st = checkRevision(ok, m->second, what); !st) return st;
+        if (++found[id] > m->second.missing.size())
           return badAnswer(what, "more revisions of " + jsonQuoted(id) + " than were asked for");
         out.push_back({std::string(id), db::toJson(ok), {}});
       } else if (d["error"].get(error)) {

@@ -374,8 +374,9 @@ TEST_CASE("Hostile peer: a push target's malformed _revs_diff or _bulk_docs answ
   CHECK(peer.count(c.path) == 1);
 }
 
-TEST_CASE("Hostile peer: a push target that answers a checkpoint PUT without a rev fails the push, not retried",
-          "[repl][hostile]") {
+TEST_CASE(
+    "Hostile peer: a push target that answers a checkpoint PUT without a rev fails the push, not retried",
+    "[repl][hostile]") {
   FakeCouch couch({});
   HostilePeer peer(breaking(couch, [&](const PeerRequest& r, PeerConnection& conn) {
     if (r.path.rfind("/db/_local/", 0) != 0 || r.method != "PUT") return false;
