@@ -128,7 +128,9 @@ struct ResponseHead {
 };
 
 struct ClientResponse {
-  ClientError error;  // when not ok, `status`, `headers` and `body` hold whatever had arrived
+  // When not ok, `status`, `headers` and `body` hold whatever had arrived (but a TooLarge body is
+  // dropped: it is useless, and the memory is what the bound was for).
+  ClientError error;
   int status = 0;
   Headers headers;
   std::string body;  // inflated when the response was gzip

@@ -164,8 +164,9 @@ class ClientConnection {
   static int onHeadersComplete(llhttp_t* parser);
   static int onBody(llhttp_t* parser, const char* at, size_t length);
   static int onMessageComplete(llhttp_t* parser);
-  bool deliver(std::string_view decoded);              // false once the exchange has gone
-  ClientError tooLarge(const std::string& why) const;  // the exchange's buffered body passed its limit
+  bool deliver(std::string_view decoded);  // false once the exchange has gone
+  // The error for an exchange whose buffered body passed its limit; drops the body.
+  ClientError tooLarge(const std::string& why);
 
   ClientImpl* client_;
   Pool* pool_;

@@ -194,8 +194,9 @@ bool ClientConnection::deliver(std::string_view decoded) {
   return !closing_ && exchange_;
 }
 
-ClientError ClientConnection::tooLarge(const std::string& why) const {
-  const Exchange& e = *exchange_;
+ClientError ClientConnection::tooLarge(const std::string& why) {
+  Exchange& e = *exchange_;
+  std::string().swap(e.response.body);
   return {ClientErrc::TooLarge, "the answer to " + e.method + " " + e.url.redacted() +
                                     " is over its limit of " + std::to_string(e.maxBodySize) + " bytes (it " +
                                     why + ")"};

@@ -69,7 +69,7 @@ TEST_CASE("Client: a chunked answer that passes maxBodySize fails, while the cli
   loop.finish();
   REQUIRE(got.size() == 2);
   CHECK(got[0].error.code == ClientErrc::TooLarge);
-  CHECK(got[0].body.size() <= 2500);
+  CHECK(got[0].body.empty());  // dropped: the memory is what the bound was for
   CHECK(got[1].ok());
   CHECK(got[1].body.size() == 3000);
 }
@@ -117,7 +117,7 @@ TEST_CASE("Client: a gzip body that inflates past maxBodySize stops at the limit
   loop.finish();
   CHECK(got.error.code == ClientErrc::TooLarge);
   CHECK_THAT(got.error.message, Catch::Contains("inflates past that"));
-  CHECK(got.body.size() <= 1024 * 1024 + 1);
+  CHECK(got.body.empty());
   CHECK(got.body.capacity() < 4 * 1024 * 1024);
 }
 
