@@ -133,9 +133,10 @@ int ClientConnection::onHeadersComplete(llhttp_t* parser) {
   }
   exchange.response.status = status;
   exchange.response.headers = c->headers_;
-  // A length over the limit is refused before a byte of it is read (a gzip body is judged as it inflates).
+  // A length over the limit is refused before a byte of it is read (a gzip body is judged as it inflates;
+  // the answer to HEAD has no body, whatever its Content-Length says).
   if (exchange.buffered && !c->inflater_ && (parser->flags & F_CONTENT_LENGTH) &&
-      parser->content_length > exchange.maxBodySize) {
+      parser->content_length > exchange.maxBodySize && exchange.method != "HEAD") {
     c->fail(c->tooLarge("says Content-Length: " + std::to_string(parser->content_length)));
     return -1;
   }

@@ -44,6 +44,30 @@ TEST_CASE("Client: an answer whose Content-Length passes maxBodySize fails at on
   CHECK(std::chrono::steady_clock::now() - start < std::chrono::seconds(2));
 }
 
+TEST_CASE("Client: the answer to HEAD is not refused for the Content-Length of the body it does not have",
+          "[http][client][limits]") {
+  TestLoop loop;
+  ScriptedServer server(&loop, [](int, int, const std::string&) -> ScriptedServer::Reply {
+    return {"HTTP/1.1 200 OK\r\nContent-Length: 1000000000\r\n\r\n"};
+  });
+  HttpClient client(&loop);
+  ClientRequest req = get(server.url("/db/big.bin"));
+  req.method = "HEAD";
+  req.maxBodySize = 4096;
+  ClientResponse got;
+  REQUIRE(client
+              .request(std::move(req),
+                       [&](ClientResponse r) {
+                         got = std::move(r);
+                         client.close([] {});
+                         server.close();
+                       })
+              .ok());
+  loop.finish();
+  CHECK(got.ok());
+  CHECK(got.status == 200);
+}
+
 TEST_CASE("Client: a chunked answer that passes maxBodySize fails, while the client's own limit is larger",
           "[http][client][limits]") {
   TestLoop loop;
