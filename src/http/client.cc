@@ -177,6 +177,9 @@ ClientError ClientImpl::start(ClientRequest req, std::unique_ptr<Exchange> excha
   exchange->bodyLength = exchange->bodyReader ? req.bodyLength : 0;
   exchange->connectTimeoutMs = req.connectTimeoutMs.value_or(options_.connectTimeoutMs);
   exchange->readTimeoutMs = req.readTimeoutMs.value_or(options_.readTimeoutMs);
+  exchange->deadlineMs = req.deadlineMs;
+  exchange->deadline = req.deadlineMs ? uv_now(loop_) + req.deadlineMs : 0;
+  exchange->maxBodySize = req.maxBodySize ? req.maxBodySize : options_.maxBufferedBodySize;
   if (id) *id = exchange->id;
   exchanges_[exchange->id] = exchange.get();
 

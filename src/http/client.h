@@ -109,6 +109,14 @@ struct ClientRequest {
   // heartbeat sets readTimeoutMs a little above the heartbeat, so a dead peer is noticed.
   std::optional<uint64_t> connectTimeoutMs;
   std::optional<uint64_t> readTimeoutMs;
+  // The whole exchange (connecting, sending, every byte of the answer) must end within this many ms; 0 = no
+  // limit. The read timeout restarts with every byte, so a peer that trickles bytes for ever (a normal
+  // feed padded with newlines) never trips it; this does. Fails with ReadTimeout.
+  uint64_t deadlineMs = 0;
+  // `request` only: the most body bytes (inflated) to buffer for this answer; 0 = the client's
+  // maxBufferedBodySize. A Content-Length over it fails at once, before any of the body is read; a body
+  // without one fails when it passes it. Fails with TooLarge, naming the request.
+  size_t maxBodySize = 0;
 };
 
 // The status line and headers, as they came (a gzip body is inflated, yet Content-Encoding and
@@ -120,7 +128,9 @@ struct ResponseHead {
 };
 
 struct ClientResponse {
-  ClientError error;  // when not ok, `status`, `headers` and `body` hold whatever had arrived
+  // When not ok, `status`, `headers` and `body` hold whatever had arrived (but a TooLarge body is
+  // dropped: it is useless, and the memory is what the bound was for).
+  ClientError error;
   int status = 0;
   Headers headers;
   std::string body;  // inflated when the response was gzip
@@ -147,7 +157,8 @@ struct ClientOptions {
   // An idle pooled connection is closed after this long unused, before the server's own idle timeout
   // is likely to close it under us.
   uint64_t idleConnectionTimeoutMs = 30000;
-  // The largest body `request` will buffer; `stream` has no limit, which is why it exists.
+  // The largest body `request` will buffer (ClientRequest::maxBodySize sets a request's own); `stream` has
+  // no limit, which is why it exists.
   size_t maxBufferedBodySize = 256 * 1024 * 1024;
   // The largest status line plus headers accepted.
   size_t maxHeaderSize = 256 * 1024;

@@ -41,7 +41,7 @@ ClientConnection::ClientConnection(ClientImpl* client, Pool* pool, std::unique_p
   uv_timer_init(client_->loop(), &timer_);
   timer_.data = this;
   openHandles_ = 1;
-  armTimer(exchange_->connectTimeoutMs);
+  armExchangeTimer(exchange_->connectTimeoutMs);
   timerUse_ = TimerUse::Connect;
   resolve();
 }
@@ -162,7 +162,7 @@ void ClientConnection::startExchange() {
   gotBytes_ = false;
   requestSent_ = false;
   bodyOffset_ = 0;
-  armTimer(exchange_->readTimeoutMs);
+  armExchangeTimer(exchange_->readTimeoutMs);
   timerUse_ = TimerUse::Read;
   // A streamed body follows once the head is written (onWritten), so its reader never runs inside
   // `HttpClient::request`.
@@ -253,7 +253,7 @@ void ClientConnection::onWritten(uv_write_t* req, int status) {
   }
   if (exchange && self->exchange_ && self->exchange_->id == exchange) {
     // Sending a large body is progress too: the read timeout counts from the last piece written.
-    if (self->timerUse_ == TimerUse::Read) self->armTimer(self->exchange_->readTimeoutMs);
+    if (self->timerUse_ == TimerUse::Read) self->armExchangeTimer(self->exchange_->readTimeoutMs);
     if (self->exchange_->bodyReader && self->bodyOffset_ < self->exchange_->bodyLength) {
       // Only now, with nothing of this request left in libuv: that is the backpressure which keeps a
       // streamed body at one piece in memory.
@@ -343,11 +343,31 @@ void ClientConnection::armTimer(uint64_t ms) {
   if (ms > 0) uv_timer_start(&timer_, onTimer, ms, 0);
 }
 
+void ClientConnection::armExchangeTimer(uint64_t ms) {
+  const uint64_t deadline = exchange_ ? exchange_->deadline : 0;
+  if (deadline) {
+    const uint64_t now = uv_now(client_->loop());
+    const uint64_t left = deadline > now ? deadline - now : 1;  // 0 would mean no timer at all
+    ms = ms ? std::min(ms, left) : left;
+  }
+  armTimer(ms);
+}
+
+bool ClientConnection::pastDeadline() const {
+  return exchange_ && exchange_->deadline && uv_now(client_->loop()) >= exchange_->deadline;
+}
+
 void ClientConnection::onTimer(uv_timer_t* timer) {
   auto* self = static_cast<ClientConnection*>(timer->data);
   if (self->closing_) return;
   if (!self->exchange_ && self->timerUse_ != TimerUse::Idle && self->timerUse_ != TimerUse::Fail) return;
   std::string where = self->host_ + ":" + std::to_string(self->port_);
+  if ((self->timerUse_ == TimerUse::Connect || self->timerUse_ == TimerUse::Read) && self->pastDeadline()) {
+    const Exchange& e = *self->exchange_;
+    self->fail({ClientErrc::ReadTimeout, "the answer to " + e.method + " " + e.url.redacted() +
+                                             " did not end within " + std::to_string(e.deadlineMs) + " ms"});
+    return;
+  }
   switch (self->timerUse_) {
     case TimerUse::Connect:
       self->fail({ClientErrc::ConnectTimeout, "connecting to " + where + " timed out after " +

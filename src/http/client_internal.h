@@ -46,6 +46,9 @@ struct Exchange {
   bool idempotent = false;
   uint64_t connectTimeoutMs = 0;
   uint64_t readTimeoutMs = 0;
+  uint64_t deadline = 0;    // loop time (uv_now) by which the exchange must end; 0 = none
+  uint64_t deadlineMs = 0;  // as asked, for messages
+  size_t maxBodySize = 0;   // a buffered body's limit
 
   bool buffered = false;  // `request`: gather the body into `response` and call `done`
   std::function<void(ClientResponse)> done;
@@ -139,6 +142,9 @@ class ClientConnection {
   void onBytes(std::string_view bytes);
   void onEndOfStream(int status);
   void armTimer(uint64_t ms);
+  // armTimer for the exchange's connect or read timeout, cut short by its deadline.
+  void armExchangeTimer(uint64_t ms);
+  bool pastDeadline() const;
   static void onTimer(uv_timer_t* timer);
   static void onClosed(uv_handle_t* handle);
   void maybeDelete();
@@ -159,6 +165,8 @@ class ClientConnection {
   static int onBody(llhttp_t* parser, const char* at, size_t length);
   static int onMessageComplete(llhttp_t* parser);
   bool deliver(std::string_view decoded);  // false once the exchange has gone
+  // The error for an exchange whose buffered body passed its limit; drops the body.
+  ClientError tooLarge(const std::string& why);
 
   ClientImpl* client_;
   Pool* pool_;

@@ -19,8 +19,8 @@ namespace {
 
 ClientConnection* self(llhttp_t* parser) { return static_cast<ClientConnection*>(parser->data); }
 
-// Decompressed output is bounded by maxBufferedBodySize for `request`, and by nothing for `stream`,
-// which hands it on piece by piece.
+// Decompressed output is bounded by the request's maxBodySize for `request`, and by nothing for
+// `stream`, which hands it on piece by piece.
 constexpr size_t kNoInflateLimit = SIZE_MAX / 2;
 
 }  // namespace
@@ -60,7 +60,7 @@ void ClientConnection::parse(std::string_view plain) {
     return;
   }
   gotBytes_ = true;
-  if (timerUse_ == TimerUse::Read) armTimer(exchange_->readTimeoutMs);
+  if (timerUse_ == TimerUse::Read) armExchangeTimer(exchange_->readTimeoutMs);
   llhttp_errno_t rc = llhttp_execute(&parser_, plain.data(), plain.size());
   if (closing_ || !exchange_) return;  // a callback ended the exchange (failure, cancel or close)
   if (rc == HPE_PAUSED && messageDone_) {
@@ -125,11 +125,21 @@ int ClientConnection::onHeadersComplete(llhttp_t* parser) {
   Exchange& exchange = *c->exchange_;
   if (const std::string* encoding = findHeader(c->headers_, "Content-Encoding")) {
     if (equalsIgnoreCase(*encoding, "gzip") || equalsIgnoreCase(*encoding, "x-gzip")) {
-      c->inflater_ = std::make_unique<GzipInflater>(kNoInflateLimit);
+      // A buffered body inflates straight into the response, so the inflater's bound is the body's: a
+      // small gzip bomb stops at the limit instead of inflating a whole piece first.
+      c->inflater_ =
+          std::make_unique<GzipInflater>(exchange.buffered ? exchange.maxBodySize : kNoInflateLimit);
     }
   }
   exchange.response.status = status;
   exchange.response.headers = c->headers_;
+  // A length over the limit is refused before a byte of it is read (a gzip body is judged as it inflates;
+  // the answer to HEAD has no body, whatever its Content-Length says).
+  if (exchange.buffered && !c->inflater_ && (parser->flags & F_CONTENT_LENGTH) &&
+      parser->content_length > exchange.maxBodySize && exchange.method != "HEAD") {
+    c->fail(c->tooLarge("says Content-Length: " + std::to_string(parser->content_length)));
+    return -1;
+  }
   if (!exchange.buffered && exchange.handlers.onHeaders) {
     ResponseHead head{status, std::move(c->headers_)};
     ++c->inCallback_;
@@ -145,6 +155,19 @@ int ClientConnection::onBody(llhttp_t* parser, const char* at, size_t length) {
   ClientConnection* c = self(parser);
   if (c->interim_) return 0;
   if (!c->inflater_) return c->deliver(std::string_view(at, length)) ? 0 : -1;
+  if (c->exchange_->buffered) {
+    switch (c->inflater_->feed(std::string_view(at, length), c->exchange_->response.body)) {
+      case GzipInflater::Result::Ok:
+        return 0;
+      case GzipInflater::Result::TooLarge:
+        c->fail(c->tooLarge("inflates past that"));
+        return -1;
+      case GzipInflater::Result::Corrupt:
+        break;
+    }
+    c->fail({ClientErrc::ProtocolError, "the gzip body from " + c->host_ + " is corrupt"});
+    return -1;
+  }
   c->decoded_.clear();
   if (c->inflater_->feed(std::string_view(at, length), c->decoded_) != GzipInflater::Result::Ok) {
     c->fail({ClientErrc::ProtocolError, "the gzip body from " + c->host_ + " is corrupt"});
@@ -157,9 +180,8 @@ int ClientConnection::onBody(llhttp_t* parser, const char* at, size_t length) {
 bool ClientConnection::deliver(std::string_view decoded) {
   Exchange& exchange = *exchange_;
   if (exchange.buffered) {
-    if (exchange.response.body.size() + decoded.size() > client_->options().maxBufferedBodySize) {
-      fail({ClientErrc::TooLarge, "the response body from " + host_ + " is larger than " +
-                                      std::to_string(client_->options().maxBufferedBodySize) + " bytes"});
+    if (exchange.response.body.size() + decoded.size() > exchange.maxBodySize) {
+      fail(tooLarge("goes on past that"));
       return false;
     }
     exchange.response.body.append(decoded);
@@ -171,6 +193,14 @@ bool ClientConnection::deliver(std::string_view decoded) {
     --inCallback_;
   }
   return !closing_ && exchange_;
+}
+
+ClientError ClientConnection::tooLarge(const std::string& why) {
+  Exchange& e = *exchange_;
+  std::string().swap(e.response.body);
+  return {ClientErrc::TooLarge, "the answer to " + e.method + " " + e.url.redacted() +
+                                    " is over its limit of " + std::to_string(e.maxBodySize) + " bytes (it " +
+                                    why + ")"};
 }
 
 int ClientConnection::onMessageComplete(llhttp_t* parser) {

@@ -11,6 +11,7 @@
 #include "http/multipart.h"
 #include "replicator/client_thread.h"
 #include "replicator/open_revs_reader.h"
+#include "replicator/remote_answers.h"
 #include "replicator/spool.h"
 #include "replicator/tuning.h"
 
@@ -25,6 +26,8 @@ Status statusOf(const http::ClientResponse& r, const std::string& what) {
   // A certificate that does not verify will not verify on a retry: stop at once, saying why.
   if (r.error.code == http::ClientErrc::CertificateRejected) return {ErrorCode::Forbidden, what + ": " + r.error.message};
   if (r.error.code == http::ClientErrc::InvalidRequest) return {ErrorCode::BadRequest, what + ": " + r.error.message};
+  // An answer over its bound will be as large when asked again.
+  if (r.error.code == http::ClientErrc::TooLarge) return {ErrorCode::TooLarge, what + ": " + r.error.message};
   if (!r.ok()) return {ErrorCode::Internal, what + ": " + r.error.message};
   if (r.status >= 200 && r.status < 300) return Status::ok();
   std::string reason = what + ": HTTP " + std::to_string(r.status) + " " + r.body.substr(0, 200);
@@ -66,7 +69,7 @@ class RemoteEndpoint : public Endpoint {
     simdjson::dom::parser p;
     element root, seq;
     std::string_view start;
-    if (p.parse(r.body).get(root) || root["update_seq"].get(seq))
+    if (p.parse(r.body).get(root) || root.type() != simdjson::dom::element_type::OBJECT || root["update_seq"].get(seq))
       return Status(ErrorCode::NotFound, describe() + " is not a CouchDB database (no update_seq)");
     PeerInfo info{db::toJson(seq), ""};
     if (!root["instance_start_time"].get(start)) info.instanceStartTime = start;
@@ -83,6 +86,9 @@ class RemoteEndpoint : public Endpoint {
     auto r = send("GET", "/" + http::encodeDocId(id), "");
     if (r.ok() && r.status == 404) return std::optional<std::string>();
     if (Status st = statusOf(r, "GET checkpoint"); !st) return st;
+    simdjson::dom::parser p;
+    simdjson::dom::object checkpoint;
+    if (p.parse(r.body).get(checkpoint)) return badAnswer("GET " + describe() + "/" + id, "not a JSON object");
     return std::optional<std::string>(std::move(r.body));
   }
 
@@ -92,7 +98,8 @@ class RemoteEndpoint : public Endpoint {
     simdjson::dom::parser p;
     std::string_view rev;
     element root;
-    if (p.parse(r.body).get(root) || root["rev"].get(rev)) return Status(ErrorCode::Internal, "checkpoint answer without rev");
+    if (p.parse(r.body).get(root) || root.type() != simdjson::dom::element_type::OBJECT || root["rev"].get(rev))
+      return badAnswer("PUT " + describe() + "/" + id, "no string `rev`");
     return std::string(rev);
   }
 
@@ -127,44 +134,22 @@ class RemoteEndpoint : public Endpoint {
       appendQueryParams(filter.queryParams, q);
     }
     http::ClientRequest req = request(method, "/_changes" + http::buildQuery(q), body);
+    req.maxBodySize = std::max(tuning::kSmallAnswerBytes, limit * tuning::kChangesRowBytes);
     // The feed watchdog: the read timer restarts with every byte, heartbeats included, so only a feed
     // silent past two heartbeats (or past its own timeout, for a peer without heartbeats) times out.
+    // A feed that keeps sending heartbeats past its timeout, and one silence more, never ends: it fails.
     if (wait) {
       auto silence = std::max(tuning::feedSilence(options_.heartbeat), timeout + options_.heartbeat);
       req.readTimeoutMs = static_cast<uint64_t>(silence.count());
+      req.deadlineMs = static_cast<uint64_t>((timeout + silence).count());
     }
     // A waiting feed has its own connection and I/O thread, so interrupt() can cancel it alone.
     ClientThread& client = wait ? feedClient() : *client_;
     if (wait && interrupted_) return Status(ErrorCode::Internal, "interrupted");
     auto r = exchange(client, std::move(req));
-    if (Status st = statusOf(r, "GET _changes"); !st) return st;
-    simdjson::dom::parser p;
-    element root, last;
-    simdjson::dom::array results;
-    if (p.parse(r.body).get(root) || root["results"].get(results)) return Status(ErrorCode::Internal, "bad _changes answer");
-    ChangesBatch batch;
-    for (element row : results) {
-      ChangeRow c;
-      element seq;
-      std::string_view id;
-      if (row["id"].get(id) || row["seq"].get(seq)) continue;
-      c.id = id;
-      c.seq = db::toJson(seq);
-      bool deleted = false;
-      if (!row["deleted"].get(deleted)) c.deleted = deleted;
-      simdjson::dom::array changes;
-      if (!row["changes"].get(changes)) {
-        for (element ch : changes) {
-          std::string_view rev;
-          if (!ch["rev"].get(rev)) c.revs.emplace_back(rev);
-        }
-      }
-      batch.rows.push_back(std::move(c));
-    }
-    batch.lastSeq = !root["last_seq"].get(last) ? db::toJson(last) : batch.rows.empty() ? since : batch.rows.back().seq;
-    uint64_t pending = 0;
-    if (!root["pending"].get(pending)) batch.pending = pending;
-    return batch;
+    const std::string what = method + " " + describe() + "/_changes";
+    if (Status st = statusOf(r, what); !st) return st;
+    return decodeChanges(r.body, since, what);
   }
 
   Result<std::vector<MissingRevs>> revsDiff(
@@ -179,31 +164,12 @@ class RemoteEndpoint : public Endpoint {
       }
       w.EndObject();
     });
-    auto r = send("POST", "/_revs_diff", body);
-    if (Status st = statusOf(r, "POST _revs_diff"); !st) return st;
-    simdjson::dom::parser p;
-    element root;
-    if (p.parse(r.body).get(root) || root.type() != simdjson::dom::element_type::OBJECT)
-      return Status(ErrorCode::Internal, "bad _revs_diff answer");
-    std::vector<MissingRevs> out;
-    for (auto field : simdjson::dom::object(root)) {
-      MissingRevs m{std::string(field.key), {}, {}};
-      simdjson::dom::array list;
-      if (!field.value["missing"].get(list)) {
-        for (element e : list) {
-          std::string_view s;
-          if (!e.get(s)) m.missing.emplace_back(s);
-        }
-      }
-      if (!field.value["possible_ancestors"].get(list)) {
-        for (element e : list) {
-          std::string_view s;
-          if (!e.get(s)) m.possibleAncestors.emplace_back(s);
-        }
-      }
-      if (!m.missing.empty()) out.push_back(std::move(m));
-    }
-    return out;
+    http::ClientRequest req = request("POST", "/_revs_diff", body);
+    req.maxBodySize = tuning::kBatchAnswerBytes;
+    auto r = exchange(*client_, std::move(req));
+    const std::string what = "POST " + describe() + "/_revs_diff";
+    if (Status st = statusOf(r, what); !st) return st;
+    return decodeRevsDiff(r.body, revs, what);
   }
 
   Result<std::vector<FetchedRev>> fetch(const std::vector<MissingRevs>& missing,
@@ -232,10 +198,15 @@ class RemoteEndpoint : public Endpoint {
   Result<std::vector<FetchedRev>> fetchStreamed(const MissingRevs& m) override {
     auto spool = Spool::create();
     if (!spool) return spool.status();
-    OpenRevsReader reader(m.id, *spool);
+    // A JSON answer holds the attachments inline, as base64: bounded by what their stubs said.
+    const uint64_t inlineBytes = m.attachmentBytes / 3 * 4 + 4;
+    const size_t revs = std::max<size_t>(1, m.missing.size());
+    OpenRevsReader reader(m, *spool, "GET " + describe() + "/" + m.id + "?open_revs",
+                          tuning::kDocumentAnswerBytes + revs * inlineBytes);
     http::ClientRequest req = request("GET", "/" + http::encodeDocId(m.id) + openRevsQuery(m, true), "");
     for (auto& [name, value] : req.headers)
       if (name == "Accept") value = "multipart/mixed, application/json";
+    req.deadlineMs = deadlineFor(m.attachmentBytes * revs);
     Sink sink{[&](const http::ResponseHead& head) { reader.headers(head); },
               [&](std::string_view piece) { return reader.data(piece); }};
     auto r = exchange(*client_, std::move(req), &sink);
@@ -244,7 +215,7 @@ class RemoteEndpoint : public Endpoint {
     auto got = reader.finish();
     // The reader's own verdict first when it stopped the transfer (a malformed answer).
     if (!got && r.error.code == http::ClientErrc::Cancelled && !interrupted_) return got.status();
-    if (Status st = statusOf(r, "GET " + m.id); !st) return st;
+    if (Status st = statusOf(r, "GET " + describe() + "/" + m.id + "?open_revs"); !st) return st;
     return got;
   }
 
@@ -271,9 +242,8 @@ class RemoteEndpoint : public Endpoint {
   Result<std::vector<FetchedRev>> fetchAll(const std::vector<MissingRevs>& missing, bool attachments) {
     if (!noBulkGet_) {
       auto got = bulkGet(missing, attachments);
-      if (got || got.status().code() == ErrorCode::Internal || got.status().code() == ErrorCode::Unauthorized ||
-          got.status().code() == ErrorCode::Forbidden)
-        return got;
+      if (!got) return got.status();
+      if (*got) return std::move(**got);
       noBulkGet_ = true;  // an old peer without _bulk_get: fall back to one GET per document
     }
     std::vector<FetchedRev> out;
@@ -287,16 +257,14 @@ class RemoteEndpoint : public Endpoint {
         continue;
       }
       http::ClientRequest req = request("GET", "/" + http::encodeDocId(m.id) + openRevsQuery(m, false), "");
+      req.maxBodySize = tuning::kDocumentAnswerBytes;
       auto r = exchange(*client_, std::move(req));
       if (r.ok() && r.status == 404) continue;
-      if (Status st = statusOf(r, "GET " + m.id); !st) return st;
-      simdjson::dom::parser p;
-      simdjson::dom::array arr;
-      if (p.parse(r.body).get(arr)) return Status(ErrorCode::Internal, "bad open_revs answer for " + m.id);
-      for (element e : arr) {
-        element doc;
-        if (!e["ok"].get(doc)) out.push_back({m.id, db::toJson(doc), {}});
-      }
+      const std::string what = "GET " + describe() + "/" + m.id + "?open_revs";
+      if (Status st = statusOf(r, what); !st) return st;
+      auto got = decodeOpenRevs(r.body, m, what);
+      if (!got) return got.status();
+      for (auto& d : *got) out.push_back(std::move(d));
     }
     return out;
   }
@@ -349,23 +317,14 @@ class RemoteEndpoint : public Endpoint {
       w.EndArray();
       w.EndObject();
     });
-    auto r = send("POST", "/_bulk_docs", body);
-    if (Status st = statusOf(r, "POST _bulk_docs"); !st) return st;
-    simdjson::dom::parser p;
-    simdjson::dom::array arr;
-    if (p.parse(r.body).get(arr)) return Status(ErrorCode::Internal, "bad _bulk_docs answer");
-    for (element e : arr) {
-      std::string_view id, rev, error, reason;
-      if (e["error"].get(error)) continue;  // CouchDB lists only failures with new_edits=false
-      // Missing fields stay empty: the failure is still counted.
-      if (e["id"].get(id)) id = {};
-      if (e["rev"].get(rev)) rev = {};
-      if (e["reason"].get(reason)) reason = error;
-      ErrorCode code = error == "forbidden" ? ErrorCode::Forbidden
-                       : error == "unauthorized" ? ErrorCode::Unauthorized
-                                                 : ErrorCode::Internal;
-      failures.push_back({std::string(id), std::string(rev), Status(code, std::string(reason))});
-    }
+    http::ClientRequest req = request("POST", "/_bulk_docs", body);
+    req.maxBodySize = tuning::kBatchAnswerBytes;
+    auto r = exchange(*client_, std::move(req));
+    const std::string what = "POST " + describe() + "/_bulk_docs";
+    if (Status st = statusOf(r, what); !st) return st;
+    auto answered = decodeBulkDocs(r.body, what);
+    if (!answered) return answered.status();
+    for (auto& f : *answered) failures.push_back(std::move(f));
     return failures;
   }
 
@@ -411,7 +370,10 @@ class RemoteEndpoint : public Endpoint {
     }
   }
 
-  Result<std::vector<FetchedRev>> bulkGet(const std::vector<MissingRevs>& missing, bool attachments) {
+  // The revisions, or nullopt when the peer has no _bulk_get. An answer over its bound is asked again in
+  // halves, down to one document (see tuning::kBatchAnswerBytes).
+  Result<std::optional<std::vector<FetchedRev>>> bulkGet(const std::vector<MissingRevs>& missing, bool attachments) {
+    using Answer = std::optional<std::vector<FetchedRev>>;
     std::string body = writeJsonDoc([&](db::JsonWriter& w) {
       w.StartObject();
       db::writeKey(w, "docs");
@@ -435,28 +397,28 @@ class RemoteEndpoint : public Endpoint {
       w.EndArray();
       w.EndObject();
     });
-    auto r = send("POST", attachments ? "/_bulk_get?revs=true&latest=true&attachments=true"
-                                      : "/_bulk_get?revs=true&latest=true&attachments=false",
-                  body);
-    if (Status st = statusOf(r, "POST _bulk_get"); !st) {
-      if (r.ok() && (r.status == 405 || r.status == 501)) return Status(ErrorCode::NotFound, st.reason());
-      return st;
+    http::ClientRequest req = request("POST", attachments ? "/_bulk_get?revs=true&latest=true&attachments=true"
+                                                          : "/_bulk_get?revs=true&latest=true&attachments=false",
+                                      body);
+    req.maxBodySize = missing.size() == 1 ? tuning::kDocumentAnswerBytes : tuning::kBatchAnswerBytes;
+    auto r = exchange(*client_, std::move(req));
+    const std::string what = "POST " + describe() + "/_bulk_get";
+    if (r.error.code == http::ClientErrc::TooLarge && missing.size() > 1) {
+      const auto half = missing.begin() + static_cast<long>(missing.size() / 2);
+      auto first = bulkGet({missing.begin(), half}, attachments);
+      if (!first || !*first) return first;
+      auto second = bulkGet({half, missing.end()}, attachments);
+      if (!second || !*second) return second;
+      for (auto& d : **second) (*first)->push_back(std::move(d));
+      return first;
     }
-    simdjson::dom::parser p;
-    element root;
-    simdjson::dom::array results;
-    if (p.parse(r.body).get(root) || root["results"].get(results)) return Status(ErrorCode::Internal, "bad _bulk_get answer");
-    std::vector<FetchedRev> out;
-    for (element res : results) {
-      std::string_view id;
-      simdjson::dom::array docs;
-      if (res["id"].get(id) || res["docs"].get(docs)) continue;
-      for (element d : docs) {
-        element ok;
-        if (!d["ok"].get(ok)) out.push_back({std::string(id), db::toJson(ok), {}});
-      }
-    }
-    return out;
+    // An old peer without _bulk_get answers 404, 405, 501 or, treating it as a document, 400 or 415.
+    if (r.ok() && (r.status == 400 || r.status == 404 || r.status == 405 || r.status == 415 || r.status == 501))
+      return Answer();
+    if (Status st = statusOf(r, what); !st) return st;
+    auto got = decodeBulkGet(r.body, missing, what);
+    if (!got) return got.status();
+    return Answer(std::move(*got));
   }
 
   // `root` written again, each `_attachments` entry's value by `entry(name, value, w)` (its key is written).
@@ -618,6 +580,7 @@ class RemoteEndpoint : public Endpoint {
     } else {
       chain->add(std::move(text));
       req.bodyLength = chain->size();
+      req.deadlineMs = deadlineFor(req.bodyLength);
       req.bodyReader = [chain](uint64_t offset, char* buf, size_t n) { return chain->read(offset, buf, n); };
     }
     auto r = exchange(*client_, std::move(req));
@@ -638,7 +601,19 @@ class RemoteEndpoint : public Endpoint {
     if (!body.empty() || method == "POST" || method == "PUT") req.headers.emplace_back("Content-Type", "application/json");
     req.body = body;
     req.acceptGzip = true;
+    // Callers with larger answers raise this; the deadline bounds a peer that trickles bytes for ever.
+    req.maxBodySize = tuning::kSmallAnswerBytes;
+    if (options_.timeout.count() > 0)
+      req.deadlineMs = static_cast<uint64_t>(options_.timeout.count()) * tuning::kAnswerDeadlineTimeouts;
     return req;
+  }
+
+  // The deadline of a request that moves `bytes` of attachments besides its JSON: time enough at
+  // tuning::kSlowestPeerBytesPerSecond.
+  uint64_t deadlineFor(uint64_t bytes) const {
+    if (options_.timeout.count() <= 0) return 0;
+    return static_cast<uint64_t>(options_.timeout.count()) * tuning::kAnswerDeadlineTimeouts +
+           bytes * 1000 / tuning::kSlowestPeerBytesPerSecond;
   }
 
   http::ClientResponse send(const std::string& method, const std::string& path, const std::string& body) {

@@ -47,6 +47,27 @@ inline constexpr std::chrono::milliseconds longpollTimeout(std::chrono::millisec
 inline constexpr int kRetries = 8;
 inline constexpr std::chrono::milliseconds kBackoffStart{250};
 inline constexpr std::chrono::milliseconds kBackoffMax{30000};
+// What a peer's answer may hold, so a broken or hostile peer (a body that never ends, a line without end)
+// costs a bounded amount of memory: past its bound a request fails with too_large, which is not retried.
+// The database's info, a checkpoint, a login, a write's answer: small documents, kilobytes in practice.
+inline constexpr size_t kSmallAnswerBytes = 4 * 1024 * 1024;
+// A _changes answer per row asked for: a row is an id, a sequence and the leaves' revisions, well under
+// 1 KB unless a document has hundreds of conflicts.
+inline constexpr size_t kChangesRowBytes = 16 * 1024;
+// A _revs_diff, _bulk_docs or _bulk_get answer for one batch. A _bulk_get answer over it is asked again
+// in halves, down to one document, which may take kDocumentAnswerBytes: batches of large documents still
+// replicate, a few at a time. (A body grows by doubling, so one at its bound briefly takes 1.5 times it.)
+inline constexpr size_t kBatchAnswerBytes = 16 * 1024 * 1024;
+// One document's revisions: CouchDB's max_document_size is 8 MB by default, and attachments inline in a
+// fetched document are under kStreamThreshold.
+inline constexpr size_t kDocumentAnswerBytes = 32 * 1024 * 1024;
+// A buffered answer must arrive whole within this many request timeouts (ReplicationOptions::timeout,
+// 30 s by default: 5 minutes, a batch of 32 MB at 100 KB/s). The timeout alone restarts with every byte,
+// so a peer trickling newlines for ever would hold the replication for ever.
+inline constexpr int kAnswerDeadlineTimeouts = 10;
+// Requests that move attachment bytes get, on top of that, time for their bytes at this rate: a slow link
+// is waited for (a GB takes up to 18 hours), a peer that trickles for ever is not.
+inline constexpr uint64_t kSlowestPeerBytesPerSecond = 16 * 1024;
 // Entries of history kept in a checkpoint document (CouchDB keeps 50).
 inline constexpr size_t kHistoryLimit = 50;
 
