@@ -80,6 +80,7 @@ Status Store::init(const std::string& path) {
   path_ = path;
   if (Status st = conn_.open(path, options_.createIfMissing, options_.syncFull); !st) return st;
   Transaction txn(conn_);
+  if (Status st = txn.begun(); !st) return st;
   if (Status st = migrate(); !st) return st;
   if (Status st = conn_.exec(kSchema); !st) return st;
   Statement get(conn_.prepare("SELECT key, value FROM meta"));
@@ -223,6 +224,7 @@ Status Store::setRevsLimit(uint32_t limit) {
   if (limit == 0) return badRequest("revs_limit must be a positive integer");
   std::lock_guard lock(mu_);
   Transaction txn(conn_);
+  if (Status st = txn.begun(); !st) return st;
   Statement put(conn_.prepare("INSERT OR REPLACE INTO meta(key, value) VALUES('revs_limit', ?)"));
   put.bind(1, static_cast<int64_t>(limit));
   if (!put.exec()) return conn_.error("set revs_limit");
@@ -308,6 +310,7 @@ Result<DocResult> Store::putLocal(std::string_view rawId, std::string_view json)
   }
   std::lock_guard lock(mu_);
   Transaction txn(conn_);
+  if (Status st = txn.begun(); !st) return st;
   Statement get(conn_.prepare("SELECT rev FROM local_docs WHERE id = ?"));
   get.bind(1, std::string_view(id));
   std::optional<uint64_t> current;
@@ -336,6 +339,7 @@ Result<DocResult> Store::removeLocal(std::string_view rawId, std::string_view re
   if (!given) return given.status();
   std::lock_guard lock(mu_);
   Transaction txn(conn_);
+  if (Status st = txn.begun(); !st) return st;
   Statement get(conn_.prepare("SELECT rev FROM local_docs WHERE id = ?"));
   get.bind(1, std::string_view(id));
   if (!get.step()) return notFound("missing");
@@ -355,6 +359,7 @@ Status Store::compact() {
   closeBlobReaders();  // compaction may delete their rows; an open handle would also pin the WAL
   {
     Transaction txn(conn_);
+    if (Status st = txn.begun(); !st) return st;
     Statement scan(conn_.prepare("SELECT seq, id, tree FROM docs"));
     Statement drop(conn_.prepare("DELETE FROM revs WHERE doc_id = ? AND rev = ?"));
     Statement save(conn_.prepare("UPDATE docs SET tree = ? WHERE seq = ?"));

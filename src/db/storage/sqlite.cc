@@ -55,13 +55,21 @@ Status Connection::error(std::string_view what) const {
   return {ErrorCode::Internal, std::string(what) + ": " + lastError()};
 }
 
-Transaction::Transaction(Connection& c) : conn_(c) { (void)conn_.exec("BEGIN IMMEDIATE"); }
+// A failed BEGIN leaves no transaction of ours to roll back (when it failed because one was already open,
+// that one is not ours to end), so the destructor then does nothing.
+Transaction::Transaction(Connection& c) : conn_(c) {
+  if (Status st = conn_.exec("BEGIN IMMEDIATE"); !st) {
+    begun_ = Status(ErrorCode::Internal, "begin transaction: " + st.reason());
+    done_ = true;
+  }
+}
 
 Transaction::~Transaction() {
   if (!done_) (void)conn_.exec("ROLLBACK");
 }
 
 Status Transaction::commit() {
+  if (!begun_) return begun_;
   done_ = true;
   Status st = conn_.exec("COMMIT");
   if (!st) (void)conn_.exec("ROLLBACK");

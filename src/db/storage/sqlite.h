@@ -1,5 +1,7 @@
 // sqlite.h — RAII over SQLite: a Connection owns the handle and caches prepared statements; a
 // Statement is a borrowed, reset-on-scope-exit cursor; a Transaction rolls back unless committed.
+// A Transaction whose BEGIN failed says so (begun()): its caller must not write, since every statement
+// outside a transaction would commit on its own and a failure midway would leave half a write.
 //
 // One Connection is used by one thread at a time (the Store serialises calls). Text and blob views
 // returned by a Statement are valid until the next step() or reset() of that statement.
@@ -90,16 +92,21 @@ class Connection {
   std::map<const char*, sqlite3_stmt*> cache_;
 };
 
+// BEGIN IMMEDIATE on construction; ROLLBACK on destruction unless commit() was called.
 class Transaction {
  public:
   explicit Transaction(Connection& c);
   ~Transaction();
   Transaction(const Transaction&) = delete;
   Transaction& operator=(const Transaction&) = delete;
+  // ok when BEGIN succeeded. Check it before the first statement: on failure, return it and write nothing.
+  [[nodiscard]] const Status& begun() const { return begun_; }
+  // COMMIT; on failure the transaction is rolled back. A transaction that never began answers begun().
   Status commit();
 
  private:
   Connection& conn_;
+  Status begun_;
   bool done_ = false;
 };
 
