@@ -4,13 +4,218 @@
 #include <sqlite3.h>
 
 #include <catch2/catch.hpp>
+#include <filesystem>
 #include <string>
+#include <vector>
 
 #include "db/storage/sqlite.h"
+#include "faulty_vfs.h"
 #include "settee/database.h"
 #include "test_util.h"
 
 using namespace settee;
+using test::FaultyDisk;
+
+namespace {
+
+// Re-arms nothing after a test, whatever happened in it.
+struct Disarm {
+  ~Disarm() { FaultyDisk::disarm(); }
+};
+
+DatabaseOptions onFaultyDisk() {
+  DatabaseOptions options;
+  options.vfs = FaultyDisk::install();
+  return options;
+}
+
+std::string doc(const std::string& id, size_t pad = 300) {
+  return R"({"_id":")" + id + R"(","pad":")" + std::string(pad, 'p') + "\"}";
+}
+
+std::string withAttachment(const std::string& id, const std::string& base64) {
+  return R"({"_id":")" + id + R"(","_attachments":{"a.txt":{"content_type":"text/plain","data":")" + base64 +
+         "\"}}}";
+}
+
+std::string integrityCheck(const std::string& path) {
+  sqlite3* db = nullptr;
+  REQUIRE(sqlite3_open(path.c_str(), &db) == SQLITE_OK);
+  sqlite3_stmt* st = nullptr;
+  REQUIRE(sqlite3_prepare_v2(db, "PRAGMA integrity_check", -1, &st, nullptr) == SQLITE_OK);
+  std::string result =
+      sqlite3_step(st) == SQLITE_ROW ? reinterpret_cast<const char*>(sqlite3_column_text(st, 0)) : "";
+  sqlite3_finalize(st);
+  sqlite3_close(db);
+  return result;
+}
+
+std::vector<std::string_view> views(const std::vector<std::string>& docs) {
+  return {docs.begin(), docs.end()};
+}
+
+// Writes `n` documents named prefix0..prefixN-1 in one bulk call; true when every one was acknowledged.
+bool bulk(Database& db, const std::string& prefix, int n, std::string* error = nullptr) {
+  std::vector<std::string> docs;
+  for (int i = 0; i < n; ++i) docs.push_back(doc(prefix + std::to_string(i)));
+  bool ok = true;
+  for (auto& r : db.bulkDocs(views(docs))) {
+    if (!r.status) {
+      ok = false;
+      if (error) *error = r.status.reason();
+    }
+  }
+  return ok;
+}
+
+int present(Database& db, const std::string& prefix, int n) {
+  int found = 0;
+  for (int i = 0; i < n; ++i) found += db.get(prefix + std::to_string(i)).isOk() ? 1 : 0;
+  return found;
+}
+
+}  // namespace
+
+TEST_CASE(
+    "Disk full: a write that does not fit answers an error, and every acknowledged write stays readable",
+    "[db][diskfull]") {
+  Disarm disarm;
+  test::TempDir dir;
+  const std::string path = dir.file("full.settee");
+  int acknowledged = 0;
+  std::string reason;
+  {
+    auto db = Database::open(path, "full", onFaultyDisk());
+    REQUIRE(db);
+    REQUIRE(bulk(**db, "before", 50));
+    FaultyDisk::resetFaults();
+    FaultyDisk::fillAfter(256 * 1024);
+    // Batches of 20 until the disk is full; each batch is whole or absent.
+    for (; acknowledged < 100; ++acknowledged) {
+      if (!bulk(**db, "b" + std::to_string(acknowledged) + "-", 20, &reason)) break;
+    }
+    REQUIRE(FaultyDisk::faults() > 0);
+    REQUIRE(acknowledged < 100);
+    CHECK_THAT(reason, Catch::Contains("full"));
+    const std::string failed = "b" + std::to_string(acknowledged) + "-";
+    // The full disk still serves reads: everything acknowledged, nothing of the failed batch.
+    CHECK(present(**db, "before", 50) == 50);
+    for (int b = 0; b < acknowledged; ++b) CHECK(present(**db, "b" + std::to_string(b) + "-", 20) == 20);
+    CHECK(present(**db, failed, 20) == 0);
+    // Counters roll back with the batch.
+    CHECK((*db)->info().docCount == static_cast<uint64_t>(50 + 20 * acknowledged));
+    CHECK((*db)->info().updateSeq == static_cast<uint64_t>(50 + 20 * acknowledged));
+    // Single writes fail too while the disk is full, with an error rather than a success.
+    auto single = (*db)->put(doc("single"));
+    CHECK_FALSE(single.isOk());
+
+    // Space freed: the same handle writes again, the failed batch included.
+    FaultyDisk::disarm();
+    CHECK(bulk(**db, failed, 20));
+    REQUIRE((*db)->put(doc("after")).isOk());
+  }
+  CHECK(integrityCheck(path) == "ok");
+  auto db = Database::open(path, "full");
+  REQUIRE(db);
+  CHECK(present(**db, "before", 50) == 50);
+  for (int b = 0; b <= acknowledged; ++b) CHECK(present(**db, "b" + std::to_string(b) + "-", 20) == 20);
+  CHECK((*db)->get("after").isOk());
+  CHECK((*db)->info().docCount == static_cast<uint64_t>(50 + 20 * (acknowledged + 1) + 1));
+}
+
+namespace {
+
+// A bulk write (30 new documents, one with an inline attachment, and 10 updates whose attachments are
+// stubs of their parent's) on a fresh handle whose n-th disk read or write fails, for n = 1, 2, ... until
+// the write runs without meeting a fault. Each time the write must be whole or absent — in the same
+// handle, the disk healthy again, and after reopening — and the file must pass integrity_check.
+void everyFaultAllOrNothing(bool failReads) {
+  Disarm disarm;
+  test::TempDir dir;
+  const std::string base = dir.file("base.settee");
+  std::vector<std::string> baseRevs;
+  {
+    auto db = Database::open(base, "base");
+    REQUIRE(db);
+    REQUIRE(bulk(**db, "old", 100));
+    for (int i = 0; i < 10; ++i) {
+      auto r = (*db)->put(withAttachment("att" + std::to_string(i), "YXR0YWNobWVudA=="));
+      REQUIRE(r.isOk());
+      baseRevs.push_back(r->rev);
+    }
+  }
+  auto updated = [&](Database& db) {
+    int n = 0;
+    for (int i = 0; i < 10; ++i) {
+      auto got = db.get("att" + std::to_string(i));
+      REQUIRE(got.isOk());
+      n += got->find(baseRevs[static_cast<size_t>(i)]) == std::string::npos ? 1 : 0;
+    }
+    return n;
+  };
+  int failed = 0, faults = 0;
+  for (int n = 1; n < 3000; ++n) {
+    INFO((failReads ? "the read that fails: " : "the write that fails: ") << n);
+    const std::string path = dir.file("copy" + std::to_string(n) + ".settee");
+    std::filesystem::copy_file(base, path);
+    bool ok = true;
+    {
+      auto db = Database::open(path, "copy", onFaultyDisk());
+      REQUIRE(db);
+      FaultyDisk::resetFaults();
+      if (failReads)
+        FaultyDisk::failRead(n);
+      else
+        FaultyDisk::failWrite(n);
+      std::vector<std::string> docs;
+      for (int i = 0; i < 30; ++i) docs.push_back(doc("new" + std::to_string(i), 2000));
+      docs.push_back(withAttachment("withatt", "aGVsbG8gd29ybGQ="));
+      for (int i = 0; i < 10; ++i)
+        docs.push_back(R"({"_id":"att)" + std::to_string(i) + R"(","_rev":")" +
+                       baseRevs[static_cast<size_t>(i)] +
+                       R"(","v":2,"_attachments":{"a.txt":{"stub":true}}})");
+      for (auto& r : (*db)->bulkDocs(views(docs))) ok = ok && r.status.isOk();
+      const bool faulted = FaultyDisk::faults() > 0;
+      FaultyDisk::disarm();
+      // The same handle, disk healthy again: old documents read, the batch is all or nothing.
+      CHECK(present(**db, "old", 100) == 100);
+      CHECK(present(**db, "new", 30) == (ok ? 30 : 0));
+      CHECK((*db)->getAttachment("withatt", "a.txt").isOk() == ok);
+      CHECK(updated(**db) == (ok ? 10 : 0));
+      if (!faulted) {
+        CHECK(ok);
+        break;
+      }
+      ++faults;
+      failed += ok ? 0 : 1;
+    }
+    CHECK(integrityCheck(path) == "ok");
+    auto db = Database::open(path, "copy");
+    REQUIRE(db);
+    CHECK(present(**db, "old", 100) == 100);
+    CHECK(present(**db, "new", 30) == (ok ? 30 : 0));
+    CHECK(updated(**db) == (ok ? 10 : 0));
+    CHECK((*db)->info().docCount == (ok ? 141u : 110u));
+    db->reset();
+    std::filesystem::remove(path);
+  }
+  // The faults reached the write (some made it fail), and the loop ran past the last of them.
+  CHECK(faults > 0);
+  CHECK(failed > 0);
+}
+
+}  // namespace
+
+TEST_CASE(
+    "Disk full: a bulk write failing at any one disk write is absent whole, or acknowledged and present",
+    "[db][diskfull]") {
+  everyFaultAllOrNothing(false);
+}
+
+TEST_CASE("Disk full: a bulk write failing at any one disk read is absent whole, or acknowledged and present",
+          "[db][diskfull]") {
+  everyFaultAllOrNothing(true);
+}
 
 TEST_CASE("Transaction: a failed BEGIN is an error, and commit() never answers success for it",
           "[db][diskfull]") {

@@ -9,9 +9,9 @@ Connection::~Connection() {
   if (db_) sqlite3_close(db_);
 }
 
-Status Connection::open(const std::string& path, bool create, bool syncFull) {
+Status Connection::open(const std::string& path, bool create, bool syncFull, const std::string& vfs) {
   int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX | (create ? SQLITE_OPEN_CREATE : 0);
-  if (sqlite3_open_v2(path.c_str(), &db_, flags, nullptr) != SQLITE_OK) {
+  if (sqlite3_open_v2(path.c_str(), &db_, flags, vfs.empty() ? nullptr : vfs.c_str()) != SQLITE_OK) {
     Status st = error("open " + path);
     sqlite3_close(db_);
     db_ = nullptr;

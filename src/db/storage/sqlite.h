@@ -79,7 +79,8 @@ class Connection {
   Connection(const Connection&) = delete;
   Connection& operator=(const Connection&) = delete;
 
-  Status open(const std::string& path, bool create, bool syncFull);
+  // `vfs` names a registered SQLite VFS; empty is SQLite's default (tests name a faulty one).
+  Status open(const std::string& path, bool create, bool syncFull, const std::string& vfs = {});
   Status exec(const char* sql);
   // A cached prepared statement for `sql` (a string literal: the cache is keyed by its address).
   sqlite3_stmt* prepare(const char* sql);
