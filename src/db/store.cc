@@ -387,12 +387,16 @@ Status Store::compact() {
         save.reset();
       }
     }
+    if (scan.failed()) return conn_.error("compact");
     scan.reset();
+    // A scan cut short by a read error must fail the compaction, not end it: a digest missing from `used`
+    // would have its attachment deleted while revisions still refer to it.
     std::set<std::string> used;
     Statement atts(conn_.prepare("SELECT atts FROM revs WHERE atts IS NOT NULL"));
     while (atts.step()) {
       for (auto& a : decodeAttachments(atts.text(0))) used.insert(a.digest);
     }
+    if (atts.failed()) return conn_.error("compact attachments");
     atts.reset();
     Statement digests(conn_.prepare("SELECT digest FROM attachments"));
     std::vector<std::string> unused;
@@ -400,6 +404,7 @@ Status Store::compact() {
       std::string d(digests.text(0));
       if (!used.count(d)) unused.push_back(std::move(d));
     }
+    if (digests.failed()) return conn_.error("compact attachments");
     digests.reset();
     Statement dropAtt(conn_.prepare("DELETE FROM attachments WHERE digest = ?"));
     for (auto& d : unused) {

@@ -253,3 +253,78 @@ TEST_CASE("Transaction: a failed BEGIN is an error, and commit() never answers s
   CHECK(std::string(reinterpret_cast<const char*>(sqlite3_column_text(count, 0))) == "2");
   sqlite3_finalize(count);
 }
+
+TEST_CASE("Disk full: compaction failing at any one read keeps every attachment a revision refers to",
+          "[db][diskfull][compact]") {
+  // Regression: compaction collected the digests still in use with a scan that stopped quietly on a read
+  // error, then deleted every attachment not collected — attachments of live revisions included.
+  Disarm disarm;
+  test::TempDir dir;
+  const std::string base = dir.file("base.settee");
+  std::vector<std::pair<std::string, std::string>> kept;  // (doc id, attachment data) at the leaves
+  {
+    auto db = Database::open(base, "base");
+    REQUIRE(db);
+    // First, rows compaction leaves alone and reads only in its scan for digests in use: revisions are
+    // scanned in the order they were written, so these come before every revision with an attachment,
+    // and a cold page cache must read them from the disk.
+    std::vector<std::string> filler;
+    for (int i = 0; i < 150; ++i) filler.push_back(doc("filler" + std::to_string(i), 3000));
+    for (auto& r : (*db)->bulkDocs(views(filler))) REQUIRE(r.status.isOk());
+    for (int i = 0; i < 40; ++i) {
+      const std::string id = "d" + std::to_string(i);
+      // Distinct bodies, so each attachment is its own row; large enough to spread over many pages.
+      std::string data = std::string(3000, static_cast<char>('a' + i % 26)) + id;
+      AttachmentBody body{"a.bin", data, nullptr};
+      auto first = (*db)->put(R"({"v":1,"_attachments":{"a.bin":{"content_type":"application/octet-stream",)"
+                              R"("follows":true,"length":)" +
+                                  std::to_string(data.size()) + "}}}",
+                              true, id, {body});
+      REQUIRE(first.isOk());
+      // A second revision keeps the attachment (a stub), so compaction drops the first revision's body.
+      auto second = (*db)->put(
+          R"({"v":2,"_rev":")" + first->rev + R"(","_attachments":{"a.bin":{"stub":true}}})", true, id);
+      REQUIRE(second.isOk());
+      kept.emplace_back(id, data);
+    }
+    // And some whose second revision drops the attachment: compaction may delete those bodies.
+    for (int i = 0; i < 10; ++i) {
+      const std::string id = "gone" + std::to_string(i);
+      AttachmentBody body{"a.bin", std::string(2000, 'g') + id, nullptr};
+      auto first =
+          (*db)->put(R"({"_attachments":{"a.bin":{"content_type":"text/plain","follows":true,"length":)" +
+                         std::to_string(body.data.size()) + "}}}",
+                     true, id, {body});
+      REQUIRE(first.isOk());
+      REQUIRE((*db)->put(R"({"_rev":")" + first->rev + "\"}", true, id).isOk());
+    }
+  }
+  int faulted = 0;
+  // Every third read: the scans read a few hundred pages, and a fault anywhere in a scan is the same case.
+  for (int n = 1; n < 5000; n += 3) {
+    INFO("the read that fails: " << n);
+    const std::string path = dir.file("copy" + std::to_string(n) + ".settee");
+    std::filesystem::copy_file(base, path);
+    auto db = Database::open(path, "copy", onFaultyDisk());
+    REQUIRE(db);
+    FaultyDisk::resetFaults();
+    FaultyDisk::failRead(n);
+    Status st = (*db)->compact();
+    const bool hit = FaultyDisk::faults() > 0;
+    FaultyDisk::disarm();
+    for (const auto& [id, data] : kept) {
+      auto att = (*db)->getAttachment(id, "a.bin");
+      REQUIRE(att.isOk());
+      CHECK(att->data == data);
+    }
+    db->reset();
+    CHECK(integrityCheck(path) == "ok");
+    std::filesystem::remove(path);
+    if (!hit) {
+      CHECK(st.isOk());
+      break;
+    }
+    ++faulted;
+  }
+  CHECK(faulted > 0);
+}
