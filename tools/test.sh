@@ -9,6 +9,8 @@ SETTEE_WITH_NODE=1 tools/setup.sh --asan
 echo "== unit and integration tests (release build)"
 build/settee_tests
 
+echo "== kill -9 at 40 random points of a live node's writes" && tools/crash/kill_test.sh --points 40
+
 echo "== unit tests under ASan + UBSan"
 # The in-process unit tests: store, revision trees, Mango, multipart, router, local replication. (The
 # SIGKILL test forks and kills on purpose, and the live-server tests exercise the release binary above.)

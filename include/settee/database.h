@@ -44,6 +44,9 @@ struct DatabaseOptions {
   // false: durable against process crashes (SQLite synchronous=NORMAL in WAL mode).
   // true: also against power loss (synchronous=FULL), at a cost per commit.
   bool syncFull = false;
+  // The SQLite VFS (sqlite3_vfs_register name) the file is opened with; empty is SQLite's default. For
+  // tests that put a faulty disk under a database (a VFS that fails writes once a budget is spent).
+  std::string vfs;
 };
 
 // The outcome of one document write.

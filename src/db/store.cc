@@ -78,8 +78,9 @@ Result<std::unique_ptr<Store>> Store::open(const std::string& path, const std::s
 
 Status Store::init(const std::string& path) {
   path_ = path;
-  if (Status st = conn_.open(path, options_.createIfMissing, options_.syncFull); !st) return st;
+  if (Status st = conn_.open(path, options_.createIfMissing, options_.syncFull, options_.vfs); !st) return st;
   Transaction txn(conn_);
+  if (Status st = txn.begun(); !st) return st;
   if (Status st = migrate(); !st) return st;
   if (Status st = conn_.exec(kSchema); !st) return st;
   Statement get(conn_.prepare("SELECT key, value FROM meta"));
@@ -223,6 +224,7 @@ Status Store::setRevsLimit(uint32_t limit) {
   if (limit == 0) return badRequest("revs_limit must be a positive integer");
   std::lock_guard lock(mu_);
   Transaction txn(conn_);
+  if (Status st = txn.begun(); !st) return st;
   Statement put(conn_.prepare("INSERT OR REPLACE INTO meta(key, value) VALUES('revs_limit', ?)"));
   put.bind(1, static_cast<int64_t>(limit));
   if (!put.exec()) return conn_.error("set revs_limit");
@@ -308,6 +310,7 @@ Result<DocResult> Store::putLocal(std::string_view rawId, std::string_view json)
   }
   std::lock_guard lock(mu_);
   Transaction txn(conn_);
+  if (Status st = txn.begun(); !st) return st;
   Statement get(conn_.prepare("SELECT rev FROM local_docs WHERE id = ?"));
   get.bind(1, std::string_view(id));
   std::optional<uint64_t> current;
@@ -336,6 +339,7 @@ Result<DocResult> Store::removeLocal(std::string_view rawId, std::string_view re
   if (!given) return given.status();
   std::lock_guard lock(mu_);
   Transaction txn(conn_);
+  if (Status st = txn.begun(); !st) return st;
   Statement get(conn_.prepare("SELECT rev FROM local_docs WHERE id = ?"));
   get.bind(1, std::string_view(id));
   if (!get.step()) return notFound("missing");
@@ -355,6 +359,7 @@ Status Store::compact() {
   closeBlobReaders();  // compaction may delete their rows; an open handle would also pin the WAL
   {
     Transaction txn(conn_);
+    if (Status st = txn.begun(); !st) return st;
     Statement scan(conn_.prepare("SELECT seq, id, tree FROM docs"));
     Statement drop(conn_.prepare("DELETE FROM revs WHERE doc_id = ? AND rev = ?"));
     Statement save(conn_.prepare("UPDATE docs SET tree = ? WHERE seq = ?"));
@@ -382,12 +387,16 @@ Status Store::compact() {
         save.reset();
       }
     }
+    if (scan.failed()) return conn_.error("compact");
     scan.reset();
+    // A scan cut short by a read error must fail the compaction, not end it: a digest missing from `used`
+    // would have its attachment deleted while revisions still refer to it.
     std::set<std::string> used;
     Statement atts(conn_.prepare("SELECT atts FROM revs WHERE atts IS NOT NULL"));
     while (atts.step()) {
       for (auto& a : decodeAttachments(atts.text(0))) used.insert(a.digest);
     }
+    if (atts.failed()) return conn_.error("compact attachments");
     atts.reset();
     Statement digests(conn_.prepare("SELECT digest FROM attachments"));
     std::vector<std::string> unused;
@@ -395,6 +404,7 @@ Status Store::compact() {
       std::string d(digests.text(0));
       if (!used.count(d)) unused.push_back(std::move(d));
     }
+    if (digests.failed()) return conn_.error("compact attachments");
     digests.reset();
     Statement dropAtt(conn_.prepare("DELETE FROM attachments WHERE digest = ?"));
     for (auto& d : unused) {

@@ -315,6 +315,10 @@ std::vector<DocResult> Store::write(std::vector<WriteOp>& ops, bool newEdits) {
       while (results.size() < ops.size()) results.push_back({"", "", st});
     };
     Transaction txn(conn_);
+    if (Status st = txn.begun(); !st) {
+      failAll(st);
+      return results;
+    }
     for (auto& op : ops) {
       results.push_back(writeOne(op, newEdits));
       if (results.back().status.code() == ErrorCode::Internal) {
@@ -353,6 +357,7 @@ Result<DocResult> Store::resolveConflicts(std::string_view id, std::string_view 
       docDelCount_ = del0;
     };
     Transaction txn(conn_);
+    if (Status st = txn.begun(); !st) return st;
     auto loaded = loadDoc(id);
     if (!loaded) return loaded.status();
     if (!loaded->exists) return notFound("missing");
@@ -404,6 +409,7 @@ Result<std::vector<std::pair<std::string, std::vector<std::string>>>> Store::pur
       return st;
     };
     Transaction txn(conn_);
+    if (Status st = txn.begun(); !st) return st;
     Statement drop(conn_.prepare("DELETE FROM revs WHERE doc_id = ? AND rev = ?"));
     for (const auto& [id, list] : revs) {
       auto loaded = loadDoc(id);

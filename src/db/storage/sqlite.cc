@@ -37,10 +37,10 @@ Connection::~Connection() {
   if (db_) sqlite3_close(db_);
 }
 
-Status Connection::open(const std::string& path, bool create, bool syncFull) {
+Status Connection::open(const std::string& path, bool create, bool syncFull, const std::string& vfs) {
   if (Status st = ownerOnly(path, create); !st) return st;
   int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX | (create ? SQLITE_OPEN_CREATE : 0);
-  if (sqlite3_open_v2(path.c_str(), &db_, flags, nullptr) != SQLITE_OK) {
+  if (sqlite3_open_v2(path.c_str(), &db_, flags, vfs.empty() ? nullptr : vfs.c_str()) != SQLITE_OK) {
     Status st = error("open " + path);
     sqlite3_close(db_);
     db_ = nullptr;
@@ -84,13 +84,21 @@ Status Connection::error(std::string_view what) const {
   return {ErrorCode::Internal, std::string(what) + ": " + lastError()};
 }
 
-Transaction::Transaction(Connection& c) : conn_(c) { (void)conn_.exec("BEGIN IMMEDIATE"); }
+// A failed BEGIN leaves no transaction of ours to roll back (when it failed because one was already open,
+// that one is not ours to end), so the destructor then does nothing.
+Transaction::Transaction(Connection& c) : conn_(c) {
+  if (Status st = conn_.exec("BEGIN IMMEDIATE"); !st) {
+    begun_ = Status(ErrorCode::Internal, "begin transaction: " + st.reason());
+    done_ = true;
+  }
+}
 
 Transaction::~Transaction() {
   if (!done_) (void)conn_.exec("ROLLBACK");
 }
 
 Status Transaction::commit() {
+  if (!begun_) return begun_;
   done_ = true;
   Status st = conn_.exec("COMMIT");
   if (!st) (void)conn_.exec("ROLLBACK");

@@ -1,5 +1,7 @@
 // sqlite.h — RAII over SQLite: a Connection owns the handle and caches prepared statements; a
 // Statement is a borrowed, reset-on-scope-exit cursor; a Transaction rolls back unless committed.
+// A Transaction whose BEGIN failed says so (begun()): its caller must not write, since every statement
+// outside a transaction would commit on its own and a failure midway would leave half a write.
 //
 // One Connection is used by one thread at a time (the Store serialises calls). Text and blob views
 // returned by a Statement are valid until the next step() or reset() of that statement.
@@ -78,8 +80,9 @@ class Connection {
   Connection& operator=(const Connection&) = delete;
 
   // Opens (with `create`, makes) the database at `path`. It and its -wal/-shm/-journal are mode 0600
-  // whatever the umask.
-  Status open(const std::string& path, bool create, bool syncFull);
+  // whatever the umask. `vfs` names a registered SQLite VFS; empty is SQLite's default (tests name a
+  // faulty one).
+  Status open(const std::string& path, bool create, bool syncFull, const std::string& vfs = {});
   Status exec(const char* sql);
   // A cached prepared statement for `sql` (a string literal: the cache is keyed by its address).
   sqlite3_stmt* prepare(const char* sql);
@@ -92,16 +95,21 @@ class Connection {
   std::map<const char*, sqlite3_stmt*> cache_;
 };
 
+// BEGIN IMMEDIATE on construction; ROLLBACK on destruction unless commit() was called.
 class Transaction {
  public:
   explicit Transaction(Connection& c);
   ~Transaction();
   Transaction(const Transaction&) = delete;
   Transaction& operator=(const Transaction&) = delete;
+  // ok when BEGIN succeeded. Check it before the first statement: on failure, return it and write nothing.
+  [[nodiscard]] const Status& begun() const { return begun_; }
+  // COMMIT; on failure the transaction is rolled back. A transaction that never began answers begun().
   Status commit();
 
  private:
   Connection& conn_;
+  Status begun_;
   bool done_ = false;
 };
 
