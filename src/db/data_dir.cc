@@ -11,6 +11,14 @@ namespace fs = std::filesystem;
 
 namespace {
 constexpr std::string_view kSuffix = ".settee";
+// The longest suffix SQLite appends to a database's file name for its companions ("-journal"; the WAL's
+// "-wal" and "-shm" are shorter). A name whose file fits but whose journal does not would create a
+// database that can never commit, be opened again or be deleted.
+constexpr std::string_view kLongestCompanion = "-journal";
+// Most file systems (ext4, xfs, btrfs, tmpfs, APFS) allow 255 bytes in one file name.
+constexpr size_t kMaxFileName = 255;
+// Every file SQLite may leave beside a database, removed with it.
+constexpr const char* kCompanions[] = {"", "-wal", "-shm", "-journal"};
 
 // Database names may hold '/', which a file name cannot: it is written as "%2F" (and '%' never
 // appears in a valid name, so the mapping is reversible).
@@ -71,8 +79,26 @@ static Status illegalName() {
           "and / are allowed. Must begin with a letter."};
 }
 
+// Checks what validName cannot: that the name, once encoded ('/' takes three bytes), makes a file name
+// the file system accepts, with room for SQLite's companion files.
+static Status checkName(const std::string& name) {
+  if (!DataDir::validName(name)) return illegalName();
+  size_t encoded = encodeName(name).size() + kSuffix.size() + kLongestCompanion.size();
+  if (encoded > kMaxFileName) {
+    return {ErrorCode::IllegalDatabaseName,
+            "Name: too long for a file name once each '/' is written as %2F (" + std::to_string(encoded) +
+                " of " + std::to_string(kMaxFileName) + " bytes with the journal's suffix)."};
+  }
+  return Status::ok();
+}
+
+static void removeFiles(const std::string& file) {
+  std::error_code ec;
+  for (const char* suffix : kCompanions) fs::remove(file + suffix, ec);
+}
+
 Result<std::shared_ptr<Database>> DataDir::create(const std::string& name) {
-  if (!validName(name)) return illegalName();
+  if (Status st = checkName(name); !st) return st;
   std::lock_guard lock(open_->mu);
   std::string file = fileFor(name);
   if (open_->dbs.count(name) || fs::exists(file))
@@ -80,14 +106,19 @@ Result<std::shared_ptr<Database>> DataDir::create(const std::string& name) {
   DatabaseOptions options = defaults_;
   options.createIfMissing = true;
   auto db = Database::open(file, name, options);
-  if (!db) return db.status();
+  if (!db) {
+    // Whatever the failed open left (an empty file, a journal) would be a database that lists but
+    // cannot be opened; the name stays free instead.
+    removeFiles(file);
+    return db.status();
+  }
   std::shared_ptr<Database> shared(std::move(*db));
   open_->dbs[name] = shared;
   return shared;
 }
 
 Result<std::shared_ptr<Database>> DataDir::open(const std::string& name) {
-  if (!validName(name)) return illegalName();
+  if (Status st = checkName(name); !st) return st;
   std::lock_guard lock(open_->mu);
   auto it = open_->dbs.find(name);
   if (it != open_->dbs.end()) return it->second;
@@ -103,13 +134,12 @@ Result<std::shared_ptr<Database>> DataDir::open(const std::string& name) {
 }
 
 Status DataDir::remove(const std::string& name) {
-  if (!validName(name)) return illegalName();
+  if (Status st = checkName(name); !st) return st;
   std::lock_guard lock(open_->mu);
   std::string file = fileFor(name);
   if (!fs::exists(file)) return notFound("Database does not exist.");
   open_->dbs.erase(name);
-  std::error_code ec;
-  for (const char* suffix : {"", "-wal", "-shm"}) fs::remove(file + suffix, ec);
+  removeFiles(file);
   return Status::ok();
 }
 

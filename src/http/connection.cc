@@ -131,14 +131,28 @@ void Connection::updateReading() {
   }
 }
 
+// Framing is strict where a lenient reading would let a proxy in front of us and this server disagree on
+// where a request ends (request smuggling). llhttp 8 refuses most such shapes itself (Content-Length with
+// Transfer-Encoding, differing Content-Lengths, a last coding other than chunked, spaces before a colon),
+// but in its default build it accepts any two bytes after a chunk's data, a bare LF ending a request line
+// or the head, and obs-fold continuation lines. Those three are checked here, on the bytes we hand it.
 void Connection::drive() {
   if (driving_ || closing_) return;  // the drive() further up the stack picks up where this left off
   driving_ = true;
-  while (!closing_ && !current_ && !closeAfterFlush_ && !resumeOnDrain_ && !input_.empty()) {
+  while (!closing_ && !current_ && !closeAfterFlush_ && !resumeOnDrain_ && (!input_.empty() || parseOwed_)) {
+    parseOwed_ = false;
     const char* data = input_.data();
+    const char* end = data + input_.size();
+    if (!checkChunkEnd(data, end)) {
+      badFraming("Expected CRLF after chunk");
+      break;
+    }
+    const bool head = inHead_;
+    executeEnd_ = end;
     llhttp_errno_t error = llhttp_execute(&parser_, data, input_.size());
+    executeEnd_ = nullptr;
     size_t consumed = input_.size();
-    if (error == HPE_PAUSED) {  // paused by onMessageComplete: one whole request is ready
+    if (error == HPE_PAUSED) {  // paused at the end of a head or of a whole request
       consumed = static_cast<size_t>(llhttp_get_error_pos(&parser_) - data);
       llhttp_resume(&parser_);
     } else if (error != HPE_OK) {
@@ -146,11 +160,54 @@ void Connection::drive() {
       failParse(error);
       break;
     }
+    // A head ends with the pause in onHeadersComplete, so what a head-phase call consumed is all head.
+    if (head && !checkHeadBytes(std::string_view(data, consumed))) break;
+    if (consumed >= 2) {
+      last_[0] = data[consumed - 2];
+      last_[1] = data[consumed - 1];
+    } else if (consumed == 1) {
+      last_[0] = last_[1];
+      last_[1] = data[0];
+    }
+    // The empty line that ends a chunked body's trailers: llhttp takes a bare LF there too.
+    if (messageDone_ && chunked_ && !(last_[0] == '\r' && last_[1] == '\n')) {
+      badFraming("Expected CRLF after the last chunk");
+      break;
+    }
     input_.erase(0, consumed);
     if (messageDone_) dispatch();
   }
   driving_ = false;
   updateReading();
+}
+
+bool Connection::checkChunkEnd(const char* at, const char* end) {
+  for (; chunkCrlfSeen_ < 2 && at < end; ++at, ++chunkCrlfSeen_) {
+    if (*at != "\r\n"[chunkCrlfSeen_]) return false;
+  }
+  return true;
+}
+
+bool Connection::checkHeadBytes(std::string_view head) {
+  char prev = last_[1];
+  for (char c : head) {
+    if (c == '\n' && prev != '\r') {
+      badFraming("Expected CRLF, got a bare LF");
+      return false;
+    }
+    if ((c == ' ' || c == '\t') && prev == '\n') {
+      badFraming("Header continuation lines (obs-fold) are not allowed");
+      return false;
+    }
+    prev = c;
+  }
+  return true;
+}
+
+void Connection::badFraming(const char* reason) {
+  input_.clear();
+  reject(400, "bad_request", reason);
+  failParse(HPE_USER);
 }
 
 void Connection::dispatch() {
@@ -209,6 +266,7 @@ const llhttp_settings_t& Connection::parserSettings() {
     s.on_header_value = onHeaderValue;
     s.on_header_value_complete = onHeaderValueComplete;
     s.on_headers_complete = onHeadersComplete;
+    s.on_chunk_header = onChunkHeader;
     s.on_body = onBody;
     s.on_message_complete = onMessageComplete;
     return s;
@@ -227,6 +285,8 @@ int Connection::onMessageBegin(llhttp_t* parser) {
   self->keepAlive_ = true;
   self->messageDone_ = false;
   self->rejectStatus_ = 0;
+  self->chunked_ = false;
+  self->chunkLeft_ = 0;
   return 0;
 }
 
@@ -309,11 +369,31 @@ int Connection::headersComplete() {
     if (rejectStatus_) return HPE_USER;
     if (hasBody) write("HTTP/1.1 100 Continue\r\n\r\n");
   }
+  inHead_ = false;
+  chunked_ = (parser_.flags & F_CHUNKED) != 0;
+  parseOwed_ = true;  // a request without a body completes with no further input
+  // Pausing here lets drive() check the head's bytes before any of the body is parsed.
+  return HPE_PAUSED;
+}
+
+int Connection::onChunkHeader(llhttp_t* parser) {
+  auto* self = static_cast<Connection*>(parser->data);
+  self->chunkLeft_ = parser->content_length;
   return 0;
 }
 
 int Connection::onBody(llhttp_t* parser, const char* at, size_t length) {
   auto* self = static_cast<Connection*>(parser->data);
+  if (self->chunked_) {
+    self->chunkLeft_ -= std::min<uint64_t>(self->chunkLeft_, length);
+    if (self->chunkLeft_ == 0) {
+      // llhttp skips the two bytes after a chunk's data without looking at them.
+      self->chunkCrlfSeen_ = 0;
+      if (!self->checkChunkEnd(at + length, self->executeEnd_)) {
+        return self->reject(400, "bad_request", "Expected CRLF after chunk");
+      }
+    }
+  }
   const size_t limit = self->server_->options_.maxRequestBodySize;
   self->rawBodyBytes_ += length;
   // Checked even for a body being discarded: reading gigabytes only to refuse them is a cost too.
@@ -343,6 +423,7 @@ int Connection::onMessageComplete(llhttp_t* parser) {
   }
   self->inflater_.reset();
   self->messageDone_ = true;
+  self->inHead_ = true;
   // Pausing here is what serialises pipelined requests: drive() hands this one to the handler and
   // parses no further until its response is finished.
   return HPE_PAUSED;

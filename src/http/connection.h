@@ -56,6 +56,7 @@ class Connection {
   static int onHeaderValue(llhttp_t* parser, const char* at, size_t length);
   static int onHeaderValueComplete(llhttp_t* parser);
   static int onHeadersComplete(llhttp_t* parser);
+  static int onChunkHeader(llhttp_t* parser);
   static int onBody(llhttp_t* parser, const char* at, size_t length);
   static int onMessageComplete(llhttp_t* parser);
   static const llhttp_settings_t& parserSettings();
@@ -75,6 +76,11 @@ class Connection {
   void drive();
   void dispatch();
   void failParse(llhttp_errno_t error);
+  // The framing checks llhttp 8 leaves out (see drive()). checkChunkEnd checks the bytes of [at, end)
+  // that belong to the CRLF due after a chunk's data; checkHeadBytes answers 400 itself.
+  bool checkChunkEnd(const char* at, const char* end);
+  bool checkHeadBytes(std::string_view head);
+  void badFraming(const char* reason);
   void sendError(int status, std::string_view error, std::string_view reason, bool keepAlive);
   std::shared_ptr<Responder> newResponder(bool keepAlive);
   void finishExchange(Responder& responder, bool closeAfter);
@@ -108,7 +114,15 @@ class Connection {
   std::unique_ptr<GzipInflater> inflater_;
   bool keepAlive_ = true;
   bool messageDone_ = false;
-  int rejectStatus_ = 0;  // answer this instead of calling the handler
+  // Framing state for the checks llhttp 8 does not make.
+  bool inHead_ = true;        // the next bytes parsed belong to a request head
+  bool chunked_ = false;      // the request being parsed has a chunked body
+  uint64_t chunkLeft_ = 0;    // data bytes of the current chunk not yet seen
+  size_t chunkCrlfSeen_ = 2;  // bytes checked of the CRLF due after the current chunk's data (2: none due)
+  char last_[2] = {0, 0};     // the last two bytes parsed, for checks that straddle two reads
+  const char* executeEnd_ = nullptr;  // end of the bytes given to the llhttp_execute running now
+  bool parseOwed_ = false;            // llhttp may have work to do without more input (a pause was lifted)
+  int rejectStatus_ = 0;              // answer this instead of calling the handler
   std::string rejectError_, rejectReason_;
 
   bool closing_ = false;
