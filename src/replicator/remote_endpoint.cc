@@ -681,13 +681,15 @@ class RemoteEndpoint : public Endpoint {
     login.url.password.clear();
     auto r = client.call(std::move(login));
     std::lock_guard lock(authMu_);
-    if (!r.ok() || r.status >= 500 || r.status == 429) {  // decide on a later request
+    // A login answer over its bound would be as large next time: no usable sessions here.
+    const bool tooLarge = r.error.code == http::ClientErrc::TooLarge;
+    if (!tooLarge && (!r.ok() || r.status >= 500 || r.status == 429)) {  // decide on a later request
       failed = std::move(r);
       return cookie_;
     }
     const std::string* set = r.header("Set-Cookie");
     size_t at = set ? set->find("AuthSession=") : std::string::npos;
-    if (r.status != 200 || at == std::string::npos) {
+    if (tooLarge || r.status != 200 || at == std::string::npos) {
       basicOnly_ = true;  // no sessions here (or not for these credentials): Basic says why on each request
       cookie_.clear();
       return {};

@@ -129,6 +129,30 @@ TEST_CASE("Hostile peer: an endless checkpoint answer fails a push; from a sourc
   checkOnlyCorrect(*target, couch);
 }
 
+TEST_CASE("Hostile peer: an endless /_session answer is read once, then the pull goes on with Basic auth",
+          "[repl][hostile]") {
+  FakeCouch couch(plainDocs());
+  HostilePeer peer(breaking(couch, [](const PeerRequest& r, PeerConnection& c) {
+    if (r.path != "/_session") return false;
+    c.endlessBody("{\"ok\":");
+    return true;
+  }));
+  TempDir dir;
+  auto target = openDb(dir, "t");
+  ReplicationOptions options;
+  options.retries = 0;
+  options.timeout = std::chrono::milliseconds(1000);
+  std::string url = peer.url();
+  url.insert(url.find("//") + 2, "bob:secret@");
+  Replication rep(ReplicationPeer::remote(url), ReplicationPeer::local(target), options);
+  Status st = rep.run();
+  INFO(st.reason());
+  CHECK(st.isOk());
+  CHECK(peer.count("/_session") == 1);
+  CHECK(target->info().docCount == 3);
+  checkOnlyCorrect(*target, couch);
+}
+
 TEST_CASE("Hostile peer: an endless _revs_diff answer fails a push as too large", "[repl][hostile]") {
   FakeCouch couch({});
   HostilePeer peer(breaking(couch, [](const PeerRequest& r, PeerConnection& c) {
