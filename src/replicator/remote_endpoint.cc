@@ -198,11 +198,12 @@ class RemoteEndpoint : public Endpoint {
   Result<std::vector<FetchedRev>> fetchStreamed(const MissingRevs& m) override {
     auto spool = Spool::create();
     if (!spool) return spool.status();
-    // A JSON answer holds the attachments inline, as base64: bounded by what their stubs said.
+    // A JSON answer holds the attachments inline, as base64: bounded by what their stubs said, and
+    // whatever they said, by what may ever be held whole.
     const uint64_t inlineBytes = m.attachmentBytes / 3 * 4 + 4;
     const size_t revs = std::max<size_t>(1, m.missing.size());
-    OpenRevsReader reader(m, *spool, "GET " + describe() + "/" + m.id + "?open_revs",
-                          tuning::kDocumentAnswerBytes + revs * inlineBytes);
+    const uint64_t jsonLimit = std::min<uint64_t>(tuning::kDocumentAnswerBytes + revs * inlineBytes, tuning::kInlineAnswerBytes);
+    OpenRevsReader reader(m, *spool, "GET " + describe() + "/" + m.id + "?open_revs", jsonLimit);
     http::ClientRequest req = request("GET", "/" + http::encodeDocId(m.id) + openRevsQuery(m, true), "");
     for (auto& [name, value] : req.headers)
       if (name == "Accept") value = "multipart/mixed, application/json";
