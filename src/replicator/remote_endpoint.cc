@@ -198,11 +198,12 @@ class RemoteEndpoint : public Endpoint {
   Result<std::vector<FetchedRev>> fetchStreamed(const MissingRevs& m) override {
     auto spool = Spool::create();
     if (!spool) return spool.status();
-    // A JSON answer holds the attachments inline, as base64: bounded by what their stubs said.
+    // A JSON answer holds the attachments inline, as base64: bounded by what their stubs said, and
+    // whatever they said, by what may ever be held whole.
     const uint64_t inlineBytes = m.attachmentBytes / 3 * 4 + 4;
     const size_t revs = std::max<size_t>(1, m.missing.size());
-    OpenRevsReader reader(m, *spool, "GET " + describe() + "/" + m.id + "?open_revs",
-                          tuning::kDocumentAnswerBytes + revs * inlineBytes);
+    const uint64_t jsonLimit = std::min<uint64_t>(tuning::kDocumentAnswerBytes + revs * inlineBytes, tuning::kInlineAnswerBytes);
+    OpenRevsReader reader(m, *spool, "GET " + describe() + "/" + m.id + "?open_revs", jsonLimit);
     http::ClientRequest req = request("GET", "/" + http::encodeDocId(m.id) + openRevsQuery(m, true), "");
     for (auto& [name, value] : req.headers)
       if (name == "Accept") value = "multipart/mixed, application/json";
@@ -681,13 +682,15 @@ class RemoteEndpoint : public Endpoint {
     login.url.password.clear();
     auto r = client.call(std::move(login));
     std::lock_guard lock(authMu_);
-    if (!r.ok() || r.status >= 500 || r.status == 429) {  // decide on a later request
+    // A login answer over its bound would be as large next time: no usable sessions here.
+    const bool tooLarge = r.error.code == http::ClientErrc::TooLarge;
+    if (!tooLarge && (!r.ok() || r.status >= 500 || r.status == 429)) {  // decide on a later request
       failed = std::move(r);
       return cookie_;
     }
     const std::string* set = r.header("Set-Cookie");
     size_t at = set ? set->find("AuthSession=") : std::string::npos;
-    if (r.status != 200 || at == std::string::npos) {
+    if (tooLarge || r.status != 200 || at == std::string::npos) {
       basicOnly_ = true;  // no sessions here (or not for these credentials): Basic says why on each request
       cookie_.clear();
       return {};

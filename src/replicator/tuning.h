@@ -61,6 +61,10 @@ inline constexpr size_t kBatchAnswerBytes = 16 * 1024 * 1024;
 // One document's revisions: CouchDB's max_document_size is 8 MB by default, and attachments inline in a
 // fetched document are under kStreamThreshold.
 inline constexpr size_t kDocumentAnswerBytes = 32 * 1024 * 1024;
+// A peer that answers open_revs with JSON only (pouchdb-server) sends attachments inline, as base64, and
+// the answer is held whole: at most this much, whatever lengths its stubs claimed (a stub claiming a
+// terabyte would otherwise lift the bound above to a terabyte).
+inline constexpr size_t kInlineAnswerBytes = 256 * 1024 * 1024;
 // A buffered answer must arrive whole within this many request timeouts (ReplicationOptions::timeout,
 // 30 s by default: 5 minutes, a batch of 32 MB at 100 KB/s). The timeout alone restarts with every byte,
 // so a peer trickling newlines for ever would hold the replication for ever.
