@@ -336,3 +336,40 @@ TEST_CASE("Disk full: compaction failing at any one read keeps every attachment 
   }
   CHECK(faulted > 0);
 }
+
+TEST_CASE("Disk full: opening a database that fails at any one read fails, or opens with its counters intact",
+          "[db][diskfull]") {
+  Disarm disarm;
+  test::TempDir dir;
+  const std::string base = dir.file("base.settee");
+  {
+    auto db = Database::open(base, "base");
+    REQUIRE(db);
+    REQUIRE(bulk(**db, "old", 100));
+  }
+  int refused = 0;
+  for (int n = 1; n < 500; ++n) {
+    INFO("the read that fails: " << n);
+    const std::string path = dir.file("copy" + std::to_string(n) + ".settee");
+    std::filesystem::copy_file(base, path);
+    FaultyDisk::resetFaults();
+    FaultyDisk::failRead(n);
+    auto db = Database::open(path, "copy", onFaultyDisk());
+    const bool hit = FaultyDisk::faults() > 0;
+    FaultyDisk::disarm();
+    if (db) {
+      auto info = (*db)->info();
+      CHECK(info.updateSeq == 100);
+      CHECK(info.docCount == 100);
+      CHECK((*db)->put(doc("next")).isOk());
+      CHECK((*db)->info().updateSeq == 101);
+      CHECK(present(**db, "old", 100) == 100);
+    } else {
+      ++refused;
+    }
+    db = Status::ok();
+    std::filesystem::remove(path);
+    if (!hit) break;
+  }
+  CHECK(refused > 0);
+}
