@@ -66,9 +66,10 @@ async function http(method, url, body, { timeoutMs = 30000, type } = {}) {
   try { json = JSON.parse(text); } catch { json = undefined; }
   return { status: res.status, json, text };
 }
-// Like http(), but a failed request (the node was killed under it) answers null.
+// Like http(), but a failed request (the node was killed under it) answers null; `cut` counts them.
+let cut = 0;
 async function tryHttp(...a) {
-  try { return await http(...a); } catch { return null; }
+  try { return await http(...a); } catch { cut++; return null; }
 }
 
 // ---- nodes ----
@@ -175,7 +176,9 @@ async function purgeLoop(ctx, run) {
       if (!row.ok) return;
       if (i % 2) { noteRev(db, row.id, row.rev); ctx.stats.acks++; } else request[row.id] = [row.rev];
     });
+    run.phase = 'purge';
     const p = await tryHttp('POST', `${ctx.url}/${db}/_purge`, request);
+    run.phase = '';
     if (!p || p.status !== 201) continue;
     for (const [id, revs] of Object.entries(p.json.purged ?? {})) {
       for (const rev of revs) { purged.push([db, id, rev]); ctx.stats.acks++; }
@@ -192,7 +195,9 @@ async function compactLoop(ctx, run) {
     const w = await tryHttp('POST', `${ctx.url}/${db}/_bulk_docs`, { docs });
     if (!w || w.status !== 201) continue;
     for (const row of w.json) if (row.ok) { revs.set(row.id, row.rev); noteRev(db, row.id, row.rev); ctx.stats.acks++; }
+    run.phase = 'compact';
     const c = await tryHttp('POST', `${ctx.url}/${db}/_compact`, {}, { timeoutMs: 60000 });
+    run.phase = '';
     if (c && c.status < 300) ctx.stats.compactions++;
   }
 }
@@ -290,7 +295,7 @@ async function main() {
   let sourceDocs = 0;
   let lastCheckpoint = 0; // the target's checkpoint after the last completed replication
 
-  const perOp = Object.fromEntries(OPS.map((o) => [o, { points: 0, acks: 0, lost: 0 }]));
+  const perOp = Object.fromEntries(OPS.map((o) => [o, { points: 0, cut: 0, inside: 0, acks: 0, lost: 0 }]));
   let checkedInFull = 0, lostInFull = 0;
   let integrityFailures = 0, filesChecked = 0, resumed = 0, midRun = 0, compactions = 0;
   const order = [];
@@ -312,8 +317,10 @@ async function main() {
     }
     const ctx = { point, url: node.url, stats, compactRevs, replicationBody };
     const run = { stop: false };
+    cut = 0;
     const work = workloads[op](ctx, run);
     await sleep(randInt(0, maxDelay[op]));
+    const phase = run.phase;  // a kill inside the _compact or _purge request itself
     await killNode(node);
     run.stop = true;
     await work;
@@ -325,6 +332,8 @@ async function main() {
     node = await startNode(dataDir);
     perOp[op].points++;
     perOp[op].acks += stats.acks;
+    if (cut > 0) perOp[op].cut++;
+    if (phase) perOp[op].inside++;
     compactions += stats.compactions;
 
     // Revisions acknowledged at this point, and a sample of earlier ones, in every database.
@@ -426,7 +435,9 @@ async function main() {
   const wall = (Date.now() - started) / 1000;
   console.log(`kill_test: ${POINTS} kill points in ${wall.toFixed(1)} s (seed ${SEED})`);
   for (const [op, s] of Object.entries(perOp)) {
-    console.log(`  ${op.padEnd(11)} ${String(s.points).padStart(4)} points  ${String(s.acks).padStart(7)} acknowledged  ${s.lost} lost`);
+    const inside = op === 'compact' || op === 'purge' ? `, ${s.inside} inside _${op}` : '';
+    console.log(`  ${op.padEnd(11)} ${String(s.points).padStart(4)} points (${s.cut} killed mid-request${inside})  ` +
+      `${String(s.acks).padStart(7)} acknowledged  ${s.lost} lost`);
   }
   console.log(`  acknowledged revisions checked in full (every ${ROTATE} points and at the end): ${checkedInFull}, ` +
     `lost: ${lostInFull}; compactions completed: ${compactions}`);
