@@ -8,12 +8,15 @@
 // a second node into this one (POST /_replicate), compaction, purge — runs it in a loop on the node,
 // records every write that got a success answer (id and rev; md5 digest for attachments; purged revs),
 // and kills the node with SIGKILL after a random delay. Then, before restarting it, every database file
-// (a copy, with its -wal) must pass PRAGMA integrity_check; after restarting it, every revision
-// acknowledged at this point and a sample of earlier ones must be in its document's tree (_revs_diff), each
-// uploaded attachment must read back with its digest, each acknowledged purge must stay purged, and a
-// killed replication must resume from its checkpoint: the documents its checkpoint covers are all in the
-// target, and the next run starts from that checkpoint (its history's start_last_seq), never from 0.
-// The last step checks every acknowledged revision of the whole run. Exit status 0 when all held.
+// must pass PRAGMA integrity_check (read where the crash left it, changing nothing); after restarting
+// it, every revision acknowledged at this point and a sample of earlier ones must be in its document's
+// tree (_revs_diff), each uploaded attachment must read back with its digest, each acknowledged purge
+// must stay purged, compacted documents keep their bodies, and a killed replication must resume from its
+// checkpoint: the documents its checkpoint covers are all in the target, and the next run starts from
+// that checkpoint (its history's start_last_seq) and reads only what came after, never from 0. Every 100
+// points and at the end every acknowledged revision is checked. Exit status 0 when all held. The
+// summary gives per operation the points, how many kills cut a request (and landed inside _compact or
+// _purge), the writes acknowledged and lost; the integrity checks; the replications resumed.
 import { spawn, execFileSync } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
