@@ -95,6 +95,8 @@ Status Store::init(const std::string& path) {
     if (key == "revs_limit") revsLimit_ = static_cast<uint32_t>(get.int64(1));
     if (key == "instance_start_time") instanceStartTime_ = std::string(get.text(1));
   }
+  // Counters half read would number the next writes from the wrong sequence.
+  if (get.failed()) return conn_.error("read meta");
   get.reset();
   if (fresh) {
     revsLimit_ = options_.revsLimit;
@@ -315,6 +317,7 @@ Result<DocResult> Store::putLocal(std::string_view rawId, std::string_view json)
   get.bind(1, std::string_view(id));
   std::optional<uint64_t> current;
   if (get.step()) current = static_cast<uint64_t>(get.int64(0));
+  if (get.failed()) return conn_.error("read local document");
   get.reset();
   if (current ? given != *current : given != 0) return conflict();
   DocResult result{id, "0-" + std::to_string(given + 1), Status::ok()};

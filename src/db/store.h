@@ -118,7 +118,10 @@ class Store {
                             int parentIndex, uint64_t newGen, std::vector<AttachmentInfo>& out);
   // Stores a body read from `source` in pieces; sets info's digest and lengths.
   Status storeAttachmentFrom(const ByteSource& source, AttachmentInfo& info);
-  bool loadRev(std::string_view id, std::string_view rev, std::string& body, std::string& atts);
+  // True when the revision's body is stored; false when not, or when the read failed (then *readError,
+  // when given, says why: a storage error, not an absent body).
+  bool loadRev(std::string_view id, std::string_view rev, std::string& body, std::string& atts,
+               Status* readError = nullptr);
   Status renderDoc(std::string_view id, const RevTree& tree, int index, const ReadOptions& options,
                    std::string& out, uint64_t seq, std::vector<Attachment>* follows = nullptr,
                    FollowMode mode = FollowMode::Load);

@@ -87,10 +87,14 @@ Status Store::saveDoc(std::string_view id, DocRow& row, bool wasDeleted) {
   return Status::ok();
 }
 
-bool Store::loadRev(std::string_view id, std::string_view rev, std::string& body, std::string& atts) {
+bool Store::loadRev(std::string_view id, std::string_view rev, std::string& body, std::string& atts,
+                    Status* readError) {
   Statement get(conn_.prepare("SELECT body, atts FROM revs WHERE doc_id = ? AND rev = ?"));
   get.bind(1, id).bind(2, rev);
-  if (!get.step()) return false;
+  if (!get.step()) {
+    if (get.failed() && readError) *readError = conn_.error("read revision");
+    return false;
+  }
   body.assign(get.blob(0));
   atts.assign(get.text(1));
   return true;
@@ -108,8 +112,12 @@ Status Store::resolveAttachments(ParsedDoc& doc, std::vector<AttachmentBody>& bo
       if (!ancestorsLoaded && parentIndex >= 0) {
         std::string body, atts;
         for (int i : row.tree.ancestry(parentIndex)) {
-          if (row.tree[i].hasBody && loadRev(doc.id, row.tree[i].rev(), body, atts))
+          // A failed read is a storage error, not a missing stub: SQLite may have rolled the whole
+          // transaction back with it, and the write must stop here.
+          Status readError;
+          if (row.tree[i].hasBody && loadRev(doc.id, row.tree[i].rev(), body, atts, &readError))
             ancestorAtts.push_back(decodeAttachments(atts));
+          if (!readError) return readError;
         }
       }
       ancestorsLoaded = true;
@@ -321,8 +329,13 @@ std::vector<DocResult> Store::write(std::vector<WriteOp>& ops, bool newEdits) {
     }
     for (auto& op : ops) {
       results.push_back(writeOne(op, newEdits));
-      if (results.back().status.code() == ErrorCode::Internal) {
-        Status st = results.back().status;
+      // SQLite rolls the whole transaction back on some errors (I/O, disk full) even when the statement
+      // that met one was only a read: a statement after that would commit on its own. So a document's
+      // failure that ended the transaction fails the batch whatever its code.
+      if (results.back().status.code() == ErrorCode::Internal || !txn.active()) {
+        Status st = results.back().status.code() == ErrorCode::Internal
+                        ? results.back().status
+                        : Status(ErrorCode::Internal, "storage error: the transaction was rolled back");
         failAll(st);
         return results;
       }

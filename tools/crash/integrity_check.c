@@ -1,7 +1,9 @@
 /* integrity_check.c — runs SQLite's PRAGMA integrity_check on each file named on the command line and
  * prints one line per file: "<path> ok" or "<path> <first problems>". Exit status 0 when every file is
- * ok, 1 otherwise. kill_test.mjs runs it on copies of a killed node's databases (the file and its -wal),
- * so opening them here (which replays the WAL) leaves the node's own recovery to the restart. */
+ * ok, 1 otherwise. kill_test.mjs runs it on a killed node's databases before restarting the node, so it
+ * changes nothing on disk: exclusive locking keeps the WAL index in memory (no -shm file, as the node
+ * itself runs), and no checkpoint on close leaves the -wal as the crash left it, for the node's own
+ * recovery at its restart. */
 #include <sqlite3.h>
 #include <stdio.h>
 #include <string.h>
@@ -14,6 +16,8 @@ static int check(const char* path) {
     sqlite3_close(db);
     return 0;
   }
+  sqlite3_db_config(db, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 1, NULL);
+  sqlite3_exec(db, "PRAGMA locking_mode=EXCLUSIVE", NULL, NULL, NULL);
   sqlite3_stmt* st = NULL;
   if (sqlite3_prepare_v2(db, "PRAGMA integrity_check(20)", -1, &st, NULL) != SQLITE_OK) {
     printf("%s cannot check: %s\n", path, sqlite3_errmsg(db));

@@ -104,6 +104,9 @@ class Transaction {
   Transaction& operator=(const Transaction&) = delete;
   // ok when BEGIN succeeded. Check it before the first statement: on failure, return it and write nothing.
   [[nodiscard]] const Status& begun() const { return begun_; }
+  // Still open: begun, not committed, and not rolled back by SQLite itself (which it does on some
+  // errors — I/O, disk full, out of memory — even in a read).
+  bool active() const { return begun_.isOk() && !done_ && !sqlite3_get_autocommit(conn_.handle()); }
   // COMMIT; on failure the transaction is rolled back. A transaction that never began answers begun().
   Status commit();
 
