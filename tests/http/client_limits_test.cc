@@ -173,7 +173,8 @@ TEST_CASE("Client: a deadline ends an answer that trickles bytes for ever, which
   CHECK(got.error.code == ClientErrc::ReadTimeout);
   CHECK_THAT(got.error.message,
              Catch::Contains("did not end within 300 ms") && Catch::Contains("/db/_changes"));
-  CHECK(took >= std::chrono::milliseconds(300));
+  // libuv's timers count from the loop's cached time, a millisecond or so before `start` here.
+  CHECK(took >= std::chrono::milliseconds(280));
   CHECK(took < std::chrono::milliseconds(1500));
   CHECK_FALSE(got.body.empty());  // bytes kept coming: the read timeout alone would never have fired
 }
