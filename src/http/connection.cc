@@ -27,6 +27,7 @@ Connection::Connection(Server* server) : server_(server) {
   timer_.data = this;
   llhttp_init(&parser_, HTTP_REQUEST, &parserSettings());
   parser_.data = this;
+  self_ = std::make_shared<Connection*>(this);
 }
 
 void Connection::start(uv_stream_t* listener) {
@@ -56,6 +57,9 @@ void Connection::start(uv_stream_t* listener) {
 void Connection::close() {
   if (closing_) return;
   closing_ = true;
+  *self_ = nullptr;
+  if (sink_) sink_->resume_ = nullptr;
+  sink_.reset();
   if (Responder* responder = current_) {
     current_ = nullptr;
     responder->connection_ = nullptr;
@@ -105,7 +109,7 @@ void Connection::onRead(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf)
   }
   if (self->closeAfterFlush_ || self->lingering_) return;  // discarding what follows an error answer
   self->input_.append(buf->base, static_cast<size_t>(nread));
-  if (self->current_ || self->resumeOnDrain_) {
+  if (self->current_ || self->resumeOnDrain_ || self->awaitingHead_ || self->sinkFull_) {
     self->updateReading();  // keep it for later; stop reading if it piles up
     return;
   }
@@ -115,7 +119,7 @@ void Connection::onRead(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf)
 
 void Connection::updateReading() {
   // While a request is in flight (or its answer waits to drain) nothing is parsed, so input only piles up.
-  const bool parsing = !current_ && !resumeOnDrain_;
+  const bool parsing = !current_ && !resumeOnDrain_ && !awaitingHead_ && !sinkFull_;
   const bool want =
       !closing_ && !eof_ && (lingering_ || closeAfterFlush_ || parsing || input_.size() < kBusyInputLimit);
   auto* stream = reinterpret_cast<uv_stream_t*>(&tcp_);
@@ -139,7 +143,8 @@ void Connection::updateReading() {
 void Connection::drive() {
   if (driving_ || closing_) return;  // the drive() further up the stack picks up where this left off
   driving_ = true;
-  while (!closing_ && !current_ && !closeAfterFlush_ && !resumeOnDrain_ && (!input_.empty() || parseOwed_)) {
+  while (!closing_ && !current_ && !closeAfterFlush_ && !resumeOnDrain_ && !awaitingHead_ && !sinkFull_ &&
+         (!input_.empty() || parseOwed_)) {
     parseOwed_ = false;
     const char* data = input_.data();
     const char* end = data + input_.size();
@@ -152,7 +157,7 @@ void Connection::drive() {
     llhttp_errno_t error = llhttp_execute(&parser_, data, input_.size());
     executeEnd_ = nullptr;
     size_t consumed = input_.size();
-    if (error == HPE_PAUSED) {  // paused at the end of a head or of a whole request
+    if (error == HPE_PAUSED) {  // paused at the end of a head, by a full sink, or at the end of a request
       consumed = static_cast<size_t>(llhttp_get_error_pos(&parser_) - data);
       llhttp_resume(&parser_);
     } else if (error != HPE_OK) {
@@ -175,10 +180,81 @@ void Connection::drive() {
       break;
     }
     input_.erase(0, consumed);
+    if (headReady_) headParsed();
     if (messageDone_) dispatch();
   }
   driving_ = false;
   updateReading();
+}
+
+void Connection::headParsed() {
+  headReady_ = false;
+  parseOwed_ = true;  // a request without a body completes with no further input
+  // A request refused already (415) only has its body read and discarded; there is nothing to decide.
+  if (rejectStatus_ || !server_->onHead_) {
+    HeadDecision accept;
+    acceptHead(accept);
+    return;
+  }
+  awaitingHead_ = true;
+  Request head;
+  head.method = request_.method;
+  head.target = request_.target;
+  head.path = request_.path;
+  head.segments = request_.segments;
+  head.query = request_.query;
+  head.headers = request_.headers;
+  head.httpMinor = request_.httpMinor;
+  head.peer = peer_;
+  std::shared_ptr<Connection*> self = self_;
+  server_->onHead_(head, [self](HeadDecision decision) {
+    if (Connection* connection = *self) connection->decideHead(std::move(decision));
+  });
+}
+
+void Connection::decideHead(HeadDecision decision) {
+  if (!awaitingHead_ || closing_) return;
+  awaitingHead_ = false;
+  if (decision.reject) {
+    if (hasBody_) {
+      // The body stays unread, so nothing after it could be parsed: answer, then close.
+      input_.clear();
+      newResponder(false)->send(std::move(*decision.reject));
+      return;
+    }
+    headReject_ = std::move(decision.reject);
+  } else if (!acceptHead(decision)) {
+    return;
+  }
+  drive();
+}
+
+bool Connection::acceptHead(HeadDecision& decision) {
+  if (decision.maxBodySize > 0) bodyLimit_ = std::min(bodyLimit_, decision.maxBodySize);
+  if (!decision.tooLargeReason.empty()) tooLargeReason_ = std::move(decision.tooLargeReason);
+  const bool declaredLength = (parser_.flags & F_CONTENT_LENGTH) != 0;
+  if (declaredLength && parser_.content_length > bodyLimit_) {
+    input_.clear();
+    newResponder(false)->send(Response::error(413, "too_large", tooLargeReason_));
+    return false;
+  }
+  request_.context = std::move(decision.context);
+  if (gzip_) {
+    inflater_ = std::make_unique<GzipInflater>(bodyLimit_);
+  } else if (declaredLength && !rejectStatus_ && !decision.sink) {
+    // Reserve for the declared body, but not more than a little: a client that declares 64 MiB and
+    // sends nothing must not make us allocate 64 MiB.
+    request_.body.reserve(std::min<uint64_t>(parser_.content_length, kMaxBodyReserve));
+  }
+  if (decision.sink) {
+    sink_ = std::move(decision.sink);
+    std::shared_ptr<Connection*> self = self_;
+    sink_->resume_ = [self] {
+      if (Connection* connection = *self) connection->resumeSink();
+    };
+  }
+  if (expectContinue_) write("HTTP/1.1 100 Continue\r\n\r\n");
+  return true;
 }
 
 bool Connection::checkChunkEnd(const char* at, const char* end) {
@@ -214,6 +290,12 @@ void Connection::dispatch() {
   messageDone_ = false;
   if (rejectStatus_) {
     sendError(rejectStatus_, rejectError_, rejectReason_, keepAlive_);
+    return;
+  }
+  if (headReject_) {
+    Response refused = std::move(*headReject_);
+    headReject_.reset();
+    newResponder(keepAlive_)->send(std::move(refused));
     return;
   }
   request_.peer = peer_;
@@ -287,6 +369,18 @@ int Connection::onMessageBegin(llhttp_t* parser) {
   self->rejectStatus_ = 0;
   self->chunked_ = false;
   self->chunkLeft_ = 0;
+  self->headReady_ = false;
+  self->hasBody_ = false;
+  self->gzip_ = false;
+  self->expectContinue_ = false;
+  self->bodyLimit_ = self->server_->options_.maxRequestBodySize;
+  self->tooLargeReason_ = "the request entity is too large";
+  self->headReject_.reset();
+  if (self->sink_) self->sink_->resume_ = nullptr;
+  self->sink_.reset();
+  self->sinkFull_ = false;
+  self->gzipPending_.clear();
+  self->inflatedBytes_ = 0;
   return 0;
 }
 
@@ -347,19 +441,14 @@ int Connection::headersComplete() {
   }
   if (const std::string* encoding = request_.header("Content-Encoding")) {
     if (equalsIgnoreCase(*encoding, "gzip") || equalsIgnoreCase(*encoding, "x-gzip")) {
-      inflater_ = std::make_unique<GzipInflater>(limit);
+      gzip_ = true;
     } else if (!encoding->empty() && !equalsIgnoreCase(*encoding, "identity")) {
       // Read and discard the body, then answer 415; the connection stays usable.
       reject(415, "bad_content_type", "unsupported Content-Encoding: " + *encoding);
     }
   }
-  // Reserve for the declared body, but not more than a little: a client that declares 64 MiB and sends
-  // nothing must not make us allocate 64 MiB.
-  if (declaredLength && !inflater_ && !rejectStatus_) {
-    request_.body.reserve(std::min<uint64_t>(parser_.content_length, kMaxBodyReserve));
-  }
 
-  const bool hasBody = (parser_.flags & F_CHUNKED) != 0 || parser_.content_length > 0;
+  hasBody_ = (parser_.flags & F_CHUNKED) != 0 || parser_.content_length > 0;
   const std::string* expect = request_.header("Expect");
   if (expect && request_.httpMinor >= 1) {
     if (!equalsIgnoreCase(*expect, "100-continue")) {
@@ -367,12 +456,14 @@ int Connection::headersComplete() {
     }
     // Refusing before the body is sent means the client never sends it, so the connection must close.
     if (rejectStatus_) return HPE_USER;
-    if (hasBody) write("HTTP/1.1 100 Continue\r\n\r\n");
+    // Sent once the head is accepted (acceptHead), so a refused client never sends its body.
+    expectContinue_ = hasBody_;
   }
   inHead_ = false;
   chunked_ = (parser_.flags & F_CHUNKED) != 0;
-  parseOwed_ = true;  // a request without a body completes with no further input
-  // Pausing here lets drive() check the head's bytes before any of the body is parsed.
+  headReady_ = true;
+  // Pausing here lets drive() check the head's bytes and the head hook decide before any of the body
+  // is parsed.
   return HPE_PAUSED;
 }
 
@@ -384,35 +475,89 @@ int Connection::onChunkHeader(llhttp_t* parser) {
 
 int Connection::onBody(llhttp_t* parser, const char* at, size_t length) {
   auto* self = static_cast<Connection*>(parser->data);
+  int rc = self->takeBody(at, length);
   if (self->chunked_) {
     self->chunkLeft_ -= std::min<uint64_t>(self->chunkLeft_, length);
     if (self->chunkLeft_ == 0) {
-      // llhttp skips the two bytes after a chunk's data without looking at them.
+      // llhttp skips the two bytes after a chunk's data without looking at them. Those in this buffer
+      // are checked now; the rest (all of them after a pause, which re-feeds them) when they are parsed.
       self->chunkCrlfSeen_ = 0;
-      if (!self->checkChunkEnd(at + length, self->executeEnd_)) {
+      if (rc == 0 && !self->checkChunkEnd(at + length, self->executeEnd_)) {
         return self->reject(400, "bad_request", "Expected CRLF after chunk");
       }
     }
   }
-  const size_t limit = self->server_->options_.maxRequestBodySize;
-  self->rawBodyBytes_ += length;
+  return rc;
+}
+
+int Connection::takeBody(const char* at, size_t length) {
+  rawBodyBytes_ += length;
   // Checked even for a body being discarded: reading gigabytes only to refuse them is a cost too.
-  if (self->rawBodyBytes_ > limit) return self->reject(413, "too_large", "the request entity is too large");
-  if (self->rejectStatus_) return 0;  // discarding the body of a request that will be refused
-  if (!self->inflater_) {
-    self->request_.body.append(at, length);
+  if (rawBodyBytes_ > bodyLimit_) return reject(413, "too_large", tooLargeReason_);
+  if (rejectStatus_) return 0;  // discarding the body of a request that will be refused
+  if (sink_) {
+    if (!inflater_) return toSink(std::string_view(at, length));
+    gzipPending_.append(at, length);
+    return pumpInflater();
+  }
+  if (!inflater_) {
+    request_.body.append(at, length);
     return 0;
   }
-  switch (self->inflater_->feed(std::string_view(at, length), self->request_.body)) {
+  switch (inflater_->feed(std::string_view(at, length), request_.body)) {
     case GzipInflater::Result::Ok:
       return 0;
     case GzipInflater::Result::TooLarge:
-      return self->reject(413, "too_large", "the request entity is too large");
+      return reject(413, "too_large", tooLargeReason_);
     case GzipInflater::Result::Corrupt:
-      self->reject(400, "bad_request", "the gzip request body is corrupt");
+      reject(400, "bad_request", "the gzip request body is corrupt");
       return 0;
   }
   return 0;
+}
+
+int Connection::toSink(std::string_view piece) {
+  if (piece.empty() || sink_->write(piece)) return 0;
+  sinkFull_ = true;
+  return HPE_PAUSED;  // llhttp stops after this span; resumeSink() drives on
+}
+
+int Connection::pumpInflater() {
+  // Decoded a little at a time, so a full sink is overrun by at most one slice's output, however well
+  // the body compresses.
+  constexpr size_t kSlice = 4096;
+  std::string out;
+  while (!gzipPending_.empty() && !sinkFull_) {
+    const size_t n = std::min(kSlice, gzipPending_.size());
+    out.clear();
+    GzipInflater::Result result = inflater_->feed(std::string_view(gzipPending_).substr(0, n), out);
+    gzipPending_.erase(0, n);
+    inflatedBytes_ += out.size();
+    if (result == GzipInflater::Result::TooLarge || inflatedBytes_ > bodyLimit_) {
+      return reject(413, "too_large", tooLargeReason_);
+    }
+    if (result == GzipInflater::Result::Corrupt) {
+      gzipPending_.clear();
+      return reject(400, "bad_request", "the gzip request body is corrupt");
+    }
+    if (toSink(out) == HPE_PAUSED) return HPE_PAUSED;
+  }
+  return 0;
+}
+
+void Connection::resumeSink() {
+  if (!sinkFull_ || closing_) return;
+  sinkFull_ = false;
+  parseOwed_ = true;  // the body may have ended with the piece that filled the sink
+  if (!gzipPending_.empty()) {
+    if (int rc = pumpInflater(); rc != 0 && rc != HPE_PAUSED) {
+      input_.clear();
+      failParse(HPE_USER);
+      return;
+    }
+    if (sinkFull_) return;
+  }
+  drive();
 }
 
 int Connection::onMessageComplete(llhttp_t* parser) {
@@ -422,6 +567,10 @@ int Connection::onMessageComplete(llhttp_t* parser) {
     self->reject(400, "bad_request", "the gzip request body is truncated");
   }
   self->inflater_.reset();
+  if (self->sink_) {
+    self->sink_->resume_ = nullptr;  // the body is complete; the handler takes it from here
+    self->sink_.reset();
+  }
   self->messageDone_ = true;
   self->inHead_ = true;
   // Pausing here is what serialises pipelined requests: drive() hands this one to the handler and

@@ -360,7 +360,7 @@ Response copyDoc(Call& call) {
 void registerDocumentRoutes(Api& api) {
   for (const char* pattern : {"/{db}/{docid}", "/{db}/_design/{ddoc}", "/{db}/_local/{localid}"}) {
     api.async("GET", pattern, Access::Reader, getDoc);
-    api.sync("PUT", pattern, Access::Reader, putDoc);
+    api.sync("PUT", pattern, Access::Reader, putDoc, BodyKind::Document);
     api.sync("DELETE", pattern, Access::Reader, deleteDoc);
     api.sync("COPY", pattern, Access::Reader, copyDoc);
   }
