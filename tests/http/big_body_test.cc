@@ -88,3 +88,30 @@ TEST_CASE("Big bodies: an upload over max_http_request_size is 413 and stores no
   CHECK(r.status == 413);
   CHECK(node("GET", "/db/doc").status == 404);
 }
+
+TEST_CASE("Big bodies: attachments=true streams each body's base64 instead of building the document",
+          "[http][limits][bigbody]") {
+  LiveServer node;
+  REQUIRE(node("PUT", "/db").status == 201);
+  const std::string big = randomBytes(kBig, 11);
+  auto put = node("PUT", "/db/d/blob.bin", big, {{"Content-Type", "application/octet-stream"}});
+  REQUIRE(put.status == 201);
+  const std::string rev = Json(put.body).str("rev");
+  REQUIRE(node("PUT", "/db/d/note.txt?rev=" + rev, "hello", {{"Content-Type", "text/plain"}}).status == 201);
+  HttpReply r;
+  double mb = peakGrowthMb(node, 1, [&](int) { r = node("GET", "/db/d?attachments=true"); });
+  INFO("GET ?attachments=true of a 48 MB attachment: peak RSS grew by " << mb << " MB");
+  CHECK(mb < 24.0);
+  REQUIRE(r.status == 200);
+  CHECK(*r.header("Transfer-Encoding") == "chunked");
+  CHECK(*r.header("ETag") == "\"" + Json(node("GET", "/db/d").body).str("_rev") + "\"");
+  Json doc(r.body);
+  auto atts = doc["_attachments"];
+  CHECK(settee::db::base64Decode(std::string(atts["note.txt"]["data"].get_string().value())) == "hello");
+  auto data = settee::db::base64Decode(std::string(atts["blob.bin"]["data"].get_string().value()));
+  REQUIRE(data);
+  CHECK(data->size() == big.size());
+  CHECK(settee::db::md5Digest(*data) == settee::db::md5Digest(big));
+  CHECK_FALSE(atts["blob.bin"]["follows"].error() == simdjson::SUCCESS);
+  CHECK(doc.str("_rev") == Json(node("GET", "/db/d").body).str("_rev"));
+}

@@ -8,6 +8,7 @@
 // multipart/related answer that carries a large one). Every other endpoint here is a plain sync handler.
 #include <exception>
 
+#include "db/crypto.h"
 #include "db/store.h"
 #include "http/auth.h"
 #include "http/handlers/document_internal.h"
@@ -149,25 +150,113 @@ Result<GetParams> getParams(const Request& req) {
 using detail::Answer;
 using detail::whole;
 
+// A document whose `_attachments` hold `"follows":true` entries (for `atts`, in order) as JSON with each
+// body inline as base64 `data`, as attachments=true answers. Bodies that are small are encoded here; the
+// others become stored pieces, encoded as they are streamed, so a 200 MB attachment never becomes 270 MB
+// of base64 in memory. Any thread but the loop's.
+Answer inlineAttachments(Call& call, const std::string& json, std::vector<Attachment>& atts) {
+  uint64_t budget = kLoadBudget;
+  if (Status st = detail::loadSmall(call.db->store(), atts, budget); !st) return whole(errorResponse(st));
+  simdjson::dom::parser parser;
+  simdjson::dom::object doc;
+  if (parser.parse(json).get(doc))
+    return whole(errorResponse(500, "internal_server_error", "unreadable document"));
+  std::string etag = "\"" + revOf(json) + "\"";
+  Response r;
+  r.setHeader("ETag", etag);
+  if (notModified(call.req, etag)) {
+    r.status = 304;
+    return whole(std::move(r));
+  }
+  // A streamed body's data is written as a placeholder string, then the text is cut around it: no
+  // document can hold the random nonce, and the quotes around it stay in the text.
+  const std::string nonce = randomBoundary();
+  std::vector<size_t> streamed;
+  size_t next = 0;
+  std::string text = writeJson([&](db::JsonWriter& w) {
+    w.StartObject();
+    for (auto field : doc) {
+      db::writeKey(w, field.key);
+      simdjson::dom::object entries;
+      if (field.key != "_attachments" || field.value.get(entries)) {
+        db::writeElement(w, field.value);
+        continue;
+      }
+      w.StartObject();
+      for (auto entry : entries) {
+        db::writeKey(w, entry.key);
+        simdjson::dom::object meta;
+        if (entry.value.get(meta)) {
+          db::writeElement(w, entry.value);
+          continue;
+        }
+        w.StartObject();
+        bool follows = false;
+        for (auto item : meta) {
+          if (item.key == "follows") {
+            follows = true;
+            continue;
+          }
+          db::writeKey(w, item.key);
+          db::writeElement(w, item.value);
+        }
+        if (follows && next < atts.size()) {
+          Attachment& att = atts[next];
+          db::writeKey(w, "data");
+          if (!att.data.empty() || att.storedLength == 0) {
+            db::writeString(w, db::base64Encode(att.data));
+          } else {
+            db::writeString(w, nonce + std::to_string(next));
+            streamed.push_back(next);
+          }
+          ++next;
+        }
+        w.EndObject();
+      }
+      w.EndObject();
+    }
+    w.EndObject();
+  });
+  if (streamed.empty()) return whole(Response::json(200, std::move(text)));
+  Pieces pieces;
+  size_t from = 0;
+  for (size_t i : streamed) {
+    const std::string mark = nonce + std::to_string(i) + "\"";
+    const size_t at = text.find(mark, from);
+    if (at == std::string::npos)
+      return whole(errorResponse(500, "internal_server_error", "lost an attachment"));
+    detail::textOf(pieces).append(text, from, at - from);
+    detail::appendStored(pieces, atts[i].digest, 0, atts[i].storedLength);
+    pieces.back().base64 = true;
+    from = at + mark.size() - 1;  // the closing quote goes out after the data
+  }
+  detail::textOf(pieces).append(text, from, std::string::npos);
+  return Answer{std::move(r), std::move(pieces)};
+}
+
 // One revision: the winner, `rev`, or with latest=true the leaf `rev` leads to. With `Accept:
-// multipart/related` and attachments=true, a multipart/related body (CouchDB does the same).
+// multipart/related` and attachments=true, a multipart/related body (CouchDB does the same); with
+// attachments=true alone, JSON whose inline data is streamed.
 Answer readOne(Call& call, const std::string& id, ReadOptions& o) {
   bool related = o.attachments && detail::acceptsType(call.req, "multipart/related");
+  // Bodies are taken as references either way: held whole, base64 would cost 4/3 of each in memory.
+  bool wantBodies = o.attachments;
   std::vector<Attachment> atts;
   constexpr auto kRef = db::Store::FollowMode::Reference;
   auto doc = [&]() -> Result<std::string> {
-    if (o.rev.empty() || !o.latest) return call.db->store().get(id, o, related ? &atts : nullptr, kRef);
+    if (o.rev.empty() || !o.latest) return call.db->store().get(id, o, wantBodies ? &atts : nullptr, kRef);
     std::vector<std::vector<Attachment>> follows;
-    auto revs = call.db->store().getOpenRevs(id, {o.rev}, o, related ? &follows : nullptr, kRef);
+    auto revs = call.db->store().getOpenRevs(id, {o.rev}, o, wantBodies ? &follows : nullptr, kRef);
     if (!revs) return revs.status();
     for (size_t i = 0; i < revs->size(); ++i) {
       if (!(*revs)[i].found) continue;
-      if (related) atts = std::move(follows[i]);
+      if (wantBodies) atts = std::move(follows[i]);
       return std::move((*revs)[i].json);
     }
     return notFound("missing");
   }();
   if (!doc) return whole(errorResponse(doc.status()));
+  if (!related && !atts.empty()) return inlineAttachments(call, *doc, atts);
   if (!related || atts.empty()) return whole(docResponse(call.req, std::move(*doc)));
   uint64_t budget = kLoadBudget;
   if (Status st = detail::loadSmall(call.db->store(), atts, budget); !st) return whole(errorResponse(st));
