@@ -57,6 +57,7 @@ void Connection::start(uv_stream_t* listener) {
 void Connection::close() {
   if (closing_) return;
   closing_ = true;
+  releaseBody();
   *self_ = nullptr;
   if (sink_) sink_->resume_ = nullptr;
   sink_.reset();
@@ -501,12 +502,14 @@ int Connection::takeBody(const char* at, size_t length) {
     return pumpInflater();
   }
   if (!inflater_) {
+    if (!chargeBody(length)) return overBudget();
     request_.body.append(at, length);
     return 0;
   }
+  const size_t before = request_.body.size();
   switch (inflater_->feed(std::string_view(at, length), request_.body)) {
     case GzipInflater::Result::Ok:
-      return 0;
+      return chargeBody(request_.body.size() - before) ? 0 : overBudget();
     case GzipInflater::Result::TooLarge:
       return reject(413, "too_large", tooLargeReason_);
     case GzipInflater::Result::Corrupt:
@@ -514,6 +517,24 @@ int Connection::takeBody(const char* at, size_t length) {
       return 0;
   }
   return 0;
+}
+
+bool Connection::chargeBody(size_t n) {
+  const size_t budget = server_->options_.maxBufferedBodyBytes;
+  if (budget > 0 && server_->bufferedBodyBytes_ + n > budget) return false;
+  server_->bufferedBodyBytes_ += n;
+  charged_ += n;
+  return true;
+}
+
+void Connection::releaseBody() {
+  server_->bufferedBodyBytes_ -= charged_;
+  charged_ = 0;
+}
+
+int Connection::overBudget() {
+  std::string().swap(request_.body);
+  return reject(503, "service_unavailable", "the server is holding too many request bodies; retry later");
 }
 
 int Connection::toSink(std::string_view piece) {

@@ -69,6 +69,10 @@ class Connection {
   bool acceptHead(HeadDecision& decision);
   // Keeps body bytes (in the request, or the sink); 0, HPE_PAUSED when the sink is full, or an error.
   int takeBody(const char* at, size_t length);
+  // Counts `n` more bytes of a held body against the server's budget; false when it would pass it.
+  bool chargeBody(size_t n);
+  void releaseBody();
+  int overBudget();  // refuses the body with 503
   // Hands body bytes to the sink; HPE_PAUSED when it is full.
   int toSink(std::string_view piece);
   int pumpInflater();  // decodes gzipPending_ into the sink while it takes more
@@ -147,6 +151,7 @@ class Connection {
   bool sinkFull_ = false;
   std::string gzipPending_;  // compressed bytes parsed but not yet decoded into a full sink
   uint64_t inflatedBytes_ = 0;
+  size_t charged_ = 0;  // of the server's body budget, held until the answer is finished
   // Points at this connection until it closes; what late callbacks (a head decision, a sink's resume)
   // hold, so they do nothing once it has gone.
   std::shared_ptr<Connection*> self_;

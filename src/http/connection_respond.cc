@@ -150,6 +150,7 @@ void Connection::abandon(Responder& responder) {
 void Connection::finishExchange(Responder& responder, bool closeAfter) {
   responder.connection_ = nullptr;
   current_ = nullptr;
+  releaseBody();  // the handler is done with the body it was given
   if (closing_) return;
   if (closeAfter) {
     closeAfterFlush();

@@ -142,8 +142,8 @@ struct HeadDecision {
   // closes its connection after the answer (the unread body leaves it unusable); one without keeps it.
   std::optional<Response> reject;
   // The largest body accepted for this request, counted as Options::maxRequestBodySize is, which it can
-  // only lower; 0 keeps that option. A larger body is refused with 413 and `tooLargeReason` (when not empty) as soon as its
-  // Content-Length, or its count so far, passes the limit.
+  // only lower; 0 keeps that option. A larger body is refused with 413 and `tooLargeReason` (when not empty)
+  // as soon as its Content-Length, or its count so far, passes the limit.
   size_t maxBodySize = 0;
   std::string tooLargeReason;
   // Set: the body goes to this sink as it arrives instead of into Request::body.
@@ -162,6 +162,11 @@ class Server {
     // Largest request body accepted, counted after de-chunking and after gzip inflation. Larger gets 413
     // and the connection closes. CouchDB's max_http_request_size defaults to 4 GiB; 64 MiB is ours.
     size_t maxRequestBodySize = 64 * 1024 * 1024;
+    // Request bodies held whole (Request::body) by all connections together, each from its first byte
+    // until its answer is finished. A body that would pass it gets 503 and its connection closes, so many
+    // large bodies at once cannot take the node's memory (a 60 MB _bulk_docs costs several times its size
+    // while it is parsed and written). Bodies given to a BodySink do not count. 0: no budget.
+    size_t maxBufferedBodyBytes = 128 * 1024 * 1024;
     // Largest request line plus headers; larger gets 431 and the connection closes.
     size_t maxHeaderSize = 64 * 1024;
     // A connection with no request in progress is closed after this long without input.
@@ -234,6 +239,8 @@ class Server {
   std::mutex postMutex_;  // guards posted_ and postClosed_
   std::vector<std::function<void()>> posted_;
   bool postClosed_ = false;
+
+  size_t bufferedBodyBytes_ = 0;  // held by all connections; see Options::maxBufferedBodyBytes
 
   std::time_t dateSecond_ = 0;
   std::string date_;

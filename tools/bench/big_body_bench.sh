@@ -4,7 +4,7 @@
 # `settee serve` started under GNU time, and prints the node's peak RSS ("Maximum resident set size").
 #
 #   uploads   N concurrent PUT /db/docI/att of MB megabytes each (default 8 x 60 MB; goal: < 300 MB)
-#   bulk      N concurrent POST /db/_bulk_docs of one document with an MB-megabyte string field
+#   bulk      N concurrent POST /db/_bulk_docs of MB documents of 1 MB each
 #   multipart N concurrent multipart/related PUT /db/docI of one MB-megabyte attachment
 #   attget    GET /db/big?attachments=true of one BIG-megabyte attachment (default 200 MB), streamed to
 #             /dev/null; the attachment is stored by an earlier run of the node, so only the GET counts
@@ -24,7 +24,7 @@ scenarios=("$@")
 work="$(mktemp -d)"
 pid=""
 cleanup() {
-  [[ -n "$pid" ]] && kill "$pid" 2>/dev/null || true
+  [[ -n "$pid" ]] && kill "$(pgrep -P "$pid")" 2>/dev/null || true
   rm -rf "$work"
 }
 trap cleanup EXIT
@@ -47,9 +47,20 @@ start_node() {
   exit 1
 }
 
+# Runs "$@" N times at once, as I=1..N, and waits for all of them (not for the node, also a job).
+concurrently() {
+  local pids=()
+  for I in $(seq "$N"); do
+    "$@" &
+    pids+=($!)
+  done
+  wait "${pids[@]}" || true
+}
+
 # Stops the node and prints the peak RSS GNU time recorded for it.
 stop_node() {
-  kill -TERM "$pid"
+  # The node is GNU time's child: signal it, and time reports once it has exited.
+  kill -TERM "$(pgrep -P "$pid")"
   wait "$pid" || true
   pid=""
   local kb
@@ -65,11 +76,9 @@ for scenario in "${scenarios[@]}"; do
     uploads)
       start_node "$data"
       curl -sf -X PUT "$url/db" >/dev/null
-      for i in $(seq "$N"); do
-        curl -sf -X PUT -H 'Content-Type: application/octet-stream' --data-binary "@$work/body.bin" \
-          "$url/db/doc$i/att" -o /dev/null &
-      done
-      wait $(jobs -p | grep -v "^$pid\$") 2>/dev/null || true
+      upload() { curl -s -X PUT -H 'Content-Type: application/octet-stream' --data-binary "@$work/body.bin" \
+        "$url/db/doc$I/att" -o /dev/null -w "upload $I: %{http_code}\n"; }
+      concurrently upload
       [[ $(curl -sf "$url/db" | python3 -c 'import json,sys; print(json.load(sys.stdin)["doc_count"])') == "$N" ]] \
         || echo "uploads: not every upload was stored" >&2
       stop_node "uploads ($N x $MB MB)"
@@ -79,15 +88,15 @@ for scenario in "${scenarios[@]}"; do
 import base64, json, sys
 data = open(sys.argv[1], 'rb').read()
 text = base64.b64encode(data)[: len(data)].decode()
-json.dump({"docs": [{"_id": "big", "v": text}]}, open(sys.argv[2], 'w'))
+step = 1024 * 1024  # documents of 1 MB each, within the default max_document_size
+docs = [{"v": text[i:i + step]} for i in range(0, len(text), step)]
+json.dump({"docs": docs}, open(sys.argv[2], 'w'))
 PY
       start_node "$data"
       curl -sf -X PUT "$url/db" >/dev/null
-      for i in $(seq "$N"); do
-        curl -s -X POST -H 'Content-Type: application/json' --data-binary "@$work/bulk.json" \
-          "$url/db/_bulk_docs" -o /dev/null -w "bulk $i: %{http_code}\n" &
-      done
-      wait $(jobs -p | grep -v "^$pid\$") 2>/dev/null || true
+      bulk() { curl -s -X POST -H 'Content-Type: application/json' --data-binary "@$work/bulk.json" \
+        "$url/db/_bulk_docs" -o /dev/null -w "bulk $I: %{http_code}\n"; }
+      concurrently bulk
       stop_node "bulk ($N x $MB MB)"
       ;;
     multipart)
@@ -103,11 +112,9 @@ open(sys.argv[2], 'wb').write(out)
 PY
       start_node "$data"
       curl -sf -X PUT "$url/db" >/dev/null
-      for i in $(seq "$N"); do
-        curl -s -X PUT -H 'Content-Type: multipart/related; boundary="abc123boundary"' \
-          --data-binary "@$work/related.bin" "$url/db/doc$i" -o /dev/null -w "multipart $i: %{http_code}\n" &
-      done
-      wait $(jobs -p | grep -v "^$pid\$") 2>/dev/null || true
+      related() { curl -s -X PUT -H 'Content-Type: multipart/related; boundary="abc123boundary"' \
+        --data-binary "@$work/related.bin" "$url/db/doc$I" -o /dev/null -w "multipart $I: %{http_code}\n"; }
+      concurrently related
       stop_node "multipart ($N x $MB MB)"
       ;;
     attget)
