@@ -116,6 +116,18 @@ TEST_CASE("Body limits: a document body over max_document_size is 413 as soon as
     CHECK(r.status == 201);
     CHECK(node("GET", "/db/withatt/a.txt").body == att);
   }
+  SECTION("a multipart/related PUT whose document part is over it is 413") {
+    const std::string json =
+        R"({"v":")" + std::string(2000, 'x') +
+        R"(","_attachments":{"a.txt":{"follows":true,"content_type":"text/plain","length":1}}})";
+    const std::string body =
+        "--b\r\nContent-Type: application/json\r\n\r\n" + json +
+        "\r\n--b\r\nContent-Disposition: attachment; filename=\"a.txt\"\r\n\r\na\r\n--b--";
+    auto r = node("PUT", "/db/bigjson", body, {{"Content-Type", "multipart/related; boundary=\"b\""}});
+    CHECK(r.status == 413);
+    CHECK(Json(r.body).str("error") == "too_large");
+    CHECK(node("GET", "/db/bigjson").status == 404);
+  }
   SECTION("other bodies keep max_http_request_size: _bulk_docs refuses only the document that is too big") {
     auto r =
         node("POST", "/db/_bulk_docs", R"({"docs":[{"_id":"big","v":")" + std::string(2000, 'x') + R"("}]})");
