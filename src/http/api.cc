@@ -190,9 +190,9 @@ void Api::async(std::string_view method, std::string_view pattern, Access access
 }
 
 void Api::streamed(std::string_view method, std::string_view pattern, Access access, BodyFactory body,
-                   SyncHandler fn) {
+                   SyncHandler fn, BodyKind kind) {
   router_.add(method, pattern,
-              std::make_shared<Route>(Route{access, std::move(fn), {}, BodyKind::Request, std::move(body)}));
+              std::make_shared<Route>(Route{access, std::move(fn), {}, kind, std::move(body)}));
 }
 
 std::optional<Response> Api::prepare(Call& call, const Route& route) {
@@ -255,9 +255,10 @@ std::optional<Response> Api::match(Call& call, std::shared_ptr<Route>& route) {
 
 HeadDecision Api::bodyPlan(Call& call, const Route& route) const {
   HeadDecision plan;
-  if (route.streamBody) {
-    call.body = route.streamBody(call);
+  if (route.streamBody) call.body = route.streamBody(call);
+  if (call.body) {
     plan.sink = call.body;
+    return plan;
   }
   if (route.body == BodyKind::Document && !isMultipartRelated(call.req)) {
     // CouchDB counts max_document_size on the document without its attachments; a JSON body is that.
@@ -313,11 +314,6 @@ void Api::head(const Request& head, std::function<void(HeadDecision)> decide) {
 }
 
 void Api::run(std::shared_ptr<Call> call, std::shared_ptr<Route> route) {
-  if (route->streamBody && !call->body) {
-    // Without the head hook nothing fed a body; the route cannot take one held whole.
-    call->send(errorResponse(500, "internal_server_error", "streamed route without a head hook"));
-    return;
-  }
   if (call->body) {
     // The callback holds the Call (and so the body) only until it runs.
     call->body->finish([this, call, route] { runHandler(call, route); });

@@ -105,7 +105,8 @@ struct Call {
 
 using SyncHandler = std::function<Response(Call&)>;
 using AsyncHandler = std::function<void(std::shared_ptr<Call>)>;
-// Makes the body of a streamed route once the request's head has been accepted (loop thread).
+// Makes the body of a streamed route once the request's head has been accepted (loop thread); null to
+// have this request's body held whole instead.
 using BodyFactory = std::function<std::shared_ptr<StreamedBody>(const Call&)>;
 
 class Api {
@@ -115,9 +116,10 @@ class Api {
             BodyKind body = BodyKind::Request);
   void async(std::string_view method, std::string_view pattern, Access access, AsyncHandler fn);
   // A sync route whose body is not held but handed, as it arrives, to what `body` makes; `fn` runs once
-  // all of it has arrived and the body has finished. Needs the head hook (`head()`) to be wired.
+  // all of it has arrived and the body has finished. When the factory makes nothing (or the head hook
+  // is not wired), the body is held in `req.body` as on any route, with the limit `kind` gives.
   void streamed(std::string_view method, std::string_view pattern, Access access, BodyFactory body,
-                SyncHandler fn);
+                SyncHandler fn, BodyKind kind = BodyKind::Request);
   // Entry points for the Server (loop thread): `head` as its HeadHandler, `handle` as its Handler. A
   // request whose head was prepared by `head` is not prepared again by `handle`.
   void head(const Request& head, std::function<void(HeadDecision)> decide);

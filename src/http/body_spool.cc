@@ -14,13 +14,14 @@ namespace {
 // The spool file read back: pread at any offset, so the database may read it twice (a retried write).
 class FileSource : public ByteSource {
  public:
-  FileSource(std::shared_ptr<int> fd, uint64_t size) : fd_(std::move(fd)), size_(size) {}
+  FileSource(std::shared_ptr<int> fd, uint64_t start, uint64_t size)
+      : fd_(std::move(fd)), start_(start), size_(size) {}
   uint64_t size() const override { return size_; }
   Result<size_t> read(uint64_t offset, char* buf, size_t n) const override {
     if (offset >= size_) return size_t{0};
     n = static_cast<size_t>(std::min<uint64_t>(n, size_ - offset));
     for (;;) {
-      ssize_t got = ::pread(*fd_, buf, n, static_cast<off_t>(offset));
+      ssize_t got = ::pread(*fd_, buf, n, static_cast<off_t>(start_ + offset));
       if (got >= 0) return static_cast<size_t>(got);
       if (errno != EINTR)
         return Status(ErrorCode::Internal, std::string("reading a spooled body: ") + std::strerror(errno));
@@ -29,6 +30,7 @@ class FileSource : public ByteSource {
 
  private:
   std::shared_ptr<int> fd_;
+  uint64_t start_;
   uint64_t size_;
 };
 
@@ -64,6 +66,7 @@ BodySpool::~BodySpool() = default;
 
 bool BodySpool::write(std::string_view piece) {
   if (!status_) return true;  // nowhere to keep it: read and dropped, the handler answers the error
+  received_ += piece.size();
   pending_.append(piece);
   if (pending_.size() >= kSpoolFlush) flush();
   full_ = pending_.size() >= kSpoolHighWater;
@@ -118,9 +121,21 @@ void BodySpool::flushed(Status result, size_t bytes) {
   }
 }
 
-std::shared_ptr<const ByteSource> BodySpool::source() const {
-  if (!fd_) return nullptr;
-  return std::make_shared<FileSource>(fd_, written_);
+std::shared_ptr<const ByteSource> BodySpool::source() const { return slice(0, written_); }
+
+std::shared_ptr<const ByteSource> BodySpool::slice(uint64_t offset, uint64_t length) const {
+  if (!fd_ || offset + length > written_) return nullptr;
+  return std::make_shared<FileSource>(fd_, offset, length);
+}
+
+void BodySpool::fail(Status why) {
+  if (!status_) return;
+  status_ = std::move(why);
+  std::string().swap(pending_);
+  if (full_) {
+    full_ = false;
+    resume();  // what follows is read and dropped
+  }
 }
 
 }  // namespace settee::http

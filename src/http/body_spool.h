@@ -44,7 +44,15 @@ class BodySpool : public StreamedBody, public std::enable_shared_from_this<BodyS
   const Status& status() const { return status_; }
   // After finish: the body's bytes, read from the file (which the source keeps open).
   std::shared_ptr<const ByteSource> source() const;
+  // After finish: `length` bytes of the body from `offset` (one attachment of several in one file).
+  std::shared_ptr<const ByteSource> slice(uint64_t offset, uint64_t length) const;
   uint64_t size() const { return written_; }
+  // Bytes handed to write() so far (written or not yet): where the next write's bytes will start.
+  uint64_t received() const { return received_; }
+
+ protected:
+  // Makes `status()` this error; what is written after it is dropped.
+  void fail(Status why);
 
  private:
   void flush();
@@ -57,6 +65,7 @@ class BodySpool : public StreamedBody, public std::enable_shared_from_this<BodyS
   bool writing_ = false;
   bool full_ = false;  // write() returned false; resume() is owed
   uint64_t written_ = 0;
+  uint64_t received_ = 0;
   std::function<void()> done_;
 };
 

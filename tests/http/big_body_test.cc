@@ -89,6 +89,39 @@ TEST_CASE("Big bodies: an upload over max_http_request_size is 413 and stores no
   CHECK(node("GET", "/db/doc").status == 404);
 }
 
+TEST_CASE("Big bodies: multipart/related PUTs spool their attachment parts instead of holding the body",
+          "[http][limits][bigbody]") {
+  LiveServer node;
+  REQUIRE(node("PUT", "/db").status == 201);
+  const std::string big = randomBytes(kBig, 5);
+  const std::string json =
+      R"({"v":1,"_attachments":{"a.bin":{"follows":true,"content_type":"application/octet-stream","length":)" +
+      std::to_string(kBig) + R"(},"b.txt":{"follows":true,"content_type":"text/plain","length":5}}})";
+  const std::string body =
+      "--xyz\r\nContent-Type: application/json\r\n\r\n" + json +
+      "\r\n--xyz\r\nContent-Disposition: attachment; filename=\"a.bin\"\r\n\r\n" + big +
+      "\r\n--xyz\r\nContent-Disposition: attachment; filename=\"b.txt\"\r\n\r\nhello\r\n--xyz--";
+  const std::pair<std::string, std::string> type{"Content-Type", "multipart/related; boundary=\"xyz\""};
+  double mb = peakGrowthMb(node, 2, [&](int i) {
+    HttpReply r = node("PUT", "/db/doc" + std::to_string(i), body, {type});
+    CHECK(r.status == 201);
+  });
+  INFO("two concurrent 48 MB multipart PUTs: peak RSS grew by " << mb << " MB");
+  CHECK(mb < 24.0);
+  for (int i = 0; i < 2; ++i) {
+    const std::string doc = "/db/doc" + std::to_string(i);
+    CHECK(settee::db::md5Digest(node("GET", doc + "/a.bin").body) == settee::db::md5Digest(big));
+    CHECK(node("GET", doc + "/b.txt").body == "hello");
+    CHECK(int64_t(Json(node("GET", doc).body)["v"]) == 1);
+  }
+  SECTION("a truncated body, or parts that do not pair with the follows entries, is 400 and writes nothing") {
+    CHECK(node("PUT", "/db/cut", body.substr(0, body.size() / 2), {type}).status == 400);
+    const std::string onePart = "--xyz\r\nContent-Type: application/json\r\n\r\n" + json + "\r\n--xyz--";
+    CHECK(node("PUT", "/db/cut", onePart, {type}).status == 400);
+    CHECK(node("GET", "/db/cut").status == 404);
+  }
+}
+
 TEST_CASE("Big bodies: attachments=true streams each body's base64 instead of building the document",
           "[http][limits][bigbody]") {
   LiveServer node;

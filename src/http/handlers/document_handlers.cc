@@ -13,6 +13,7 @@
 #include "http/auth.h"
 #include "http/handlers/document_internal.h"
 #include "http/handlers/handlers.h"
+#include "http/handlers/related_body.h"
 #include "http/work.h"
 
 namespace settee::http {
@@ -354,7 +355,13 @@ Response putDoc(Call& call) {
   if (!rev) return errorResponse(rev.status());
   std::string json;
   std::vector<AttachmentBody> bodies;
-  if (detail::isMultipartRelated(call.req)) {
+  if (auto streamed = std::dynamic_pointer_cast<detail::RelatedBody>(call.body)) {
+    if (!streamed->status()) return errorResponse(streamed->status());
+    auto related = streamed->document();
+    if (!related) return errorResponse(related.status());
+    json = std::move(related->json);
+    bodies = std::move(related->bodies);
+  } else if (detail::isMultipartRelated(call.req)) {
     auto related = detail::parseRelated(call.req);
     if (!related) return errorResponse(related.status());
     json = std::move(related->json);
@@ -369,6 +376,16 @@ Response putDoc(Call& call) {
   if (!written) return errorResponse(written.status());
   bool batch = call.req.param("batch") == std::optional<std::string_view>("ok");
   return detail::writeAnswer(batch ? 202 : 201, *written, detail::locationOf(call, written->id));
+}
+
+// A multipart/related PUT (a document with its attachment bodies) is taken as it arrives, its attachments
+// spooled to a file; a JSON body is held, within max_document_size (BodyKind::Document).
+std::shared_ptr<StreamedBody> relatedBody(const Call& call) {
+  if (!detail::isMultipartRelated(call.req)) return nullptr;
+  auto boundary = boundaryOf(*call.req.header("Content-Type"));
+  if (!boundary) return nullptr;  // held, and parseRelated answers the bad request
+  return std::make_shared<detail::RelatedBody>(call.svc->loop, call.svc->data->path(), std::move(*boundary),
+                                               call.svc->config->maxDocumentSize);
 }
 
 Response deleteLocalDoc(Call& call, const std::string& id) {
@@ -449,7 +466,7 @@ Response copyDoc(Call& call) {
 void registerDocumentRoutes(Api& api) {
   for (const char* pattern : {"/{db}/{docid}", "/{db}/_design/{ddoc}", "/{db}/_local/{localid}"}) {
     api.async("GET", pattern, Access::Reader, getDoc);
-    api.sync("PUT", pattern, Access::Reader, putDoc, BodyKind::Document);
+    api.streamed("PUT", pattern, Access::Reader, relatedBody, putDoc, BodyKind::Document);
     api.sync("DELETE", pattern, Access::Reader, deleteDoc);
     api.sync("COPY", pattern, Access::Reader, copyDoc);
   }

@@ -134,6 +134,10 @@ struct RelatedDoc {
 };
 Result<RelatedDoc> parseRelated(const Request& req);
 
+// The names of the `follows` entries of a multipart/related document part's `_attachments`, in order:
+// the attachment parts that follow pair with them. bad_request when `json` is not a JSON object.
+Result<std::vector<std::string>> followsNames(std::string_view json);
+
 // Whether the request's Content-Type is multipart/related.
 bool isMultipartRelated(const Request& req);
 
