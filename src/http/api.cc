@@ -180,12 +180,20 @@ std::string docResultJson(const DocResult& r) {
   });
 }
 
-void Api::sync(std::string_view method, std::string_view pattern, Access access, SyncHandler fn, Cost cost) {
-  router_.add(method, pattern, std::make_shared<Route>(Route{access, std::move(fn), {}, cost}));
+void Api::sync(std::string_view method, std::string_view pattern, Access access, SyncHandler fn, Cost cost,
+               BodyKind body) {
+  router_.add(method, pattern, std::make_shared<Route>(Route{access, std::move(fn), {}, body, {}, cost}));
 }
 
 void Api::async(std::string_view method, std::string_view pattern, Access access, AsyncHandler fn, Cost cost) {
-  router_.add(method, pattern, std::make_shared<Route>(Route{access, {}, std::move(fn), cost}));
+  router_.add(method, pattern,
+              std::make_shared<Route>(Route{access, {}, std::move(fn), BodyKind::Request, {}, cost}));
+}
+
+void Api::streamed(std::string_view method, std::string_view pattern, Access access, BodyFactory body,
+                   SyncHandler fn, BodyKind kind, Cost cost) {
+  router_.add(method, pattern,
+              std::make_shared<Route>(Route{access, std::move(fn), {}, kind, std::move(body), cost}));
 }
 
 namespace {
@@ -202,6 +210,17 @@ bool mayHashPassword(const Request& req, Auth& auth) {
 }
 
 }  // namespace
+
+void Api::offLoop(const std::shared_ptr<Call>& call, const Route& route, std::function<void()> work,
+                  std::function<void()> done) {
+  if (route.cost == Cost::Quick && !mayHashPassword(call->req, *svc_.auth)) {
+    runOffLoop(svc_.loop, std::move(work), std::move(done));
+    return;
+  }
+  // Slow work waits its turn at the gate; a request whose client has gone meanwhile is dropped without
+  // doing it. (While its head is being checked there is no Responder yet: nothing to ask.)
+  svc_.slowWork->run([call] { return !call->res || !call->closed(); }, std::move(work), std::move(done));
+}
 
 std::optional<Response> Api::prepare(Call& call, const Route& route) {
   auto who = svc_.auth->authenticate(call.req);
@@ -221,7 +240,144 @@ std::optional<Response> Api::prepare(Call& call, const Route& route) {
   return systemDbGate(call);
 }
 
+namespace {
+
+bool isPreflight(const Call& call) {
+  return call.req.method == "OPTIONS" && call.svc->config->cors.enabled && call.req.header("Origin");
+}
+
+Response preflight(const Call& call) {
+  Response r;
+  r.status = 204;
+  r.setHeader("Access-Control-Allow-Methods", call.svc->config->cors.methods);
+  r.setHeader("Access-Control-Allow-Headers", call.svc->config->cors.headers);
+  r.setHeader("Access-Control-Max-Age", "600");
+  return r;
+}
+
+bool isMultipartRelated(const Request& req) {
+  const std::string* type = req.header("Content-Type");
+  if (!type) return false;
+  std::string_view t = trimWhitespace(*type);
+  constexpr std::string_view kRelated = "multipart/related";
+  return t.size() >= kRelated.size() && equalsIgnoreCase(t.substr(0, kRelated.size()), kRelated);
+}
+
+}  // namespace
+
+std::optional<Response> Api::match(Call& call, std::shared_ptr<Route>& route) {
+  auto found = router_.match(call.req.method, call.req.segments);
+  if (found.outcome == RouteOutcome::NotFound) return errorResponse(404, "not_found", "missing");
+  if (found.outcome == RouteOutcome::MethodNotAllowed) {
+    std::string allowed;
+    for (const auto& m : found.allowed) allowed += (allowed.empty() ? "" : ",") + m;
+    Response r = errorResponse(405, "method_not_allowed", "Only " + allowed + " allowed");
+    r.setHeader("Allow", allowed);
+    return r;
+  }
+  call.params = std::move(found.params);
+  route = *found.handler;
+  return std::nullopt;
+}
+
+HeadDecision Api::bodyPlan(Call& call, const Route& route) const {
+  HeadDecision plan;
+  if (route.streamBody) call.body = route.streamBody(call);
+  if (call.body) {
+    plan.sink = call.body;
+    return plan;
+  }
+  if (route.body == BodyKind::Document && !isMultipartRelated(call.req)) {
+    // CouchDB counts max_document_size on the document without its attachments; a JSON body is that.
+    plan.maxBodySize = svc_.config->maxDocumentSize;
+    plan.tooLargeReason = "Document exceeds max_document_size";
+  }
+  return plan;
+}
+
+void Api::head(const Request& head, std::function<void(HeadDecision)> decide) {
+  auto call = std::make_shared<Call>();
+  call->req = head;
+  call->svc = &svc_;
+  call->startedUs = nowMicros();
+  addCors(*call);
+  // Refused with the response as the Server sends it, so CORS headers and the log line are added here.
+  auto refuse = [call](Response response) {
+    mergeHeaders(response.headers, call->extraHeaders);
+    call->status = response.status;
+    logRequest(*call);
+    HeadDecision refused;
+    refused.reject = std::move(response);
+    return refused;
+  };
+  if (isPreflight(*call)) {
+    decide(HeadDecision{});  // answered by handle(), which has nothing to prepare
+    return;
+  }
+  std::shared_ptr<Route> route;
+  if (auto missing = match(*call, route)) {
+    decide(refuse(std::move(*missing)));
+    return;
+  }
+  auto refused = std::make_shared<std::optional<Response>>();
+  offLoop(
+      call, *route,
+      [this, call, route, refused] {
+        try {
+          *refused = prepare(*call, *route);
+        } catch (const std::exception& e) {
+          *refused = errorResponse(500, "internal_server_error", e.what());
+        }
+      },
+      [this, call, route, refused, refuse, decide = std::move(decide)] {
+        if (*refused) {
+          decide(refuse(std::move(**refused)));
+          return;
+        }
+        HeadDecision plan = bodyPlan(*call, *route);
+        plan.context = std::make_shared<Prepared>(Prepared{call, route});
+        decide(std::move(plan));
+      });
+}
+
+void Api::run(std::shared_ptr<Call> call, std::shared_ptr<Route> route) {
+  if (call->body) {
+    // The callback holds the Call (and so the body) only until it runs.
+    call->body->finish([this, call, route] { runHandler(call, route); });
+    return;
+  }
+  runHandler(std::move(call), std::move(route));
+}
+
+void Api::runHandler(std::shared_ptr<Call> call, std::shared_ptr<Route> route) {
+  if (!route->sync) {
+    route->async(std::move(call));
+    return;
+  }
+  auto response = std::make_shared<std::optional<Response>>();
+  offLoop(
+      call, *route,
+      [call, route, response] {
+        try {
+          *response = route->sync(*call);
+        } catch (const std::exception& e) {
+          *response = errorResponse(500, "internal_server_error", e.what());
+        }
+      },
+      [call, response] {
+        if (*response) call->send(std::move(**response));  // none when the client left before it ran
+      });
+}
+
 void Api::handle(Request&& request, std::shared_ptr<Responder> responder) {
+  if (request.context) {
+    // Prepared when its head arrived; only the body is new.
+    auto prepared = std::static_pointer_cast<Prepared>(request.context);
+    prepared->call->req.body = std::move(request.body);
+    prepared->call->res = std::move(responder);
+    run(prepared->call, prepared->route);
+    return;
+  }
   auto call = std::make_shared<Call>();
   call->req = std::move(request);
   call->res = std::move(responder);
@@ -229,51 +385,33 @@ void Api::handle(Request&& request, std::shared_ptr<Responder> responder) {
   call->startedUs = nowMicros();
   addCors(*call);
 
-  if (call->req.method == "OPTIONS" && svc_.config->cors.enabled && call->req.header("Origin")) {
-    Response r;
-    r.status = 204;
-    r.setHeader("Access-Control-Allow-Methods", svc_.config->cors.methods);
-    r.setHeader("Access-Control-Allow-Headers", svc_.config->cors.headers);
-    r.setHeader("Access-Control-Max-Age", "600");
-    call->send(std::move(r));
+  if (isPreflight(*call)) {
+    call->send(preflight(*call));
     return;
   }
-
-  auto match = router_.match(call->req.method, call->req.segments);
-  if (match.outcome == RouteOutcome::NotFound) {
-    call->send(errorResponse(404, "not_found", "missing"));
+  std::shared_ptr<Route> route;
+  if (auto missing = match(*call, route)) {
+    call->send(std::move(*missing));
     return;
   }
-  if (match.outcome == RouteOutcome::MethodNotAllowed) {
-    std::string allowed;
-    for (const auto& m : match.allowed) allowed += (allowed.empty() ? "" : ",") + m;
-    Response r = errorResponse(405, "method_not_allowed", "Only " + allowed + " allowed");
-    r.setHeader("Allow", allowed);
-    call->send(std::move(r));
-    return;
-  }
-  call->params = std::move(match.params);
-  std::shared_ptr<Route> route = *match.handler;
   auto response = std::make_shared<std::optional<Response>>();
-  auto work = [this, call, route, response] {
-    try {
-      *response = prepare(*call, *route);
-      if (!*response && route->sync) *response = route->sync(*call);
-    } catch (const std::exception& e) {
-      *response = errorResponse(500, "internal_server_error", e.what());
-    }
-  };
-  auto done = [call, route, response] {
-    if (call->closed()) return;  // the client left: its work was skipped or its answer has nowhere to go
-    if (*response) call->send(std::move(**response));
-    else if (route->async) route->async(call);
-  };
-  if (route->cost == Cost::Quick && !mayHashPassword(call->req, *svc_.auth)) {
-    runOffLoop(svc_.loop, std::move(work), std::move(done));
-  } else {
-    // A request whose client has gone while it waited for a place is dropped without doing its work.
-    svc_.slowWork->run([call] { return !call->closed(); }, std::move(work), std::move(done));
-  }
+  offLoop(
+      call, *route,
+      [this, call, route, response] {
+        try {
+          *response = prepare(*call, *route);
+        } catch (const std::exception& e) {
+          *response = errorResponse(500, "internal_server_error", e.what());
+        }
+      },
+      [this, call, route, response] {
+        if (call->closed()) return;  // the client left: its work was skipped or its answer has nowhere to go
+        if (*response) {
+          call->send(std::move(**response));
+          return;
+        }
+        run(call, route);
+      });
 }
 
 }  // namespace settee::http

@@ -8,6 +8,9 @@
 //   (runOffLoop) and answer through call->start/write/end or call->send on the loop thread.
 // Before a handler runs, the Api has authenticated the caller, checked its access level, and, for routes
 // with a `{db}` capture, opened the database (404 when it does not exist) and checked its _security.
+// With the Server's head hook wired to `head()`, all of that happens when the request's head has
+// arrived and before any of its body is read: a refused request never makes the node read, hold or
+// store its body, and each route's body limit (BodyKind) is enforced as the body arrives.
 // Handlers never parse HTTP framing and never write SQL; errors are Status values turned into CouchDB's
 // `{"error","reason"}` by `errorResponse` — the one table that maps a Status to an HTTP status.
 #pragma once
@@ -71,6 +74,21 @@ enum class Access {
 // keep answering however many slow requests are in flight.
 enum class Cost { Quick, Slow };
 
+// How a route takes its request body.
+enum class BodyKind {
+  Request,   // whole, up to max_http_request_size
+  Document,  // whole, one JSON document: up to max_document_size (413 as soon as the length is known);
+             // a multipart/related body (the document and its attachments) keeps max_http_request_size
+};
+
+// The body of a streamed route (Api::streamed), fed by the server as it arrives (see BodySink); `finish`
+// calls `done` on the loop thread once everything it was given is where it keeps it, and only then does
+// the route's handler run.
+class StreamedBody : public BodySink {
+ public:
+  virtual void finish(std::function<void()> done) = 0;
+};
+
 // One request being answered.
 struct Call {
   Request req;
@@ -80,6 +98,8 @@ struct Call {
   std::string dbName;
   UserCtx user;
   Headers extraHeaders;  // CORS and the like, added to whatever the handler answers
+  // For a streamed route: its body, as the route's factory made it (then `req.body` is empty).
+  std::shared_ptr<StreamedBody> body;
 
   // Answer (loop thread only). They add extraHeaders and log the request.
   void send(Response response);
@@ -95,15 +115,25 @@ struct Call {
 
 using SyncHandler = std::function<Response(Call&)>;
 using AsyncHandler = std::function<void(std::shared_ptr<Call>)>;
+// Makes the body of a streamed route once the request's head has been accepted (loop thread); null to
+// have this request's body held whole instead.
+using BodyFactory = std::function<std::shared_ptr<StreamedBody>(const Call&)>;
 
 class Api {
  public:
   explicit Api(Services& services) : svc_(services) {}
   void sync(std::string_view method, std::string_view pattern, Access access, SyncHandler fn,
-            Cost cost = Cost::Slow);
+            Cost cost = Cost::Slow, BodyKind body = BodyKind::Request);
   void async(std::string_view method, std::string_view pattern, Access access, AsyncHandler fn,
              Cost cost = Cost::Slow);
-  // Entry point for the Server (loop thread).
+  // A sync route whose body is not held but handed, as it arrives, to what `body` makes; `fn` runs once
+  // all of it has arrived and the body has finished. When the factory makes nothing (or the head hook
+  // is not wired), the body is held in `req.body` as on any route, with the limit `kind` gives.
+  void streamed(std::string_view method, std::string_view pattern, Access access, BodyFactory body,
+                SyncHandler fn, BodyKind kind = BodyKind::Request, Cost cost = Cost::Slow);
+  // Entry points for the Server (loop thread): `head` as its HeadHandler, `handle` as its Handler. A
+  // request whose head was prepared by `head` is not prepared again by `handle`.
+  void head(const Request& head, std::function<void(HeadDecision)> decide);
   void handle(Request&& request, std::shared_ptr<Responder> responder);
   Services& services() { return svc_; }
 
@@ -112,10 +142,27 @@ class Api {
     Access access;
     SyncHandler sync;
     AsyncHandler async;
+    BodyKind body = BodyKind::Request;
+    BodyFactory streamBody;
     Cost cost = Cost::Slow;
   };
+  // What head() hands the Server to give back to handle().
+  struct Prepared {
+    std::shared_ptr<Call> call;
+    std::shared_ptr<Route> route;
+  };
+  // Runs `work` off the loop as runOffLoop does: quick routes at once, slow ones (and any request that may
+  // hash a password) through the WorkGate.
+  void offLoop(const std::shared_ptr<Call>& call, const Route& route, std::function<void()> work,
+               std::function<void()> done);
   // Runs on the thread pool: authenticate, authorise, open the db. nullopt when all is well.
   std::optional<Response> prepare(Call& call, const Route& route);
+  // The answer when no route matches (404 or 405), or nullopt with `call.params` filled and the route.
+  std::optional<Response> match(Call& call, std::shared_ptr<Route>& route);
+  // Runs the route's handler on a prepared call (once its streamed body, if any, has finished).
+  void run(std::shared_ptr<Call> call, std::shared_ptr<Route> route);
+  void runHandler(std::shared_ptr<Call> call, std::shared_ptr<Route> route);
+  HeadDecision bodyPlan(Call& call, const Route& route) const;
   Services& svc_;
   Router<std::shared_ptr<Route>> router_;
 };

@@ -1,5 +1,7 @@
 // The reading half of Connection: its lifetime, the socket's input, llhttp's callbacks, and handing each
-// complete request to the handler. The answering half is in connection_respond.cc.
+// complete request to the handler. What happens between a head and its end (the head hook, the body
+// kept or streamed, the framing checks) is in connection_body.cc; the answering half is in
+// connection_respond.cc.
 #include "http/connection.h"
 
 #include <algorithm>
@@ -15,8 +17,6 @@ namespace {
 // Input buffered while a request is in flight before we stop reading: enough for a few pipelined
 // requests, small enough that a client streaming a body at us meets TCP flow control instead of our heap.
 constexpr size_t kBusyInputLimit = 64 * 1024;
-// The most we reserve up front for a body from its Content-Length; more grows as the bytes arrive.
-constexpr uint64_t kMaxBodyReserve = 1024 * 1024;
 
 }  // namespace
 
@@ -27,6 +27,7 @@ Connection::Connection(Server* server) : server_(server) {
   timer_.data = this;
   llhttp_init(&parser_, HTTP_REQUEST, &parserSettings());
   parser_.data = this;
+  self_ = std::make_shared<Connection*>(this);
 }
 
 void Connection::start(uv_stream_t* listener) {
@@ -56,6 +57,10 @@ void Connection::start(uv_stream_t* listener) {
 void Connection::close() {
   if (closing_) return;
   closing_ = true;
+  releaseBody();
+  *self_ = nullptr;
+  if (sink_) sink_->resume_ = nullptr;
+  sink_.reset();
   if (Responder* responder = current_) {
     current_ = nullptr;
     responder->connection_ = nullptr;
@@ -105,7 +110,7 @@ void Connection::onRead(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf)
   }
   if (self->closeAfterFlush_ || self->lingering_) return;  // discarding what follows an error answer
   self->input_.append(buf->base, static_cast<size_t>(nread));
-  if (self->current_ || self->resumeOnDrain_) {
+  if (self->current_ || self->resumeOnDrain_ || self->awaitingHead_ || self->sinkFull_) {
     self->updateReading();  // keep it for later; stop reading if it piles up
     return;
   }
@@ -115,7 +120,7 @@ void Connection::onRead(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf)
 
 void Connection::updateReading() {
   // While a request is in flight (or its answer waits to drain) nothing is parsed, so input only piles up.
-  const bool parsing = !current_ && !resumeOnDrain_;
+  const bool parsing = !current_ && !resumeOnDrain_ && !awaitingHead_ && !sinkFull_;
   const bool want =
       !closing_ && !eof_ && (lingering_ || closeAfterFlush_ || parsing || input_.size() < kBusyInputLimit);
   auto* stream = reinterpret_cast<uv_stream_t*>(&tcp_);
@@ -135,11 +140,13 @@ void Connection::updateReading() {
 // where a request ends (request smuggling). llhttp 8 refuses most such shapes itself (Content-Length with
 // Transfer-Encoding, differing Content-Lengths, a last coding other than chunked, spaces before a colon),
 // but in its default build it accepts any two bytes after a chunk's data, a bare LF ending a request line
-// or the head, and obs-fold continuation lines. Those three are checked here, on the bytes we hand it.
+// or the head, and obs-fold continuation lines. Those three are checked on the bytes we hand it: here,
+// and in onBody (connection_body.cc).
 void Connection::drive() {
   if (driving_ || closing_) return;  // the drive() further up the stack picks up where this left off
   driving_ = true;
-  while (!closing_ && !current_ && !closeAfterFlush_ && !resumeOnDrain_ && (!input_.empty() || parseOwed_)) {
+  while (!closing_ && !current_ && !closeAfterFlush_ && !resumeOnDrain_ && !awaitingHead_ && !sinkFull_ &&
+         (!input_.empty() || parseOwed_)) {
     parseOwed_ = false;
     const char* data = input_.data();
     const char* end = data + input_.size();
@@ -152,7 +159,7 @@ void Connection::drive() {
     llhttp_errno_t error = llhttp_execute(&parser_, data, input_.size());
     executeEnd_ = nullptr;
     size_t consumed = input_.size();
-    if (error == HPE_PAUSED) {  // paused at the end of a head or of a whole request
+    if (error == HPE_PAUSED) {  // paused at the end of a head, by a full sink, or at the end of a request
       consumed = static_cast<size_t>(llhttp_get_error_pos(&parser_) - data);
       llhttp_resume(&parser_);
     } else if (error != HPE_OK) {
@@ -175,45 +182,23 @@ void Connection::drive() {
       break;
     }
     input_.erase(0, consumed);
+    if (headReady_) headParsed();
     if (messageDone_) dispatch();
   }
   driving_ = false;
   updateReading();
 }
 
-bool Connection::checkChunkEnd(const char* at, const char* end) {
-  for (; chunkCrlfSeen_ < 2 && at < end; ++at, ++chunkCrlfSeen_) {
-    if (*at != "\r\n"[chunkCrlfSeen_]) return false;
-  }
-  return true;
-}
-
-bool Connection::checkHeadBytes(std::string_view head) {
-  char prev = last_[1];
-  for (char c : head) {
-    if (c == '\n' && prev != '\r') {
-      badFraming("Expected CRLF, got a bare LF");
-      return false;
-    }
-    if ((c == ' ' || c == '\t') && prev == '\n') {
-      badFraming("Header continuation lines (obs-fold) are not allowed");
-      return false;
-    }
-    prev = c;
-  }
-  return true;
-}
-
-void Connection::badFraming(const char* reason) {
-  input_.clear();
-  reject(400, "bad_request", reason);
-  failParse(HPE_USER);
-}
-
 void Connection::dispatch() {
   messageDone_ = false;
   if (rejectStatus_) {
     sendError(rejectStatus_, rejectError_, rejectReason_, keepAlive_);
+    return;
+  }
+  if (headReject_) {
+    Response refused = std::move(*headReject_);
+    headReject_.reset();
+    newResponder(keepAlive_)->send(std::move(refused));
     return;
   }
   request_.peer = peer_;
@@ -287,6 +272,18 @@ int Connection::onMessageBegin(llhttp_t* parser) {
   self->rejectStatus_ = 0;
   self->chunked_ = false;
   self->chunkLeft_ = 0;
+  self->headReady_ = false;
+  self->hasBody_ = false;
+  self->gzip_ = false;
+  self->expectContinue_ = false;
+  self->bodyLimit_ = self->server_->options_.maxRequestBodySize;
+  self->tooLargeReason_ = "the request entity is too large";
+  self->headReject_.reset();
+  if (self->sink_) self->sink_->resume_ = nullptr;
+  self->sink_.reset();
+  self->sinkFull_ = false;
+  self->gzipPending_.clear();
+  self->inflatedBytes_ = 0;
   return 0;
 }
 
@@ -347,19 +344,14 @@ int Connection::headersComplete() {
   }
   if (const std::string* encoding = request_.header("Content-Encoding")) {
     if (equalsIgnoreCase(*encoding, "gzip") || equalsIgnoreCase(*encoding, "x-gzip")) {
-      inflater_ = std::make_unique<GzipInflater>(limit);
+      gzip_ = true;
     } else if (!encoding->empty() && !equalsIgnoreCase(*encoding, "identity")) {
       // Read and discard the body, then answer 415; the connection stays usable.
       reject(415, "bad_content_type", "unsupported Content-Encoding: " + *encoding);
     }
   }
-  // Reserve for the declared body, but not more than a little: a client that declares 64 MiB and sends
-  // nothing must not make us allocate 64 MiB.
-  if (declaredLength && !inflater_ && !rejectStatus_) {
-    request_.body.reserve(std::min<uint64_t>(parser_.content_length, kMaxBodyReserve));
-  }
 
-  const bool hasBody = (parser_.flags & F_CHUNKED) != 0 || parser_.content_length > 0;
+  hasBody_ = (parser_.flags & F_CHUNKED) != 0 || parser_.content_length > 0;
   const std::string* expect = request_.header("Expect");
   if (expect && request_.httpMinor >= 1) {
     if (!equalsIgnoreCase(*expect, "100-continue")) {
@@ -367,52 +359,15 @@ int Connection::headersComplete() {
     }
     // Refusing before the body is sent means the client never sends it, so the connection must close.
     if (rejectStatus_) return HPE_USER;
-    if (hasBody) write("HTTP/1.1 100 Continue\r\n\r\n");
+    // Sent once the head is accepted (acceptHead), so a refused client never sends its body.
+    expectContinue_ = hasBody_;
   }
   inHead_ = false;
   chunked_ = (parser_.flags & F_CHUNKED) != 0;
-  parseOwed_ = true;  // a request without a body completes with no further input
-  // Pausing here lets drive() check the head's bytes before any of the body is parsed.
+  headReady_ = true;
+  // Pausing here lets drive() check the head's bytes and the head hook decide before any of the body
+  // is parsed.
   return HPE_PAUSED;
-}
-
-int Connection::onChunkHeader(llhttp_t* parser) {
-  auto* self = static_cast<Connection*>(parser->data);
-  self->chunkLeft_ = parser->content_length;
-  return 0;
-}
-
-int Connection::onBody(llhttp_t* parser, const char* at, size_t length) {
-  auto* self = static_cast<Connection*>(parser->data);
-  if (self->chunked_) {
-    self->chunkLeft_ -= std::min<uint64_t>(self->chunkLeft_, length);
-    if (self->chunkLeft_ == 0) {
-      // llhttp skips the two bytes after a chunk's data without looking at them.
-      self->chunkCrlfSeen_ = 0;
-      if (!self->checkChunkEnd(at + length, self->executeEnd_)) {
-        return self->reject(400, "bad_request", "Expected CRLF after chunk");
-      }
-    }
-  }
-  const size_t limit = self->server_->options_.maxRequestBodySize;
-  self->rawBodyBytes_ += length;
-  // Checked even for a body being discarded: reading gigabytes only to refuse them is a cost too.
-  if (self->rawBodyBytes_ > limit) return self->reject(413, "too_large", "the request entity is too large");
-  if (self->rejectStatus_) return 0;  // discarding the body of a request that will be refused
-  if (!self->inflater_) {
-    self->request_.body.append(at, length);
-    return 0;
-  }
-  switch (self->inflater_->feed(std::string_view(at, length), self->request_.body)) {
-    case GzipInflater::Result::Ok:
-      return 0;
-    case GzipInflater::Result::TooLarge:
-      return self->reject(413, "too_large", "the request entity is too large");
-    case GzipInflater::Result::Corrupt:
-      self->reject(400, "bad_request", "the gzip request body is corrupt");
-      return 0;
-  }
-  return 0;
 }
 
 int Connection::onMessageComplete(llhttp_t* parser) {
@@ -422,6 +377,10 @@ int Connection::onMessageComplete(llhttp_t* parser) {
     self->reject(400, "bad_request", "the gzip request body is truncated");
   }
   self->inflater_.reset();
+  if (self->sink_) {
+    self->sink_->resume_ = nullptr;  // the body is complete; the handler takes it from here
+    self->sink_.reset();
+  }
   self->messageDone_ = true;
   self->inHead_ = true;
   // Pausing here is what serialises pipelined requests: drive() hands this one to the handler and

@@ -3,8 +3,11 @@
 // Contract: created and owned by Server (which tracks it until it is closed); deletes itself in the close
 // callback of its last libuv handle, then tells the Server. Loop thread only. At most one request is in
 // flight: after a request is parsed, parsing pauses (bytes that follow stay buffered) until its response is
-// finished, which is what keeps pipelined answers in order. The Responder of the request in flight points
-// back here; the connection cuts that link when the response finishes or the connection closes.
+// finished, which is what keeps pipelined answers in order. Parsing also pauses after each head while the
+// Server's head hook decides, and while a BodySink is full; input then stops being read once a little
+// has piled up, so a client sending a body meets TCP flow control instead of our heap. The Responder of the
+// request in flight points back here; the connection cuts that link when the response finishes or the
+// connection closes.
 #pragma once
 
 #include <llhttp.h>
@@ -19,11 +22,9 @@
 #include "http/gzip_inflater.h"
 #include "http/request.h"
 #include "http/response.h"
+#include "http/server.h"
 
 namespace settee::http {
-
-class Server;
-class Responder;
 
 namespace detail {
 
@@ -62,6 +63,20 @@ class Connection {
   static const llhttp_settings_t& parserSettings();
   int countHeaderBytes(size_t length);
   int headersComplete();
+  // After a head is parsed: shows it to the head hook (or accepts it) before any body byte is parsed.
+  void headParsed();
+  void decideHead(HeadDecision decision);
+  bool acceptHead(HeadDecision& decision);
+  // Keeps body bytes (in the request, or the sink); 0, HPE_PAUSED when the sink is full, or an error.
+  int takeBody(const char* at, size_t length);
+  // Counts `n` more bytes of a held body against the server's budget; false when it would pass it.
+  bool chargeBody(size_t n);
+  void releaseBody();
+  int overBudget();  // refuses the body with 503
+  // Hands body bytes to the sink; HPE_PAUSED when it is full.
+  int toSink(std::string_view piece);
+  int pumpInflater();  // decodes gzipPending_ into the sink while it takes more
+  void resumeSink();
   int reject(int status, std::string error, std::string reason);
 
   // libuv callbacks.
@@ -121,8 +136,26 @@ class Connection {
   size_t chunkCrlfSeen_ = 2;  // bytes checked of the CRLF due after the current chunk's data (2: none due)
   char last_[2] = {0, 0};     // the last two bytes parsed, for checks that straddle two reads
   const char* executeEnd_ = nullptr;  // end of the bytes given to the llhttp_execute running now
-  bool parseOwed_ = false;            // llhttp may have work to do without more input (a pause was lifted)
-  int rejectStatus_ = 0;              // answer this instead of calling the handler
+
+  // The head hook and the body it decides on.
+  bool headReady_ = false;     // onHeadersComplete paused the parser at the end of a head
+  bool parseOwed_ = false;     // llhttp may have work to do without more input (a pause was lifted)
+  bool awaitingHead_ = false;  // the head hook has the head; nothing more is parsed until it decides
+  bool hasBody_ = false;
+  bool gzip_ = false;            // Content-Encoding: gzip
+  bool expectContinue_ = false;  // 100 Continue is owed once the head is accepted
+  size_t bodyLimit_ = 0;
+  std::string tooLargeReason_;
+  std::optional<Response> headReject_;  // a body-less request the hook refused, answered at dispatch
+  std::shared_ptr<BodySink> sink_;
+  bool sinkFull_ = false;
+  std::string gzipPending_;  // compressed bytes parsed but not yet decoded into a full sink
+  uint64_t inflatedBytes_ = 0;
+  size_t charged_ = 0;  // of the server's body budget, held until the answer is finished
+  // Points at this connection until it closes; what late callbacks (a head decision, a sink's resume)
+  // hold, so they do nothing once it has gone.
+  std::shared_ptr<Connection*> self_;
+  int rejectStatus_ = 0;  // answer this instead of calling the handler
   std::string rejectError_, rejectReason_;
 
   bool closing_ = false;

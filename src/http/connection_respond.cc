@@ -150,6 +150,7 @@ void Connection::abandon(Responder& responder) {
 void Connection::finishExchange(Responder& responder, bool closeAfter) {
   responder.connection_ = nullptr;
   current_ = nullptr;
+  releaseBody();  // the handler is done with the body it was given
   if (closing_) return;
   if (closeAfter) {
     closeAfterFlush();
@@ -278,9 +279,10 @@ void Connection::armIdleTimer() {
 
 void Connection::onTimer(uv_timer_t* timer) {
   auto* self = static_cast<Connection*>(timer->data);
-  // A request in flight is the handler's to time; the idle timeout is for a client that sends nothing
-  // (or reads nothing of an answer already finished).
-  if (self->current_ && !self->lingering_ && !self->closeAfterFlush_) return;
+  // A request in flight (or a head being decided, or a body waiting for its sink) is the server's to
+  // time; the idle timeout is for a client that sends nothing (or reads nothing of a finished answer).
+  const bool ours = self->current_ || self->awaitingHead_ || self->sinkFull_;
+  if (ours && !self->lingering_ && !self->closeAfterFlush_) return;
   self->close();
 }
 

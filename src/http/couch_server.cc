@@ -79,9 +79,12 @@ CouchServer::CouchServer(uv_loop_t* loop, ServerConfig config) : config_(std::mo
   options.host = config_.bind;
   options.port = config_.port;
   options.maxRequestBodySize = config_.maxRequestSize;
-  server_ = std::make_unique<Server>(loop, options, [this](Request&& req, std::shared_ptr<Responder> res) {
-    api_->handle(std::move(req), std::move(res));
-  });
+  server_ = std::make_unique<Server>(
+      loop, options,
+      [this](Request&& req, std::shared_ptr<Responder> res) { api_->handle(std::move(req), std::move(res)); },
+      [this](const Request& head, std::function<void(HeadDecision)> decide) {
+        api_->head(head, std::move(decide));
+      });
   services_.server = server_.get();
 }
 

@@ -9,6 +9,7 @@
 // case-insensitively by `header()`; the vector keeps their original spelling and order, repeats included.
 #pragma once
 
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -33,6 +34,8 @@ struct Request {
   std::string body;
   int httpMinor = 1;  // 0 for HTTP/1.0, 1 for HTTP/1.1
   std::string peer;   // the client's IP address, e.g. "127.0.0.1" or "::1"
+  // What the server's head hook prepared for this request (Server::HeadDecision::context), or null.
+  std::shared_ptr<void> context;
 
   // The first header called `name` (compared case-insensitively), or nullptr. The pointer is valid until
   // `headers` is next modified.

@@ -61,8 +61,8 @@ size_t Responder::pendingBytes() const { return connection_ ? connection_->pendi
 
 // ---- Server ----
 
-Server::Server(uv_loop_t* loop, Options options, Handler handler)
-    : loop_(loop), options_(std::move(options)), handler_(std::move(handler)) {
+Server::Server(uv_loop_t* loop, Options options, Handler handler, HeadHandler onHead)
+    : loop_(loop), options_(std::move(options)), handler_(std::move(handler)), onHead_(std::move(onHead)) {
   listener_.data = this;
   async_.data = this;
   initError_ = uv_tcp_init(loop_, &listener_);

@@ -16,6 +16,12 @@
 // a no-op and `closed()` is true. A Responder dropped without an answer makes the server answer 500 (or cut
 // a stream short), so a forgotten reply never hangs a client.
 //
+// A request's head first. With a HeadHandler, the server shows it each request's head (request line and
+// headers, no body) as soon as the head is parsed, and reads nothing of the body until the hook has
+// decided: refuse the request (its body is never read), or accept it with a body limit of its own and,
+// optionally, a BodySink that takes the body as it arrives instead of Request::body. So credentials and
+// the right to write are checked before a client may make the server read, buffer or store a byte.
+//
 // Lifetime. `close()` stops accepting, closes every connection (calling each in-flight Responder's
 // onClose) and calls `done` once all of the server's handles are closed; only then may the Server be
 // destroyed, and only then will `uv_run` see no handles of ours. libuv's rule holds for ours too: when a
@@ -30,6 +36,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <unordered_set>
@@ -108,6 +115,43 @@ class Responder {
   std::function<void()> onDrain_;
 };
 
+// Takes a request body piece by piece as it arrives (de-chunked and inflated), for routes that store a
+// body rather than hold it. Loop thread only. The server calls `write` for each piece; a sink that
+// returns false is full, and the server reads no more of the body (TCP then slows the client) until the
+// sink calls `resume()`. When the whole body has arrived the request goes to the Handler as usual, with
+// an empty Request::body; if the connection fails first, the sink is simply dropped.
+class BodySink {
+ public:
+  virtual ~BodySink() = default;
+  // The next piece; `piece` is valid for the call only. Return false to stop the flow until `resume()`.
+  virtual bool write(std::string_view piece) = 0;
+  // Restarts a flow that `write` stopped. Loop thread; a no-op once the connection has gone or the body
+  // has ended.
+  void resume() {
+    if (resume_) resume_();
+  }
+
+ private:
+  friend class detail::Connection;
+  std::function<void()> resume_;  // set by the connection that feeds this sink
+};
+
+// What a HeadHandler decides about a request.
+struct HeadDecision {
+  // Set: the request is answered with this, and its body is never read. A request that has a body then
+  // closes its connection after the answer (the unread body leaves it unusable); one without keeps it.
+  std::optional<Response> reject;
+  // The largest body accepted for this request, counted as Options::maxRequestBodySize is, which it can
+  // only lower; 0 keeps that option. A larger body is refused with 413 and `tooLargeReason` (when not empty)
+  // as soon as its Content-Length, or its count so far, passes the limit.
+  size_t maxBodySize = 0;
+  std::string tooLargeReason;
+  // Set: the body goes to this sink as it arrives instead of into Request::body.
+  std::shared_ptr<BodySink> sink;
+  // Handed back in Request::context, so the Handler finds what the hook prepared.
+  std::shared_ptr<void> context;
+};
+
 class Server {
  public:
   struct Options {
@@ -118,6 +162,11 @@ class Server {
     // Largest request body accepted, counted after de-chunking and after gzip inflation. Larger gets 413
     // and the connection closes. CouchDB's max_http_request_size defaults to 4 GiB; 64 MiB is ours.
     size_t maxRequestBodySize = 64 * 1024 * 1024;
+    // Request bodies held whole (Request::body) by all connections together, each from its first byte
+    // until its answer is finished. A body that would pass it gets 503 and its connection closes, so many
+    // large bodies at once cannot take the node's memory (a 60 MB _bulk_docs costs several times its size
+    // while it is parsed and written). Bodies given to a BodySink do not count. 0: no budget.
+    size_t maxBufferedBodyBytes = 128 * 1024 * 1024;
     // Largest request line plus headers; larger gets 431 and the connection closes.
     size_t maxHeaderSize = 64 * 1024;
     // A connection with no request in progress is closed after this long without input.
@@ -129,9 +178,15 @@ class Server {
   // Called on the loop thread once per request, in order per connection. The next request on the same
   // connection is not read until this one's response is finished.
   using Handler = std::function<void(Request&&, std::shared_ptr<Responder>)>;
+  // Called on the loop thread with each request's head (Request::body empty), before any of its body is
+  // read or an Expect: 100-continue answered. It must call `decide` exactly once, on the loop thread, now
+  // or later (after work off the loop); the connection waits for it. A `decide` called after the client
+  // has gone does nothing.
+  using HeadHandler = std::function<void(const Request& head, std::function<void(HeadDecision)> decide)>;
 
-  // `loop` must outlive the Server. Nothing is bound until `listen()`.
-  Server(uv_loop_t* loop, Options options, Handler handler);
+  // `loop` must outlive the Server. Nothing is bound until `listen()`. Without `onHead`, every request is
+  // accepted with the server's limits.
+  Server(uv_loop_t* loop, Options options, Handler handler, HeadHandler onHead = {});
   // Only after `close`'s done callback has run: until then libuv still holds pointers into the Server.
   ~Server();
   Server(const Server&) = delete;
@@ -169,6 +224,7 @@ class Server {
   uv_loop_t* loop_;
   Options options_;
   Handler handler_;
+  HeadHandler onHead_;
   uv_tcp_t listener_;
   uv_async_t async_;
   int initError_ = 0;
@@ -183,6 +239,8 @@ class Server {
   std::mutex postMutex_;  // guards posted_ and postClosed_
   std::vector<std::function<void()>> posted_;
   bool postClosed_ = false;
+
+  size_t bufferedBodyBytes_ = 0;  // held by all connections; see Options::maxBufferedBodyBytes
 
   std::time_t dateSecond_ = 0;
   std::string date_;

@@ -5,10 +5,13 @@
 // GET is async: the attachment's metadata is read on the thread pool and a small body (below
 // detail::kLoadWhole) with it, answered whole; a larger body is streamed, chunked, a piece at a time from
 // the store (detail::streamAnswer), so its size never becomes the server's memory. Ranges read only the
-// bytes they name. PUT and DELETE are plain sync handlers.
+// bytes they name. PUT is streamed: the body goes to a spool file as it arrives (http/body_spool.h), and
+// the store reads it from there in pieces, so an upload costs the node ~2 MB whatever its size. DELETE is
+// a plain sync handler.
 #include <exception>
 
 #include "db/store.h"
+#include "http/body_spool.h"
 #include "http/gzip_inflater.h"
 #include "http/handlers/document_internal.h"
 #include "http/handlers/handlers.h"
@@ -287,10 +290,20 @@ Response putAtt(Call& call) {
     });
   }
   std::vector<AttachmentBody> bodies;
-  bodies.push_back(AttachmentBody{name, std::move(call.req.body), nullptr});
+  if (auto spool = std::static_pointer_cast<BodySpool>(call.body)) {
+    if (!spool->status()) return errorResponse(spool->status());
+    bodies.push_back(AttachmentBody{name, {}, spool->source()});
+  } else {
+    bodies.push_back(AttachmentBody{name, std::move(call.req.body), nullptr});
+  }
   auto written = call.db->put(json, true, id, std::move(bodies));
   if (!written) return errorResponse(written.status());
   return detail::writeAnswer(201, *written, detail::locationOf(call, id, name));
+}
+
+// The body of an attachment upload goes to a file as it arrives, never into memory whole.
+std::shared_ptr<StreamedBody> spoolBody(const Call& call) {
+  return std::make_shared<BodySpool>(call.svc->loop, call.svc->data->path());
 }
 
 Response deleteAtt(Call& call) {
@@ -333,7 +346,7 @@ Response deleteAtt(Call& call) {
 void registerAttachmentRoutes(Api& api) {
   for (const char* pattern : {"/{db}/{docid}/{att...}", "/{db}/_design/{ddoc}/{att...}"}) {
     api.async("GET", pattern, Access::Reader, getAtt);
-    api.sync("PUT", pattern, Access::Reader, putAtt);
+    api.streamed("PUT", pattern, Access::Reader, spoolBody, putAtt);
     api.sync("DELETE", pattern, Access::Reader, deleteAtt);
   }
 }

@@ -204,7 +204,7 @@ void registerDatabaseRoutes(Api& api) {
   api.sync("PUT", "/{db}", Access::ServerAdmin, createDb);
   api.sync("GET", "/{db}", Access::Reader, dbInfo, Cost::Quick);
   api.sync("DELETE", "/{db}", Access::ServerAdmin, deleteDb);
-  api.sync("POST", "/{db}", Access::Reader, postDoc, Cost::Quick);
+  api.sync("POST", "/{db}", Access::Reader, postDoc, Cost::Quick, BodyKind::Document);
   api.sync("GET", "/{db}/_revs_limit", Access::Reader, getRevsLimit);
   api.sync("PUT", "/{db}/_revs_limit", Access::DbAdmin, putRevsLimit);
   api.sync("POST", "/{db}/_compact", Access::DbAdmin, compact);

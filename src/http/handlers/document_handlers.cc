@@ -8,11 +8,13 @@
 // multipart/related answer that carries a large one). Every other endpoint here is a plain sync handler.
 #include <exception>
 
+#include "db/crypto.h"
 #include "db/store.h"
 #include "http/auth.h"
 #include "http/system_dbs.h"
 #include "http/handlers/document_internal.h"
 #include "http/handlers/handlers.h"
+#include "http/handlers/related_body.h"
 #include "http/work.h"
 
 namespace settee::http {
@@ -150,25 +152,113 @@ Result<GetParams> getParams(const Request& req) {
 using detail::Answer;
 using detail::whole;
 
+// A document whose `_attachments` hold `"follows":true` entries (for `atts`, in order) as JSON with each
+// body inline as base64 `data`, as attachments=true answers. Bodies that are small are encoded here; the
+// others become stored pieces, encoded as they are streamed, so a 200 MB attachment never becomes 270 MB
+// of base64 in memory. Any thread but the loop's.
+Answer inlineAttachments(Call& call, const std::string& json, std::vector<Attachment>& atts) {
+  uint64_t budget = kLoadBudget;
+  if (Status st = detail::loadSmall(call.db->store(), atts, budget); !st) return whole(errorResponse(st));
+  simdjson::dom::parser parser;
+  simdjson::dom::object doc;
+  if (parser.parse(json).get(doc))
+    return whole(errorResponse(500, "internal_server_error", "unreadable document"));
+  std::string etag = "\"" + revOf(json) + "\"";
+  Response r;
+  r.setHeader("ETag", etag);
+  if (notModified(call.req, etag)) {
+    r.status = 304;
+    return whole(std::move(r));
+  }
+  // A streamed body's data is written as a placeholder string, then the text is cut around it: no
+  // document can hold the random nonce, and the quotes around it stay in the text.
+  const std::string nonce = randomBoundary();
+  std::vector<size_t> streamed;
+  size_t next = 0;
+  std::string text = writeJson([&](db::JsonWriter& w) {
+    w.StartObject();
+    for (auto field : doc) {
+      db::writeKey(w, field.key);
+      simdjson::dom::object entries;
+      if (field.key != "_attachments" || field.value.get(entries)) {
+        db::writeElement(w, field.value);
+        continue;
+      }
+      w.StartObject();
+      for (auto entry : entries) {
+        db::writeKey(w, entry.key);
+        simdjson::dom::object meta;
+        if (entry.value.get(meta)) {
+          db::writeElement(w, entry.value);
+          continue;
+        }
+        w.StartObject();
+        bool follows = false;
+        for (auto item : meta) {
+          if (item.key == "follows") {
+            follows = true;
+            continue;
+          }
+          db::writeKey(w, item.key);
+          db::writeElement(w, item.value);
+        }
+        if (follows && next < atts.size()) {
+          Attachment& att = atts[next];
+          db::writeKey(w, "data");
+          if (!att.data.empty() || att.storedLength == 0) {
+            db::writeString(w, db::base64Encode(att.data));
+          } else {
+            db::writeString(w, nonce + std::to_string(next));
+            streamed.push_back(next);
+          }
+          ++next;
+        }
+        w.EndObject();
+      }
+      w.EndObject();
+    }
+    w.EndObject();
+  });
+  if (streamed.empty()) return whole(Response::json(200, std::move(text)));
+  Pieces pieces;
+  size_t from = 0;
+  for (size_t i : streamed) {
+    const std::string mark = nonce + std::to_string(i) + "\"";
+    const size_t at = text.find(mark, from);
+    if (at == std::string::npos)
+      return whole(errorResponse(500, "internal_server_error", "lost an attachment"));
+    detail::textOf(pieces).append(text, from, at - from);
+    detail::appendStored(pieces, atts[i].digest, 0, atts[i].storedLength);
+    pieces.back().base64 = true;
+    from = at + mark.size() - 1;  // the closing quote goes out after the data
+  }
+  detail::textOf(pieces).append(text, from, std::string::npos);
+  return Answer{std::move(r), std::move(pieces)};
+}
+
 // One revision: the winner, `rev`, or with latest=true the leaf `rev` leads to. With `Accept:
-// multipart/related` and attachments=true, a multipart/related body (CouchDB does the same).
+// multipart/related` and attachments=true, a multipart/related body (CouchDB does the same); with
+// attachments=true alone, JSON whose inline data is streamed.
 Answer readOne(Call& call, const std::string& id, ReadOptions& o) {
   bool related = o.attachments && detail::acceptsType(call.req, "multipart/related");
+  // Bodies are taken as references either way: held whole, base64 would cost 4/3 of each in memory.
+  bool wantBodies = o.attachments;
   std::vector<Attachment> atts;
   constexpr auto kRef = db::Store::FollowMode::Reference;
   auto doc = [&]() -> Result<std::string> {
-    if (o.rev.empty() || !o.latest) return call.db->store().get(id, o, related ? &atts : nullptr, kRef);
+    if (o.rev.empty() || !o.latest) return call.db->store().get(id, o, wantBodies ? &atts : nullptr, kRef);
     std::vector<std::vector<Attachment>> follows;
-    auto revs = call.db->store().getOpenRevs(id, {o.rev}, o, related ? &follows : nullptr, kRef);
+    auto revs = call.db->store().getOpenRevs(id, {o.rev}, o, wantBodies ? &follows : nullptr, kRef);
     if (!revs) return revs.status();
     for (size_t i = 0; i < revs->size(); ++i) {
       if (!(*revs)[i].found) continue;
-      if (related) atts = std::move(follows[i]);
+      if (wantBodies) atts = std::move(follows[i]);
       return std::move((*revs)[i].json);
     }
     return notFound("missing");
   }();
   if (!doc) return whole(errorResponse(doc.status()));
+  if (!related && !atts.empty()) return inlineAttachments(call, *doc, atts);
   if (!related || atts.empty()) return whole(docResponse(call.req, std::move(*doc)));
   uint64_t budget = kLoadBudget;
   if (Status st = detail::loadSmall(call.db->store(), atts, budget); !st) return whole(errorResponse(st));
@@ -266,7 +356,13 @@ Response putDoc(Call& call) {
   if (!rev) return errorResponse(rev.status());
   std::string json;
   std::vector<AttachmentBody> bodies;
-  if (detail::isMultipartRelated(call.req)) {
+  if (auto streamed = std::dynamic_pointer_cast<detail::RelatedBody>(call.body)) {
+    if (!streamed->status()) return errorResponse(streamed->status());
+    auto related = streamed->document();
+    if (!related) return errorResponse(related.status());
+    json = std::move(related->json);
+    bodies = std::move(related->bodies);
+  } else if (detail::isMultipartRelated(call.req)) {
     auto related = detail::parseRelated(call.req);
     if (!related) return errorResponse(related.status());
     json = std::move(related->json);
@@ -284,6 +380,16 @@ Response putDoc(Call& call) {
   if (!written) return errorResponse(written.status());
   bool batch = call.req.param("batch") == std::optional<std::string_view>("ok");
   return detail::writeAnswer(batch ? 202 : 201, *written, detail::locationOf(call, written->id));
+}
+
+// A multipart/related PUT (a document with its attachment bodies) is taken as it arrives, its attachments
+// spooled to a file; a JSON body is held, within max_document_size (BodyKind::Document).
+std::shared_ptr<StreamedBody> relatedBody(const Call& call) {
+  if (!detail::isMultipartRelated(call.req)) return nullptr;
+  auto boundary = boundaryOf(*call.req.header("Content-Type"));
+  if (!boundary) return nullptr;  // held, and parseRelated answers the bad request
+  return std::make_shared<detail::RelatedBody>(call.svc->loop, call.svc->data->path(), std::move(*boundary),
+                                               call.svc->config->maxDocumentSize);
 }
 
 Response deleteLocalDoc(Call& call, const std::string& id) {
@@ -365,7 +471,7 @@ void registerDocumentRoutes(Api& api) {
   for (const char* pattern : {"/{db}/{docid}", "/{db}/_design/{ddoc}", "/{db}/_local/{localid}"}) {
     // One document each: bounded by max_document_size, so quick.
     api.async("GET", pattern, Access::Reader, getDoc, Cost::Quick);
-    api.sync("PUT", pattern, Access::Reader, putDoc, Cost::Quick);
+    api.streamed("PUT", pattern, Access::Reader, relatedBody, putDoc, BodyKind::Document, Cost::Quick);
     api.sync("DELETE", pattern, Access::Reader, deleteDoc, Cost::Quick);
     api.sync("COPY", pattern, Access::Reader, copyDoc, Cost::Quick);
   }

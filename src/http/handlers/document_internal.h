@@ -56,13 +56,15 @@ std::string rewriteObject(simdjson::dom::object doc, std::initializer_list<std::
 // A response body made of pieces written in order. A piece is `text`, sent as it is, then, when `length`
 // is not 0, `length` stored bytes of the attachment body `digest` from `offset`, read from the store in
 // pieces off the loop thread as the client takes them. With `inflateLimit` the stored bytes are gzip and
-// go out decoded; more than `inflateLimit` decoded bytes, or a stream that does not end cleanly, is an error.
+// go out decoded; more than `inflateLimit` decoded bytes, or a stream that does not end cleanly, is an
+// error. With `base64` they go out base64-encoded (a document's inline attachment data).
 struct Piece {
   std::string text;
   std::string digest;
   uint64_t offset = 0;
   uint64_t length = 0;
   uint64_t inflateLimit = 0;  // 0: sent as stored
+  bool base64 = false;        // the stored bytes go out base64-encoded (inline attachment data)
 };
 using Pieces = std::vector<Piece>;
 
@@ -131,6 +133,10 @@ struct RelatedDoc {
   std::vector<AttachmentBody> bodies;
 };
 Result<RelatedDoc> parseRelated(const Request& req);
+
+// The names of the `follows` entries of a multipart/related document part's `_attachments`, in order:
+// the attachment parts that follow pair with them. bad_request when `json` is not a JSON object.
+Result<std::vector<std::string>> followsNames(std::string_view json);
 
 // Whether the request's Content-Type is multipart/related.
 bool isMultipartRelated(const Request& req);

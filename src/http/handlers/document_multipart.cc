@@ -107,19 +107,10 @@ bool isMultipartRelated(const Request& req) {
   return equalsIgnoreCase(media, "multipart/related");
 }
 
-Result<RelatedDoc> parseRelated(const Request& req) {
-  const std::string* type = req.header("Content-Type");
-  auto boundary = type ? boundaryOf(*type) : std::nullopt;
-  if (!boundary) return badRequest("multipart/related without a boundary");
-  auto parts = parseMultipart(req.body, *boundary);
-  if (!parts) return parts.status();
-  if (parts->empty()) return badRequest("multipart/related body without a document part");
-
-  RelatedDoc doc;
-  doc.json.assign((*parts)[0].body);
+Result<std::vector<std::string>> followsNames(std::string_view json) {
   simdjson::dom::parser parser;
   simdjson::dom::element root;
-  auto err = parser.parse(doc.json.data(), doc.json.size()).get(root);
+  auto err = parser.parse(json.data(), json.size()).get(root);
   if (err == simdjson::UTF8_ERROR) return badRequest("Invalid UTF-8 in the document part");
   if (err) return badRequest("Invalid JSON in the document part");
   simdjson::dom::object obj, atts;
@@ -131,6 +122,22 @@ Result<RelatedDoc> parseRelated(const Request& req) {
       if (!field.value["follows"].get(follows) && follows) names.emplace_back(field.key);
     }
   }
+  return names;
+}
+
+Result<RelatedDoc> parseRelated(const Request& req) {
+  const std::string* type = req.header("Content-Type");
+  auto boundary = type ? boundaryOf(*type) : std::nullopt;
+  if (!boundary) return badRequest("multipart/related without a boundary");
+  auto parts = parseMultipart(req.body, *boundary);
+  if (!parts) return parts.status();
+  if (parts->empty()) return badRequest("multipart/related body without a document part");
+
+  RelatedDoc doc;
+  doc.json.assign((*parts)[0].body);
+  auto followed = followsNames(doc.json);
+  if (!followed) return followed.status();
+  std::vector<std::string>& names = *followed;
   if (names.size() != parts->size() - 1)
     return badRequest("The multipart body has " + std::to_string(parts->size() - 1) +
                       " attachment parts for " + std::to_string(names.size()) + " follows entries");
