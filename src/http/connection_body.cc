@@ -43,6 +43,7 @@ void Connection::headParsed() {
 void Connection::decideHead(HeadDecision decision) {
   if (!awaitingHead_ || closing_) return;
   awaitingHead_ = false;
+  armIdleTimer();  // the wait was ours; the client's idle time starts again
   if (decision.reject) {
     if (hasBody_) {
       // The body stays unread, so nothing after it could be parsed: answer, then close.
@@ -216,6 +217,7 @@ void Connection::resumeSink() {
   if (!sinkFull_ || closing_) return;
   sinkFull_ = false;
   parseOwed_ = true;  // the body may have ended with the piece that filled the sink
+  armIdleTimer();
   if (!gzipPending_.empty()) {
     if (int rc = pumpInflater(); rc != 0 && rc != HPE_PAUSED) {
       input_.clear();
