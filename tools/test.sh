@@ -17,6 +17,8 @@ echo "== unit tests under ASan + UBSan"
 ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
   build-asan/settee_tests "[db]~[crash],[mango],[multipart],[router],[repl]~[remote]~[service]"
 
+echo "== every fuzz target for 10 s (tools/fuzz.sh)" && tools/fuzz.sh --seconds 10
+
 if [[ -f compat/package.json ]]; then
   echo "== compatibility tests against PouchDB and pouchdb-server"
   (cd compat && { [[ -d node_modules ]] || npm ci --no-audit --no-fund || npm install --no-audit --no-fund; } \
