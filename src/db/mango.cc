@@ -105,8 +105,8 @@ std::optional<CondOp> comparisonNamed(std::string_view op) {
 
 // Patterns come from whoever sends a selector, so they run on RE2: its automata take time linear in the
 // subject whatever the pattern ("(a+)+$" cannot backtrack for ever, as it does on a backtracking engine such
-// as PCRE or std::regex), and the memory for one compiled pattern is capped. What RE2 cannot promise that
-// for — back-references, lookaround — it refuses at compile time, and so do we.
+// as PCRE or libstdc++'s regex engine), and the memory for one compiled pattern is capped. What RE2 cannot
+// promise that for — back-references, lookaround — it refuses at compile time, and so do we.
 constexpr size_t kMaxPatternBytes = 4096;
 constexpr int64_t kMaxRegexMemory = 1 << 20;  // per compiled pattern; RE2's default is 8 MB
 
@@ -117,7 +117,8 @@ Result<std::shared_ptr<const re2::RE2>> compileRegex(std::string_view pattern) {
   options.set_log_errors(false);
   options.set_max_mem(kMaxRegexMemory);
   auto re = std::make_shared<const re2::RE2>(re2::StringPiece(pattern.data(), pattern.size()), options);
-  if (!re->ok()) return badRequest("$regex: invalid regular expression " + quoted(pattern) + ": " + re->error());
+  if (!re->ok())
+    return badRequest("$regex: invalid regular expression " + quoted(pattern) + ": " + re->error());
   return re;
 }
 

@@ -184,7 +184,12 @@ bool ClientConnection::deliver(std::string_view decoded) {
       fail(tooLarge("goes on past that"));
       return false;
     }
-    exchange.response.body.append(decoded);
+    std::string& body = exchange.response.body;
+    const size_t need = body.size() + decoded.size();
+    // Grown by doubling, but never past the bound: a body near its limit must not cost twice the limit
+    // (several workers each buffering a 32 MB answer would otherwise hold 64 MB apiece).
+    if (need > body.capacity()) body.reserve(std::min(std::max(need, 2 * body.capacity()), exchange.maxBodySize));
+    body.append(decoded);
     return true;
   }
   if (exchange.handlers.onData) {

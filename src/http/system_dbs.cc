@@ -38,8 +38,10 @@ Result<std::string> ownerOf(const Call& call, std::string_view docId, bool& exis
 void writeUserCtx(db::JsonWriter& w, const UserCtx& user) {
   w.StartObject();
   db::writeKey(w, "name");
-  if (user.name.empty()) w.Null();
-  else db::writeString(w, user.name);
+  if (user.name.empty())
+    w.Null();
+  else
+    db::writeString(w, user.name);
   db::writeKey(w, "roles");
   w.StartArray();
   for (const auto& r : user.roles) db::writeString(w, r);
@@ -90,21 +92,23 @@ Response ownDocument(const Call& call, const std::string& docId) {
   if (!json) return errorResponse(json.status());
   simdjson::dom::parser parser;
   object doc;
-  if (parser.parse(*json).get(doc)) return errorResponse(Status(ErrorCode::Internal, "stored document is not an object"));
+  if (parser.parse(*json).get(doc))
+    return errorResponse(Status(ErrorCode::Internal, "stored document is not an object"));
   std::string_view owner;
   if (doc[call.dbName == "_users" ? "name" : "owner"].get(owner) || owner != call.user.name)
     return errorResponse(notFound("missing"));  // another user's document: as if it were not there
-  Response r = Response::json(200, writeJson([&](db::JsonWriter& w) {
-    w.StartObject();
-    for (auto field : doc) {
-      db::writeKey(w, field.key);
-      if (call.dbName == "_replicator" && (field.key == "source" || field.key == "target"))
-        writeMaskedEndpoint(w, field.value);
-      else
-        db::writeElement(w, field.value);
-    }
-    w.EndObject();
-  }));
+  Response r =
+      Response::json(200, writeJson([&](db::JsonWriter& w) {
+                       w.StartObject();
+                       for (auto field : doc) {
+                         db::writeKey(w, field.key);
+                         if (call.dbName == "_replicator" && (field.key == "source" || field.key == "target"))
+                           writeMaskedEndpoint(w, field.value);
+                         else
+                           db::writeElement(w, field.value);
+                       }
+                       w.EndObject();
+                     }));
   std::string_view rev;
   if (!doc["_rev"].get(rev)) r.setHeader("ETag", "\"" + std::string(rev) + "\"");
   return r;
@@ -128,12 +132,17 @@ Result<std::string> replicatorDocBody(const Call& call, const std::string& json,
       db::writeElement(w, field.value);
     }
     db::writeKey(w, "owner");
-    if (admin && hasOwner) db::writeString(w, givenOwner);
-    else if (call.user.name.empty()) w.Null();
-    else db::writeString(w, call.user.name);
+    if (admin && hasOwner)
+      db::writeString(w, givenOwner);
+    else if (call.user.name.empty())
+      w.Null();
+    else
+      db::writeString(w, call.user.name);
     db::writeKey(w, "user_ctx");
-    if (admin && hasCtx) writeUserCtx(w, userCtxOf(root));
-    else writeUserCtx(w, call.user);
+    if (admin && hasCtx)
+      writeUserCtx(w, userCtxOf(root));
+    else
+      writeUserCtx(w, call.user);
     w.EndObject();
   });
 }
@@ -147,7 +156,8 @@ Result<std::string> usersDocBody(const Call& call, std::string json) {
   if (parser.parse(hashed).get(doc)) return hashed;  // the store refuses it with its own reason
   if (isDeleted(doc)) return hashed;
   std::string_view name;
-  if (doc["name"].get(name) || "org.couchdb.user:" + std::string(name) != std::string(kUserPrefix) + call.user.name)
+  if (doc["name"].get(name) ||
+      "org.couchdb.user:" + std::string(name) != std::string(kUserPrefix) + call.user.name)
     return forbidden("A user document's name must be yours and match its id.");
   std::string currentRoles = "[]";
   if (auto current = call.db->get(std::string(kUserPrefix) + call.user.name)) {
@@ -189,7 +199,8 @@ std::optional<Response> systemDbGate(Call& call) {
   if (seg.size() == 1 && (method == "GET" || method == "HEAD" || method == "POST")) return std::nullopt;
   const bool oneDoc = seg.size() == 2 && !seg[1].empty() && seg[1][0] != '_';
   if (oneDoc && (method == "PUT" || method == "DELETE")) return std::nullopt;
-  if (oneDoc && (method == "GET" || method == "HEAD") && call.req.query.empty()) return ownDocument(call, seg[1]);
+  if (oneDoc && (method == "GET" || method == "HEAD") && call.req.query.empty())
+    return ownDocument(call, seg[1]);
   return errorResponse(forbidden("Only admins may do this in the " + call.dbName + " database."));
 }
 

@@ -21,7 +21,8 @@
 namespace settee::http {
 
 // The security object a database gets when it is created (CouchDB 3's default_security = admin_only).
-inline constexpr std::string_view kAdminOnlySecurity = R"({"members":{"roles":["_admin"]},"admins":{"roles":["_admin"]}})";
+inline constexpr std::string_view kAdminOnlySecurity =
+    R"({"members":{"roles":["_admin"]},"admins":{"roles":["_admin"]}})";
 
 // Creates `_users` and `_replicator` when missing, with kAdminOnlySecurity. A system database whose
 // security object was never set (an older Settee created `_replicator` without one) gets it too.

@@ -1,7 +1,7 @@
 // Work per request is bounded: slow requests never hold every thread, a hostile regex cannot pin one, and
 // a request whose client has gone does not run.
-#include <catch2/catch.hpp>
 #include <atomic>
+#include <catch2/catch.hpp>
 #include <chrono>
 #include <future>
 #include <thread>
@@ -31,7 +31,8 @@ void fill(LiveServer& node, const std::string& db, int docs, size_t bytes) {
 
 }  // namespace
 
-TEST_CASE("Bounded work: sixteen catastrophic regexes answer, and the node keeps answering", "[http][limits]") {
+TEST_CASE("Bounded work: sixteen catastrophic regexes answer, and the node keeps answering",
+          "[http][limits]") {
   LiveServer node;
   fill(node, "r", 200, 64);
   // (a+)+$ against "aaaa...a!" backtracks for ever on PCRE or std::regex; RE2 answers in one pass.
@@ -39,9 +40,8 @@ TEST_CASE("Bounded work: sixteen catastrophic regexes answer, and the node keeps
   REQUIRE(node("PUT", "/r/bang", R"({"s":")" + std::string(64, 'a') + R"(!"})").status == 201);
   std::vector<std::future<int>> replies;
   for (int i = 0; i < 16; ++i) {
-    replies.push_back(std::async(std::launch::async, [&] {
-      return node("POST", "/r/_changes?filter=_selector", evil).status;
-    }));
+    replies.push_back(std::async(std::launch::async,
+                                 [&] { return node("POST", "/r/_changes?filter=_selector", evil).status; }));
   }
   for (auto& r : replies) CHECK(r.get() == 200);
   auto one = node("POST", "/r/_changes?filter=_selector", evil);
@@ -119,7 +119,9 @@ TEST_CASE("Bounded work: a flood of password guesses does not stop quick request
   std::vector<std::future<int>> guesses;
   for (int i = 0; i < kGuesses; ++i) {
     guesses.push_back(std::async(std::launch::async, [&, i] {
-      int status = node("POST", "/_session", R"({"name":"nobody)" + std::to_string(i) + R"(","password":"guess"})").status;
+      int status =
+          node("POST", "/_session", R"({"name":"nobody)" + std::to_string(i) + R"(","password":"guess"})")
+              .status;
       ++finished;
       return status;
     }));

@@ -29,11 +29,14 @@ struct SecuredNode {
     for (const char* name : {"bob", "eve"}) {
       std::string user = name;
       auto r = node("PUT", "/_users/org.couchdb.user:" + user,
-                    R"({"name":")" + user + R"(","password":")" + user + R"(pw","roles":[],"type":"user"})", {kAdmin});
+                    R"({"name":")" + user + R"(","password":")" + user + R"(pw","roles":[],"type":"user"})",
+                    {kAdmin});
       REQUIRE(r.status == 201);
     }
     REQUIRE(node("PUT", "/bobdb", "", {kAdmin}).status == 201);
-    REQUIRE(node("PUT", "/bobdb/_security", R"({"members":{"names":["bob"]},"admins":{}})", {kAdmin}).status == 200);
+    REQUIRE(
+        node("PUT", "/bobdb/_security", R"({"members":{"names":["bob"]},"admins":{}})", {kAdmin}).status ==
+        200);
     REQUIRE(node("PUT", "/secret", "", {kAdmin}).status == 201);
     REQUIRE(node("PUT", "/secret/plans", R"({"launch":"tuesday"})", {kAdmin}).status == 201);
   }
@@ -104,14 +107,16 @@ TEST_CASE("Security: a _replicator document runs with its writer's rights, whate
           "[http][security]") {
   SecuredNode s;
   // An admin lets members write replication documents; bob is one.
-  REQUIRE(s.node("PUT", "/_replicator/_security", R"({"members":{"names":["bob","eve"]},"admins":{}})", {kAdmin})
-              .status == 200);
+  REQUIRE(
+      s.node("PUT", "/_replicator/_security", R"({"members":{"names":["bob","eve"]},"admins":{}})", {kAdmin})
+          .status == 200);
   REQUIRE(s.node("PUT", "/bobdb/org.couchdb.user:mallory",
                  R"({"name":"mallory","password":"m","roles":["_admin"],"type":"user"})", {kBob})
               .status == 201);
-  auto put = s.node("PUT", "/_replicator/bobjob",
-                    R"({"source":"bobdb","target":"_users","user_ctx":{"name":"admin","roles":["_admin"]},"owner":"admin"})",
-                    {kBob});
+  auto put = s.node(
+      "PUT", "/_replicator/bobjob",
+      R"({"source":"bobdb","target":"_users","user_ctx":{"name":"admin","roles":["_admin"]},"owner":"admin"})",
+      {kBob});
   REQUIRE(put.status == 201);
   // The stored document says who really asked.
   Json stored(s.node("GET", "/_replicator/bobjob", "", {kAdmin}).body);
@@ -127,39 +132,48 @@ TEST_CASE("Security: a _replicator document runs with its writer's rights, whate
 
   // Another member can neither change nor delete bob's document, nor read it.
   std::string rev = Json(s.node("GET", "/_replicator/bobjob", "", {kAdmin}).body).str("_rev");
-  CHECK(s.node("PUT", "/_replicator/bobjob?rev=" + rev, R"({"source":"bobdb","target":"x"})", {kEve}).status == 403);
+  CHECK(
+      s.node("PUT", "/_replicator/bobjob?rev=" + rev, R"({"source":"bobdb","target":"x"})", {kEve}).status ==
+      403);
   CHECK(s.node("DELETE", "/_replicator/bobjob?rev=" + rev, "", {kEve}).status == 403);
   CHECK(s.node("GET", "/_replicator/bobjob", "", {kEve}).status == 404);
   // Listings and feeds are for admins only.
   CHECK(s.node("GET", "/_replicator/_all_docs", "", {kBob}).status == 403);
   CHECK(s.node("GET", "/_replicator/_changes", "", {kBob}).status == 403);
   // Replicated writes (new_edits=false) into a system database are refused to non-admins.
-  CHECK(s.node("POST", "/_replicator/_bulk_docs",
-               R"({"new_edits":false,"docs":[{"_id":"j","_rev":"1-abc","source":"bobdb","target":"_users","user_ctx":{"name":"admin","roles":["_admin"]}}]})",
-               {kBob})
-            .status == 403);
+  CHECK(
+      s.node(
+           "POST", "/_replicator/_bulk_docs",
+           R"({"new_edits":false,"docs":[{"_id":"j","_rev":"1-abc","source":"bobdb","target":"_users","user_ctx":{"name":"admin","roles":["_admin"]}}]})",
+           {kBob})
+          .status == 403);
   CHECK(s.node("GET", "/_replicator/j", "", {kAdmin}).status == 404);
   // Nor can a replication bring such documents in: bob's own database as the source, _replicator (where
   // he is a member) as the target.
-  REQUIRE(s.node("PUT", "/bobdb/sneaky", R"({"source":"bobdb","target":"_users","user_ctx":{"name":"admin","roles":["_admin"]}})",
+  REQUIRE(s.node("PUT", "/bobdb/sneaky",
+                 R"({"source":"bobdb","target":"_users","user_ctx":{"name":"admin","roles":["_admin"]}})",
                  {kBob})
               .status == 201);
   s.node("POST", "/_replicate", R"({"source":"bobdb","target":"_replicator"})", {kBob});
   CHECK(s.node("GET", "/_replicator/sneaky", "", {kAdmin}).status == 404);
   // Nor copy an admin's document into one of his own.
-  REQUIRE(s.node("PUT", "/_replicator/adminjob", R"({"source":"secret","target":"secret2"})", {kAdmin}).status == 201);
+  REQUIRE(
+      s.node("PUT", "/_replicator/adminjob", R"({"source":"secret","target":"secret2"})", {kAdmin}).status ==
+      201);
   CHECK(s.node("COPY", "/_replicator/adminjob", "", {kBob, {"Destination", "mine"}}).status == 403);
   CHECK(s.node("GET", "/_replicator/mine", "", {kAdmin}).status == 404);
 }
 
 TEST_CASE("Security: credentials in replication documents are shown to admins only", "[http][security]") {
   SecuredNode s;
-  REQUIRE(s.node("PUT", "/_replicator/_security", R"({"members":{"names":["bob"]},"admins":{}})", {kAdmin}).status ==
-          200);
+  REQUIRE(s.node("PUT", "/_replicator/_security", R"({"members":{"names":["bob"]},"admins":{}})", {kAdmin})
+              .status == 200);
   std::string remote = "http://bob:hunter2@127.0.0.1:" + std::to_string(s.node.port()) + "/bobdb";
-  auto put = s.node("PUT", "/_replicator/withpw",
-                    R"({"source":")" + remote + R"(","target":{"url":"http://127.0.0.1:1/x","headers":{"Authorization":"Basic c2VjcmV0"}},"continuous":true})",
-                    {kBob});
+  auto put = s.node(
+      "PUT", "/_replicator/withpw",
+      R"({"source":")" + remote +
+          R"(","target":{"url":"http://127.0.0.1:1/x","headers":{"Authorization":"Basic c2VjcmV0"}},"continuous":true})",
+      {kBob});
   REQUIRE(put.status == 201);
   auto own = s.node("GET", "/_replicator/withpw", "", {kBob});
   REQUIRE(own.status == 200);
@@ -169,7 +183,9 @@ TEST_CASE("Security: credentials in replication documents are shown to admins on
   // The admin sees the document as written.
   CHECK(s.node("GET", "/_replicator/withpw", "", {kAdmin}).body.find("hunter2") != std::string::npos);
   // The scheduler and the task list mask them for everyone.
-  CHECK(s.eventually([&] { return s.node("GET", "/_scheduler/docs", "", {kAdmin}).body.find("withpw") != std::string::npos; }));
+  CHECK(s.eventually([&] {
+    return s.node("GET", "/_scheduler/docs", "", {kAdmin}).body.find("withpw") != std::string::npos;
+  }));
   for (const char* path : {"/_scheduler/docs", "/_scheduler/jobs", "/_active_tasks"}) {
     auto r = s.node("GET", path, "", {kAdmin});
     CHECK(r.status == 200);
@@ -179,10 +195,11 @@ TEST_CASE("Security: credentials in replication documents are shown to admins on
   }
 }
 
-TEST_CASE("Security: a malformed _security object is a 400 and the old protection stays", "[http][security]") {
+TEST_CASE("Security: a malformed _security object is a 400 and the old protection stays",
+          "[http][security]") {
   SecuredNode s;
-  for (const char* bad : {R"({"members":{"names":"bob"}})", R"({"members":["bob"]})", R"({"admins":{"roles":[1]}})",
-                          R"([])", R"("admins")"}) {
+  for (const char* bad : {R"({"members":{"names":"bob"}})", R"({"members":["bob"]})",
+                          R"({"admins":{"roles":[1]}})", R"([])", R"("admins")"}) {
     auto r = s.node("PUT", "/secret/_security", bad, {kAdmin});
     CHECK(r.status == 400);
     CHECK(Json(r.body).str("error") == "bad_request");
@@ -198,11 +215,14 @@ TEST_CASE("Security: a user cannot cancel another user's replication", "[http][s
   SecuredNode s;
   REQUIRE(s.node("PUT", "/bobcopy", "", {kAdmin}).status == 201);
   REQUIRE(s.node("PUT", "/bobcopy/_security", R"({"members":{"names":["bob"]}})", {kAdmin}).status == 200);
-  auto started = s.node("POST", "/_replicate", R"({"source":"bobdb","target":"bobcopy","continuous":true})", {kBob});
+  auto started =
+      s.node("POST", "/_replicate", R"({"source":"bobdb","target":"bobcopy","continuous":true})", {kBob});
   REQUIRE(started.status == 202);
   // Eve may not read bobdb, so to her the job does not exist: refused before any lookup.
-  auto byEve = s.node("POST", "/_replicate", R"({"source":"bobdb","target":"bobcopy","cancel":true})", {kEve});
+  auto byEve =
+      s.node("POST", "/_replicate", R"({"source":"bobdb","target":"bobcopy","cancel":true})", {kEve});
   CHECK((byEve.status == 403 || byEve.status == 404));
   CHECK(s.node("GET", "/_scheduler/jobs", "", {kAdmin}).body.find("bobcopy") != std::string::npos);
-  CHECK(s.node("POST", "/_replicate", R"({"source":"bobdb","target":"bobcopy","cancel":true})", {kBob}).status == 200);
+  CHECK(s.node("POST", "/_replicate", R"({"source":"bobdb","target":"bobcopy","cancel":true})", {kBob})
+            .status == 200);
 }
