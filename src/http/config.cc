@@ -58,6 +58,7 @@ Status loadConfig(const std::string& path, ServerConfig& config) {
     else if (section == "couchdb" && key == "uuid") config.uuid = value;
     else if (section == "settee" && key == "revs_limit") ok = number(value, config.revsLimit) && config.revsLimit > 0;
     else if (section == "settee" && key == "log_level") config.logLevel = value;
+    else if (section == "settee" && key == "max_buffered_body_bytes") ok = number(value, config.maxBufferedBodies);
     else if (section == "fabric" && key == "request_timeout") {
       uint64_t ms = 0;
       ok = number(value, ms) && ms > 0;

@@ -2,6 +2,7 @@
 //
 // Sections and keys understood (anything else is ignored, as CouchDB ignores unknown keys):
 //   [chttpd]   port, bind_address, max_http_request_size
+//   [settee]   max_buffered_body_bytes (request bodies held whole at once, all connections; 503 past it)
 //   [couchdb]  database_dir, max_document_size, uuid
 //   [settee]   revs_limit (default for new databases), log_level (debug|info|warn|error|none)
 //   [fabric]   request_timeout (milliseconds one request's long work may take)
@@ -35,6 +36,7 @@ struct ServerConfig {
   std::string dataDir = "./data";
   size_t maxDocumentSize = 8 * 1024 * 1024;         // CouchDB's max_document_size
   size_t maxRequestSize = 64 * 1024 * 1024;         // bytes of one request body
+  size_t maxBufferedBodies = 64 * 1024 * 1024;      // request bodies held whole at once, all connections
   uint32_t revsLimit = 1000;
   // The time one request's long work may take ([fabric] request_timeout, CouchDB's default): a normal or
   // longpoll _changes scan past it ends with the last_seq it reached.

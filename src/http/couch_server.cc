@@ -79,6 +79,7 @@ CouchServer::CouchServer(uv_loop_t* loop, ServerConfig config) : config_(std::mo
   options.host = config_.bind;
   options.port = config_.port;
   options.maxRequestBodySize = config_.maxRequestSize;
+  options.maxBufferedBodyBytes = config_.maxBufferedBodies;
   server_ = std::make_unique<Server>(
       loop, options,
       [this](Request&& req, std::shared_ptr<Responder> res) { api_->handle(std::move(req), std::move(res)); },

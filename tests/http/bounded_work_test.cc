@@ -135,3 +135,14 @@ TEST_CASE("Bounded work: a flood of password guesses does not stop quick request
   CHECK(after < kGuesses / 2);
   for (auto& g : guesses) CHECK(g.get() == 401);
 }
+
+TEST_CASE("Bounded work: [settee] max_buffered_body_bytes sets the budget of bodies held at once", "[http][limits]") {
+  LiveServer node("[settee]\nmax_buffered_body_bytes = 4096\n");
+  REQUIRE(node("PUT", "/db").status == 201);
+  std::string small = R"({"docs":[{"_id":"a"}]})";
+  std::string big = R"({"docs":[{"_id":"b","pad":")" + std::string(8192, 'x') + R"("}]})";
+  CHECK(node("POST", "/db/_bulk_docs", small).status == 201);
+  auto refused = node("POST", "/db/_bulk_docs", big);
+  CHECK(refused.status == 503);
+  CHECK(node("GET", "/db/b").status == 404);
+}
