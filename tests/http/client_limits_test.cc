@@ -4,6 +4,7 @@
 
 #include <catch2/catch.hpp>
 #include <chrono>
+#include <functional>
 #include <string>
 
 #include "http/client_test_support.h"
@@ -16,6 +17,26 @@ using settee::test::get;
 using settee::test::ScriptedServer;
 using settee::test::TestLoop;
 
+namespace {
+
+// Sends `req`, runs the loop until its answer has come and the client (and `then`, e.g. the server's
+// close) has closed, and returns the answer.
+ClientResponse exchange(TestLoop& loop, HttpClient& client, ClientRequest req, std::function<void()> then = {}) {
+  ClientResponse got;
+  REQUIRE(client
+              .request(std::move(req),
+                       [&](ClientResponse r) {
+                         got = std::move(r);
+                         client.close([] {});
+                         if (then) then();
+                       })
+              .ok());
+  loop.finish();
+  return got;
+}
+
+}  // namespace
+
 TEST_CASE("Client: an answer whose Content-Length passes maxBodySize fails at once, before its body arrives",
           "[http][client][limits]") {
   TestLoop loop;
@@ -27,17 +48,8 @@ TEST_CASE("Client: an answer whose Content-Length passes maxBodySize fails at on
   ClientRequest req = get(server.url("/db/_changes"));
   req.maxBodySize = 4096;
   req.readTimeoutMs = 10000;
-  ClientResponse got;
   auto start = std::chrono::steady_clock::now();
-  REQUIRE(client
-              .request(std::move(req),
-                       [&](ClientResponse r) {
-                         got = std::move(r);
-                         client.close([] {});
-                         server.close();
-                       })
-              .ok());
-  loop.finish();
+  ClientResponse got = exchange(loop, client, std::move(req), [&] { server.close(); });
   CHECK(got.error.code == ClientErrc::TooLarge);
   CHECK_THAT(got.error.message, Catch::Contains("GET http://127.0.0.1:") && Catch::Contains("/db/_changes") &&
                                     Catch::Contains("4096") && Catch::Contains("Content-Length: 1000000000"));
@@ -54,16 +66,7 @@ TEST_CASE("Client: the answer to HEAD is not refused for the Content-Length of t
   ClientRequest req = get(server.url("/db/big.bin"));
   req.method = "HEAD";
   req.maxBodySize = 4096;
-  ClientResponse got;
-  REQUIRE(client
-              .request(std::move(req),
-                       [&](ClientResponse r) {
-                         got = std::move(r);
-                         client.close([] {});
-                         server.close();
-                       })
-              .ok());
-  loop.finish();
+  ClientResponse got = exchange(loop, client, std::move(req), [&] { server.close(); });
   CHECK(got.ok());
   CHECK(got.status == 200);
 }
@@ -129,16 +132,7 @@ TEST_CASE("Client: a gzip body that inflates past maxBodySize stops at the limit
   ClientRequest req = get(server.url("/db/_bulk_get"));
   req.acceptGzip = true;
   req.maxBodySize = 1024 * 1024;
-  ClientResponse got;
-  REQUIRE(client
-              .request(std::move(req),
-                       [&](ClientResponse r) {
-                         got = std::move(r);
-                         client.close([] {});
-                         server.close();
-                       })
-              .ok());
-  loop.finish();
+  ClientResponse got = exchange(loop, client, std::move(req), [&] { server.close(); });
   CHECK(got.error.code == ClientErrc::TooLarge);
   CHECK_THAT(got.error.message, Catch::Contains("inflates past that"));
   CHECK(got.body.empty());
@@ -159,16 +153,8 @@ TEST_CASE("Client: a deadline ends an answer that trickles bytes for ever, which
   ClientRequest req = get(peer.url("db/_changes"));
   req.readTimeoutMs = 500;
   req.deadlineMs = 300;
-  ClientResponse got;
   auto start = std::chrono::steady_clock::now();
-  REQUIRE(client
-              .request(std::move(req),
-                       [&](ClientResponse r) {
-                         got = std::move(r);
-                         client.close([] {});
-                       })
-              .ok());
-  loop.finish();
+  ClientResponse got = exchange(loop, client, std::move(req));
   auto took = std::chrono::steady_clock::now() - start;
   CHECK(got.error.code == ClientErrc::ReadTimeout);
   CHECK_THAT(got.error.message,
@@ -187,16 +173,7 @@ TEST_CASE("Client: a deadline also bounds a peer that accepts the connection and
   ClientRequest req = get(server.url("/db"));
   req.readTimeoutMs = 0;  // no read timeout at all
   req.deadlineMs = 200;
-  ClientResponse got;
-  REQUIRE(client
-              .request(std::move(req),
-                       [&](ClientResponse r) {
-                         got = std::move(r);
-                         client.close([] {});
-                         server.close();
-                       })
-              .ok());
-  loop.finish();
+  ClientResponse got = exchange(loop, client, std::move(req), [&] { server.close(); });
   CHECK(got.error.code == ClientErrc::ReadTimeout);
   CHECK_THAT(got.error.message, Catch::Contains("did not end within 200 ms"));
 }
