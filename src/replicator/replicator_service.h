@@ -13,14 +13,16 @@
 
 #include <atomic>
 #include <map>
-#include <thread>
 #include <memory>
 #include <mutex>
+#include <thread>
 
 #include "http/api.h"
 #include "settee/replicator.h"
 
 namespace settee::repl {
+
+struct Job;  // replicator_job.h
 
 class ReplicatorService {
  public:
@@ -30,11 +32,10 @@ class ReplicatorService {
   void start();
 
  private:
-  struct Job;
-  void registerRoutes(http::Api& api);
+  void registerRoutes(http::Api& api);  // scheduler_routes.cc
   void scanReplicatorDb();
   void syncDoc(const std::string& id);
-  std::string activeTasks();
+  std::string activeTasks();  // scheduler_routes.cc
 
   http::Services& svc_;
   std::mutex mu_;

@@ -72,6 +72,11 @@ inline constexpr int kAnswerDeadlineTimeouts = 10;
 // Requests that move attachment bytes get, on top of that, time for their bytes at this rate: a slow link
 // is waited for (a GB takes up to 18 hours), a peer that trickles for ever is not.
 inline constexpr uint64_t kSlowestPeerBytesPerSecond = 16 * 1024;
+// POST /_replicate of a continuous job answers once the job is past starting (both databases checked,
+// its id known) or has failed, so a bad source or target is answered as an error. Peers slower than this
+// to answer leave the job starting in the background and the client its 202 now, not after the request
+// timeout.
+inline constexpr std::chrono::milliseconds kStartAnswerWait{10000};
 // Entries of history kept in a checkpoint document (CouchDB keeps 50).
 inline constexpr size_t kHistoryLimit = 50;
 

@@ -1,0 +1,48 @@
+#include "replicator/replicator_job.h"
+
+#include <ctime>
+
+namespace settee::repl {
+
+std::string isoNow() {
+  std::time_t now = std::time(nullptr);
+  std::tm tm{};
+  gmtime_r(&now, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return buf;
+}
+
+const char* schedulerState(ReplicationState s) {
+  switch (s) {
+    case ReplicationState::Starting:
+      return "initializing";
+    case ReplicationState::Running:
+    case ReplicationState::Idle:
+      return "running";
+    case ReplicationState::Retrying:
+      return "crashing";
+    case ReplicationState::Completed:
+      return "completed";
+    case ReplicationState::Failed:
+      return "failed";
+    case ReplicationState::Stopped:
+      return "stopped";
+  }
+  return "running";
+}
+
+void writeProgress(db::JsonWriter& w, const ReplicationStats& st) {
+  const std::pair<const char*, uint64_t> counters[] = {{"docs_read", st.docsRead},
+                                                       {"docs_written", st.docsWritten},
+                                                       {"doc_write_failures", st.docWriteFailures},
+                                                       {"missing_revisions_found", st.missingFound},
+                                                       {"revisions_checked", st.missingChecked},
+                                                       {"changes_pending", st.pending}};
+  for (auto [k, v] : counters) {
+    db::writeKey(w, k);
+    w.Uint64(v);
+  }
+}
+
+}  // namespace settee::repl
