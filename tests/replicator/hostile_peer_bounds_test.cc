@@ -154,7 +154,8 @@ TEST_CASE("Hostile peer: an endless /_session answer is read once, then the pull
 }
 
 TEST_CASE("Hostile peer: an endless _revs_diff answer fails a push as too large", "[repl][hostile]") {
-  FakeCouch couch({});
+  // A target written before: a push into a never-written one does not ask _revs_diff (revs_differ.h).
+  FakeCouch couch({{"other", {kHashA}, 0, ""}});
   HostilePeer peer(breaking(couch, [](const PeerRequest& r, PeerConnection& c) {
     if (r.path != "/db/_revs_diff") return false;
     c.endlessBody("{");

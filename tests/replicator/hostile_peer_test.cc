@@ -111,7 +111,8 @@ TEST_CASE("Hostile peer: a push target's malformed _revs_diff or _bulk_docs answ
       {"/db/_bulk_docs", R"({"ok":true})", "not a JSON array"},
       {"/db/_bulk_docs", R"([1,2])", "not an object"},
   }));
-  FakeCouch couch({});
+  // A target written before: a push into a never-written one does not ask _revs_diff (revs_differ.h).
+  FakeCouch couch({{"other", {kHashA}, 0, ""}});
   HostilePeer peer(breaking(couch, [&](const PeerRequest& r, PeerConnection& conn) {
     if (r.path != c.path) return false;
     conn.reply(r.path == "/db/_bulk_docs" ? 201 : 200, c.body);

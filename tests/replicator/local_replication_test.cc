@@ -205,3 +205,13 @@ TEST_CASE("Replication: large attachments stream through a spool, both ways at o
   CHECK(b->getAttachment("photo-a", "three.bin")->data == three);
   CHECK(b->getAttachment("photo-a", "three.bin")->revpos == 2);
 }
+
+TEST_CASE("Replication: wait() without start() answers at once that it was never started", "[repl]") {
+  TempDir dir;
+  Replication rep(ReplicationPeer::local(openDb(dir, "a")), ReplicationPeer::local(openDb(dir, "b")));
+  Status st = rep.wait();  // blocked for ever before
+  CHECK(st.code() == ErrorCode::PreconditionFailed);
+  CHECK(rep.state() == ReplicationState::Starting);
+  REQUIRE(rep.run().isOk());  // and it can still be started
+  CHECK(rep.wait().isOk());   // waiting again answers how it ended
+}

@@ -1,0 +1,38 @@
+// replicator/rev_fetcher.h — the agent that fetches missing revisions from the source, attachments included.
+//
+// Revisions come in chunks of tuning::kFetchBatch through `_bulk_get` (or open_revs). A revision with
+// attachments is set aside by the first request and fetched apart, so memory never holds a batch's worth
+// of attachment bytes: one whose attachments reach tuning::kStreamThreshold alone and streamed through a
+// spool file, the others in groups of at most tuning::kAttachmentGroupBytes.
+// Each fetched group is handed to `deliver` (the revision writer) before the next is fetched, so at most
+// one group is held at a time. FetchedRev is opaque here: moved along, counted, never looked into.
+// Contract: fetch() from several worker threads at once; the endpoint and policy outlive it.
+#pragma once
+
+#include <functional>
+#include <vector>
+
+#include "replicator/endpoint.h"
+#include "replicator/retry_policy.h"
+
+namespace settee::repl {
+
+class RevFetcher {
+ public:
+  // Takes a fetched group and writes it; an error stops the fetch.
+  using Deliver = std::function<Status(const std::vector<FetchedRev>&)>;
+
+  RevFetcher(Endpoint& source, RetryPolicy& retry) : source_(source), retry_(retry) {}
+
+  // Fetches every revision in `missing` and delivers it; the first failure (fetching or delivering) ends it.
+  Status fetch(const std::vector<MissingRevs>& missing, const Deliver& deliver);
+
+ private:
+  // The revisions the first request set aside because they have attachments (see the header comment).
+  Status fetchWithAttachments(std::vector<MissingRevs>& deferred, const Deliver& deliver);
+
+  Endpoint& source_;
+  RetryPolicy& retry_;
+};
+
+}  // namespace settee::repl

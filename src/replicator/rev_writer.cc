@@ -1,0 +1,17 @@
+#include "replicator/rev_writer.h"
+
+namespace settee::repl {
+
+Status RevWriter::write(const std::vector<FetchedRev>& docs) {
+  if (docs.empty()) return Status::ok();
+  auto failures = retry_.run([&] { return target_.write(docs); });
+  if (!failures) return failures.status();
+  progress_.update([&](ReplicationStats& s) {
+    s.docsRead += docs.size();
+    s.docsWritten += docs.size() - failures->size();
+    s.docWriteFailures += failures->size();
+  });
+  return Status::ok();
+}
+
+}  // namespace settee::repl
