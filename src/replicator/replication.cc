@@ -182,8 +182,8 @@ struct Replication::Impl final : TroubleObserver, PipelineObserver {
     return md5.finishHex();
   }
 
-  // Both databases answer (the target created if asked), the id is known, the checkpoints are read.
-  // Answers the target's update_seq at start.
+  // Both databases answer (the target created if asked) and the replication id is known. Answers the
+  // target's update_seq at start.
   Result<std::string> checkPeers() {
     // A continuous replication waits (Retrying, with backoff) for a missing database to appear, as
     // CouchDB's scheduler keeps retrying such a job; a one-shot fails at once.

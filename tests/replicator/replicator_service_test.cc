@@ -104,3 +104,31 @@ TEST_CASE("Node replication: CouchDB's auth object and tuning fields are honoure
   }
   CHECK(node("GET", "/other").status == 404);
 }
+
+TEST_CASE("Node replication: POST /_replicate of a continuous job answers once the job has started, or its failure",
+          "[repl][service]") {
+  LiveServer secured("[admins]\nadmin = pw\n");
+  LiveServer node;
+  node("PUT", "/src");
+  node("PUT", "/src/one", "{}");
+  const std::string job = R"({"source":"src","target":"dst","create_target":true,"continuous":true)";
+  auto r = node("POST", "/_replicate", job + "}");
+  INFO(r.body);
+  REQUIRE(r.status == 202);
+  const std::string localId = Json(r.body).str("_local_id");
+  CHECK(localId.size() == 32 + std::string("+continuous").size());  // the id is known when it answers
+  node("PUT", "/src/two", "{}");
+  CHECK(eventually([&] { return node("GET", "/dst/two").status == 200; }));
+  auto cancelled = node("POST", "/_replicate", job + R"(,"cancel":true})");
+  CHECK(cancelled.status == 200);
+  CHECK(Json(cancelled.body).str("_local_id") == localId);
+
+  // A source that refuses is a failure the request answers, at once rather than after a timeout.
+  secured("PUT", "/src", "", {{"Authorization", "Basic YWRtaW46cHc="}});
+  const std::string src = "http://127.0.0.1:" + std::to_string(secured.port()) + "/src";
+  auto started = std::chrono::steady_clock::now();
+  auto refused = node("POST", "/_replicate", R"({"source":")" + src + R"(","target":"dst","continuous":true})");
+  CHECK(refused.status == 401);
+  CHECK(std::chrono::steady_clock::now() - started < std::chrono::seconds(5));
+  CHECK(Json(node("GET", "/_scheduler/jobs").body)["jobs"].get_array().size() == 0);
+}
