@@ -3,7 +3,7 @@
 // into its document. The HTTP routes are in scheduler_routes.cc.
 #include "replicator/replicator_service.h"
 
-#include <chrono>
+#include <algorithm>
 
 #include "db/json.h"
 #include "http/auth.h"
@@ -55,8 +55,13 @@ ReplicatorService::ReplicatorService(http::Api& api) : svc_(api.services()) {
 }
 
 ReplicatorService::~ReplicatorService() {
-  stopping_ = true;
+  {
+    std::lock_guard lock(wake_->mu);
+    wake_->stopping = true;
+  }
+  wake_->cv.notify_all();
   if (watcher_.joinable()) watcher_.join();
+  if (replicatorDb_) replicatorDb_->removeChangeListener(listener_);
   std::map<std::string, std::shared_ptr<Job>> jobs;
   {
     std::lock_guard lock(mu_);
@@ -70,12 +75,25 @@ void ReplicatorService::start() {
   if (!db) db = svc_.data->create("_replicator");
   if (!db) return;
   replicatorDb_ = *db;
+  // The listener only notes the sequence and wakes the watcher: it runs on the writer's thread, which
+  // must not wait for a scan. Added before the first scan, so no change falls between the two.
+  listener_ = replicatorDb_->addChangeListener([wake = wake_](uint64_t updateSeq) {
+    {
+      std::lock_guard lock(wake->mu);
+      wake->latestSeq = std::max(wake->latestSeq, updateSeq);
+    }
+    wake->cv.notify_all();
+  });
   scanReplicatorDb();
-  // A watcher thread follows the `_replicator` database; waiting costs nothing while idle.
+  // A watcher thread follows the `_replicator` database, asleep until a change or the node's end.
   watcher_ = std::thread([this] {
-    while (!stopping_) {
-      if (replicatorDb_->waitForChange(seenSeq_, std::chrono::milliseconds(500)) > seenSeq_)
-        scanReplicatorDb();
+    std::unique_lock lock(wake_->mu);
+    for (;;) {
+      wake_->cv.wait(lock, [&] { return wake_->stopping || wake_->latestSeq > seenSeq_; });
+      if (wake_->stopping) return;
+      lock.unlock();
+      scanReplicatorDb();
+      lock.lock();
     }
   });
 }

@@ -11,7 +11,7 @@
 // Thread-safety: jobs live on their own threads; the job table is guarded by one mutex.
 #pragma once
 
-#include <atomic>
+#include <condition_variable>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -41,8 +41,17 @@ class ReplicatorService {
   std::mutex mu_;
   std::map<std::string, std::shared_ptr<Job>> jobs_;  // by job id ("<rep id>" or "doc:<id>")
   std::shared_ptr<Database> replicatorDb_;
-  uint64_t seenSeq_ = 0;  // watcher thread only
-  std::atomic<bool> stopping_{false};
+  uint64_t seenSeq_ = 0;  // the watcher's (and start()'s, before the watcher runs)
+  Database::ListenerId listener_ = 0;
+  // What wakes the watcher. Shared with the database's change listener, which a writer may still be
+  // calling when the listener is removed: it must not reach into a destroyed service.
+  struct Wake {
+    std::mutex mu;  // guards the two below
+    std::condition_variable cv;
+    uint64_t latestSeq = 0;  // the newest update_seq the listener heard
+    bool stopping = false;
+  };
+  std::shared_ptr<Wake> wake_ = std::make_shared<Wake>();
   std::thread watcher_;
 };
 
