@@ -274,7 +274,8 @@ class DataDir {
   Result<std::shared_ptr<Database>> create(const std::string& name);  // file_exists when taken
   Result<std::shared_ptr<Database>> open(const std::string& name);    // not_found when absent
   Status remove(const std::string& name);
-  std::vector<std::string> list();  // sorted
+  // The databases' names, sorted; an error when the directory cannot be read (never a short list).
+  Result<std::vector<std::string>> list();
   const std::string& path() const { return path_; }
 
  private:

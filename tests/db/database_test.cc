@@ -395,7 +395,7 @@ TEST_CASE("DataDir: creates, lists, opens and deletes databases by CouchDB's nam
   CHECK(data.create("Bad").status().code() == ErrorCode::IllegalDatabaseName);
   CHECK(data.create("1abc").status().code() == ErrorCode::IllegalDatabaseName);
   CHECK(data.create("a b").status().code() == ErrorCode::IllegalDatabaseName);
-  CHECK(data.list() == std::vector<std::string>{"alpha", "with/slash"});
+  CHECK(*data.list() == std::vector<std::string>{"alpha", "with/slash"});
   CHECK(data.open("nope").status().code() == ErrorCode::NotFound);
   auto a1 = data.open("alpha");
   auto a2 = data.open("alpha");

@@ -1,7 +1,9 @@
 // Reads that meet a damaged file report it: a revision tree that does not decode is an error Status from
-// changes(), allDocs() and revsDiff(), never a row silently left out. The damage is done to a real SQLite
-// file with SQLite's own API (tests/sqlite_tamper.h) while the database is closed.
+// changes(), allDocs() and revsDiff(), never a row silently left out; a data directory that cannot be
+// listed is an error, never an empty list. The damage is done to a real SQLite file with SQLite's own
+// API (tests/sqlite_tamper.h) while the database is closed.
 #include <catch2/catch.hpp>
+#include <fstream>
 #include <string>
 #include <vector>
 
@@ -96,4 +98,19 @@ TEST_CASE("Read errors: revs_diff of a document with a corrupt tree is an error,
   auto fine = db->revsDiff({{"a", {"1-abc"}}});
   REQUIRE(fine);
   CHECK(fine->size() == 1);
+}
+
+TEST_CASE("Read errors: a data directory that cannot be listed is an error, not an empty list",
+          "[db][readerrors]") {
+  TempDir dir;
+  const std::string notADirectory = dir.file("plain-file");
+  { std::ofstream(notADirectory) << "x"; }
+  DataDir data(notADirectory);
+  auto names = data.list();
+  REQUIRE_FALSE(names);
+  CHECK(names.status().code() == ErrorCode::Internal);
+  DataDir fine(dir.path());
+  REQUIRE(fine.create("one"));
+  REQUIRE(fine.list());
+  CHECK(*fine.list() == std::vector<std::string>{"one"});
 }
