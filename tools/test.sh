@@ -6,6 +6,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 SETTEE_WITH_NODE=1 tools/setup.sh --asan
 
+echo "== layering: each library compiles only against the headers it may use (tests/layering)"
+ctest --test-dir build -R '^layering$' --output-on-failure
+
 echo "== unit and integration tests (release build)"
 build/settee_tests
 

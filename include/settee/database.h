@@ -9,7 +9,9 @@
 // - Every public call is one SQLite transaction: it happens whole or not at all. A call that returned a
 //   success is durable against a process crash (kill -9); with DatabaseOptions::syncFull also against
 //   power loss.
-// - Expected failures come back as Status values with CouchDB's error names (status.h).
+// - Expected failures come back as Status values with CouchDB's error names (status.h). Reads report
+//   failure too: a read that meets a storage error or a corrupt revision tree returns that Status (an
+//   Internal error) rather than skipping the row or answering a partial value.
 // - A Database may be used from several threads; calls are serialised inside. Change listeners are
 //   called on the writing thread after the write committed: keep them short (wake something up).
 // - Callbacks given to changes() / allDocs() run inside the call; they must not call back into the
@@ -31,7 +33,10 @@ namespace settee {
 
 namespace db {
 class Store;
-}
+// Settee's own layers (http, the replicator) reach the Store of a Database through this type, defined
+// in the internal header src/db/database_internal.h; an app never needs it.
+struct DatabaseAccess;
+}  // namespace db
 
 struct DatabaseOptions {
   // How many revisions of each branch are kept (CouchDB's _revs_limit). Persisted per database; this
@@ -47,6 +52,22 @@ struct DatabaseOptions {
   // The SQLite VFS (sqlite3_vfs_register name) the file is opened with; empty is SQLite's default. For
   // tests that put a faulty disk under a database (a VFS that fails writes once a budget is spent).
   std::string vfs;
+};
+
+// How put() writes one document.
+struct PutOptions {
+  // true (an edit, CouchDB's new_edits=true): the body's `_rev` must name a current leaf (or be absent
+  // for a new document) and the write makes a new revision. false (replication, new_edits=false): `_rev`
+  // and `_revisions` are a history made elsewhere, merged as it is; such a write never conflicts.
+  bool newEdits = true;
+  // Supplies (or overrides) the body's `_id`; empty keeps the body's. Read during the call only.
+  std::string_view id = {};
+};
+
+// How bulkDocs() writes its documents.
+struct BulkDocsOptions {
+  // As PutOptions::newEdits, for every document of the batch.
+  bool newEdits = true;
 };
 
 // The outcome of one document write.
@@ -172,20 +193,21 @@ class Database {
   Database(const Database&) = delete;
   Database& operator=(const Database&) = delete;
 
-  DatabaseInfo info();
+  // The counters and sizes of the database (CouchDB's GET /db).
+  Result<DatabaseInfo> info();
   // The name given at open (what info() reports), without touching the file.
   const std::string& name() const;
 
-  // Writes one document given as JSON. `id` overrides (or supplies) `_id`. With newEdits the body's
-  // `_rev` must name a current leaf (or be absent for a new document); without, `_rev` and `_revisions`
-  // are a replicated history merged as they are.
-  Result<DocResult> put(std::string_view json, bool newEdits = true, std::string_view id = {},
+  // Writes one document given as JSON, as `options` say (an edit unless options.newEdits is false).
+  // `attachmentBodies` are the bodies of the `_attachments` entries marked `follows`.
+  Result<DocResult> put(std::string_view json, const PutOptions& options = {},
                         std::vector<AttachmentBody> attachmentBodies = {});
   // Deletes the document at revision `rev` (adds a deleted leaf).
   Result<DocResult> remove(std::string_view id, std::string_view rev);
-  // Writes many documents in one transaction; one result per input, in order. With newEdits=false a
-  // document never conflicts.
-  std::vector<DocResult> bulkDocs(const std::vector<std::string_view>& docs, bool newEdits = true);
+  // Writes many documents in one transaction; one result per input, in order. With
+  // options.newEdits=false a document never conflicts.
+  std::vector<DocResult> bulkDocs(const std::vector<std::string_view>& docs,
+                                  const BulkDocsOptions& options = {});
 
   // Reads a document (the winner, or options.rev) as JSON.
   Result<std::string> get(std::string_view id, const ReadOptions& options = {});
@@ -201,19 +223,24 @@ class Database {
   Result<DocResult> resolveConflicts(std::string_view id, std::string_view winnerRev,
                                      std::optional<std::string_view> mergedJson = std::nullopt);
 
-  std::vector<RevsDiffEntry> revsDiff(const std::vector<std::pair<std::string, std::vector<std::string>>>& revs);
+  // For each (id, revisions) asked about, the revisions this database lacks (ids it has every revision
+  // of are left out).
+  Result<std::vector<RevsDiffEntry>> revsDiff(
+      const std::vector<std::pair<std::string, std::vector<std::string>>>& revs);
 
   // Calls `row` for each change after options.since in sequence order until it returns false.
-  // Returns the last sequence visited (or `since` when none).
-  uint64_t changes(const ChangesOptions& options, const std::function<bool(const Change&)>& row);
+  // Returns the last sequence visited (or `since` when none); an error when a row could not be read
+  // (rows before it were delivered).
+  Result<uint64_t> changes(const ChangesOptions& options, const std::function<bool(const Change&)>& row);
   // Blocks until update_seq > since or the timeout passes; returns update_seq.
   uint64_t waitForChange(uint64_t since, std::chrono::milliseconds timeout);
   using ListenerId = uint64_t;
   ListenerId addChangeListener(std::function<void(uint64_t updateSeq)> listener);
   void removeChangeListener(ListenerId id);
 
-  // Calls `row` for each document in id order (raw UTF-8 byte order); returns the total row count.
-  uint64_t allDocs(const AllDocsOptions& options, const std::function<bool(const AllDocsRow&)>& row);
+  // Calls `row` for each document in id order (raw UTF-8 byte order); returns the total row count, or
+  // an error when a row could not be read (rows before it were delivered).
+  Result<uint64_t> allDocs(const AllDocsOptions& options, const std::function<bool(const AllDocsRow&)>& row);
 
   // _local documents: not replicated, not in changes, revisions "0-N".
   Result<std::string> getLocal(std::string_view id);
@@ -224,13 +251,13 @@ class Database {
   Status setRevsLimit(uint32_t limit);
   // Drops the bodies of non-leaf revisions and attachments no revision uses.
   Status compact();
-  // The _security object (members and admins) as JSON; "{}" when never set.
-  std::string security();
+  // The _security object (members and admins) as JSON; "{}" when never set, an error when it could
+  // not be read (a caller deciding access must not take a failed read for an open database).
+  Result<std::string> security();
   Status setSecurity(std::string_view json);
 
-  db::Store& store() { return *store_; }  // for Settee's own layers (http, replicator)
-
  private:
+  friend struct db::DatabaseAccess;
   explicit Database(std::unique_ptr<db::Store> store);
   std::unique_ptr<db::Store> store_;
 };
@@ -247,7 +274,8 @@ class DataDir {
   Result<std::shared_ptr<Database>> create(const std::string& name);  // file_exists when taken
   Result<std::shared_ptr<Database>> open(const std::string& name);    // not_found when absent
   Status remove(const std::string& name);
-  std::vector<std::string> list();  // sorted
+  // The databases' names, sorted; an error when the directory cannot be read (never a short list).
+  Result<std::vector<std::string>> list();
   const std::string& path() const { return path_; }
 
  private:

@@ -143,14 +143,20 @@ Status DataDir::remove(const std::string& name) {
   return Status::ok();
 }
 
-std::vector<std::string> DataDir::list() {
+Result<std::vector<std::string>> DataDir::list() {
   std::vector<std::string> names;
   std::error_code ec;
-  for (const auto& entry : fs::directory_iterator(path_, ec)) {
-    std::string file = entry.path().filename().string();
+  auto failed = [&] { return Status(ErrorCode::Internal, "cannot list " + path_ + ": " + ec.message()); };
+  // increment(ec), not a range for: the range's ++ throws on an error midway.
+  fs::directory_iterator it(path_, ec), end;
+  if (ec) return failed();
+  for (; it != end; it.increment(ec)) {
+    if (ec) return failed();
+    std::string file = it->path().filename().string();
     if (file.size() > kSuffix.size() && file.ends_with(kSuffix))
       names.push_back(decodeName(std::string_view(file).substr(0, file.size() - kSuffix.size())));
   }
+  if (ec) return failed();
   std::sort(names.begin(), names.end());
   return names;
 }

@@ -36,14 +36,14 @@ Result<std::unique_ptr<Database>> Database::open(const std::string& path, const 
   return std::unique_ptr<Database>(new Database(std::move(*store)));
 }
 
-DatabaseInfo Database::info() { return store_->info(); }
+Result<DatabaseInfo> Database::info() { return store_->info(); }
 
-Result<DocResult> Database::put(std::string_view json, bool newEdits, std::string_view id,
+Result<DocResult> Database::put(std::string_view json, const PutOptions& options,
                                 std::vector<AttachmentBody> attachmentBodies) {
   std::vector<db::WriteOp> ops;
-  ops.push_back(store_->parse(json, id));
+  ops.push_back(store_->parse(json, options.id));
   ops.back().bodies = std::move(attachmentBodies);
-  DocResult r = std::move(store_->write(ops, newEdits).front());
+  DocResult r = std::move(store_->write(ops, options.newEdits).front());
   if (!r.status) return r.status;
   return r;
 }
@@ -63,11 +63,12 @@ Result<DocResult> Database::remove(std::string_view id, std::string_view rev) {
   return r;
 }
 
-std::vector<DocResult> Database::bulkDocs(const std::vector<std::string_view>& docs, bool newEdits) {
+std::vector<DocResult> Database::bulkDocs(const std::vector<std::string_view>& docs,
+                                          const BulkDocsOptions& options) {
   std::vector<db::WriteOp> ops;
   ops.reserve(docs.size());
   for (auto json : docs) ops.push_back(store_->parse(json));
-  return store_->write(ops, newEdits);
+  return store_->write(ops, options.newEdits);
 }
 
 Result<std::string> Database::get(std::string_view id, const ReadOptions& options) {
@@ -99,12 +100,13 @@ Result<DocResult> Database::resolveConflicts(std::string_view id, std::string_vi
   return store_->resolveConflicts(id, winnerRev, mergedJson);
 }
 
-std::vector<RevsDiffEntry> Database::revsDiff(
+Result<std::vector<RevsDiffEntry>> Database::revsDiff(
     const std::vector<std::pair<std::string, std::vector<std::string>>>& revs) {
   return store_->revsDiff(revs);
 }
 
-uint64_t Database::changes(const ChangesOptions& options, const std::function<bool(const Change&)>& row) {
+Result<uint64_t> Database::changes(const ChangesOptions& options,
+                                   const std::function<bool(const Change&)>& row) {
   return store_->changes(options, row);
 }
 
@@ -118,7 +120,8 @@ Database::ListenerId Database::addChangeListener(std::function<void(uint64_t)> l
 
 void Database::removeChangeListener(ListenerId id) { store_->removeChangeListener(id); }
 
-uint64_t Database::allDocs(const AllDocsOptions& options, const std::function<bool(const AllDocsRow&)>& row) {
+Result<uint64_t> Database::allDocs(const AllDocsOptions& options,
+                                   const std::function<bool(const AllDocsRow&)>& row) {
   return store_->allDocs(options, row);
 }
 
@@ -134,7 +137,7 @@ uint32_t Database::revsLimit() { return store_->revsLimit(); }
 Status Database::setRevsLimit(uint32_t limit) { return store_->setRevsLimit(limit); }
 Status Database::compact() { return store_->compact(); }
 const std::string& Database::name() const { return store_->name(); }
-std::string Database::security() { return store_->security(); }
+Result<std::string> Database::security() { return store_->security(); }
 Status Database::setSecurity(std::string_view json) { return store_->setSecurity(json); }
 
 }  // namespace settee

@@ -158,7 +158,7 @@ Status Store::persistCounters() {
   return Status::ok();
 }
 
-DatabaseInfo Store::info() {
+Result<DatabaseInfo> Store::info() {
   std::lock_guard lock(mu_);
   DatabaseInfo info;
   info.name = name_;
@@ -175,7 +175,8 @@ DatabaseInfo Store::info() {
   Statement pages(conn_.prepare("SELECT (SELECT page_count FROM pragma_page_count()) - "
                                 "(SELECT freelist_count FROM pragma_freelist_count()), "
                                 "(SELECT page_size FROM pragma_page_size())"));
-  if (pages.step()) info.activeSize = static_cast<uint64_t>(pages.int64(0) * pages.int64(1));
+  if (!pages.step()) return conn_.error("read page counts");
+  info.activeSize = static_cast<uint64_t>(pages.int64(0) * pages.int64(1));
   return info;
 }
 
@@ -235,10 +236,12 @@ Status Store::setRevsLimit(uint32_t limit) {
   return Status::ok();
 }
 
-std::string Store::security() {
+Result<std::string> Store::security() {
   std::lock_guard lock(mu_);
   Statement get(conn_.prepare("SELECT value FROM meta WHERE key = 'security'"));
-  return get.step() ? std::string(get.text(0)) : std::string("{}");
+  if (get.step()) return std::string(get.text(0));
+  if (get.failed()) return conn_.error("read security");
+  return std::string("{}");
 }
 
 Status Store::setSecurity(std::string_view json) {

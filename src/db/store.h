@@ -7,6 +7,8 @@
 //   or absent, and a call that returned success is committed (durable against a process crash).
 // - Change listeners run on the calling thread after the commit, outside the mutex.
 // - Row callbacks run inside the call, under the mutex: they must not call back into this Store.
+// - Reads report failure: a storage error or a corrupt revision tree met during a read is returned as a
+//   Status (Internal), never skipped.
 //
 // Schema (version 2):
 //   docs(seq INTEGER PRIMARY KEY, id TEXT UNIQUE, deleted, tree BLOB) — one row per document at its
@@ -46,7 +48,7 @@ class Store {
                                              const DatabaseOptions& options);
   ~Store();
 
-  DatabaseInfo info();
+  Result<DatabaseInfo> info();
   const DatabaseOptions& options() const { return options_; }
 
   // Parses JSON text into a WriteOp, enforcing maxDocumentSize.
@@ -81,15 +83,16 @@ class Store {
   Result<std::vector<std::pair<std::string, std::vector<std::string>>>> purge(
       const std::vector<std::pair<std::string, std::vector<std::string>>>& revs);
   uint64_t purgeSeq();
-  std::vector<RevsDiffEntry> revsDiff(const std::vector<std::pair<std::string, std::vector<std::string>>>& revs);
+  Result<std::vector<RevsDiffEntry>> revsDiff(
+      const std::vector<std::pair<std::string, std::vector<std::string>>>& revs);
 
-  uint64_t changes(const ChangesOptions& options, const std::function<bool(const Change&)>& row);
+  Result<uint64_t> changes(const ChangesOptions& options, const std::function<bool(const Change&)>& row);
   uint64_t updateSeq();
   uint64_t waitForChange(uint64_t since, std::chrono::milliseconds timeout);
   uint64_t addChangeListener(std::function<void(uint64_t)> listener);
   void removeChangeListener(uint64_t id);
 
-  uint64_t allDocs(const AllDocsOptions& options, const std::function<bool(const AllDocsRow&)>& row);
+  Result<uint64_t> allDocs(const AllDocsOptions& options, const std::function<bool(const AllDocsRow&)>& row);
 
   Result<std::string> getLocal(std::string_view id);
   Result<DocResult> putLocal(std::string_view id, std::string_view json);
@@ -99,7 +102,7 @@ class Store {
   Status setRevsLimit(uint32_t limit);
   Status compact();
   // The database's _security object as JSON ("{}" when never set).
-  std::string security();
+  Result<std::string> security();
   Status setSecurity(std::string_view json);
 
  private:

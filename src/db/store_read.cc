@@ -19,6 +19,12 @@ void mergeObjects(std::string& head, std::string_view body) {
   head.append(body.substr(1));
 }
 
+// A tree BLOB that does not decode: the file was damaged or written by something else. Reported, never
+// skipped, so a feed or a listing never silently leaves a document out.
+Status corruptTree(std::string_view id) {
+  return {ErrorCode::Internal, "corrupt revision tree for " + std::string(id)};
+}
+
 void writeRevsInfo(JsonWriter& w, const RevTree& tree, const std::vector<int>& path) {
   writeKey(w, "_revs_info");
   w.StartArray();
@@ -293,7 +299,8 @@ Result<size_t> Store::readAttachment(std::string_view digest, uint64_t offset, c
   return notFound("attachment " + std::string(digest) + " is gone");
 }
 
-uint64_t Store::changes(const ChangesOptions& options, const std::function<bool(const Change&)>& row) {
+Result<uint64_t> Store::changes(const ChangesOptions& options,
+                                const std::function<bool(const Change&)>& row) {
   std::lock_guard lock(mu_);
   Statement scan(conn_.prepare(options.descending
                                    ? "SELECT seq, id, tree FROM docs WHERE seq > ? ORDER BY seq DESC LIMIT ?"
@@ -305,7 +312,7 @@ uint64_t Store::changes(const ChangesOptions& options, const std::function<bool(
   Change change;
   while (scan.step()) {
     auto tree = decodeRevTree(scan.blob(2));
-    if (!tree) continue;
+    if (!tree) return corruptTree(scan.text(1));
     change.seq = static_cast<uint64_t>(scan.int64(0));
     change.id.assign(scan.text(1));
     change.revs.clear();
@@ -316,18 +323,21 @@ uint64_t Store::changes(const ChangesOptions& options, const std::function<bool(
       if (!options.allLeaves) break;
     }
     last = change.seq;
-    if (!row(change)) break;
+    if (!row(change)) return last;
   }
+  if (scan.failed()) return conn_.error("read changes");
   return last;
 }
 
-uint64_t Store::allDocs(const AllDocsOptions& options, const std::function<bool(const AllDocsRow&)>& row) {
+Result<uint64_t> Store::allDocs(const AllDocsOptions& options,
+                                const std::function<bool(const AllDocsRow&)>& row) {
   std::lock_guard lock(mu_);
   ReadOptions read;
   read.conflicts = options.conflicts;
   uint64_t skipped = 0, emitted = 0;
   AllDocsRow out;
-  // Applies skip/limit and renders the document; false stops the scan.
+  Status failed;
+  // Applies skip/limit and renders the document; false stops the scan (or sets `failed`).
   auto emit = [&](std::string_view id, const RevTree* tree, uint64_t seq) {
     if (skipped < options.skip) {
       ++skipped;
@@ -340,16 +350,25 @@ uint64_t Store::allDocs(const AllDocsOptions& options, const std::function<bool(
       int w = tree->winner();
       out.rev = (*tree)[w].rev();
       out.deleted = tree->deleted();
-      if (options.includeDocs && !out.deleted) (void)renderDoc(id, *tree, w, read, out.doc, seq);
+      if (options.includeDocs && !out.deleted) {
+        // A winner without a stored body is answered without `doc`, as before; a storage error is not.
+        Status st = renderDoc(id, *tree, w, read, out.doc, seq);
+        if (!st && st.code() != ErrorCode::NotFound) {
+          failed = std::move(st);
+          return false;
+        }
+      }
     }
     return row(out);
   };
   if (options.keys) {
     for (const auto& key : *options.keys) {
       auto loaded = loadDoc(key);
-      bool found = loaded && loaded->exists;
+      if (!loaded) return loaded.status();
+      bool found = loaded->exists;
       if (!emit(key, found ? &loaded->tree : nullptr, found ? loaded->seq : 0)) break;
     }
+    if (!failed) return failed;
     return docCount_;
   }
   // A missing bound is bound as a BLOB: SQLite orders every TEXT value before every BLOB, so an
@@ -369,9 +388,13 @@ uint64_t Store::allDocs(const AllDocsOptions& options, const std::function<bool(
   bindBound(2, options.endKey, !options.descending);
   while (scan.step()) {
     auto tree = decodeRevTree(scan.blob(2));
-    if (!tree) continue;
-    if (!emit(scan.text(0), &*tree, static_cast<uint64_t>(scan.int64(1)))) break;
+    if (!tree) return corruptTree(scan.text(0));
+    if (!emit(scan.text(0), &*tree, static_cast<uint64_t>(scan.int64(1)))) {
+      if (!failed) return failed;
+      return docCount_;
+    }
   }
+  if (scan.failed()) return conn_.error("read all_docs");
   return docCount_;
 }
 

@@ -470,14 +470,14 @@ uint64_t Store::purgeSeq() {
   return purgeSeq_;
 }
 
-std::vector<RevsDiffEntry> Store::revsDiff(
+Result<std::vector<RevsDiffEntry>> Store::revsDiff(
     const std::vector<std::pair<std::string, std::vector<std::string>>>& revs) {
   std::vector<RevsDiffEntry> out;
   std::lock_guard lock(mu_);
   for (const auto& [id, list] : revs) {
     auto loaded = loadDoc(id);
-    RevTree empty;
-    const RevTree& tree = loaded ? loaded->tree : empty;
+    if (!loaded) return loaded.status();  // a tree that cannot be read is not an empty one
+    const RevTree& tree = loaded->tree;
     RevsDiffEntry entry{id, {}, {}};
     uint64_t maxMissingGen = 0;
     std::set<std::string> seen;

@@ -140,10 +140,12 @@ Status Auth::authorize(const UserCtx& user, Database* db, Access access) {
                   systemDb ? "You are not a server admin." : "You are not authorized to access this db.");
   };
   if (access == Access::ServerAdmin || !db) return refuse("You are not a server admin.");
-  std::string security = db->security();
+  // A security object that cannot be read refuses: taking the failure for "{}" would open the database.
+  auto security = db->security();
+  if (!security) return security.status();
   simdjson::dom::parser parser;
   simdjson::dom::element root;
-  if (parser.parse(security).get(root)) return refuse("Bad security object");
+  if (parser.parse(*security).get(root)) return refuse("Bad security object");
   bool adminsEmpty = true, membersEmpty = true;
   if (listed(root, "admins", user, adminsEmpty)) return Status::ok();
   if (access == Access::DbAdmin) return refuse("You are not a db or server admin.");

@@ -185,7 +185,9 @@ Status ensureSystemDatabases(DataDir& data) {
       if (!db && db.status().code() == ErrorCode::FileExists) db = data.open(name);
     }
     if (!db) return db.status();
-    if ((*db)->security() == "{}") {
+    auto security = (*db)->security();
+    if (!security) return security.status();
+    if (*security == "{}") {
       if (Status st = (*db)->setSecurity(kAdminOnlySecurity); !st) return st;
     }
   }

@@ -1,7 +1,7 @@
 #include "replicator/local_endpoint.h"
 
 #include "db/mango.h"
-#include "db/store.h"
+#include "db/database_internal.h"
 #include "replicator/spool.h"
 #include "replicator/tuning.h"
 
@@ -21,12 +21,13 @@ uint64_t seqNumber(const std::string& json) {
 
 }  // namespace
 
-std::string LocalEndpoint::describe() const { return "local:" + db_->info().name; }
+std::string LocalEndpoint::describe() const { return "local:" + db_->name(); }
 
 Result<PeerInfo> LocalEndpoint::info() {
   if (Status st = mayRead(); !st) return st;
-  DatabaseInfo i = db_->info();
-  return PeerInfo{std::to_string(i.updateSeq), i.instanceStartTime};
+  auto i = db_->info();
+  if (!i) return i.status();
+  return PeerInfo{std::to_string(i->updateSeq), i->instanceStartTime};
 }
 
 Result<std::optional<std::string>> LocalEndpoint::getLocal(const std::string& id) {
@@ -72,10 +73,12 @@ Result<ChangesBatch> LocalEndpoint::changes(const std::string& since, size_t lim
     options.limit = limit;
     options.allLeaves = true;
     std::vector<Change> rows;
-    last = db_->changes(options, [&](const Change& c) {
+    auto scanned = db_->changes(options, [&](const Change& c) {
       rows.push_back(c);
       return true;
     });
+    if (!scanned) return scanned.status();
+    last = *scanned;
     ended = rows.size() < limit;
     for (auto& c : rows) {
       if (batch.rows.size() == limit) {
@@ -96,7 +99,9 @@ Result<ChangesBatch> LocalEndpoint::changes(const std::string& since, size_t lim
     }
   }
   batch.lastSeq = std::to_string(last);
-  uint64_t updateSeq = db_->info().updateSeq;
+  auto info = db_->info();
+  if (!info) return info.status();
+  uint64_t updateSeq = info->updateSeq;
   batch.pending = updateSeq > last ? updateSeq - last : 0;
   return batch;
 }
@@ -105,7 +110,9 @@ Result<std::vector<MissingRevs>> LocalEndpoint::revsDiff(
     const std::vector<std::pair<std::string, std::vector<std::string>>>& revs) {
   if (Status st = mayRead(); !st) return st;
   std::vector<MissingRevs> out;
-  for (auto& e : db_->revsDiff(revs)) out.push_back({std::move(e.id), std::move(e.missing), std::move(e.possibleAncestors)});
+  auto diff = db_->revsDiff(revs);
+  if (!diff) return diff.status();
+  for (auto& e : *diff) out.push_back({std::move(e.id), std::move(e.missing), std::move(e.possibleAncestors)});
   return out;
 }
 
@@ -156,7 +163,7 @@ Result<std::vector<FetchedRev>> LocalEndpoint::fetchStreamed(const MissingRevs& 
   options.latest = true;
   options.attsSince = missing.possibleAncestors;
   std::vector<std::vector<Attachment>> follows;
-  auto revs = db_->store().getOpenRevs(missing.id, missing.missing, options, &follows, db::Store::FollowMode::Reference);
+  auto revs = db::storeOf(*db_).getOpenRevs(missing.id, missing.missing, options, &follows, db::Store::FollowMode::Reference);
   if (!revs) {
     if (revs.status().code() == ErrorCode::NotFound) return std::vector<FetchedRev>();
     return revs.status();
@@ -174,7 +181,7 @@ Result<std::vector<FetchedRev>> LocalEndpoint::fetchStreamed(const MissingRevs& 
     for (const Attachment& att : follows[i]) {
       const uint64_t start = (*spool)->size();
       for (uint64_t at = 0; at < att.storedLength;) {
-        auto got = db_->store().readAttachment(att.digest, at, piece.data(), piece.size());
+        auto got = db::storeOf(*db_).readAttachment(att.digest, at, piece.data(), piece.size());
         if (!got) return got.status();
         if (*got == 0) return Status(ErrorCode::Internal, "attachment " + att.name + " of " + missing.id + " ended early");
         if (Status st = (*spool)->append(std::string_view(piece.data(), *got)); !st) return st;
@@ -196,11 +203,11 @@ Result<std::vector<DocResult>> LocalEndpoint::write(const std::vector<FetchedRev
       failures.push_back({d.id, {}, std::move(st)});
       continue;
     }
-    ops.push_back(db_->store().parse(d.json));
+    ops.push_back(db::storeOf(*db_).parse(d.json));
     ops.back().bodies = d.bodies;  // empty unless the source sent `follows` bodies
   }
   if (ops.empty()) return failures;
-  for (auto& r : db_->store().write(ops, false)) {
+  for (auto& r : db::storeOf(*db_).write(ops, false)) {
     if (r.status.code() == ErrorCode::Internal) return r.status;
     if (!r.status) failures.push_back(std::move(r));
   }

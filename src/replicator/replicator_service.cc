@@ -4,6 +4,8 @@
 #include "replicator/replicator_service.h"
 
 #include <algorithm>
+#include <chrono>
+#include <cstdio>
 
 #include "db/json.h"
 #include "http/auth.h"
@@ -102,10 +104,14 @@ void ReplicatorService::scanReplicatorDb() {
   ChangesOptions options;
   options.since = seenSeq_;
   std::vector<std::string> ids;
-  seenSeq_ = replicatorDb_->changes(options, [&](const Change& c) {
+  auto scanned = replicatorDb_->changes(options, [&](const Change& c) {
     ids.push_back(c.id);
     return true;
   });
+  // A row that cannot be read (a damaged file) is passed over with the rest of this scan rather than
+  // read again on every wake-up; the rows read before it are still handled below.
+  if (!scanned) std::fprintf(stderr, "[error] _replicator changes: %s\n", scanned.status().reason().c_str());
+  seenSeq_ = scanned ? *scanned : replicatorDb_->waitForChange(seenSeq_, std::chrono::milliseconds(0));
   for (const auto& id : ids) {
     if (id.rfind("_design/", 0) != 0) syncDoc(id);
   }

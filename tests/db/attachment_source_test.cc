@@ -5,7 +5,7 @@
 #include <cstring>
 
 #include "db/crypto.h"
-#include "db/store.h"
+#include "db/database_internal.h"
 #include "settee/database.h"
 #include "test_util.h"
 
@@ -77,7 +77,7 @@ TEST_CASE("Store: an attachment from a ByteSource is stored in pieces and reads 
   REQUIRE(db);
   const uint64_t size = 5 * 1024 * 1024 + 123;  // not a multiple of any piece size
   auto source = std::make_shared<GenSource>(size);
-  auto put = (*db)->put(docWithFollows("doc", size), true, {}, body(source));
+  auto put = (*db)->put(docWithFollows("doc", size), {}, body(source));
   REQUIRE(put);
   auto att = (*db)->getAttachment("doc", "big.bin");
   REQUIRE(att);
@@ -87,13 +87,13 @@ TEST_CASE("Store: an attachment from a ByteSource is stored in pieces and reads 
   CHECK(att->digest == db::md5Digest(expected));
   CHECK(att->data == expected);
   // Read back in pieces, through the same digest, as a replicator copying it out would.
-  CHECK(readAll((*db)->store(), att->digest, 100000) == expected);
+  CHECK(readAll(db::storeOf(**db), att->digest, 100000) == expected);
   // Two passes: one for the digest, one for the bytes; never the whole body in one read.
   CHECK(source->passes == 2);
 
   SECTION("the same bytes again are not written again: one pass, for the digest") {
     auto again = std::make_shared<GenSource>(size);
-    REQUIRE((*db)->put(docWithFollows("doc2", size), true, {}, body(again)));
+    REQUIRE((*db)->put(docWithFollows("doc2", size), {}, body(again)));
     CHECK(again->passes == 1);
     auto att2 = (*db)->getAttachment("doc2", "big.bin");
     REQUIRE(att2);
@@ -104,7 +104,7 @@ TEST_CASE("Store: an attachment from a ByteSource is stored in pieces and reads 
     ReadOptions o;
     o.attachments = true;
     std::vector<Attachment> follows;
-    auto json = (*db)->store().get("doc", o, &follows, db::Store::FollowMode::Reference);
+    auto json = db::storeOf(**db).get("doc", o, &follows, db::Store::FollowMode::Reference);
     REQUIRE(json);
     CHECK(json->find("\"follows\":true") != std::string::npos);
     REQUIRE(follows.size() == 1);
@@ -114,10 +114,10 @@ TEST_CASE("Store: an attachment from a ByteSource is stored in pieces and reads 
   }
   SECTION("reading past the end gives nothing; an unknown digest is not_found") {
     char buf[16];
-    auto past = (*db)->store().readAttachment(att->digest, size, buf, sizeof buf);
+    auto past = db::storeOf(**db).readAttachment(att->digest, size, buf, sizeof buf);
     REQUIRE(past);
     CHECK(*past == 0);
-    auto gone = (*db)->store().readAttachment("md5-nope", 0, buf, sizeof buf);
+    auto gone = db::storeOf(**db).readAttachment("md5-nope", 0, buf, sizeof buf);
     REQUIRE_FALSE(gone);
     CHECK(gone.status().code() == ErrorCode::NotFound);
   }
@@ -134,7 +134,7 @@ TEST_CASE("Store: a ByteSource that fails, ends early or changes stores nothing"
   SECTION("a read error half way through the digest pass") {
     auto bad = std::make_shared<GenSource>(size);
     bad->failAt = size / 2;
-    auto put = (*db)->put(docWithFollows("doc", size), true, {}, body(bad));
+    auto put = (*db)->put(docWithFollows("doc", size), {}, body(bad));
     REQUIRE_FALSE(put);
   }
   SECTION("a read error half way through the copy pass: the half-written row is dropped") {
@@ -148,27 +148,27 @@ TEST_CASE("Store: a ByteSource that fails, ends early or changes stores nothing"
       }
     };
     auto bad = std::make_shared<SecondPassFails>(size);
-    REQUIRE_FALSE((*db)->put(docWithFollows("doc", size), true, {}, body(bad)));
+    REQUIRE_FALSE((*db)->put(docWithFollows("doc", size), {}, body(bad)));
   }
   SECTION("a source shorter than its size") {
     auto bad = std::make_shared<GenSource>(size);
     bad->shortBy = 10;
-    auto put = (*db)->put(docWithFollows("doc", size), true, {}, body(bad));
+    auto put = (*db)->put(docWithFollows("doc", size), {}, body(bad));
     REQUIRE_FALSE(put);
     CHECK(put.status().code() == ErrorCode::BadRequest);
   }
   SECTION("a source whose bytes change between the passes") {
     auto bad = std::make_shared<GenSource>(size);
     bad->flip = true;
-    REQUIRE_FALSE((*db)->put(docWithFollows("doc", size), true, {}, body(bad)));
+    REQUIRE_FALSE((*db)->put(docWithFollows("doc", size), {}, body(bad)));
   }
   // Nothing was written: no document, no attachment under the good bytes' digest...
   CHECK_FALSE((*db)->get("doc"));
   char buf[8];
-  auto row = (*db)->store().readAttachment(digest, 0, buf, sizeof buf);
+  auto row = db::storeOf(**db).readAttachment(digest, 0, buf, sizeof buf);
   CHECK_FALSE(row);
   // ...and the same bytes from a good source are stored whole, not skipped as already present.
-  REQUIRE((*db)->put(docWithFollows("doc", size), true, {}, body(good)));
+  REQUIRE((*db)->put(docWithFollows("doc", size), {}, body(good)));
   auto att = (*db)->getAttachment("doc", "big.bin");
   REQUIRE(att);
   CHECK(att->digest == digest);

@@ -25,7 +25,7 @@ TEST_CASE("Bad input: every malformed document is refused with its error and wri
   auto db = openSmallDocs(dir);
   auto base = db->put(R"({"_id":"keep","v":1})");
   REQUIRE(base);
-  const uint64_t seq = db->info().updateSeq;
+  const uint64_t seq = db->info()->updateSeq;
 
   struct Case {
     std::string json;
@@ -60,11 +60,11 @@ TEST_CASE("Bad input: every malformed document is refused with its error and wri
     auto r = db->put(c.json);
     CHECK(r.status().code() == c.code);
     CHECK(!r.status().reason().empty());
-    auto bulk = db->bulkDocs({c.json}, false);
+    auto bulk = db->bulkDocs({c.json}, {.newEdits = false});
     CHECK(bulk[0].status.code() != ErrorCode::Ok);
   }
-  CHECK(db->info().updateSeq == seq);
-  CHECK(db->info().docCount == 1);
+  CHECK(db->info()->updateSeq == seq);
+  CHECK(db->info()->docCount == 1);
   CHECK(db->remove("keep", "garbage").status().code() == ErrorCode::BadRequest);
   CHECK(db->putLocal("l", "{").status().code() == ErrorCode::BadRequest);
   CHECK(db->putLocal("l", R"({"_rev":"1-abc"})").status().code() == ErrorCode::BadRequest);
@@ -78,7 +78,7 @@ TEST_CASE("Bad input: a bad document in a batch fails alone; the rest of the bat
   CHECK(res[0].status.isOk());
   CHECK(res[1].status.code() == ErrorCode::IllegalDocId);
   CHECK(res[2].status.isOk());
-  CHECK(db->info().docCount == 2);
+  CHECK(db->info()->docCount == 2);
 }
 
 TEST_CASE("Bad input: max_document_size counts the body, not its attachments", "[db][badinput]") {

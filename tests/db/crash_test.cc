@@ -91,7 +91,7 @@ TEST_CASE("Storage: acknowledged writes survive SIGKILL at random moments", "[db
       }
     }
     // A batch is one transaction: documents exist in whole batches only, and the counters agree.
-    auto info = (*db)->info();
+    auto info = *(*db)->info();
     CHECK(info.docCount % kBatch == 0);
     CHECK(info.docCount >= static_cast<uint64_t>((lastAck + 1) * kBatch));
     CHECK(info.updateSeq == info.docCount);

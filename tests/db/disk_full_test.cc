@@ -103,8 +103,8 @@ TEST_CASE(
     for (int b = 0; b < acknowledged; ++b) CHECK(present(**db, "b" + std::to_string(b) + "-", 20) == 20);
     CHECK(present(**db, failed, 20) == 0);
     // Counters roll back with the batch.
-    CHECK((*db)->info().docCount == static_cast<uint64_t>(50 + 20 * acknowledged));
-    CHECK((*db)->info().updateSeq == static_cast<uint64_t>(50 + 20 * acknowledged));
+    CHECK((*db)->info()->docCount == static_cast<uint64_t>(50 + 20 * acknowledged));
+    CHECK((*db)->info()->updateSeq == static_cast<uint64_t>(50 + 20 * acknowledged));
     // Single writes fail too while the disk is full, with an error rather than a success.
     auto single = (*db)->put(doc("single"));
     CHECK_FALSE(single.isOk());
@@ -120,7 +120,7 @@ TEST_CASE(
   CHECK(present(**db, "before", 50) == 50);
   for (int b = 0; b <= acknowledged; ++b) CHECK(present(**db, "b" + std::to_string(b) + "-", 20) == 20);
   CHECK((*db)->get("after").isOk());
-  CHECK((*db)->info().docCount == static_cast<uint64_t>(50 + 20 * (acknowledged + 1) + 1));
+  CHECK((*db)->info()->docCount == static_cast<uint64_t>(50 + 20 * (acknowledged + 1) + 1));
 }
 
 namespace {
@@ -199,7 +199,7 @@ void everyFaultAllOrNothing(bool failReads) {
     CHECK(present(**db, "old", 100) == 100);
     CHECK(present(**db, "new", 30) == (ok ? 30 : 0));
     CHECK(updated(**db) == (ok ? 10 : 0));
-    CHECK((*db)->info().docCount == (ok ? 141u : 110u));
+    CHECK((*db)->info()->docCount == (ok ? 141u : 110u));
     db->reset();
     std::filesystem::remove(path);
   }
@@ -287,11 +287,11 @@ TEST_CASE("Disk full: compaction failing at any one read keeps every attachment 
       auto first = (*db)->put(R"({"v":1,"_attachments":{"a.bin":{"content_type":"application/octet-stream",)"
                               R"("follows":true,"length":)" +
                                   std::to_string(data.size()) + "}}}",
-                              true, id, {body});
+                              {.id = id}, {body});
       REQUIRE(first.isOk());
       // A second revision keeps the attachment (a stub), so compaction drops the first revision's body.
       auto second = (*db)->put(
-          R"({"v":2,"_rev":")" + first->rev + R"(","_attachments":{"a.bin":{"stub":true}}})", true, id);
+          R"({"v":2,"_rev":")" + first->rev + R"(","_attachments":{"a.bin":{"stub":true}}})", {.id = id});
       REQUIRE(second.isOk());
       kept.emplace_back(id, data);
     }
@@ -302,9 +302,9 @@ TEST_CASE("Disk full: compaction failing at any one read keeps every attachment 
       auto first =
           (*db)->put(R"({"_attachments":{"a.bin":{"content_type":"text/plain","follows":true,"length":)" +
                          std::to_string(body.data.size()) + "}}}",
-                     true, id, {body});
+                     {.id = id}, {body});
       REQUIRE(first.isOk());
-      REQUIRE((*db)->put(R"({"_rev":")" + first->rev + "\"}", true, id).isOk());
+      REQUIRE((*db)->put(R"({"_rev":")" + first->rev + "\"}", {.id = id}).isOk());
     }
   }
   int faulted = 0;
@@ -358,11 +358,11 @@ TEST_CASE("Disk full: opening a database that fails at any one read fails, or op
     const bool hit = FaultyDisk::faults() > 0;
     FaultyDisk::disarm();
     if (db) {
-      auto info = (*db)->info();
+      auto info = *(*db)->info();
       CHECK(info.updateSeq == 100);
       CHECK(info.docCount == 100);
       CHECK((*db)->put(doc("next")).isOk());
-      CHECK((*db)->info().updateSeq == 101);
+      CHECK((*db)->info()->updateSeq == 101);
       CHECK(present(**db, "old", 100) == 100);
     } else {
       ++refused;

@@ -44,8 +44,8 @@ TEST_CASE("Migration: a schema version 1 file opens with every revision and atta
     REQUIRE(db->put(R"({"_id":"plain","v":1})"));
     REQUIRE(db->put(R"({"_id":"att","_attachments":{"a.txt":{"content_type":"text/plain","data":"aGVsbG8="}}})"));
     // Two leaves of one document, written as a replicator would.
-    REQUIRE(db->put(R"({"_id":"c","_rev":"1-aaaa","_revisions":{"start":1,"ids":["aaaa"]},"side":"a"})", false));
-    REQUIRE(db->put(R"({"_id":"c","_rev":"1-bbbb","_revisions":{"start":1,"ids":["bbbb"]},"side":"b"})", false));
+    REQUIRE(db->put(R"({"_id":"c","_rev":"1-aaaa","_revisions":{"start":1,"ids":["aaaa"]},"side":"a"})", {.newEdits = false}));
+    REQUIRE(db->put(R"({"_id":"c","_rev":"1-bbbb","_revisions":{"start":1,"ids":["bbbb"]},"side":"b"})", {.newEdits = false}));
   }
   {
     // Rewrite the file into version 1's layout: revision bodies in a WITHOUT ROWID table.
@@ -64,7 +64,7 @@ TEST_CASE("Migration: a schema version 1 file opens with every revision and atta
   }
 
   auto db = std::move(*Database::open(path, "old"));
-  CHECK(db->info().docCount == 3);
+  CHECK(db->info()->docCount == 3);
   Json plain(*db->get("plain"));
   CHECK(plain["v"].get_int64().value() == 1);
   Attachment att = *db->getAttachment("att", "a.txt");

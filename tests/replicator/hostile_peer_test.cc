@@ -21,7 +21,7 @@ TEST_CASE("Hostile peer: the fake peer answers well enough for a pull to complet
   Outcome out = pull(peer, target);
   INFO(out.status.reason());
   REQUIRE(out.status.isOk());
-  CHECK(target->info().docCount == 3);
+  CHECK(target->info()->docCount == 3);
   checkOnlyCorrect(*target, couch);
 }
 
@@ -62,7 +62,7 @@ TEST_CASE(
   CHECK_THAT(out.status.reason(), Catch::Contains("_changes"));
   CHECK(out.status.code() == ErrorCode::BadRequest);
   CHECK(peer.count("/_changes") == 1);
-  CHECK(target->info().docCount == 0);
+  CHECK(target->info()->docCount == 0);
 }
 
 TEST_CASE("Hostile peer: a malformed _bulk_get answer fails the pull and writes nothing", "[repl][hostile]") {
@@ -91,7 +91,7 @@ TEST_CASE("Hostile peer: a malformed _bulk_get answer fails the pull and writes 
   checkFailed(out, c.says, *target, couch);
   CHECK(out.status.code() == ErrorCode::BadRequest);
   CHECK(peer.count("/_bulk_get") == 1);
-  CHECK(target->info().docCount == 0);
+  CHECK(target->info()->docCount == 0);
 }
 
 TEST_CASE("Hostile peer: a push target's malformed _revs_diff or _bulk_docs answer fails the push",
@@ -200,7 +200,7 @@ TEST_CASE("Hostile peer: a revision that was not asked for never lands", "[repl]
   Outcome out = pull(peer, target, 3);
   checkFailed(out, c.says, *target, couch);
   CHECK(out.status.code() == ErrorCode::BadRequest);
-  CHECK(target->info().docCount == 0);
+  CHECK(target->info()->docCount == 0);
 }
 
 TEST_CASE("Hostile peer: more revisions than were asked for are refused", "[repl][hostile]") {

@@ -33,10 +33,11 @@ inline std::shared_ptr<Database> openDb(const TempDir& dir, const std::string& n
 // Every leaf of every document in `db` is a revision `couch` has, with its body.
 inline void checkOnlyCorrect(Database& db, const FakeCouch& couch) {
   std::vector<std::string> ids;
-  db.changes({}, [&](const Change& c) {
+  auto scanned = db.changes({}, [&](const Change& c) {
     ids.push_back(c.id);
     return true;
   });
+  REQUIRE(scanned);
   for (const auto& id : ids) {
     const FakeCouch::Doc* want = couch.find(id);
     INFO("document " << id);

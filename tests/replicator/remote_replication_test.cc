@@ -89,7 +89,7 @@ TEST_CASE("Replication over HTTP: pull into a local database and push back out",
   DataDir data(dir.path());
   auto local = *data.create("copy");
   REQUIRE(Replication(ReplicationPeer::remote(url(node, "src")), ReplicationPeer::local(local)).run().isOk());
-  CHECK(local->info().docCount == 603);  // 600 + c + att + design
+  CHECK(local->info()->docCount == 603);  // 600 + c + att + design
   CHECK(*local->conflicts("c") == std::vector<std::string>{"2-aa"});
   (void)local->put(R"({"_id":"from-local"})");
   ReplicationOptions create;
@@ -149,7 +149,7 @@ TEST_CASE("Replication over HTTP: the source killed mid-pull and restarted; the 
   std::this_thread::sleep_for(std::chrono::milliseconds(300));
   a.start();
   REQUIRE(rep.wait().isOk());
-  CHECK(local->info().docCount == 5000);
+  CHECK(local->info()->docCount == 5000);
 }
 
 TEST_CASE("Replication over HTTP: documents with big attachments go as multipart/related PUTs", "[repl][remote]") {
@@ -216,13 +216,13 @@ TEST_CASE("Replication over HTTP: a continuous feed gone silent is taken for dea
     for (int i = 0; i < ms / 20 && !pred(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(20));
     return pred();
   };
-  REQUIRE(waitFor([&] { return local->info().docCount == 1 && rep.state() == ReplicationState::Idle; }, 10000));
+  REQUIRE(waitFor([&] { return local->info()->docCount == 1 && rep.state() == ReplicationState::Idle; }, 10000));
   // The source stops answering with its sockets open: the waiting longpoll hears no heartbeat.
   source.freeze(true);
   CHECK(waitFor([&] { return rep.state() == ReplicationState::Retrying; }, 5000));
   source.freeze(false);
   REQUIRE(source("PUT", "/src/after", "{}").status == 201);
-  CHECK(waitFor([&] { return local->info().docCount == 2; }, 15000));
+  CHECK(waitFor([&] { return local->info()->docCount == 2; }, 15000));
   CHECK(waitFor([&] { return rep.state() == ReplicationState::Idle || rep.state() == ReplicationState::Running; }, 5000));
   rep.stop();
   std::lock_guard lock(mu);
@@ -340,7 +340,7 @@ TEST_CASE("Replication over HTTP: documents with big attachments move one at a t
   CHECK(rss < 80 * 1024);
   DataDir data2(dir.path());
   auto copy = *data2.open("copy");
-  CHECK(copy->info().docCount == 26);
+  CHECK(copy->info()->docCount == 26);
   Attachment got = *copy->getAttachment("big23", "b.bin");
   CHECK(got.digest == Json(source("GET", "/src/big23").body)["_attachments"]["b.bin"]["digest"].get_string().value());
 }
@@ -380,7 +380,7 @@ TEST_CASE("Replication over HTTP: an attachment bigger than the replicator's mem
   {
     DataDir data(dir.path());
     auto copy = *data.open("copy");
-    CHECK(copy->info().docCount == 2);
+    CHECK(copy->info()->docCount == 2);
     auto att = copy->getAttachment("huge", "blob.bin");
     REQUIRE(att);
     CHECK(att->digest == digest);
@@ -441,8 +441,8 @@ TEST_CASE("Replication over HTTP: a continuous replication waits for a missing s
   CHECK(rep.state() == ReplicationState::Retrying);
   REQUIRE(source("PUT", "/later").status == 201);
   REQUIRE(source("PUT", "/later/arrived", "{}").status == 201);
-  for (int i = 0; i < 1000 && local->info().docCount < 1; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  CHECK(local->info().docCount == 1);
+  for (int i = 0; i < 1000 && local->info()->docCount < 1; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  CHECK(local->info()->docCount == 1);
   rep.stop();
   CHECK(rep.state() == ReplicationState::Stopped);
   // A one-shot replication still fails at once on a missing database.

@@ -86,7 +86,7 @@ TEST_CASE(
   REQUIRE(first.run().isOk());
   CHECK(first.stats().docsWritten == 30);
   CHECK(first.stats().missingFound == 30);
-  CHECK(target->info().docCount == 30);
+  CHECK(target->info()->docCount == 30);
 
   // The target is no longer empty: a new replication (no checkpoint: from 0) asks, and sends nothing.
   ReplicationOptions fresh = small;

@@ -136,7 +136,8 @@ int main(int argc, char** argv) {
     t0 = Clock::now();
     st = pull.run();
     secs = std::chrono::duration<double>(Clock::now() - t0).count();
-    if (!st || db->info().docCount != static_cast<uint64_t>(n)) {
+    auto info = db->info();
+    if (!st || !info || info->docCount != static_cast<uint64_t>(n)) {
       std::fprintf(stderr, "pull into a local database failed: %s\n", st.reason().c_str());
       stop(src);
       return 1;

@@ -150,11 +150,12 @@ class AllDocsSource : public PageSource {
       auto q = parseQuery(call_->req, call_->req.method == "POST");
       if (!q) return q.status();
       q_ = std::move(*q);
-      head(out);
+      if (Status st = head(out); !st) return st;
       started_ = true;
     }
-    bool finished = q_.keys ? keysPage(out) : rangePage(out);
-    if (finished) {
+    auto finished = q_.keys ? keysPage(out) : rangePage(out);
+    if (!finished) return finished.status();
+    if (*finished) {
       out += "]}";
       done = true;
     }
@@ -189,8 +190,10 @@ class AllDocsSource : public PageSource {
     if (!high || *high > hi) high = hi;
   }
 
-  void head(std::string& out) {
-    DatabaseInfo info = call_->db->info();
+  Status head(std::string& out) {
+    auto read = call_->db->info();
+    if (!read) return read.status();
+    const DatabaseInfo& info = *read;
     std::optional<uint64_t> offset;
     if (!q_.keys) {
       resolveRange();
@@ -203,10 +206,11 @@ class AllDocsSource : public PageSource {
         count.descending = opts_.descending;
         count.endKey = opts_.startKey;
         count.inclusiveEnd = false;
-        call_->db->allDocs(count, [&](const AllDocsRow&) {
+        auto counted = call_->db->allDocs(count, [&](const AllDocsRow&) {
           ++before;
           return true;
         });
+        if (!counted) return counted.status();
       }
       offset = std::min<uint64_t>(before + std::min<uint64_t>(q_.skip, info.docCount), info.docCount);
     } else {
@@ -234,6 +238,7 @@ class AllDocsSource : public PageSource {
     w.StartArray();
     // The object and array stay open: the rows follow in later pages and "]}" closes them.
     out.append(db::bufferView(buf));
+    return Status::ok();
   }
 
   void row(std::string& out, const AllDocsRow& r) {
@@ -287,7 +292,8 @@ class AllDocsSource : public PageSource {
   }
 
   // Returns true when the range is exhausted.
-  bool rangePage(std::string& out) {
+  // Whether the listing is finished, or why the page could not be read.
+  Result<bool> rangePage(std::string& out) {
     if (empty_ || remaining_ == 0) return true;
     AllDocsOptions o = opts_;
     if (cursor_) {
@@ -297,7 +303,7 @@ class AllDocsSource : public PageSource {
     }
     bool more = false;
     size_t n = 0;
-    call_->db->allDocs(o, [&](const AllDocsRow& r) {
+    auto read = call_->db->allDocs(o, [&](const AllDocsRow& r) {
       if (cursor_ && r.id == *cursor_) return true;
       row(out, r);
       lastId_ = r.id;
@@ -310,11 +316,12 @@ class AllDocsSource : public PageSource {
       }
       return true;
     });
+    if (!read) return read.status();
     if (n > 0) cursor_ = lastId_;
     return !more;
   }
 
-  bool keysPage(std::string& out) {
+  Result<bool> keysPage(std::string& out) {
     const auto& keys = *q_.keys;
     size_t end = std::min(nextKey_ + kRowsPerPage, keys.size());
     AllDocsOptions o;
@@ -327,10 +334,11 @@ class AllDocsSource : public PageSource {
     std::vector<AllDocsRow> rows;
     rows.reserve(o.keys->size());
     if (!o.keys->empty()) {
-      call_->db->allDocs(o, [&](const AllDocsRow& r) {
+      auto read = call_->db->allDocs(o, [&](const AllDocsRow& r) {
         rows.push_back(r);
         return true;
       });
+      if (!read) return read.status();
     }
     size_t next = 0;
     for (size_t i = nextKey_; i < end; ++i) {

@@ -10,7 +10,7 @@
 // a plain sync handler.
 #include <exception>
 
-#include "db/store.h"
+#include "db/database_internal.h"
 #include "http/body_spool.h"
 #include "http/gzip_inflater.h"
 #include "http/handlers/document_internal.h"
@@ -111,7 +111,7 @@ Result<Attachment> findAttachment(Call& call, const std::string& id, const std::
   read.rev = rev;
   read.attachments = true;
   std::vector<Attachment> atts;
-  auto doc = call.db->store().get(id, read, &atts, db::Store::FollowMode::Reference);
+  auto doc = db::storeOf(*call.db).get(id, read, &atts, db::Store::FollowMode::Reference);
   if (!doc && doc.status().code() != ErrorCode::NotFound) return doc.status();
   if (doc) {
     for (Attachment& att : atts) {
@@ -142,7 +142,7 @@ detail::Answer readAtt(Call& call) {
     r.status = 304;
     return whole(std::move(r));
   }
-  db::Store& store = call.db->store();
+  db::Store& store = db::storeOf(*call.db);
   // A small body is read now and answered whole; a larger one is read later, a piece at a time, and
   // only the bytes the answer sends.
   const bool loaded = att->storedLength < detail::kLoadWhole;
@@ -296,7 +296,7 @@ Response putAtt(Call& call) {
   } else {
     bodies.push_back(AttachmentBody{name, std::move(call.req.body), nullptr});
   }
-  auto written = call.db->put(json, true, id, std::move(bodies));
+  auto written = call.db->put(json, {.id = id}, std::move(bodies));
   if (!written) return errorResponse(written.status());
   return detail::writeAnswer(201, *written, detail::locationOf(call, id, name));
 }
@@ -313,7 +313,7 @@ Response deleteAtt(Call& call) {
   auto rev = detail::writeRev(call.req);
   if (!rev) return errorResponse(rev.status());
   if (rev->empty()) {
-    auto tree = call.db->store().tree(id);
+    auto tree = db::storeOf(*call.db).tree(id);
     if (!tree) return errorResponse(tree.status());
     return errorResponse(tree->deleted() ? notFound("deleted") : conflict());
   }
@@ -336,7 +336,7 @@ Response deleteAtt(Call& call) {
     }
     w.EndObject();
   });
-  auto written = call.db->put(json, true, id);
+  auto written = call.db->put(json, {.id = id});
   if (!written) return errorResponse(written.status());
   return detail::writeAnswer(200, *written);
 }

@@ -3,7 +3,7 @@
 #include <optional>
 
 #include "db/rev_id.h"
-#include "db/store.h"
+#include "db/database_internal.h"
 #include "http/auth.h"
 #include "http/system_dbs.h"
 #include "http/handlers/bulk_internal.h"
@@ -39,7 +39,7 @@ Response bulkDocs(Call& call) {
     if (ne.get(newEdits)) return errorResponse(badRequest("`new_edits` parameter must be a boolean."));
   }
 
-  db::Store& store = call.db->store();
+  db::Store& store = db::storeOf(*call.db);
   const size_t maxSize = store.options().maxDocumentSize;
   const bool system = isSystemDb(call.dbName);
   if (system && !newEdits && !call.user.isAdmin())
@@ -143,9 +143,10 @@ Response revsDiff(Call& call) {
   auto revs = parseIdRevs(call.req);
   if (!revs) return errorResponse(revs.status());
   auto diff = call.db->revsDiff(*revs);
+  if (!diff) return errorResponse(diff.status());
   return Response::json(200, writeJson([&](db::JsonWriter& w) {
     w.StartObject();
-    for (const auto& entry : diff) {
+    for (const auto& entry : *diff) {
       writeKey(w, entry.id);
       w.StartObject();
       writeKey(w, "missing");
@@ -169,11 +170,12 @@ Response missingRevs(Call& call) {
   auto revs = parseIdRevs(call.req);
   if (!revs) return errorResponse(revs.status());
   auto diff = call.db->revsDiff(*revs);
+  if (!diff) return errorResponse(diff.status());
   return Response::json(200, writeJson([&](db::JsonWriter& w) {
     w.StartObject();
     writeKey(w, "missing_revs");
     w.StartObject();
-    for (const auto& entry : diff) {
+    for (const auto& entry : *diff) {
       writeKey(w, entry.id);
       w.StartArray();
       for (const auto& r : entry.missing) writeString(w, r);

@@ -1,7 +1,7 @@
 // _changes rows: one batch read off the loop — scan the store, apply the filter, render each row.
 #include <exception>
 
-#include "db/store.h"
+#include "db/database_internal.h"
 #include "http/handlers/changes_feed.h"
 
 namespace settee::http::changes {
@@ -79,26 +79,34 @@ Status checkCustomFilter(Database& db, const ChangesFilter& filter) {
 }
 
 // Rows left after `cursor` in the feed's direction, counted up to kPendingCountCap.
-uint64_t countPending(Database& db, const ChangesParams& params, uint64_t cursor) {
+Result<uint64_t> countPending(Database& db, const ChangesParams& params, uint64_t cursor) {
   uint64_t n = 0;
   ChangesOptions o;
   if (params.descending) {
     o.descending = true;
-    db.changes(o, [&](const Change& c) {
+    auto scan = db.changes(o, [&](const Change& c) {
       if (c.seq < cursor) ++n;
       return n < kPendingCountCap;
     });
+    if (!scan) return scan.status();
     return n;
   }
   o.since = cursor;
   o.limit = kPendingCountCap;
-  db.changes(o, [&](const Change&) {
+  auto scan = db.changes(o, [&](const Change&) {
     ++n;
     return true;
   });
+  if (!scan) return scan.status();
   if (n < kPendingCountCap) return n;
-  uint64_t updateSeq = db.store().updateSeq();
+  uint64_t updateSeq = db::storeOf(db).updateSeq();
   return updateSeq > cursor ? std::max(n, updateSeq - cursor) : n;
+}
+
+BatchResult failedBatch(Status status) {
+  BatchResult out;
+  out.status = std::move(status);
+  return out;
 }
 
 BatchResult read(Database& db, const ChangesParams& params, const BatchRequest& req, bool firstRow) {
@@ -107,7 +115,7 @@ BatchResult read(Database& db, const ChangesParams& params, const BatchRequest& 
     out.status = checkCustomFilter(db, params.filter);
     return out;
   }
-  uint64_t cursor = req.resolveSinceNow ? db.store().updateSeq() : req.cursor;
+  uint64_t cursor = req.resolveSinceNow ? db::storeOf(db).updateSeq() : req.cursor;
   out.cursor = cursor;
 
   // The scan: Change values only, copied out, since the store's row callback runs under its lock and
@@ -119,19 +127,20 @@ BatchResult read(Database& db, const ChangesParams& params, const BatchRequest& 
   if (params.descending) {
     // The store reads descending from the newest row; rows at or above the cursor were sent already.
     o.descending = true;
-    db.changes(o, [&](const Change& c) {
+    auto scan = db.changes(o, [&](const Change& c) {
       if (c.seq < cursor) scanned.push_back(c);
       return scanned.size() < kBatchRows;
     });
+    if (!scan) return failedBatch(scan.status());
     out.caughtUp = scanned.size() < kBatchRows;
   } else {
     // The horizon is read before the scan: every row at or below it exists by now, so once the scan
     // passes them all the cursor may move up to it even when the last rows were filtered out.
-    out.horizon = req.horizon ? *req.horizon : db.store().updateSeq();
+    out.horizon = req.horizon ? *req.horizon : db::storeOf(db).updateSeq();
     o.since = cursor;
     o.limit = kBatchRows;
     bool pastHorizon = false;
-    db.changes(o, [&](const Change& c) {
+    auto scan = db.changes(o, [&](const Change& c) {
       if (c.seq > out.horizon) {
         pastHorizon = true;
         return false;
@@ -139,6 +148,7 @@ BatchResult read(Database& db, const ChangesParams& params, const BatchRequest& 
       scanned.push_back(c);
       return true;
     });
+    if (!scan) return failedBatch(scan.status());
     out.caughtUp = pastHorizon || scanned.size() < kBatchRows;
   }
 
@@ -175,7 +185,11 @@ BatchResult read(Database& db, const ChangesParams& params, const BatchRequest& 
   }
   if (req.finalBatch && !out.caughtUp && !out.limitReached) out.limitReached = true;
   if (out.caughtUp && !params.descending) out.cursor = std::max(out.cursor, out.horizon);
-  if (out.limitReached) out.pending = countPending(db, params, out.cursor);
+  if (out.limitReached) {
+    auto pending = countPending(db, params, out.cursor);
+    if (!pending) return failedBatch(pending.status());
+    out.pending = *pending;
+  }
   return out;
 }
 

@@ -1,5 +1,5 @@
 // Database-level endpoints: create, info, delete, new documents by POST, and the per-database settings.
-#include "db/store.h"
+#include "db/database_internal.h"
 #include "http/auth.h"
 #include "http/system_dbs.h"
 #include "http/handlers/handlers.h"
@@ -23,7 +23,9 @@ Response createDb(Call& call) {
 }
 
 Response dbInfo(Call& call) {
-  DatabaseInfo info = call.db->info();
+  auto read = call.db->info();
+  if (!read) return errorResponse(read.status());
+  const DatabaseInfo& info = *read;
   return Response::json(200, writeJson([&](db::JsonWriter& w) {
     w.StartObject();
     writeKey(w, "db_name");
@@ -111,7 +113,11 @@ Response compact(Call& call) {
   return jsonOk(202);
 }
 
-Response getSecurity(Call& call) { return Response::json(200, call.db->security()); }
+Response getSecurity(Call& call) {
+  auto security = call.db->security();
+  if (!security) return errorResponse(security.status());
+  return Response::json(200, *security);
+}
 
 // A security object as CouchDB defines it: `admins` and `members`, each an object whose `names` and
 // `roles` are arrays of strings. Other members are kept (validation functions may read them).
@@ -150,7 +156,9 @@ Response putSecurity(Call& call) {
 
 Response ensureFullCommit(Call& call) {
   // Every write is committed before it is acknowledged, so there is nothing to flush.
-  std::string start = call.db->info().instanceStartTime;
+  auto info = call.db->info();
+  if (!info) return errorResponse(info.status());
+  std::string start = info->instanceStartTime;
   return Response::json(201, writeJson([&](db::JsonWriter& w) {
     w.StartObject();
     writeKey(w, "ok");
@@ -179,7 +187,7 @@ Response purge(Call& call) {
       entry.second.emplace_back(s);
     }
   }
-  auto purged = call.db->store().purge(revs);
+  auto purged = db::storeOf(*call.db).purge(revs);
   if (!purged) return errorResponse(purged.status());
   return Response::json(201, writeJson([&](db::JsonWriter& w) {
     w.StartObject();

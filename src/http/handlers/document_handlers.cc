@@ -9,7 +9,7 @@
 #include <exception>
 
 #include "db/crypto.h"
-#include "db/store.h"
+#include "db/database_internal.h"
 #include "http/auth.h"
 #include "http/system_dbs.h"
 #include "http/handlers/document_internal.h"
@@ -158,7 +158,7 @@ using detail::whole;
 // of base64 in memory. Any thread but the loop's.
 Answer inlineAttachments(Call& call, const std::string& json, std::vector<Attachment>& atts) {
   uint64_t budget = kLoadBudget;
-  if (Status st = detail::loadSmall(call.db->store(), atts, budget); !st) return whole(errorResponse(st));
+  if (Status st = detail::loadSmall(db::storeOf(*call.db), atts, budget); !st) return whole(errorResponse(st));
   simdjson::dom::parser parser;
   simdjson::dom::object doc;
   if (parser.parse(json).get(doc))
@@ -246,9 +246,9 @@ Answer readOne(Call& call, const std::string& id, ReadOptions& o) {
   std::vector<Attachment> atts;
   constexpr auto kRef = db::Store::FollowMode::Reference;
   auto doc = [&]() -> Result<std::string> {
-    if (o.rev.empty() || !o.latest) return call.db->store().get(id, o, wantBodies ? &atts : nullptr, kRef);
+    if (o.rev.empty() || !o.latest) return db::storeOf(*call.db).get(id, o, wantBodies ? &atts : nullptr, kRef);
     std::vector<std::vector<Attachment>> follows;
-    auto revs = call.db->store().getOpenRevs(id, {o.rev}, o, wantBodies ? &follows : nullptr, kRef);
+    auto revs = db::storeOf(*call.db).getOpenRevs(id, {o.rev}, o, wantBodies ? &follows : nullptr, kRef);
     if (!revs) return revs.status();
     for (size_t i = 0; i < revs->size(); ++i) {
       if (!(*revs)[i].found) continue;
@@ -261,7 +261,7 @@ Answer readOne(Call& call, const std::string& id, ReadOptions& o) {
   if (!related && !atts.empty()) return inlineAttachments(call, *doc, atts);
   if (!related || atts.empty()) return whole(docResponse(call.req, std::move(*doc)));
   uint64_t budget = kLoadBudget;
-  if (Status st = detail::loadSmall(call.db->store(), atts, budget); !st) return whole(errorResponse(st));
+  if (Status st = detail::loadSmall(db::storeOf(*call.db), atts, budget); !st) return whole(errorResponse(st));
   std::string etag = "\"" + revOf(*doc) + "\"";
   MultipartWriter writer(randomBoundary());
   Pieces pieces;
@@ -285,7 +285,7 @@ Answer readOpenRevs(Call& call, const std::string& id, GetParams& p) {
   std::vector<OpenRev> found;
   std::vector<std::vector<Attachment>> follows;
   if (p.allRevs || !p.revs.empty()) {
-    auto revs = call.db->store().getOpenRevs(id, p.revs, p.read, multipart ? &follows : nullptr,
+    auto revs = db::storeOf(*call.db).getOpenRevs(id, p.revs, p.read, multipart ? &follows : nullptr,
                                              db::Store::FollowMode::Reference);
     if (!revs) return whole(errorResponse(revs.status()));
     found = std::move(*revs);
@@ -309,7 +309,7 @@ Answer readOpenRevs(Call& call, const std::string& id, GetParams& p) {
   }
   uint64_t budget = kLoadBudget;
   for (auto& atts : follows) {
-    if (Status st = detail::loadSmall(call.db->store(), atts, budget); !st) return whole(errorResponse(st));
+    if (Status st = detail::loadSmall(db::storeOf(*call.db), atts, budget); !st) return whole(errorResponse(st));
   }
   Answer a;
   MultipartWriter mixed(randomBoundary());
@@ -376,7 +376,7 @@ Response putDoc(Call& call) {
     return errorResponse(Status(ErrorCode::Forbidden, "Only admins may replicate into " + call.dbName + "."));
   auto body = systemDocBody(call, std::move(*merged));
   if (!body) return errorResponse(body.status());
-  auto written = call.db->put(*body, *newEdits, id, std::move(bodies));
+  auto written = call.db->put(*body, {.newEdits = *newEdits, .id = id}, std::move(bodies));
   if (!written) return errorResponse(written.status());
   bool batch = call.req.param("batch") == std::optional<std::string_view>("ok");
   return detail::writeAnswer(batch ? 202 : 201, *written, detail::locationOf(call, written->id));
@@ -411,7 +411,7 @@ Response deleteDoc(Call& call) {
   auto rev = detail::writeRev(call.req);
   if (!rev) return errorResponse(rev.status());
   // As CouchDB: a document that is absent or deleted is a 404 whatever the revision.
-  auto tree = call.db->store().tree(id);
+  auto tree = db::storeOf(*call.db).tree(id);
   if (!tree) return errorResponse(tree.status());
   if (tree->deleted()) return errorResponse(notFound("deleted"));
   if (rev->empty()) return errorResponse(conflict());
@@ -447,7 +447,7 @@ Response copyDoc(Call& call) {
   read.rev = *srcRev;
   read.attachments = true;
   std::vector<Attachment> atts;
-  auto doc = call.db->store().get(src, read, &atts);
+  auto doc = db::storeOf(*call.db).get(src, read, &atts);
   if (!doc) return errorResponse(doc.status());
   simdjson::dom::parser parser;
   simdjson::dom::object obj;
@@ -460,7 +460,7 @@ Response copyDoc(Call& call) {
   });
   std::vector<AttachmentBody> bodies;
   for (auto& a : atts) bodies.push_back(AttachmentBody{a.name, std::move(a.data), nullptr});
-  auto written = call.db->put(json, true, *destId, std::move(bodies));
+  auto written = call.db->put(json, {.id = *destId}, std::move(bodies));
   if (!written) return errorResponse(written.status());
   return detail::writeAnswer(201, *written, detail::locationOf(call, *destId));
 }

@@ -5,7 +5,7 @@
 #include <exception>
 
 #include "db/crypto.h"
-#include "db/store.h"
+#include "db/database_internal.h"
 #include "http/gzip_inflater.h"
 #include "http/handlers/bulk_internal.h"
 #include "http/handlers/document_internal.h"
@@ -200,7 +200,7 @@ class PieceSource : public PageSource {
         }
         reader_ = std::make_unique<BodyReader>(p);
       }
-      if (Status st = reader_->step(db_->store(), out); !st) return st;
+      if (Status st = reader_->step(db::storeOf(*db_), out); !st) return st;
       if (reader_->done()) {
         reader_.reset();
         ++next_;

@@ -44,7 +44,9 @@ Response allDbs(Call& call) {
   if (!limit) return errorResponse(limit.status());
   if (!skip) return errorResponse(skip.status());
   if (!descending) return errorResponse(descending.status());
-  auto names = call.svc->data->list();
+  auto listed = call.svc->data->list();
+  if (!listed) return errorResponse(listed.status());
+  auto& names = *listed;
   if (*descending) std::reverse(names.begin(), names.end());
   return Response::json(200, writeJson([&](db::JsonWriter& w) {
     w.StartArray();
