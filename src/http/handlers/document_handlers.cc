@@ -220,7 +220,11 @@ Answer inlineAttachments(Call& call, const std::string& json, std::vector<Attach
     }
     w.EndObject();
   });
-  if (streamed.empty()) return whole(Response::json(200, std::move(text)));
+  if (streamed.empty()) {
+    Response answer = Response::json(200, std::move(text));
+    answer.setHeader("ETag", etag);
+    return whole(std::move(answer));
+  }
   Pieces pieces;
   size_t from = 0;
   for (size_t i : streamed) {
