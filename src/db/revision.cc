@@ -1,5 +1,7 @@
 #include "db/revision.h"
 
+#include <cstring>
+
 #include "db/crypto.h"
 
 namespace settee::db {
@@ -86,27 +88,24 @@ void writeSpecials(JsonWriter& w, const Revision& rev, const RenderOptions& opti
   w.EndObject();
 }
 
-// The special members' object with the body's members joined to it. Both were written by RapidJSON
-// (the body minified when it was parsed), so joining their member lists needs no escaping.
-void renderInto(std::string& out, const Revision& rev, const RenderOptions& options) {
-  JsonBuffer buf;
-  JsonWriter w(buf);
-  writeSpecials(w, rev, options);
-  std::string_view head = bufferView(buf);
+// Appends the special members' object with the body's members joined to it. Both are written by
+// RapidJSON (the body minified when it was parsed), so joining their member lists needs no escaping; the
+// body goes in with one copy.
+void appendRevision(JsonBuffer& buf, const Revision& rev, const RenderOptions& options) {
+  const size_t start = buf.GetSize();
+  JsonWriter head(buf);
+  writeSpecials(head, rev, options);
   std::string_view body = rev.body;
-  out.clear();
-  if (body.size() <= 2) {
-    out.assign(head);
+  if (body.size() <= 2) return;
+  const bool noSpecials = buf.GetSize() - start == 2;  // "{}"
+  buf.Pop(noSpecials ? 2 : 1);
+  if (noSpecials) {
+    std::memcpy(buf.Push(body.size()), body.data(), body.size());
     return;
   }
-  out.reserve(head.size() + body.size());
-  if (head.size() <= 2) {
-    out.assign(body);
-    return;
-  }
-  out.append(head.substr(0, head.size() - 1));
-  out.push_back(',');
-  out.append(body.substr(1));
+  *buf.Push(1) = ',';
+  body.remove_prefix(1);
+  std::memcpy(buf.Push(body.size()), body.data(), body.size());
 }
 
 }  // namespace
@@ -123,16 +122,17 @@ uint64_t Revision::inlineBytes() const {
   return total;
 }
 
-void renderRevision(JsonWriter& w, const Revision& rev, const RenderOptions& options) {
-  thread_local std::string text;
-  renderInto(text, rev, options);
-  writeRaw(w, text);
+void renderRevision(JsonWriter& w, JsonBuffer& buf, const Revision& rev, const RenderOptions& options) {
+  // The writer puts the separator before a value; the text then goes straight into its buffer (RapidJSON
+  // copies a raw value a byte at a time).
+  w.RawValue("", 0, rapidjson::kObjectType);
+  appendRevision(buf, rev, options);
 }
 
 std::string renderRevision(const Revision& rev, const RenderOptions& options) {
-  std::string out;
-  renderInto(out, rev, options);
-  return out;
+  JsonBuffer buf;
+  appendRevision(buf, rev, options);
+  return std::string(bufferView(buf));
 }
 
 }  // namespace settee::db

@@ -77,9 +77,10 @@ struct RenderOptions {
   Attachments attachments = Attachments::AsIs;
 };
 
-// Writes `rev` as one JSON object value into `w`: `_id`, `_rev`, `_deleted`, `_attachments`,
-// `_revisions`, then the body's members. One pass over each attachment's bytes (base64 for inline data).
-void renderRevision(JsonWriter& w, const Revision& rev, const RenderOptions& options = {});
+// Writes `rev` as one JSON object value with `w`, whose buffer is `buf`: `_id`, `_rev`, `_deleted`,
+// `_attachments`, `_revisions`, then the body's members. One pass over each attachment's bytes (base64
+// for inline data), one copy of the body.
+void renderRevision(JsonWriter& w, JsonBuffer& buf, const Revision& rev, const RenderOptions& options = {});
 std::string renderRevision(const Revision& rev, const RenderOptions& options = {});
 
 }  // namespace settee::db

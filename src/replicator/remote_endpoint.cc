@@ -290,16 +290,17 @@ class RemoteEndpoint : public Endpoint {
       bulk.push_back(&inlined.back());
     }
     if (bulk.empty()) return failures;
-    std::string body = writeJsonDoc([&](db::JsonWriter& w) {
-      w.StartObject();
-      db::writeKey(w, "new_edits");
-      w.Bool(false);
-      db::writeKey(w, "docs");
-      w.StartArray();
-      for (const db::Revision* rev : bulk) db::renderRevision(w, *rev);
-      w.EndArray();
-      w.EndObject();
-    });
+    db::JsonBuffer buf;
+    db::JsonWriter w(buf);
+    w.StartObject();
+    db::writeKey(w, "new_edits");
+    w.Bool(false);
+    db::writeKey(w, "docs");
+    w.StartArray();
+    for (const db::Revision* rev : bulk) db::renderRevision(w, buf, *rev);
+    w.EndArray();
+    w.EndObject();
+    std::string body(db::bufferView(buf));
     http::ClientRequest req = session_.request("POST", "/_bulk_docs", body);
     req.maxBodySize = tuning::kBatchAnswerBytes;
     auto r = session_.exchange(session_.client(), std::move(req));

@@ -74,6 +74,24 @@ TEST_CASE("Revision: an empty body renders the special members alone, a body wit
   CHECK(db::renderRevision(rev) == R"({"_id":"x","a":1})");
 }
 
+TEST_CASE("Revision: several rendered into one writer's array make one valid JSON text", "[db][revision]") {
+  db::Revision plain = parsed(R"({"_id":"a","_rev":"1-)" + kA + R"(","v":1})");
+  db::Revision bare;  // no special member: the body alone
+  bare.body = R"({"w":2})";
+  db::Revision empty = parsed(R"({"_id":"e","_rev":"1-)" + kB + R"(","_deleted":true})");
+  db::JsonBuffer buf;
+  db::JsonWriter w(buf);
+  w.StartObject();
+  db::writeKey(w, "docs");
+  w.StartArray();
+  for (const auto* rev : {&plain, &bare, &empty}) db::renderRevision(w, buf, *rev);
+  w.EndArray();
+  w.EndObject();
+  CHECK(std::string(db::bufferView(buf)) == R"({"docs":[{"_id":"a","_rev":"1-)" + kA +
+                                                R"(","v":1},{"w":2},)" + R"({"_id":"e","_rev":"1-)" + kB +
+                                                R"(","_deleted":true}]})");
+}
+
 TEST_CASE("Store: revisions read as values carry their path, stubs or bytes, and write elsewhere unparsed",
           "[db][revision]") {
   TempDir dir;
