@@ -13,8 +13,10 @@ void writeAttachment(JsonWriter& w, const AttachmentIn& att, const RenderOptions
       att.kind == AttachmentIn::Kind::Follows ||
       (att.kind == AttachmentIn::Kind::Inline && options.attachments == RenderOptions::Attachments::Follows);
   w.StartObject();
-  writeKey(w, "content_type");
-  writeString(w, info.contentType);
+  if (!info.contentType.empty()) {  // parseDocument() gives one to every attachment with bytes
+    writeKey(w, "content_type");
+    writeString(w, info.contentType);
+  }
   if (!info.digest.empty()) {
     writeKey(w, "digest");
     writeString(w, info.digest);
@@ -31,7 +33,8 @@ void writeAttachment(JsonWriter& w, const AttachmentIn& att, const RenderOptions
     writeKey(w, "length");
     w.Uint64(length);
   }
-  if (!info.encoding.empty()) {
+  // A stub's bytes do not travel, so neither does their encoding (as the store renders a stub).
+  if (!info.encoding.empty() && att.kind != AttachmentIn::Kind::Stub) {
     writeKey(w, "encoding");
     writeString(w, info.encoding);
     writeKey(w, "encoded_length");
