@@ -94,7 +94,9 @@ class Endpoint {
   // the revisions and a piece of an attachment at a time. A peer that answers open_revs with JSON only
   // (no multipart/mixed) gives the bytes inline, held whole: there is no other way to read them.
   virtual Result<std::vector<FetchedRev>> fetchStreamed(const MissingRevs& missing) = 0;
-  // Writes with new_edits=false; returns the per-document failures only. `docs` stays intact, so a
+  // Writes with new_edits=false; returns the per-document failures only (a FetchedRev whose `rev` is an
+  // error is one, with that error). Each revision is handed on as a value: the local endpoint gives it to
+  // the store unparsed, the remote one renders it once into its request. `docs` stays intact, so a
   // failed call can be retried with the same batch.
   virtual Result<std::vector<DocResult>> write(const std::vector<FetchedRev>& docs) = 0;
   virtual Status ensureFullCommit() = 0;
