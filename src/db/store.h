@@ -53,6 +53,9 @@ class Store {
 
   // Parses JSON text into a WriteOp, enforcing maxDocumentSize.
   WriteOp parse(std::string_view json, std::string_view id = {}, bool local = false);
+  // A revision already parsed (a replicated one) as a WriteOp, enforcing maxDocumentSize: no JSON on
+  // the way. `bodies` are those of its `follows` attachments.
+  WriteOp prepare(Revision rev, std::vector<AttachmentBody> bodies = {});
   // Writes every op in one transaction; one result per op, in order.
   std::vector<DocResult> write(std::vector<WriteOp>& ops, bool newEdits);
 
@@ -62,13 +65,21 @@ class Store {
   // FollowMode::Reference the entries carry no `data`, only `digest` and `storedLength`: the caller reads
   // the bytes in pieces with readAttachment().
   enum class FollowMode { Load, Reference };
+  // With `rev`, also the revision read, as the store knows it (an ETag needs no parse of the JSON).
   Result<std::string> get(std::string_view id, const ReadOptions& options,
-                          std::vector<Attachment>* follows = nullptr, FollowMode mode = FollowMode::Load);
+                          std::vector<Attachment>* follows = nullptr, FollowMode mode = FollowMode::Load,
+                          std::string* rev = nullptr);
   // With `follows`, as for get(), one list per returned entry (empty for missing ones), in order.
   Result<std::vector<OpenRev>> getOpenRevs(std::string_view id, const std::vector<std::string>& revs,
                                            const ReadOptions& options,
                                            std::vector<std::vector<Attachment>>* follows = nullptr,
                                            FollowMode mode = FollowMode::Load);
+  // The revisions getOpenRevs() would render, as values: found ones only, in the same order, with their
+  // path when options.revs. Attachments that options.attachments (and atts_since) would inline come
+  // with their bytes (FollowMode::Load: Kind::Inline) or as Kind::Follows whose bytes the caller reads
+  // by digest with readAttachment() (FollowMode::Reference); the others are stubs.
+  Result<std::vector<Revision>> getRevisions(std::string_view id, const std::vector<std::string>& revs,
+                                             const ReadOptions& options, FollowMode mode = FollowMode::Load);
   Result<Attachment> getAttachment(std::string_view docId, std::string_view name, std::string_view rev);
   // Up to `n` stored bytes of the attachment body with this digest, from `offset`; 0 at the end. Each
   // call takes the lock alone, so a long copy never holds the database. not_found once compaction removed
@@ -128,6 +139,9 @@ class Store {
   Status renderDoc(std::string_view id, const RevTree& tree, int index, const ReadOptions& options,
                    std::string& out, uint64_t seq, std::vector<Attachment>* follows = nullptr,
                    FollowMode mode = FollowMode::Load);
+  // One stored revision as a value (see getRevisions); not_found when its body is not stored.
+  Status loadRevision(std::string_view id, const RevTree& tree, int index, const ReadOptions& options,
+                      FollowMode mode, Revision& out);
   Status migrate();
   Status persistCounters();
   void notify();

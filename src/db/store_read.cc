@@ -158,7 +158,7 @@ Status Store::renderDoc(std::string_view id, const RevTree& tree, int index, con
 }
 
 Result<std::string> Store::get(std::string_view id, const ReadOptions& options, std::vector<Attachment>* follows,
-                               FollowMode mode) {
+                               FollowMode mode, std::string* rev) {
   if (id.substr(0, 7) == "_local/") return getLocal(id);
   std::lock_guard lock(mu_);
   auto row = loadDoc(id);
@@ -175,6 +175,7 @@ Result<std::string> Store::get(std::string_view id, const ReadOptions& options, 
   }
   std::string out;
   if (Status st = renderDoc(id, tree, index, options, out, row->seq, follows, mode); !st) return st;
+  if (rev) *rev = tree[index].rev();
   return out;
 }
 

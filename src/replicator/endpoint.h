@@ -16,18 +16,19 @@
 #include <string>
 #include <vector>
 
+#include "db/revision.h"
 #include "settee/database.h"
 #include "settee/status.h"
 
 namespace settee::repl {
 
 struct PeerInfo {
-  std::string updateSeq;          // JSON text
+  std::string updateSeq;  // JSON text
   std::string instanceStartTime;
 };
 
 struct ChangeRow {
-  std::string seq;                // JSON text
+  std::string seq;  // JSON text
   std::string id;
   std::vector<std::string> revs;  // every leaf (style=all_docs)
   bool deleted = false;
@@ -35,7 +36,7 @@ struct ChangeRow {
 
 struct ChangesBatch {
   std::vector<ChangeRow> rows;
-  std::string lastSeq;            // JSON text
+  std::string lastSeq;  // JSON text
   std::optional<uint64_t> pending;
 };
 
@@ -48,12 +49,14 @@ struct Filter {
   bool empty() const { return docIds.empty() && selector.empty() && name.empty(); }
 };
 
-// A revision to copy: the document JSON with `_revisions`, and attachment bodies either inline in the
-// JSON (base64) or beside it (`follows`), in `_attachments` order, held (`data`) or in a spool file
-// (`source`, from fetchStreamed()).
+// A revision to copy, as the source gave it: parsed once on the way in (with its `_revisions` path), or
+// the reason it could not be (a document the target would refuse: written as that document's failure,
+// as a target counts a document its validation refused). Attachment bytes travel inline in the value
+// (Kind::Inline) or beside it (Kind::Follows), as `bodies` in `_attachments` order, held (`data`) or in
+// a spool file (`source`, from fetchStreamed()).
 struct FetchedRev {
   std::string id;
-  std::string json;
+  Result<db::Revision> rev = Status(ErrorCode::Internal, "no revision");
   std::vector<AttachmentBody> bodies;
 };
 
@@ -64,10 +67,6 @@ struct MissingRevs {
   uint64_t attachmentBytes = 0;  // for a deferred fetch: the stubs' total length (an upper bound)
 };
 
-// The total `length` of a document's attachment stubs; 0 when it has none or cannot be read. With
-// `rev`, also the document's `_rev` (from the same parse).
-uint64_t stubBytes(const std::string& json, std::string* rev = nullptr);
-
 class Endpoint {
  public:
   virtual ~Endpoint() = default;
@@ -75,12 +74,12 @@ class Endpoint {
   virtual std::string describe() const = 0;
   virtual Result<PeerInfo> info() = 0;
   virtual Status create() = 0;  // create the database (create_target); exists already is fine
-  virtual Result<std::optional<std::string>> getLocal(const std::string& id) = 0;  // JSON, or none
+  virtual Result<std::optional<std::string>> getLocal(const std::string& id) = 0;            // JSON, or none
   virtual Result<std::string> putLocal(const std::string& id, const std::string& json) = 0;  // new _rev
   // Up to `limit` changes after `since`. With `wait`, blocks (longpoll) up to `timeout` when there is
   // nothing yet.
-  virtual Result<ChangesBatch> changes(const std::string& since, size_t limit, const Filter& filter, bool wait,
-                                       std::chrono::milliseconds timeout) = 0;
+  virtual Result<ChangesBatch> changes(const std::string& since, size_t limit, const Filter& filter,
+                                       bool wait, std::chrono::milliseconds timeout) = 0;
   virtual Result<std::vector<MissingRevs>> revsDiff(
       const std::vector<std::pair<std::string, std::vector<std::string>>>& revs) = 0;
   // The missing revisions with their history (`_revisions`) and attachments newer than the possible
@@ -91,11 +90,13 @@ class Endpoint {
                                                 std::vector<MissingRevs>* deferred = nullptr) = 0;
   // One document's missing revisions (with `_revisions`, attachments newer than the possible ancestors)
   // whose attachment bytes are too many to hold: the bytes go to a spool file as they arrive and come
-  // back as FetchedRev::bodies read from it (the JSON's attachments say `follows`). Memory holds the
-  // documents' JSON and a piece of an attachment at a time. A peer that answers open_revs with JSON only
+  // back as FetchedRev::bodies read from it (the revision's attachments are Kind::Follows). Memory holds
+  // the revisions and a piece of an attachment at a time. A peer that answers open_revs with JSON only
   // (no multipart/mixed) gives the bytes inline, held whole: there is no other way to read them.
   virtual Result<std::vector<FetchedRev>> fetchStreamed(const MissingRevs& missing) = 0;
-  // Writes with new_edits=false; returns the per-document failures only. `docs` stays intact, so a
+  // Writes with new_edits=false; returns the per-document failures only (a FetchedRev whose `rev` is an
+  // error is one, with that error). Each revision is handed on as a value: the local endpoint gives it to
+  // the store unparsed, the remote one renders it once into its request. `docs` stays intact, so a
   // failed call can be retried with the same batch.
   virtual Result<std::vector<DocResult>> write(const std::vector<FetchedRev>& docs) = 0;
   virtual Status ensureFullCommit() = 0;
@@ -103,11 +104,6 @@ class Endpoint {
   // later ones return at once, so a continuous replication stops promptly. Other calls are not affected.
   virtual void interrupt() = 0;
 };
-
-// Whether a document's JSON may have an `_attachments` member: a scan, no parse. A string value cannot
-// hold that quoted name unescaped; a nested key of that name is a false positive that only costs a
-// separate fetch.
-inline bool hasAttachments(const std::string& json) { return json.find("\"_attachments\"") != std::string::npos; }
 
 // `spec` is a URL (http:// or https://) or the name of a database in `localData`.
 struct EndpointOptions {

@@ -116,21 +116,6 @@ Result<std::vector<MissingRevs>> LocalEndpoint::revsDiff(
   return out;
 }
 
-uint64_t stubBytes(const std::string& json, std::string* rev) {
-  simdjson::dom::parser p;
-  simdjson::dom::object doc, atts;
-  if (p.parse(json).get(doc)) return 0;
-  std::string_view r;
-  if (rev && !doc["_rev"].get(r)) *rev = r;
-  if (doc["_attachments"].get(atts)) return 0;
-  uint64_t total = 0;
-  for (auto field : atts) {
-    uint64_t length = 0;
-    if (!field.value["length"].get(length)) total += length;
-  }
-  return total;
-}
-
 Result<std::vector<FetchedRev>> LocalEndpoint::fetch(const std::vector<MissingRevs>& missing,
                                                      std::vector<MissingRevs>* deferred) {
   if (Status st = mayRead(); !st) return st;
@@ -141,15 +126,14 @@ Result<std::vector<FetchedRev>> LocalEndpoint::fetch(const std::vector<MissingRe
     options.attachments = deferred == nullptr;
     options.latest = true;
     if (options.attachments) options.attsSince = m.possibleAncestors;
-    auto revs = db_->getOpenRevs(m.id, m.missing, options);
+    auto revs = db::storeOf(*db_).getRevisions(m.id, m.missing, options);
     if (!revs) {
       if (revs.status().code() == ErrorCode::NotFound) continue;
       return revs.status();
     }
     for (auto& r : *revs) {
-      if (!r.found) continue;
-      if (deferred && hasAttachments(r.json)) deferred->push_back({m.id, {r.rev}, m.possibleAncestors, stubBytes(r.json)});
-      else out.push_back({m.id, std::move(r.json), {}});
+      if (deferred && r.hasAttachments()) deferred->push_back({m.id, {r.revString()}, m.possibleAncestors, r.stubBytes()});
+      else out.push_back({m.id, std::move(r), {}});
     }
   }
   return out;
@@ -162,8 +146,7 @@ Result<std::vector<FetchedRev>> LocalEndpoint::fetchStreamed(const MissingRevs& 
   options.attachments = true;
   options.latest = true;
   options.attsSince = missing.possibleAncestors;
-  std::vector<std::vector<Attachment>> follows;
-  auto revs = db::storeOf(*db_).getOpenRevs(missing.id, missing.missing, options, &follows, db::Store::FollowMode::Reference);
+  auto revs = db::storeOf(*db_).getRevisions(missing.id, missing.missing, options, db::Store::FollowMode::Reference);
   if (!revs) {
     if (revs.status().code() == ErrorCode::NotFound) return std::vector<FetchedRev>();
     return revs.status();
@@ -174,22 +157,22 @@ Result<std::vector<FetchedRev>> LocalEndpoint::fetchStreamed(const MissingRevs& 
   if (!spool) return spool.status();
   std::string piece(tuning::kSpoolPiece, '\0');
   std::vector<FetchedRev> out;
-  for (size_t i = 0; i < revs->size(); ++i) {
-    OpenRev& r = (*revs)[i];
-    if (!r.found) continue;
-    FetchedRev fetched{missing.id, std::move(r.json), {}};
-    for (const Attachment& att : follows[i]) {
-      const uint64_t start = (*spool)->size();
-      for (uint64_t at = 0; at < att.storedLength;) {
-        auto got = db::storeOf(*db_).readAttachment(att.digest, at, piece.data(), piece.size());
+  for (db::Revision& r : *revs) {
+    std::vector<AttachmentBody> bodies;
+    for (const db::AttachmentIn& att : r.attachments) {
+      if (att.kind != db::AttachmentIn::Kind::Follows) continue;
+      const uint64_t start = (*spool)->size(), stored = att.sentLength();
+      for (uint64_t at = 0; at < stored;) {
+        auto got = db::storeOf(*db_).readAttachment(att.info.digest, at, piece.data(), piece.size());
         if (!got) return got.status();
-        if (*got == 0) return Status(ErrorCode::Internal, "attachment " + att.name + " of " + missing.id + " ended early");
+        if (*got == 0)
+          return Status(ErrorCode::Internal, "attachment " + att.info.name + " of " + missing.id + " ended early");
         if (Status st = (*spool)->append(std::string_view(piece.data(), *got)); !st) return st;
         at += *got;
       }
-      fetched.bodies.push_back({att.name, {}, (*spool)->slice(start, att.storedLength)});
+      bodies.push_back({att.info.name, {}, (*spool)->slice(start, stored)});
     }
-    out.push_back(std::move(fetched));
+    out.push_back({missing.id, std::move(r), std::move(bodies)});
   }
   return out;
 }
@@ -203,8 +186,9 @@ Result<std::vector<DocResult>> LocalEndpoint::write(const std::vector<FetchedRev
       failures.push_back({d.id, {}, std::move(st)});
       continue;
     }
-    ops.push_back(db::storeOf(*db_).parse(d.json));
-    ops.back().bodies = d.bodies;  // empty unless the source sent `follows` bodies
+    // A copy: `docs` stays intact for a retry. No JSON is parsed here: the value came parsed.
+    if (d.rev) ops.push_back(db::storeOf(*db_).prepare(*d.rev, d.bodies));
+    else ops.push_back({d.rev.status(), {}});
   }
   if (ops.empty()) return failures;
   for (auto& r : db::storeOf(*db_).write(ops, false)) {

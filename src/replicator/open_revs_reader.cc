@@ -128,7 +128,7 @@ Status OpenRevsReader::onOuterEnd() {
     if (!doc["missing"].get(missing)) return Status::ok();
     if (Status st = checkRevision(doc, asked_, what_); !st) return st;
     if (Status st = checkRevisionCount(); !st) return st;
-    out_.push_back({asked_.id, std::move(text_), {}});
+    out_.push_back(fetchedRevision(asked_.id, doc));
     text_.clear();
     return Status::ok();
   }
@@ -140,7 +140,8 @@ Status OpenRevsReader::onOuterEnd() {
   if (bodies_.size() != follows_.size())
     return malformed("fewer attachment parts than `follows` attachments");
   if (Status st = checkRevisionCount(); !st) return st;
-  out_.push_back({asked_.id, std::move(doc_), std::move(bodies_)});
+  out_.push_back({asked_.id, std::move(docRev_), std::move(bodies_)});
+  docRev_ = Status(ErrorCode::Internal, "no revision");
   doc_.clear();
   bodies_.clear();
   return Status::ok();
@@ -153,6 +154,7 @@ Status OpenRevsReader::checkDocPart() {
   simdjson::dom::object atts;
   if (p.parse(doc_).get(doc)) return malformed("a multipart/related part without a JSON document");
   if (Status st = checkRevision(doc, asked_, what_); !st) return st;
+  docRev_ = fetchedRevision(asked_.id, doc).rev;
   // The bodies follow in the order of the document's `follows` attachments.
   if (doc["_attachments"].get(atts)) return Status::ok();
   for (auto field : atts) {

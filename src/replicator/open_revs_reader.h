@@ -53,7 +53,7 @@ class OpenRevsReader {
   Status onInnerData(std::string_view bytes);
   Status onInnerEnd();
   Status malformed(const std::string& why) const;
-  // Parses doc_ and checks the revision; collects its `follows` attachments into follows_.
+  // Parses doc_ and checks the revision (into docRev_); collects its `follows` attachments into follows_.
   Status checkDocPart();
   Status checkRevisionCount();
 
@@ -79,6 +79,7 @@ class OpenRevsReader {
   size_t innerIndex_ = 0;    // parts of the multipart/related part begun so far
   std::string doc_;          // its JSON document
   bool docChecked_ = false;  // doc_ parsed and checked, follows_ filled
+  Result<db::Revision> docRev_ = Status(ErrorCode::Internal, "no revision");  // doc_ as a value, once checked
   std::vector<Follows> follows_;
   uint64_t bodyStart_ = 0;        // spool offset where the current attachment began
   uint64_t bodyBytes_ = 0;        // of the current attachment so far

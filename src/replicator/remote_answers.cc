@@ -4,6 +4,7 @@
 #include <map>
 #include <set>
 
+#include "db/document.h"
 #include "db/json.h"
 #include "db/rev_id.h"
 
@@ -63,6 +64,10 @@ uint64_t base64Size(std::string_view s) {
 }
 
 }  // namespace
+
+FetchedRev fetchedRevision(std::string id, element doc) {
+  return FetchedRev{std::move(id), db::parseDocument(doc), {}};
+}
 
 Status badAnswer(const std::string& what, const std::string& why) {
   return {ErrorCode::BadRequest, "bad answer to " + what + ": " + why};
@@ -242,7 +247,7 @@ Result<std::vector<FetchedRev>> decodeBulkGet(const std::string& body, const std
         if (Status st = checkRevision(ok, m->second, what); !st) return st;
         if (++found[id] > m->second.missing.size())
           return badAnswer(what, "more revisions of " + jsonQuoted(id) + " than were asked for");
-        out.push_back({std::string(id), db::toJson(ok), {}});
+        out.push_back(fetchedRevision(std::string(id), ok));
       } else if (d["error"].get(error)) {
         return badAnswer(what, "an entry for " + jsonQuoted(id) + " with neither `ok` nor `error`");
       }
@@ -264,7 +269,7 @@ Result<std::vector<FetchedRev>> decodeOpenRevs(const std::string& body, const Mi
     if (!e["ok"].get(doc)) {
       if (Status st = checkRevision(doc, asked, what); !st) return st;
       if (out.size() == asked.missing.size()) return badAnswer(what, "more revisions than were asked for");
-      out.push_back({asked.id, db::toJson(doc), {}});
+      out.push_back(fetchedRevision(asked.id, doc));
     } else if (e["missing"].get(missing)) {
       return badAnswer(what, "an entry with neither `ok` nor `missing`");
     }

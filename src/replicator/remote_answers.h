@@ -39,6 +39,10 @@ Result<std::vector<FetchedRev>> decodeOpenRevs(const std::string& body, const Mi
 // POST _bulk_docs new_edits=false: the per-document failures (CouchDB lists only those).
 Result<std::vector<DocResult>> decodeBulkDocs(const std::string& body, const std::string& what);
 
+// A checked revision as a value: parsed once, here, from the answer's own element (never re-serialised).
+// A revision that fails CouchDB's document rules is kept as that failure, for the writer to count.
+FetchedRev fetchedRevision(std::string id, simdjson::dom::element doc);
+
 // One fetched revision, `doc`, against `asked` (see the header comment). Attachments sent beside the
 // JSON (`follows`) are checked by whoever reads their bytes.
 Status checkRevision(simdjson::dom::element doc, const MissingRevs& asked, const std::string& what);

@@ -1,17 +1,19 @@
-// A remote database over HTTP: CouchDB's replication requests, as PROTOCOL.md lists them.
+// A remote database over HTTP: CouchDB's replication requests, as PROTOCOL.md lists them. What is asked
+// and the fallbacks for older peers live here; the rest by aspect: reading the answers
+// (remote_answers.*, open_revs_reader.*), the session and requests' defaults (remote_session.*), and the
+// encoding of writes (remote_writes.*).
 #include "replicator/remote_endpoint.h"
 
 #include <algorithm>
 #include <atomic>
 #include <deque>
-#include <mutex>
 
-#include "db/crypto.h"
 #include "db/json.h"
-#include "http/multipart.h"
 #include "replicator/client_thread.h"
 #include "replicator/open_revs_reader.h"
 #include "replicator/remote_answers.h"
+#include "replicator/remote_session.h"
+#include "replicator/remote_writes.h"
 #include "replicator/spool.h"
 #include "replicator/tuning.h"
 
@@ -20,56 +22,20 @@ namespace {
 
 using simdjson::dom::element;
 
-// A peer's answer as a Status: the HTTP status mapped back to CouchDB's error names, and any network
-// failure as an internal (retryable) error.
-Status statusOf(const http::ClientResponse& r, const std::string& what) {
-  // A certificate that does not verify will not verify on a retry: stop at once, saying why.
-  if (r.error.code == http::ClientErrc::CertificateRejected) return {ErrorCode::Forbidden, what + ": " + r.error.message};
-  if (r.error.code == http::ClientErrc::InvalidRequest) return {ErrorCode::BadRequest, what + ": " + r.error.message};
-  // An answer over its bound will be as large when asked again.
-  if (r.error.code == http::ClientErrc::TooLarge) return {ErrorCode::TooLarge, what + ": " + r.error.message};
-  if (!r.ok()) return {ErrorCode::Internal, what + ": " + r.error.message};
-  if (r.status >= 200 && r.status < 300) return Status::ok();
-  std::string reason = what + ": HTTP " + std::to_string(r.status) + " " + r.body.substr(0, 200);
-  switch (r.status) {
-    case 400: return {ErrorCode::BadRequest, reason};
-    case 401: return {ErrorCode::Unauthorized, reason};
-    case 403: return {ErrorCode::Forbidden, reason};
-    case 404: return {ErrorCode::NotFound, reason};
-    case 409: return {ErrorCode::Conflict, reason};
-    case 412: return {ErrorCode::PreconditionFailed, reason};
-    case 413: return {ErrorCode::TooLarge, reason};
-    case 415: return {ErrorCode::BadContentType, reason};
-    default: return {ErrorCode::Internal, reason};
-  }
-}
-
 class RemoteEndpoint : public Endpoint {
  public:
-  RemoteEndpoint(http::Url url, const EndpointOptions& options) : url_(std::move(url)), options_(options) {
-    // The database URL without a trailing slash; every request path is appended to it.
-    while (url_.target.size() > 1 && url_.target.back() == '/') url_.target.pop_back();
-    http::ClientOptions co;
-    co.caFile = options.caFile;
-    co.connectTimeoutMs = static_cast<uint64_t>(options.timeout.count());
-    co.readTimeoutMs = static_cast<uint64_t>(options.timeout.count());
-    clientOptions_ = co;
-    client_ = std::make_unique<ClientThread>(co);
-  }
+  RemoteEndpoint(http::Url url, const EndpointOptions& options) : session_(std::move(url), options) {}
 
-  std::string describe() const override {
-    http::Url clean = url_;
-    clean.password.clear();  // the user name identifies the replication, the password does not
-    return clean.toString();
-  }
+  std::string describe() const override { return session_.describe(); }
 
   Result<PeerInfo> info() override {
-    auto r = send("GET", "", "");
+    auto r = session_.send("GET", "", "");
     if (Status st = statusOf(r, "GET " + describe()); !st) return st;
     simdjson::dom::parser p;
     element root, seq;
     std::string_view start;
-    if (p.parse(r.body).get(root) || root.type() != simdjson::dom::element_type::OBJECT || root["update_seq"].get(seq))
+    if (p.parse(r.body).get(root) || root.type() != simdjson::dom::element_type::OBJECT ||
+        root["update_seq"].get(seq))
       return Status(ErrorCode::NotFound, describe() + " is not a CouchDB database (no update_seq)");
     PeerInfo info{db::toJson(seq), ""};
     if (!root["instance_start_time"].get(start)) info.instanceStartTime = start;
@@ -77,28 +43,30 @@ class RemoteEndpoint : public Endpoint {
   }
 
   Status create() override {
-    auto r = send("PUT", "", "");
+    auto r = session_.send("PUT", "", "");
     if (r.ok() && r.status == 412) return Status::ok();
     return statusOf(r, "PUT " + describe());
   }
 
   Result<std::optional<std::string>> getLocal(const std::string& id) override {
-    auto r = send("GET", "/" + http::encodeDocId(id), "");
+    auto r = session_.send("GET", "/" + http::encodeDocId(id), "");
     if (r.ok() && r.status == 404) return std::optional<std::string>();
     if (Status st = statusOf(r, "GET checkpoint"); !st) return st;
     simdjson::dom::parser p;
     simdjson::dom::object checkpoint;
-    if (p.parse(r.body).get(checkpoint)) return badAnswer("GET " + describe() + "/" + id, "not a JSON object");
+    if (p.parse(r.body).get(checkpoint))
+      return badAnswer("GET " + describe() + "/" + id, "not a JSON object");
     return std::optional<std::string>(std::move(r.body));
   }
 
   Result<std::string> putLocal(const std::string& id, const std::string& json) override {
-    auto r = send("PUT", "/" + http::encodeDocId(id), json);
+    auto r = session_.send("PUT", "/" + http::encodeDocId(id), json);
     if (Status st = statusOf(r, "PUT checkpoint"); !st) return st;
     simdjson::dom::parser p;
     std::string_view rev;
     element root;
-    if (p.parse(r.body).get(root) || root.type() != simdjson::dom::element_type::OBJECT || root["rev"].get(rev))
+    if (p.parse(r.body).get(root) || root.type() != simdjson::dom::element_type::OBJECT ||
+        root["rev"].get(rev))
       return badAnswer("PUT " + describe() + "/" + id, "no string `rev`");
     return std::string(rev);
   }
@@ -110,7 +78,7 @@ class RemoteEndpoint : public Endpoint {
     if (wait) {
       q.emplace_back("feed", "longpoll");
       q.emplace_back("timeout", std::to_string(timeout.count()));
-      q.emplace_back("heartbeat", std::to_string(options_.heartbeat.count()));
+      q.emplace_back("heartbeat", std::to_string(session_.options().heartbeat.count()));
     }
     std::string body;
     std::string method = "GET";
@@ -128,25 +96,34 @@ class RemoteEndpoint : public Endpoint {
     } else if (!filter.selector.empty()) {
       q.emplace_back("filter", "_selector");
       method = "POST";
-      body = R"({"selector":)" + filter.selector + "}";
+      simdjson::dom::parser p;
+      element selector;
+      if (p.parse(filter.selector).get(selector)) return badRequest("the selector is not JSON");
+      body = writeJsonDoc([&](db::JsonWriter& w) {
+        w.StartObject();
+        db::writeKey(w, "selector");
+        db::writeElement(w, selector);
+        w.EndObject();
+      });
     } else if (!filter.name.empty()) {
       q.emplace_back("filter", filter.name);
       appendQueryParams(filter.queryParams, q);
     }
-    http::ClientRequest req = request(method, "/_changes" + http::buildQuery(q), body);
+    http::ClientRequest req = session_.request(method, "/_changes" + http::buildQuery(q), body);
     req.maxBodySize = std::max(tuning::kSmallAnswerBytes, limit * tuning::kChangesRowBytes);
     // The feed watchdog: the read timer restarts with every byte, heartbeats included, so only a feed
     // silent past two heartbeats (or past its own timeout, for a peer without heartbeats) times out.
     // A feed that keeps sending heartbeats past its timeout, and one silence more, never ends: it fails.
     if (wait) {
-      auto silence = std::max(tuning::feedSilence(options_.heartbeat), timeout + options_.heartbeat);
+      auto silence =
+          std::max(tuning::feedSilence(session_.options().heartbeat), timeout + session_.options().heartbeat);
       req.readTimeoutMs = static_cast<uint64_t>(silence.count());
       req.deadlineMs = static_cast<uint64_t>((timeout + silence).count());
     }
     // A waiting feed has its own connection and I/O thread, so interrupt() can cancel it alone.
-    ClientThread& client = wait ? feedClient() : *client_;
+    ClientThread& client = wait ? session_.feedClient() : session_.client();
     if (wait && interrupted_) return Status(ErrorCode::Internal, "interrupted");
-    auto r = exchange(client, std::move(req));
+    auto r = session_.exchange(client, std::move(req));
     const std::string what = method + " " + describe() + "/_changes";
     if (Status st = statusOf(r, what); !st) return st;
     return decodeChanges(r.body, since, what);
@@ -164,9 +141,9 @@ class RemoteEndpoint : public Endpoint {
       }
       w.EndObject();
     });
-    http::ClientRequest req = request("POST", "/_revs_diff", body);
+    http::ClientRequest req = session_.request("POST", "/_revs_diff", body);
     req.maxBodySize = tuning::kBatchAnswerBytes;
-    auto r = exchange(*client_, std::move(req));
+    auto r = session_.exchange(session_.client(), std::move(req));
     const std::string what = "POST " + describe() + "/_revs_diff";
     if (Status st = statusOf(r, what); !st) return st;
     return decodeRevsDiff(r.body, revs, what);
@@ -180,15 +157,18 @@ class RemoteEndpoint : public Endpoint {
     std::vector<FetchedRev> out;
     out.reserve(got->size());
     for (auto& d : *got) {
-      if (!hasAttachments(d.json)) {
+      if (!d.rev || !d.rev->hasAttachments()) {
         out.push_back(std::move(d));
         continue;
       }
-      std::string rev;
-      uint64_t bytes = stubBytes(d.json, &rev);
+      std::string rev = d.rev->revString();
       if (rev.empty()) return Status(ErrorCode::Internal, "fetched document without _rev: " + d.id);
-      auto m = std::find_if(missing.begin(), missing.end(), [&](const MissingRevs& x) { return x.id == d.id; });
-      deferred->push_back({d.id, {std::move(rev)}, m == missing.end() ? std::vector<std::string>() : m->possibleAncestors,
+      const uint64_t bytes = d.rev->stubBytes();
+      auto m =
+          std::find_if(missing.begin(), missing.end(), [&](const MissingRevs& x) { return x.id == d.id; });
+      deferred->push_back({d.id,
+                           {std::move(rev)},
+                           m == missing.end() ? std::vector<std::string>() : m->possibleAncestors,
                            bytes});
     }
     return out;
@@ -202,15 +182,17 @@ class RemoteEndpoint : public Endpoint {
     // whatever they said, by what may ever be held whole.
     const uint64_t inlineBytes = m.attachmentBytes / 3 * 4 + 4;
     const size_t revs = std::max<size_t>(1, m.missing.size());
-    const uint64_t jsonLimit = std::min<uint64_t>(tuning::kDocumentAnswerBytes + revs * inlineBytes, tuning::kInlineAnswerBytes);
+    const uint64_t jsonLimit =
+        std::min<uint64_t>(tuning::kDocumentAnswerBytes + revs * inlineBytes, tuning::kInlineAnswerBytes);
     OpenRevsReader reader(m, *spool, "GET " + describe() + "/" + m.id + "?open_revs", jsonLimit);
-    http::ClientRequest req = request("GET", "/" + http::encodeDocId(m.id) + openRevsQuery(m, true), "");
+    http::ClientRequest req =
+        session_.request("GET", "/" + http::encodeDocId(m.id) + openRevsQuery(m, true), "");
     for (auto& [name, value] : req.headers)
       if (name == "Accept") value = "multipart/mixed, application/json";
-    req.deadlineMs = deadlineFor(m.attachmentBytes * revs);
-    Sink sink{[&](const http::ResponseHead& head) { reader.headers(head); },
-              [&](std::string_view piece) { return reader.data(piece); }};
-    auto r = exchange(*client_, std::move(req), &sink);
+    req.deadlineMs = session_.deadlineFor(m.attachmentBytes * revs);
+    RemoteSession::Sink sink{[&](const http::ResponseHead& head) { reader.headers(head); },
+                             [&](std::string_view piece) { return reader.data(piece); }};
+    auto r = session_.exchange(session_.client(), std::move(req), &sink);
     if (r.ok() && r.status == 404) return std::vector<FetchedRev>();
     if (r.ok() && (r.status < 200 || r.status >= 300)) r.body = reader.errorBody();
     auto got = reader.finish();
@@ -228,8 +210,10 @@ class RemoteEndpoint : public Endpoint {
       for (const auto& r : m.missing) db::writeString(w, r);
       w.EndArray();
     });
-    std::vector<std::pair<std::string, std::string>> q = {
-        {"revs", "true"}, {"latest", "true"}, {"attachments", attachments ? "true" : "false"}, {"open_revs", revs}};
+    std::vector<std::pair<std::string, std::string>> q = {{"revs", "true"},
+                                                          {"latest", "true"},
+                                                          {"attachments", attachments ? "true" : "false"},
+                                                          {"open_revs", revs}};
     if (attachments && !m.possibleAncestors.empty()) {
       q.emplace_back("atts_since", writeJsonDoc([&](db::JsonWriter& w) {
                        w.StartArray();
@@ -257,9 +241,10 @@ class RemoteEndpoint : public Endpoint {
         for (auto& d : *got) out.push_back(std::move(d));
         continue;
       }
-      http::ClientRequest req = request("GET", "/" + http::encodeDocId(m.id) + openRevsQuery(m, false), "");
+      http::ClientRequest req =
+          session_.request("GET", "/" + http::encodeDocId(m.id) + openRevsQuery(m, false), "");
       req.maxBodySize = tuning::kDocumentAnswerBytes;
-      auto r = exchange(*client_, std::move(req));
+      auto r = session_.exchange(session_.client(), std::move(req));
       if (r.ok() && r.status == 404) continue;
       const std::string what = "GET " + describe() + "/" + m.id + "?open_revs";
       if (Status st = statusOf(r, what); !st) return st;
@@ -271,23 +256,20 @@ class RemoteEndpoint : public Endpoint {
   }
 
  public:
-  // Documents carrying attachment bytes past tuning::kMultipartThreshold go one by one as a
-  // multipart/related PUT ?new_edits=false, as CouchDB's replicator sends them: the bytes travel raw
-  // instead of base64 and do not count against the target's max_document_size. The rest go in one
-  // _bulk_docs. A peer that refuses multipart (415) gets inline attachments from then on.
+  // See remote_writes.h: multipart/related PUTs for revisions with many attachment bytes, one _bulk_docs
+  // for the rest, each revision rendered once.
   Result<std::vector<DocResult>> write(const std::vector<FetchedRev>& docs) override {
     std::vector<DocResult> failures;
-    std::deque<FetchedRev> inlined;  // stable addresses for `bulk`
-    std::vector<const FetchedRev*> bulk;
+    std::deque<db::Revision> inlined;  // stable addresses for `bulk`
+    std::vector<const db::Revision*> bulk;
     bulk.reserve(docs.size());
-    simdjson::dom::parser parser;  // one parse per document with attachments, shared with putMultipart
     for (const auto& d : docs) {
-      simdjson::dom::object root;
-      const bool candidate = !noMultipart_ && (!d.bodies.empty() || hasAttachments(d.json));
-      if (candidate && parser.parse(d.json).get(root))
-        return Status(ErrorCode::Internal, "unparsable fetched document " + d.id);
-      if (candidate && (!d.bodies.empty() || inlineAttachmentBytes(root) >= tuning::kMultipartThreshold)) {
-        auto put = putMultipart(d, root);
+      if (!d.rev) {  // the source's revision breaks CouchDB's rules: refused, as the target would
+        failures.push_back({d.id, {}, d.rev.status()});
+        continue;
+      }
+      if (!noMultipart_ && wantsMultipart(*d.rev, d.bodies)) {
+        auto put = putMultipart(d);
         if (!put) return put.status();
         if (!put->has_value()) continue;  // written
         if ((**put).status.code() != ErrorCode::BadContentType) {
@@ -297,30 +279,31 @@ class RemoteEndpoint : public Endpoint {
         noMultipart_ = true;
       }
       if (d.bodies.empty()) {
-        bulk.push_back(&d);
+        bulk.push_back(&*d.rev);
         continue;
       }
-      // A peer without multipart: the bodies beside the JSON go inline, read whole (the only way to
-      // send them there).
-      auto json = withInlineBodies(d);
-      if (!json) return json.status();
-      inlined.push_back({d.id, std::move(*json), {}});
+      // A peer without multipart: the bodies beside the revision go inline, read whole (the only way
+      // to send them there).
+      auto rev = withInlineBodies(*d.rev, d.bodies);
+      if (!rev) return rev.status();
+      inlined.push_back(std::move(*rev));
       bulk.push_back(&inlined.back());
     }
     if (bulk.empty()) return failures;
-    std::string body = writeJsonDoc([&](db::JsonWriter& w) {
-      w.StartObject();
-      db::writeKey(w, "new_edits");
-      w.Bool(false);
-      db::writeKey(w, "docs");
-      w.StartArray();
-      for (const FetchedRev* d : bulk) db::writeRaw(w, d->json);
-      w.EndArray();
-      w.EndObject();
-    });
-    http::ClientRequest req = request("POST", "/_bulk_docs", body);
+    db::JsonBuffer buf;
+    db::JsonWriter w(buf);
+    w.StartObject();
+    db::writeKey(w, "new_edits");
+    w.Bool(false);
+    db::writeKey(w, "docs");
+    w.StartArray();
+    for (const db::Revision* rev : bulk) db::renderRevision(w, buf, *rev);
+    w.EndArray();
+    w.EndObject();
+    std::string body(db::bufferView(buf));
+    http::ClientRequest req = session_.request("POST", "/_bulk_docs", body);
     req.maxBodySize = tuning::kBatchAnswerBytes;
-    auto r = exchange(*client_, std::move(req));
+    auto r = session_.exchange(session_.client(), std::move(req));
     const std::string what = "POST " + describe() + "/_bulk_docs";
     if (Status st = statusOf(r, what); !st) return st;
     auto answered = decodeBulkDocs(r.body, what);
@@ -331,25 +314,16 @@ class RemoteEndpoint : public Endpoint {
 
   void interrupt() override {
     interrupted_ = true;
-    std::lock_guard lock(feedMu_);
-    if (feed_) feed_->cancelAll();
+    session_.cancelFeed();
   }
 
   Status ensureFullCommit() override {
-    auto r = send("POST", "/_ensure_full_commit", "{}");
+    auto r = session_.send("POST", "/_ensure_full_commit", "{}");
     if (r.ok() && r.status == 404) return Status::ok();  // optional on newer peers
     return statusOf(r, "POST _ensure_full_commit");
   }
 
  private:
-  template <class F>
-  static std::string writeJsonDoc(F&& fn) {
-    db::JsonBuffer buf;
-    db::JsonWriter w(buf);
-    fn(w);
-    return std::string(db::bufferView(buf));
-  }
-
   // `since` goes in the query as the source gave it: a number as digits, a string without its quotes.
   static std::string unquote(const std::string& json) {
     if (json.size() >= 2 && json.front() == '"' && json.back() == '"') {
@@ -360,7 +334,8 @@ class RemoteEndpoint : public Endpoint {
     return json;
   }
 
-  static void appendQueryParams(const std::string& json, std::vector<std::pair<std::string, std::string>>& q) {
+  static void appendQueryParams(const std::string& json,
+                                std::vector<std::pair<std::string, std::string>>& q) {
     if (json.empty()) return;
     simdjson::dom::parser p;
     element root;
@@ -373,7 +348,8 @@ class RemoteEndpoint : public Endpoint {
 
   // The revisions, or nullopt when the peer has no _bulk_get. An answer over its bound is asked again in
   // halves, down to one document (see tuning::kBatchAnswerBytes).
-  Result<std::optional<std::vector<FetchedRev>>> bulkGet(const std::vector<MissingRevs>& missing, bool attachments) {
+  Result<std::optional<std::vector<FetchedRev>>> bulkGet(const std::vector<MissingRevs>& missing,
+                                                         bool attachments) {
     using Answer = std::optional<std::vector<FetchedRev>>;
     std::string body = writeJsonDoc([&](db::JsonWriter& w) {
       w.StartObject();
@@ -398,11 +374,13 @@ class RemoteEndpoint : public Endpoint {
       w.EndArray();
       w.EndObject();
     });
-    http::ClientRequest req = request("POST", attachments ? "/_bulk_get?revs=true&latest=true&attachments=true"
-                                                          : "/_bulk_get?revs=true&latest=true&attachments=false",
-                                      body);
+    http::ClientRequest req =
+        session_.request("POST",
+                         attachments ? "/_bulk_get?revs=true&latest=true&attachments=true"
+                                     : "/_bulk_get?revs=true&latest=true&attachments=false",
+                         body);
     req.maxBodySize = missing.size() == 1 ? tuning::kDocumentAnswerBytes : tuning::kBatchAnswerBytes;
-    auto r = exchange(*client_, std::move(req));
+    auto r = session_.exchange(session_.client(), std::move(req));
     const std::string what = "POST " + describe() + "/_bulk_get";
     if (r.error.code == http::ClientErrc::TooLarge && missing.size() > 1) {
       const auto half = missing.begin() + static_cast<long>(missing.size() / 2);
@@ -414,7 +392,8 @@ class RemoteEndpoint : public Endpoint {
       return first;
     }
     // An old peer without _bulk_get answers 404, 405, 501 or, treating it as a document, 400 or 415.
-    if (r.ok() && (r.status == 400 || r.status == 404 || r.status == 405 || r.status == 415 || r.status == 501))
+    if (r.ok() &&
+        (r.status == 400 || r.status == 404 || r.status == 405 || r.status == 415 || r.status == 501))
       return Answer();
     if (Status st = statusOf(r, what); !st) return st;
     auto got = decodeBulkGet(r.body, missing, what);
@@ -422,169 +401,15 @@ class RemoteEndpoint : public Endpoint {
     return Answer(std::move(*got));
   }
 
-  // `root` written again, each `_attachments` entry's value by `entry(name, value, w)` (its key is written).
-  template <class F>
-  static std::string rewriteAttachments(simdjson::dom::object root, F&& entry) {
-    return writeJsonDoc([&](db::JsonWriter& w) {
-      w.StartObject();
-      for (auto field : root) {
-        db::writeKey(w, field.key);
-        simdjson::dom::object atts;
-        if (field.key != "_attachments" || field.value.get(atts)) {
-          db::writeElement(w, field.value);
-          continue;
-        }
-        w.StartObject();
-        for (auto att : atts) {
-          db::writeKey(w, att.key);
-          entry(att.key, att.value, w);
-        }
-        w.EndObject();
-      }
-      w.EndObject();
-    });
-  }
-
-  // `d.json` with each `follows` attachment's body from `d.bodies` inline as base64 `data`.
-  static Result<std::string> withInlineBodies(const FetchedRev& d) {
-    simdjson::dom::parser parser;
-    simdjson::dom::object root;
-    if (parser.parse(d.json).get(root)) return Status(ErrorCode::Internal, "unparsable fetched document " + d.id);
-    Status failed;
-    std::string json = rewriteAttachments(root, [&](std::string_view name, simdjson::dom::element value, db::JsonWriter& w) {
-      auto body = std::find_if(d.bodies.begin(), d.bodies.end(), [&](auto& b) { return b.name == name; });
-      simdjson::dom::object meta;
-      if (body == d.bodies.end() || value.get(meta)) {
-        db::writeElement(w, value);
-        return;
-      }
-      std::string bytes = body->data;
-      if (body->source) {
-        bytes.resize(body->source->size());
-        for (size_t at = 0; at < bytes.size();) {
-          auto got = body->source->read(at, bytes.data() + at, bytes.size() - at);
-          if (!got || *got == 0) {
-            failed = got ? Status(ErrorCode::Internal, "attachment body ended early") : got.status();
-            break;
-          }
-          at += *got;
-        }
-      }
-      w.StartObject();
-      for (auto m : meta) {
-        if (m.key == "follows" || m.key == "length" || m.key == "stub") continue;
-        db::writeKey(w, m.key);
-        db::writeElement(w, m.value);
-      }
-      db::writeKey(w, "data");
-      db::writeString(w, db::base64Encode(bytes));
-      w.EndObject();
-    });
-    if (!failed) return failed;
-    return json;
-  }
-
-  // The decoded size of the attachment bytes inline (base64 `data`) in a document's JSON; 0 when none.
-  static size_t inlineAttachmentBytes(simdjson::dom::object doc) {
-    simdjson::dom::object atts;
-    if (doc["_attachments"].get(atts)) return 0;
-    size_t bytes = 0;
-    for (auto field : atts) {
-      std::string_view data;
-      if (!field.value["data"].get(data)) bytes += data.size() / 4 * 3;
-    }
-    return bytes;
-  }
-
-  // PUT /db/{id}?new_edits=false with the document as multipart/related: the JSON (each inline
-  // attachment turned into `follows: true`), then one part per attachment in `_attachments` order.
-  // nullopt when written; a DocResult when the target refused this document (counted as a write
-  // failure; bad_content_type when it does not take multipart at all); an error to retry the batch.
-  // `root` is `d.json` parsed.
-  Result<std::optional<DocResult>> putMultipart(const FetchedRev& d, simdjson::dom::object root) {
-    struct BodyPart {
-      std::string_view name, type;
-      std::string bytes;
-      std::shared_ptr<const ByteSource> source;  // instead of `bytes`: a spooled body, streamed
-    };
-    std::vector<BodyPart> parts;  // in `_attachments` order
-    std::string badAttachment;
-    std::string json = rewriteAttachments(root, [&](std::string_view name, simdjson::dom::element value, db::JsonWriter& w) {
-      std::string_view data, type = "application/octet-stream";
-      simdjson::dom::object meta;
-      const bool isObject = !value.get(meta);
-      if (!isObject || meta["data"].get(data)) {
-        db::writeElement(w, value);  // a stub, or `follows` with its body in d.bodies
-        bool follows = false;
-        if (isObject && !meta["follows"].get(follows) && follows) {
-          if (meta["content_type"].get(type)) type = "application/octet-stream";
-          auto body = std::find_if(d.bodies.begin(), d.bodies.end(), [&](auto& b) { return b.name == name; });
-          if (body == d.bodies.end()) badAttachment = std::string(name);
-          else parts.push_back({name, type, body->source ? std::string() : body->data, body->source});
-        }
-        return;
-      }
-      if (meta["content_type"].get(type)) type = "application/octet-stream";
-      auto bytes = db::base64Decode(data);
-      if (!bytes) badAttachment = std::string(name);
-      w.StartObject();
-      bool hasLength = false;
-      for (auto m : meta) {
-        if (m.key == "data" || m.key == "stub" || m.key == "follows") continue;
-        hasLength = hasLength || m.key == "length";
-        db::writeKey(w, m.key);
-        db::writeElement(w, m.value);
-      }
-      db::writeKey(w, "follows");
-      w.Bool(true);
-      if (!hasLength) {
-        db::writeKey(w, "length");
-        w.Uint64(bytes ? bytes->size() : 0);
-      }
-      w.EndObject();
-      parts.push_back({name, type, bytes ? std::move(*bytes) : std::string(), nullptr});
-    });
-    if (!badAttachment.empty())
-      return std::optional<DocResult>(DocResult{d.id, {}, Status(ErrorCode::BadRequest, "unreadable attachment " + badAttachment)});
-    http::MultipartWriter mp(http::randomBoundary());
-    // Text and spooled bodies in order; held bytes are appended to the text, spooled ones streamed.
-    auto chain = std::make_shared<ByteChain>();
-    std::string text;
-    mp.addPart({{"Content-Type", "application/json"}}, json, text);
-    // Content-Disposition names the attachment, as CouchDB writes it; multipart parsers such as
-    // pouchdb-server's take a part without a filename for a form field, not a file.
-    for (auto& part : parts) {
-      std::string filename;
-      for (char c : part.name) {
-        if (c == '"' || c == '\\') filename += '\\';
-        filename += c;
-      }
-      mp.beginPart({{"Content-Disposition", "attachment; filename=\"" + filename + "\""},
-                    {"Content-Type", std::string(part.type)},
-                    {"Content-Length", std::to_string(part.source ? part.source->size() : part.bytes.size())}},
-                   text);
-      if (!part.source) {
-        text += part.bytes;
-        std::string().swap(part.bytes);  // the bytes now live in `text` only
-        continue;
-      }
-      chain->add(std::move(text));
-      text.clear();
-      chain->add(part.source);
-    }
-    mp.finish(text);
-    http::ClientRequest req = request("PUT", "/" + http::encodeDocId(d.id) + "?new_edits=false", "");
-    for (auto& [name, value] : req.headers)
-      if (name == "Content-Type") value = mp.contentType("related");
-    if (chain->size() == 0) {
-      req.body = std::move(text);
-    } else {
-      chain->add(std::move(text));
-      req.bodyLength = chain->size();
-      req.deadlineMs = deadlineFor(req.bodyLength);
-      req.bodyReader = [chain](uint64_t offset, char* buf, size_t n) { return chain->read(offset, buf, n); };
-    }
-    auto r = exchange(*client_, std::move(req));
+  // PUT /db/{id}?new_edits=false with the revision as multipart/related (see remote_writes.h). nullopt
+  // when written; a DocResult when the target refused this document (counted as a write failure;
+  // bad_content_type when it does not take multipart at all); an error to retry the batch.
+  Result<std::optional<DocResult>> putMultipart(const FetchedRev& d) {
+    http::ClientRequest req = session_.request("PUT", "/" + http::encodeDocId(d.id) + "?new_edits=false", "");
+    if (Status st = encodeMultipart(*d.rev, d.bodies, req); !st)
+      return std::optional<DocResult>(DocResult{d.id, {}, st});
+    if (req.bodyLength) req.deadlineMs = session_.deadlineFor(req.bodyLength);
+    auto r = session_.exchange(session_.client(), std::move(req));
     if (r.ok() && (r.status == 201 || r.status == 202)) return std::optional<DocResult>();
     Status st = statusOf(r, "PUT " + d.id);
     // Network errors and 5xx retry the batch; a refusal of this one document is its write failure.
@@ -592,138 +417,8 @@ class RemoteEndpoint : public Endpoint {
     return std::optional<DocResult>(DocResult{d.id, {}, st});
   }
 
-  http::ClientRequest request(const std::string& method, const std::string& path, const std::string& body) {
-    http::ClientRequest req;
-    req.method = method;
-    req.url = url_;
-    req.url.target = url_.target + path;
-    req.headers = options_.headers;
-    req.headers.emplace_back("Accept", "application/json");
-    if (!body.empty() || method == "POST" || method == "PUT") req.headers.emplace_back("Content-Type", "application/json");
-    req.body = body;
-    req.acceptGzip = true;
-    // Callers with larger answers raise this; the deadline bounds a peer that trickles bytes for ever.
-    req.maxBodySize = tuning::kSmallAnswerBytes;
-    if (options_.timeout.count() > 0)
-      req.deadlineMs = static_cast<uint64_t>(options_.timeout.count()) * tuning::kAnswerDeadlineTimeouts;
-    return req;
-  }
-
-  // The deadline of a request that moves `bytes` of attachments besides its JSON: time enough at
-  // tuning::kSlowestPeerBytesPerSecond.
-  uint64_t deadlineFor(uint64_t bytes) const {
-    if (options_.timeout.count() <= 0) return 0;
-    return static_cast<uint64_t>(options_.timeout.count()) * tuning::kAnswerDeadlineTimeouts +
-           bytes * 1000 / tuning::kSlowestPeerBytesPerSecond;
-  }
-
-  http::ClientResponse send(const std::string& method, const std::string& path, const std::string& body) {
-    return exchange(*client_, request(method, path, body));
-  }
-
-  // Every request goes through here. With credentials in the URL, as CouchDB's replicator does: log in
-  // once with POST /_session and send the AuthSession cookie instead of the password; take a refreshed
-  // cookie from any answer; on a 401 log in again and repeat the request once (the session expired).
-  // A peer without a usable /_session gets Basic auth on every request instead.
-  // With `sink`, the answer's body goes to it as it arrives instead of into the response (a repeated
-  // request calls its onHeaders again).
-  struct Sink {
-    std::function<void(const http::ResponseHead&)> onHeaders;
-    std::function<bool(std::string_view)> onData;
-  };
-  http::ClientResponse exchange(ClientThread& client, http::ClientRequest req, const Sink* sink = nullptr) {
-    auto call = [&](http::ClientRequest q) {
-      return sink ? client.stream(std::move(q), sink->onHeaders, sink->onData) : client.call(std::move(q));
-    };
-    if (url_.user.empty() && url_.password.empty()) return call(std::move(req));
-    http::ClientResponse failedLogin;
-    std::string cookie = session(client, false, failedLogin);
-    if (cookie.empty()) return call(std::move(req));
-    http::ClientRequest again = req;
-    auto r = call(withCookie(std::move(req), cookie));
-    if (r.ok() && r.status == 401) {
-      cookie = session(client, true, failedLogin);
-      // The login itself failed (network, 5xx): that answer, which the caller retries, not a 401.
-      if (!failedLogin.ok() || failedLogin.status >= 500) return failedLogin;
-      if (cookie.empty()) return call(std::move(again));  // Basic from now on
-      r = call(withCookie(std::move(again), cookie));
-    }
-    keepCookie(r);
-    return r;
-  }
-
-  static http::ClientRequest withCookie(http::ClientRequest req, const std::string& cookie) {
-    req.url.user.clear();
-    req.url.password.clear();
-    req.headers.emplace_back("Cookie", cookie);
-    return req;
-  }
-
-  // The AuthSession cookie to send; "" for Basic auth. Logs in when there is none yet or `renew`; a
-  // login that failed on the network or with a 5xx is left in `failed` (and decides nothing).
-  std::string session(ClientThread& client, bool renew, http::ClientResponse& failed) {
-    {
-      std::lock_guard lock(authMu_);
-      if (basicOnly_) return {};
-      if (!cookie_.empty() && !renew) return cookie_;
-    }
-    http::ClientRequest login = request("POST", "", writeJsonDoc([&](db::JsonWriter& w) {
-                                          w.StartObject();
-                                          db::writeKey(w, "name");
-                                          db::writeString(w, url_.user);
-                                          db::writeKey(w, "password");
-                                          db::writeString(w, url_.password);
-                                          w.EndObject();
-                                        }));
-    // /_session lives at the server's root: the database URL without its last path segment.
-    std::string root = url_.target.substr(0, url_.target.rfind('/'));
-    login.url.target = root + "/_session";
-    login.url.user.clear();
-    login.url.password.clear();
-    auto r = client.call(std::move(login));
-    std::lock_guard lock(authMu_);
-    // A login answer over its bound would be as large next time: no usable sessions here.
-    const bool tooLarge = r.error.code == http::ClientErrc::TooLarge;
-    if (!tooLarge && (!r.ok() || r.status >= 500 || r.status == 429)) {  // decide on a later request
-      failed = std::move(r);
-      return cookie_;
-    }
-    const std::string* set = r.header("Set-Cookie");
-    size_t at = set ? set->find("AuthSession=") : std::string::npos;
-    if (tooLarge || r.status != 200 || at == std::string::npos) {
-      basicOnly_ = true;  // no sessions here (or not for these credentials): Basic says why on each request
-      cookie_.clear();
-      return {};
-    }
-    cookie_ = set->substr(at, set->find(';', at) - at);
-    return cookie_;
-  }
-
-  void keepCookie(const http::ClientResponse& r) {
-    const std::string* set = r.ok() ? r.header("Set-Cookie") : nullptr;
-    size_t at = set ? set->find("AuthSession=") : std::string::npos;
-    if (at == std::string::npos) return;
-    std::string fresh = set->substr(at, set->find(';', at) - at);
-    std::lock_guard lock(authMu_);
-    if (fresh.size() > std::string_view("AuthSession=").size()) cookie_ = std::move(fresh);
-  }
-
-  ClientThread& feedClient() {
-    std::lock_guard lock(feedMu_);
-    if (!feed_) feed_ = std::make_unique<ClientThread>(clientOptions_);
-    return *feed_;
-  }
-
-  http::Url url_;
-  EndpointOptions options_;
-  http::ClientOptions clientOptions_;
-  std::unique_ptr<ClientThread> client_;
-  std::mutex feedMu_;
-  std::unique_ptr<ClientThread> feed_;  // created by the first waiting changes() call
+  RemoteSession session_;
   std::atomic<bool> interrupted_{false};
-  std::mutex authMu_;
-  std::string cookie_;      // "AuthSession=..." once logged in
-  bool basicOnly_ = false;  // the peer has no usable /_session
   std::atomic<bool> noBulkGet_{false};
   std::atomic<bool> noMultipart_{false};
 };

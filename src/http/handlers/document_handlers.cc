@@ -36,7 +36,8 @@ std::string docIdOf(const Call& call) {
   return call.params["docid"];
 }
 
-// The `_rev` of a rendered document ("" when it has none).
+// The `_rev` of a rendered `_local` document ("" when it has none). Other documents' revisions come from
+// the store beside their JSON; a `_local` one is read whole anyway and is never on a hot path.
 std::string revOf(std::string_view json) {
   simdjson::dom::parser parser;
   simdjson::dom::element root;
@@ -50,9 +51,9 @@ bool notModified(const Request& req, const std::string& etag) {
   return match && trimWhitespace(*match) == etag;
 }
 
-// A JSON document answered whole, with its revision as the ETag (304 when the client has it already).
-Response docResponse(const Request& req, std::string json) {
-  std::string etag = "\"" + revOf(json) + "\"";
+// A JSON document answered whole, with its revision `rev` as the ETag (304 when the client has it already).
+Response docResponse(const Request& req, std::string json, const std::string& rev) {
+  std::string etag = "\"" + rev + "\"";
   Response r;
   if (notModified(req, etag)) {
     r.status = 304;
@@ -156,14 +157,14 @@ using detail::whole;
 // body inline as base64 `data`, as attachments=true answers. Bodies that are small are encoded here; the
 // others become stored pieces, encoded as they are streamed, so a 200 MB attachment never becomes 270 MB
 // of base64 in memory. Any thread but the loop's.
-Answer inlineAttachments(Call& call, const std::string& json, std::vector<Attachment>& atts) {
+Answer inlineAttachments(Call& call, const std::string& json, std::vector<Attachment>& atts, const std::string& rev) {
   uint64_t budget = kLoadBudget;
   if (Status st = detail::loadSmall(db::storeOf(*call.db), atts, budget); !st) return whole(errorResponse(st));
   simdjson::dom::parser parser;
   simdjson::dom::object doc;
   if (parser.parse(json).get(doc))
     return whole(errorResponse(500, "internal_server_error", "unreadable document"));
-  std::string etag = "\"" + revOf(json) + "\"";
+  std::string etag = "\"" + rev + "\"";
   Response r;
   r.setHeader("ETag", etag);
   if (notModified(call.req, etag)) {
@@ -219,7 +220,11 @@ Answer inlineAttachments(Call& call, const std::string& json, std::vector<Attach
     }
     w.EndObject();
   });
-  if (streamed.empty()) return whole(Response::json(200, std::move(text)));
+  if (streamed.empty()) {
+    Response answer = Response::json(200, std::move(text));
+    answer.setHeader("ETag", etag);
+    return whole(std::move(answer));
+  }
   Pieces pieces;
   size_t from = 0;
   for (size_t i : streamed) {
@@ -245,24 +250,26 @@ Answer readOne(Call& call, const std::string& id, ReadOptions& o) {
   bool wantBodies = o.attachments;
   std::vector<Attachment> atts;
   constexpr auto kRef = db::Store::FollowMode::Reference;
+  std::string rev;  // of the revision read: the ETag
   auto doc = [&]() -> Result<std::string> {
-    if (o.rev.empty() || !o.latest) return db::storeOf(*call.db).get(id, o, wantBodies ? &atts : nullptr, kRef);
+    if (o.rev.empty() || !o.latest) return db::storeOf(*call.db).get(id, o, wantBodies ? &atts : nullptr, kRef, &rev);
     std::vector<std::vector<Attachment>> follows;
     auto revs = db::storeOf(*call.db).getOpenRevs(id, {o.rev}, o, wantBodies ? &follows : nullptr, kRef);
     if (!revs) return revs.status();
     for (size_t i = 0; i < revs->size(); ++i) {
       if (!(*revs)[i].found) continue;
       if (wantBodies) atts = std::move(follows[i]);
+      rev = (*revs)[i].rev;
       return std::move((*revs)[i].json);
     }
     return notFound("missing");
   }();
   if (!doc) return whole(errorResponse(doc.status()));
-  if (!related && !atts.empty()) return inlineAttachments(call, *doc, atts);
-  if (!related || atts.empty()) return whole(docResponse(call.req, std::move(*doc)));
+  if (!related && !atts.empty()) return inlineAttachments(call, *doc, atts, rev);
+  if (!related || atts.empty()) return whole(docResponse(call.req, std::move(*doc), rev));
   uint64_t budget = kLoadBudget;
   if (Status st = detail::loadSmall(db::storeOf(*call.db), atts, budget); !st) return whole(errorResponse(st));
-  std::string etag = "\"" + revOf(*doc) + "\"";
+  std::string etag = "\"" + rev + "\"";
   MultipartWriter writer(randomBoundary());
   Pieces pieces;
   detail::appendRelated(writer, *doc, atts, pieces);
@@ -324,7 +331,8 @@ Answer readDoc(Call& call) {
   if (isLocal(id)) {
     auto doc = call.db->getLocal(id);
     if (!doc) return whole(errorResponse(doc.status()));
-    return whole(docResponse(call.req, std::move(*doc)));
+    std::string rev = revOf(*doc);
+    return whole(docResponse(call.req, std::move(*doc), rev));
   }
   auto params = getParams(call.req);
   if (!params) return whole(errorResponse(params.status()));
