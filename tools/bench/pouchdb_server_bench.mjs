@@ -18,7 +18,10 @@
 // and are checked: exit 0, "completed: N written, 0 failed", and the target then holds N documents. Each
 // case also reports the CPU seconds of the servers involved and pouchdb-server's peak RSS during it (VmHWM,
 // reset before the case through /proc/PID/clear_refs). The medians over --runs give the ratios
-// (b)/(a1), (b)/(a2) and (c)/(a1): 1.0 means as fast as pouchdb-server can serve its own documents.
+// (b)/(a1), (b)/(a2) and (c)/(a1): 1.0 means as fast as pouchdb-server can serve its own documents. The
+// table also gives pouchdb-server's CPU seconds per 1000 documents of each case: pouchdb-server answers on
+// one JavaScript thread, so what a pull or push costs it there bounds the rate, and that figure is much
+// steadier than docs/s on a busy machine.
 //
 // Then, unless --no-count-requests, one more pull and push each go through a counting proxy (untimed,
 // the proxy costs time) and the requests Settee made are tabled by kind: how many, how many documents
