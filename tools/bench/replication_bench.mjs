@@ -27,14 +27,14 @@
 //        [--pouchdb-server-storage leveldb|memory] [--million] [--big-n 1000000] [--big-load-batch 2000]
 //        [--no-compare]
 //   (SETTEE_BINARY selects the settee binary, default build/settee; tools/bench/replication_bench.sh wraps it)
-import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import {
-  PouchDB, startSettee, startPouchServer, localDb, http, tempDir, freePort, setteeBinary, sleep,
+  PouchDB, startSettee, startPouchServer, localDb, http, tempDir,
 } from '../../compat/helpers.mjs';
-import { makeDoc, loadDocs, docCount } from './bench_docs.mjs';
-import { parseOptions, median, fmt, runTimedBench, timedRun } from './bench_util.mjs';
+import { loadDocs, docCount } from './bench_docs.mjs';
+import { parseOptions, median, fmt, runTimedBench } from './bench_util.mjs';
+import * as settee from './settee_runs.mjs';
 
 const AIM_RATIO_POUCH = 5; // Settee >= 5x PouchDB from the same source
 const AIM_NODE_RATE = 30000; // Settee -> Settee docs/s
@@ -73,58 +73,8 @@ process.on('exit', () => {
   }
 });
 
-// Runs `settee ARGS` under /usr/bin/time -v (timedRun); throws unless it exits 0. Returns timedRun's
-// { seconds, rssKb, cpu, stderr } and, from its last line, { state, written, failed }.
-async function timedSettee(args, timeoutMs) {
-  const r = await timedRun(setteeBinary(), args, timeoutMs, running);
-  const done = [...r.stderr.matchAll(/(\w+): (\d+) written, (\d+) failed/g)].pop();
-  return {
-    seconds: r.seconds, rssKb: r.rssKb, cpu: r.cpu, state: done?.[1], written: done ? Number(done[2]) : NaN,
-    failed: done ? Number(done[3]) : NaN, stderr: r.stderr,
-  };
-}
-
-// How many documents does local database `db` under `dataDir` hold? Asks a short-lived `settee serve`.
-async function localDocCount(dataDir, db) {
-  const port = await freePort();
-  const child = spawn(setteeBinary(), ['serve', '--bind', '127.0.0.1', '--port', String(port), '--data', dataDir,
-    '--log-level', 'none'], { stdio: ['ignore', 'ignore', 'pipe'] });
-  running.add(child.pid);
-  const exited = new Promise((r) => child.once('exit', r));
-  try {
-    const deadline = Date.now() + 30000;
-    for (;;) {
-      try {
-        return await docCount(`http://127.0.0.1:${port}/${db}`);
-      } catch (e) {
-        if (Date.now() > deadline) throw new Error(`settee serve --data ${dataDir}: no answer for /${db}: ${e.message}`);
-        await sleep(50);
-      }
-    }
-  } finally {
-    try { process.kill(child.pid, 'SIGTERM'); } catch { /* gone */ }
-    if (!(await Promise.race([exited.then(() => true), sleep(10000)]))) {
-      try { process.kill(child.pid, 'SIGKILL'); } catch { /* gone */ }
-      await Promise.race([exited, sleep(5000)]);
-    }
-    running.delete(child.pid);
-  }
-}
-
-// A settee replicate whose result is checked: N written, none failed, and the target holds N documents.
-async function setteePull(source, target, n, { dataDir, targetUrl } = {}) {
-  const args = ['replicate', source, target, '--create-target'];
-  if (dataDir) args.push('--data', dataDir);
-  const timeoutMs = Math.max(600000, n * 5); // at least 200 docs/s, else it counts as a hang
-  const r = await timedSettee(args, timeoutMs);
-  if (r.written !== n || r.failed !== 0 || r.state !== 'completed') {
-    throw new Error(`settee ${args.join(' ')}: last line says ${r.state}: ${r.written} written, ${r.failed} failed; ` +
-      `expected completed: ${n} written\nstderr:\n${r.stderr}`);
-  }
-  const count = targetUrl ? await docCount(targetUrl) : await localDocCount(dataDir, target);
-  if (count !== n) throw new Error(`after settee ${args.join(' ')}: target has doc_count ${count}, expected ${n}`);
-  return { rate: n / r.seconds, seconds: r.seconds, rssKb: r.rssKb, cpu: r.cpu };
-}
+const timedSettee = (args, timeoutMs) => settee.timedSettee(args, timeoutMs, running);
+const setteePull = (source, target, n, where) => settee.setteePull(source, target, n, running, where);
 
 async function pouchPull(url, n) {
   const local = localDb('bench', { adapter: 'leveldb' });

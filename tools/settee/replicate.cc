@@ -4,6 +4,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <cstdio>
 #include <mutex>
 #include <string>
@@ -124,17 +125,26 @@ int replicateCommand(const std::vector<std::string>& args) {
                  static_cast<unsigned long long>(st.pending), secs > 0 ? static_cast<double>(st.docsWritten) / secs : 0.0,
                  st.endLastSeq.c_str());
   };
+  // --sync --create-target: the way back reads from the database the way out creates, so it starts once
+  // the first replication is past its start (target verified or created, its id known) or has ended. The
+  // first one's listener opens this gate on the state change that says so; every state change reaches it.
+  std::mutex gateMu;
+  std::condition_variable gateCv;
+  bool pastStart = false;
   for (size_t i = 0; i < reps.size(); ++i) {
-    // --sync --create-target: the way back reads from the database the way out creates, so it starts
-    // once the first replication is past its start (target verified or created).
     if (i > 0 && options.createTarget) {
-      for (;;) {
-        auto s = reps[0]->state();
-        if (s != ReplicationState::Starting && !(s == ReplicationState::Retrying && reps[0]->id().empty())) break;
-        std::this_thread::sleep_for(std::chrono::milliseconds(10));
-      }
+      std::unique_lock lock(gateMu);
+      gateCv.wait(lock, [&] { return pastStart; });
     }
     reps[i]->start([&, i](ReplicationState s, const ReplicationStats& st, const Status& err) {
+      if (i == 0 && s != ReplicationState::Starting &&
+          !(s == ReplicationState::Retrying && reps[0]->id().empty())) {
+        {
+          std::lock_guard lock(gateMu);
+          pastStart = true;
+        }
+        gateCv.notify_all();
+      }
       std::lock_guard lock(outMu);
       if (!tty) line(i, s, st);
       if (!err.isOk())
