@@ -85,6 +85,7 @@ struct ReplicatorService::Job {
 ReplicatorService::ReplicatorService(http::Api& api) : svc_(api.services()) {
   registerRoutes(api);
   svc_.activeTasks = [this] { return activeTasks(); };
+  svc_.features.push_back("scheduler");  // its /_scheduler routes, registered above
 }
 
 ReplicatorService::~ReplicatorService() {
