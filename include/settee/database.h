@@ -181,7 +181,8 @@ class Database {
   // are a replicated history merged as they are.
   Result<DocResult> put(std::string_view json, bool newEdits = true, std::string_view id = {},
                         std::vector<AttachmentBody> attachmentBodies = {});
-  // Deletes the document at revision `rev` (adds a deleted leaf).
+  // Deletes the document at revision `rev` (adds a deleted leaf), as DELETE /db/doc: an absent or deleted
+  // document is not_found ("missing", "deleted") whatever `rev`; an empty `rev` on a live one conflicts.
   Result<DocResult> remove(std::string_view id, std::string_view rev);
   // Writes many documents in one transaction; one result per input, in order. With newEdits=false a
   // document never conflicts.
