@@ -23,9 +23,10 @@ WriteOp Store::parse(std::string_view json, std::string_view id, bool local) {
     return op;
   }
   op.doc = parseDocument(root, local);
-  // A `_local/` id named in the body: parsed again to keep its `_rev` as the text "0-N" (the first
-  // parse has checked that it is a revision CouchDB would take).
-  if (!local && op.doc && op.doc->id.substr(0, 7) == "_local/") op.doc = parseDocument(root, true);
+  // A `_local/` document named by the body alone (`id`, from a URL, wins over the body's `_id`): parsed
+  // again to keep its `_rev` as the text "0-N" (the first parse checked that CouchDB would take it).
+  if (!local && id.empty() && op.doc && op.doc->id.substr(0, 7) == "_local/")
+    op.doc = parseDocument(root, true);
   // As CouchDB counts max_document_size: the body, not its attachments (inline base64 included), which
   // a replicator or a multipart PUT may carry in any size.
   if (op.doc && json.size() > options_.maxDocumentSize && op.doc->body.size() > options_.maxDocumentSize) {

@@ -58,6 +58,10 @@ TEST_CASE("Bulk docs: a _local document in a batch is written and answered {ok,i
   // Local documents are not documents: not counted, not in the changes feed.
   CHECK(docCount(node) == 1);
   CHECK(node("GET", "/db/_changes").body.find("_local") == std::string::npos);
+  // The URL names the document on PUT: a body's `_local/` _id does not make it local, nor drop its _rev.
+  auto put = node("PUT", "/db/plain", R"({"_id":"_local/y","_rev":"1-abc"})");
+  CHECK(put.status == 409);
+  CHECK(node("GET", "/db/plain").status == 404);
 }
 
 TEST_CASE("Bulk docs: a _local document is deleted in a batch with its 0-N revision", "[http][bulk]") {
