@@ -202,7 +202,8 @@ class Database {
   // `attachmentBodies` are the bodies of the `_attachments` entries marked `follows`.
   Result<DocResult> put(std::string_view json, const PutOptions& options = {},
                         std::vector<AttachmentBody> attachmentBodies = {});
-  // Deletes the document at revision `rev` (adds a deleted leaf).
+  // Deletes the document at revision `rev` (adds a deleted leaf), as DELETE /db/doc: an absent or deleted
+  // document is not_found ("missing", "deleted") whatever `rev`; an empty `rev` on a live one conflicts.
   Result<DocResult> remove(std::string_view id, std::string_view rev);
   // Writes many documents in one transaction; one result per input, in order. With
   // options.newEdits=false a document never conflicts.

@@ -1,9 +1,12 @@
 #include "db/crypto.h"
 
 #include <openssl/evp.h>
+#include <openssl/rand.h>
 
 #include <array>
 #include <cstdint>
+#include <cstdio>
+#include <cstdlib>
 
 namespace settee::db {
 
@@ -20,15 +23,9 @@ void Md5::finish(unsigned char out[16]) {
 }
 
 std::string Md5::finishHex() {
-  static const char* kHex = "0123456789abcdef";
   unsigned char raw[16];
   finish(raw);
-  std::string out(32, '0');
-  for (int i = 0; i < 16; ++i) {
-    out[2 * i] = kHex[raw[i] >> 4];
-    out[2 * i + 1] = kHex[raw[i] & 15];
-  }
-  return out;
+  return hexEncode(std::string_view(reinterpret_cast<char*>(raw), 16));
 }
 
 std::string Md5::finishDigest() {
@@ -41,6 +38,27 @@ std::string md5Digest(std::string_view bytes) {
   Md5 md5;
   md5.update(bytes);
   return md5.finishDigest();
+}
+
+std::string hexEncode(std::string_view bytes) {
+  static const char* kHex = "0123456789abcdef";
+  std::string out(2 * bytes.size(), '0');
+  for (size_t i = 0; i < bytes.size(); ++i) {
+    auto b = static_cast<unsigned char>(bytes[i]);
+    out[2 * i] = kHex[b >> 4];
+    out[2 * i + 1] = kHex[b & 15];
+  }
+  return out;
+}
+
+std::string randomHex(size_t bytes) {
+  std::string raw(bytes, '\0');
+  if (RAND_bytes(reinterpret_cast<unsigned char*>(raw.data()), static_cast<int>(bytes)) != 1) {
+    std::fputs("settee: OpenSSL's random generator failed; refusing to continue with predictable secrets\n",
+               stderr);
+    std::abort();
+  }
+  return hexEncode(raw);
 }
 
 std::string base64Encode(std::string_view bytes) {

@@ -1,5 +1,7 @@
-// crypto.h — the digests and encodings documents need: MD5 (revision ids, attachment digests) and
-// base64 (inline attachments, `md5-<base64>` digests). Thin wrappers over OpenSSL; thread-safe.
+// crypto.h — the digests, encodings and random tokens every layer needs: MD5 (revision ids, attachment
+// digests), base64 (inline attachments, `md5-<base64>` digests, Basic credentials), hex, and random hex
+// tokens (document ids, secrets, session ids). Thin wrappers over OpenSSL; thread-safe. Kept in db, the
+// lowest layer, so http and the replicator share one copy of each.
 #pragma once
 
 #include <optional>
@@ -27,5 +29,12 @@ std::string base64Encode(std::string_view bytes);
 // Strict decode (whitespace is not allowed; padding is optional); nullopt on bad input.
 std::optional<std::string> base64Decode(std::string_view text);
 std::string md5Digest(std::string_view bytes);  // "md5-<base64>"
+
+// Two lowercase hex characters per byte.
+std::string hexEncode(std::string_view bytes);
+// `bytes` bytes from OpenSSL's CSPRNG as 2*bytes lowercase hex characters: fit for secrets (a cookie
+// secret, a session key) as well as for ids. Aborts if the generator cannot be seeded, rather than hand
+// out a predictable secret.
+std::string randomHex(size_t bytes);
 
 }  // namespace settee::db

@@ -49,15 +49,17 @@ Result<DocResult> Database::put(std::string_view json, const PutOptions& options
 }
 
 Result<DocResult> Database::remove(std::string_view id, std::string_view rev) {
-  auto parsed = db::RevId::parse(rev);
-  if (!parsed) return badRequest("Invalid rev format");
-  std::vector<db::WriteOp> ops(1);
   db::ParsedDoc doc;
+  if (!rev.empty()) {
+    doc.rev = db::RevId::parse(rev);
+    if (!doc.rev) return badRequest("Invalid rev format");
+  }
+  std::vector<db::WriteOp> ops(1);
   doc.id.assign(id);
   if (Status st = db::validateDocId(id); !st) return st;
-  doc.rev = std::move(*parsed);
   doc.deleted = true;
   ops[0].doc = std::move(doc);
+  ops[0].mustBeLive = true;
   DocResult r = std::move(store_->write(ops, true).front());
   if (!r.status) return r.status;
   return r;

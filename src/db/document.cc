@@ -132,8 +132,12 @@ Result<ParsedDoc> parseDocument(element root, bool local) {
         doc.localRev.assign(value.get_string().value_unsafe());
         continue;
       }
-      doc.rev = RevId::parse(value.get_string().value_unsafe());
-      if (!doc.rev) return badRequest("Invalid rev format");
+      std::string_view text = value.get_string().value_unsafe();
+      doc.rev = RevId::parse(text);
+      if (!doc.rev) {
+        if (!RevId::couchSyntax(text)) return badRequest("Invalid rev format");
+        doc.unmatchableRev = true;
+      }
     } else if (key == "_deleted") {
       if (value.type() != element_type::BOOL) return badRequest("_deleted must be a boolean");
       doc.deleted = value.get_bool().value_unsafe();
@@ -154,9 +158,10 @@ Result<ParsedDoc> parseDocument(element root, bool local) {
   }
   w.EndObject();
   doc.body.assign(bufferView(buf));
-  if (doc.revisionsStart && doc.rev &&
-      (doc.rev->gen != doc.revisionsStart || doc.rev->hash != doc.revisionIds.front()))
-    return badRequest("_rev does not match _revisions");
+  const bool revOnPath =
+      !doc.unmatchableRev &&
+      (!doc.rev || (doc.rev->gen == doc.revisionsStart && doc.rev->hash == doc.revisionIds.front()));
+  if (doc.revisionsStart && !revOnPath) return badRequest("_rev does not match _revisions");
   return doc;
 }
 

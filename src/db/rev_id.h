@@ -2,7 +2,8 @@
 //
 // N is the generation (the depth of the revision in its document's tree, from 1; `_local` documents use
 // 0-N and never come here), hash is an opaque token: Settee generates 32 lowercase hex characters, peers
-// may send other alphanumeric tokens and we keep them as sent. Plain value type.
+// may send other alphanumeric tokens and we keep them as sent. The hash may be empty, as CouchDB allows:
+// `"_rev":"1-"` with new_edits=false stores revision `1-`. Plain value type.
 #pragma once
 
 #include <cstdint>
@@ -16,8 +17,13 @@ struct RevId {
   uint64_t gen = 0;
   std::string hash;
 
-  // Parses "N-hash" with N >= 1 and a non-empty hash of [0-9A-Za-z]; nullopt otherwise.
+  // Parses "N-hash" with N >= 1 and a hash of [0-9A-Za-z] (empty, or up to 128; hex digits when 32
+  // long, as CouchDB demands); nullopt otherwise.
   static std::optional<RevId> parse(std::string_view text);
+  // True when CouchDB's couch_doc:parse_rev takes `text`: digits, a dash, then anything (hex digits when
+  // it is 32 characters long). Such a revision that parse() refuses (generation 0, other characters) is
+  // one no tree here can hold: an edit naming it conflicts, where CouchDB answers the same.
+  static bool couchSyntax(std::string_view text);
   std::string str() const { return std::to_string(gen) + "-" + hash; }
   bool operator==(const RevId&) const = default;
 };

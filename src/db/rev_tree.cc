@@ -7,6 +7,18 @@
 
 namespace settee::db {
 
+std::optional<RevTree> RevTree::fromNodes(std::vector<RevNode> nodes) {
+  for (size_t i = 0; i < nodes.size(); ++i) {
+    const RevNode& n = nodes[i];
+    if (i > 0 && nodes[i - 1].gen > n.gen) return std::nullopt;
+    if (n.parent < -1 || n.parent >= static_cast<int64_t>(i)) return std::nullopt;
+    if (n.parent >= 0 && nodes[static_cast<size_t>(n.parent)].gen + 1 != n.gen) return std::nullopt;
+  }
+  RevTree tree;
+  tree.nodes_ = std::move(nodes);
+  return tree;
+}
+
 int RevTree::find(uint64_t gen, std::string_view hash) const {
   // Nodes are sorted by generation: jump to the first node of that generation.
   auto it = std::lower_bound(nodes_.begin(), nodes_.end(), gen,
@@ -211,6 +223,23 @@ std::vector<std::string> RevTree::purgeLeaf(int index) {
   }
   nodes_ = std::move(kept);
   return removed;
+}
+
+void RevTree::markBodyStored(int index) { nodes_[static_cast<size_t>(index)].hasBody = true; }
+
+std::vector<std::string> RevTree::forgetInnerBodies() {
+  std::vector<bool> hasChild(nodes_.size(), false);
+  for (const auto& n : nodes_) {
+    if (n.parent >= 0) hasChild[static_cast<size_t>(n.parent)] = true;
+  }
+  std::vector<std::string> forgotten;
+  for (size_t i = 0; i < nodes_.size(); ++i) {
+    if (hasChild[i] && nodes_[i].hasBody) {
+      nodes_[i].hasBody = false;
+      forgotten.push_back(nodes_[i].rev());
+    }
+  }
+  return forgotten;
 }
 
 void RevTree::reorder() {

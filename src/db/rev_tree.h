@@ -16,6 +16,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -33,8 +34,12 @@ struct RevNode {
 
 class RevTree {
  public:
+  // A tree from nodes in stored order (the codec's way back): nullopt unless they keep the invariant
+  // every operation relies on — sorted by generation, each parent before its child and one
+  // generation older.
+  static std::optional<RevTree> fromNodes(std::vector<RevNode> nodes);
+
   const std::vector<RevNode>& nodes() const { return nodes_; }
-  std::vector<RevNode>& mutableNodes() { return nodes_; }
   bool empty() const { return nodes_.empty(); }
   size_t size() const { return nodes_.size(); }
   const RevNode& operator[](int i) const { return nodes_[static_cast<size_t>(i)]; }
@@ -72,6 +77,13 @@ class RevTree {
 
   // Cuts every path to its newest `limit` revisions; returns the revisions removed.
   std::vector<std::string> stem(uint32_t limit);
+
+  // Records that the body of revision `index` is now stored (a write, or a replicated body arriving
+  // for a revision known only by id).
+  void markBodyStored(int index);
+  // Compaction: every revision that is not a leaf forgets its body; returns those that had one, whose
+  // stored bodies the caller deletes.
+  std::vector<std::string> forgetInnerBodies();
 
  private:
   // Re-sorts by generation and remaps parents after nodes were grafted above a root.

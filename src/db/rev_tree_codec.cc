@@ -68,8 +68,7 @@ std::optional<RevTree> decodeRevTree(std::string_view in) {
   in.remove_prefix(1);
   uint64_t count = 0;
   if (!getVarint(in, count) || count > in.size()) return std::nullopt;
-  RevTree tree;
-  auto& nodes = tree.mutableNodes();
+  std::vector<RevNode> nodes;
   nodes.reserve(count);
   for (uint64_t i = 0; i < count; ++i) {
     RevNode n;
@@ -99,7 +98,7 @@ std::optional<RevTree> decodeRevTree(std::string_view in) {
     nodes.push_back(std::move(n));
   }
   if (!in.empty()) return std::nullopt;
-  return tree;
+  return RevTree::fromNodes(std::move(nodes));
 }
 
 }  // namespace settee::db

@@ -51,6 +51,9 @@ struct Revision {
   std::string id;  // empty when the body had no _id
   std::optional<RevId> rev;
   std::string localRev;  // `_rev` as sent, for _local documents ("0-N")
+  // `_rev` had CouchDB's syntax but a form no tree here holds (RevId::couchSyntax): `rev` is empty and
+  // an edit naming it is a conflict, as in CouchDB; a replicated write cannot store it.
+  bool unmatchableRev = false;
   bool deleted = false;
   uint64_t revisionsStart = 0;           // from _revisions; 0 when absent
   std::vector<std::string> revisionIds;  // newest first

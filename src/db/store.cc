@@ -306,37 +306,41 @@ Result<DocResult> Store::putLocal(std::string_view rawId, std::string_view json)
   if (id.size() == 7) return badRequest("Document id must not be empty");
   WriteOp op = parse(json, id, true);
   if (!op.doc) return op.doc.status();
-  ParsedDoc& doc = *op.doc;
-  uint64_t given = 0;
-  if (!doc.localRev.empty()) {
-    auto parsed = parseLocalRev(doc.localRev);
-    if (!parsed) return parsed.status();
-    given = *parsed;
-  }
   std::lock_guard lock(mu_);
   Transaction txn(conn_);
   if (Status st = txn.begun(); !st) return st;
+  DocResult result = writeLocal(*op.doc);
+  if (!result.status) return result.status;
+  if (Status st = txn.commit(); !st) return st;
+  return result;
+}
+
+DocResult Store::writeLocal(const ParsedDoc& doc) {
+  const std::string& id = doc.id;
+  uint64_t given = 0;
+  if (!doc.localRev.empty()) {
+    auto parsed = parseLocalRev(doc.localRev);
+    if (!parsed) return {id, "", parsed.status()};
+    given = *parsed;
+  }
   Statement get(conn_.prepare("SELECT rev FROM local_docs WHERE id = ?"));
   get.bind(1, std::string_view(id));
   std::optional<uint64_t> current;
   if (get.step()) current = static_cast<uint64_t>(get.int64(0));
-  if (get.failed()) return conn_.error("read local document");
+  if (get.failed()) return {id, "", conn_.error("read local document")};
   get.reset();
-  if (current ? given != *current : given != 0) return conflict();
-  DocResult result{id, "0-" + std::to_string(given + 1), Status::ok()};
+  if (current ? given != *current : given != 0) return {id, "", conflict()};
   if (doc.deleted) {
-    if (!current) return notFound("missing");
+    if (!current) return {id, "", notFound("missing")};
     Statement del(conn_.prepare("DELETE FROM local_docs WHERE id = ?"));
     del.bind(1, std::string_view(id));
-    if (!del.exec()) return conn_.error("delete local");
-    result.rev = "0-0";
-  } else {
-    Statement put(conn_.prepare("INSERT OR REPLACE INTO local_docs(id, rev, body) VALUES(?, ?, ?)"));
-    put.bind(1, std::string_view(id)).bind(2, given + 1).bindBlob(3, doc.body);
-    if (!put.exec()) return conn_.error("write local");
+    if (!del.exec()) return {id, "", conn_.error("delete local")};
+    return {id, "0-0", Status::ok()};  // CouchDB's answer to a deleted _local document
   }
-  if (Status st = txn.commit(); !st) return st;
-  return result;
+  Statement put(conn_.prepare("INSERT OR REPLACE INTO local_docs(id, rev, body) VALUES(?, ?, ?)"));
+  put.bind(1, std::string_view(id)).bind(2, given + 1).bindBlob(3, doc.body);
+  if (!put.exec()) return {id, "", conn_.error("write local")};
+  return {id, "0-" + std::to_string(given + 1), Status::ok()};
 }
 
 Result<DocResult> Store::removeLocal(std::string_view rawId, std::string_view rev) {
@@ -373,19 +377,14 @@ Status Store::compact() {
     while (scan.step()) {
       auto tree = decodeRevTree(scan.blob(2));
       if (!tree) return {ErrorCode::Internal, "corrupt revision tree"};
-      bool changed = false;
-      for (size_t i = 0; i < tree->size(); ++i) {
-        RevNode& node = tree->mutableNodes()[i];
-        if (node.hasBody && !tree->isLeaf(static_cast<int>(i))) {
-          // Bound as SQLITE_STATIC: the text must outlive exec(), so it is held here, not a temporary.
-          const std::string rev = node.rev();
-          drop.bind(1, scan.text(1)).bind(2, std::string_view(rev));
-          if (!drop.exec()) return conn_.error("compact");
-          drop.reset();
-          node.hasBody = false;
-          changed = true;
-        }
+      const std::vector<std::string> forgotten = tree->forgetInnerBodies();
+      for (const std::string& rev : forgotten) {
+        // Bound as SQLITE_STATIC: the text must outlive exec(), as `forgotten` does.
+        drop.bind(1, scan.text(1)).bind(2, std::string_view(rev));
+        if (!drop.exec()) return conn_.error("compact");
+        drop.reset();
       }
+      const bool changed = !forgotten.empty();
       if (changed) {
         encodeRevTree(*tree, blob);
         save.bindBlob(1, blob).bind(2, scan.int64(0));

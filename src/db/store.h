@@ -39,6 +39,9 @@ namespace settee::db {
 struct WriteOp {
   Result<ParsedDoc> doc = Status(ErrorCode::BadRequest, "empty");
   std::vector<AttachmentBody> bodies;
+  // DELETE /db/doc: an absent or deleted document is not_found ("missing", "deleted") whatever the
+  // revision, judged inside the write's own transaction so no other write slips in between.
+  bool mustBeLive = false;
 };
 
 class Store {
@@ -56,7 +59,8 @@ class Store {
   // A revision already parsed (a replicated one) as a WriteOp, enforcing maxDocumentSize: no JSON on
   // the way. `bodies` are those of its `follows` attachments.
   WriteOp prepare(Revision rev, std::vector<AttachmentBody> bodies = {});
-  // Writes every op in one transaction; one result per op, in order.
+  // Writes every op in one transaction; one result per op, in order. `_local/` ids (parsed with
+  // local=true) are written as putLocal() writes them, answered `0-N`.
   std::vector<DocResult> write(std::vector<WriteOp>& ops, bool newEdits);
 
   // With `follows`, every attachment that options.attachments (and atts_since) would inline is written
@@ -128,6 +132,9 @@ class Store {
   Result<DocRow> loadDoc(std::string_view id);
   Status saveDoc(std::string_view id, DocRow& row, bool wasDeleted);
   DocResult writeOne(WriteOp& op, bool newEdits);
+  // Writes (or, `_deleted`, removes) a `_local` document whose id has its prefix; `localRev` must name
+  // the stored 0-N (absent for a new one). The caller holds mu_ and a transaction.
+  DocResult writeLocal(const ParsedDoc& doc);
   Status resolveAttachments(ParsedDoc& doc, std::vector<AttachmentBody>& bodies, const DocRow& row,
                             int parentIndex, uint64_t newGen, std::vector<AttachmentInfo>& out);
   // Stores a body read from `source` in pieces; sets info's digest and lengths.

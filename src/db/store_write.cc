@@ -1,5 +1,4 @@
 // Writes: interactive edits, replicated histories, attachments, conflict resolution, revs_diff.
-#include <random>
 #include <set>
 
 #include "db/crypto.h"
@@ -13,17 +12,6 @@ namespace {
 // Attachment bodies from a ByteSource are digested and copied in pieces of this size: memory per write.
 constexpr uint64_t kAttachmentPiece = 256 * 1024;
 
-std::string randomId() {
-  thread_local std::mt19937_64 rng{std::random_device{}()};
-  static const char* kHex = "0123456789abcdef";
-  std::string out(32, '0');
-  for (int half = 0; half < 2; ++half) {
-    uint64_t v = rng();
-    for (int i = 0; i < 16; ++i) out[static_cast<size_t>(half * 16 + i)] = kHex[(v >> (4 * i)) & 15];
-  }
-  return out;
-}
-
 }  // namespace
 
 WriteOp Store::parse(std::string_view json, std::string_view id, bool local) {
@@ -35,6 +23,10 @@ WriteOp Store::parse(std::string_view json, std::string_view id, bool local) {
     return op;
   }
   op.doc = parseDocument(root, local);
+  // A `_local/` document named by the body alone (`id`, from a URL, wins over the body's `_id`): parsed
+  // again to keep its `_rev` as the text "0-N" (the first parse checked that CouchDB would take it).
+  if (!local && id.empty() && op.doc && op.doc->id.substr(0, 7) == "_local/")
+    op.doc = parseDocument(root, true);
   // As CouchDB counts max_document_size: the body, not its attachments (inline base64 included), which
   // a replicator or a multipart PUT may carry in any size.
   if (op.doc && json.size() > options_.maxDocumentSize && op.doc->body.size() > options_.maxDocumentSize) {
@@ -238,14 +230,19 @@ DocResult Store::writeOne(WriteOp& op, bool newEdits) {
   ParsedDoc& doc = *op.doc;
   if (doc.id.empty()) {
     if (!newEdits) return {"", "", badRequest("Document id is required with new_edits=false")};
-    doc.id = randomId();
+    doc.id = randomHex(16);
   }
-  if (doc.id.substr(0, 7) == "_local/")
-    return {doc.id, "", badRequest("_local documents are written with PUT /db/_local/id")};
+  if (doc.id.substr(0, 7) == "_local/") return writeLocal(doc);
+  if (doc.unmatchableRev) {
+    // No tree holds such a revision: an edit of it conflicts, and a replicated one cannot be stored.
+    return {doc.id, "", newEdits ? conflict() : badRequest("Invalid rev format")};
+  }
   auto loaded = loadDoc(doc.id);
   if (!loaded) return {doc.id, "", loaded.status()};
   DocRow& row = *loaded;
   RevTree& tree = row.tree;
+  if (op.mustBeLive && (!row.exists || tree.deleted()))
+    return {doc.id, "", notFound(row.exists ? "deleted" : "missing")};
   bool wasDeleted = row.exists && tree.deleted();
   std::vector<AttachmentInfo> atts;
   int index = -1;
@@ -282,9 +279,8 @@ DocResult Store::writeOne(WriteOp& op, bool newEdits) {
       return {doc.id, "", st};
   }
 
-  RevNode& node = tree.mutableNodes()[static_cast<size_t>(index)];
-  node.hasBody = true;
-  std::string rev = node.rev();
+  tree.markBodyStored(index);
+  std::string rev = tree[index].rev();
   // A revision already in the tree whose body was missing gets it now: REPLACE only then.
   Statement put(conn_.prepare(!wasNew ? "INSERT OR REPLACE INTO revs(doc_id, rev, atts, body) VALUES(?, ?, ?, ?)"
                                                       : "INSERT INTO revs(doc_id, rev, atts, body) VALUES(?, ?, ?, ?)"));

@@ -58,6 +58,9 @@ struct Services {
   // The JSON array /_active_tasks answers; set by modules that run tasks (the replicator), so http
   // never depends on them. Called on the thread pool.
   std::function<std::string()> activeTasks;
+  // What `GET /` lists in `features`: only what this node does, since clients take the list at its
+  // word. Modules add theirs as they register their routes (the replicator adds "scheduler").
+  std::vector<std::string> features;
 };
 
 // Who may call a route.

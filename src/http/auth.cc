@@ -3,7 +3,6 @@
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
-#include <openssl/rand.h>
 
 #include <chrono>
 
@@ -15,28 +14,12 @@ namespace {
 
 constexpr int64_t kSessionSeconds = 600;
 
-std::string hex(const unsigned char* p, size_t n) {
-  static const char* kHex = "0123456789abcdef";
-  std::string out(2 * n, '0');
-  for (size_t i = 0; i < n; ++i) {
-    out[2 * i] = kHex[p[i] >> 4];
-    out[2 * i + 1] = kHex[p[i] & 15];
-  }
-  return out;
-}
-
-std::string randomHex(size_t bytes) {
-  std::string raw(bytes, '\0');
-  RAND_bytes(reinterpret_cast<unsigned char*>(raw.data()), static_cast<int>(bytes));
-  return hex(reinterpret_cast<const unsigned char*>(raw.data()), bytes);
-}
-
 std::string hmacHex(std::string_view key, std::string_view data) {
   unsigned char out[EVP_MAX_MD_SIZE];
   unsigned int len = 0;
   HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()),
        reinterpret_cast<const unsigned char*>(data.data()), data.size(), out, &len);
-  return hex(out, len);
+  return db::hexEncode(std::string_view(reinterpret_cast<const char*>(out), len));
 }
 
 // Comparison whose time does not depend on where the strings differ (their lengths are not secret).
@@ -78,7 +61,7 @@ bool listed(simdjson::dom::element security, const char* section, const UserCtx&
 }  // namespace
 
 Auth::Auth(const ServerConfig& config, DataDir& data, std::string secret)
-    : data_(data), secret_(std::move(secret)), cacheKey_(randomHex(32)) {
+    : data_(data), secret_(std::move(secret)), cacheKey_(db::randomHex(32)) {
   for (const auto& [name, password] : config.admins) {
     auto hash = PasswordHash::fromAdminConfig(password);
     admins_.emplace(name, hash ? std::move(*hash) : PasswordHash::make(password));

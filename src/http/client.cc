@@ -1,11 +1,10 @@
 // HttpClient and its pools: starting requests, matching them to connections, cancelling, closing.
 #include "http/client.h"
 
-#include <openssl/evp.h>
-
 #include <cassert>
 #include <utility>
 
+#include "db/crypto.h"
 #include "http/client_internal.h"
 #include "http/request.h"
 
@@ -65,14 +64,6 @@ bool isFieldValue(std::string_view s) {
   return true;
 }
 
-std::string base64(std::string_view in) {
-  std::string out(4 * ((in.size() + 2) / 3), '\0');
-  int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()),
-                          reinterpret_cast<const unsigned char*>(in.data()), static_cast<int>(in.size()));
-  out.resize(static_cast<size_t>(n));
-  return out;
-}
-
 // The request line and headers. Returns an error for a header that would break the framing.
 ClientError buildHead(const ClientRequest& req, const ClientOptions& options, std::string& head) {
   if (!isToken(req.method)) return {ClientErrc::InvalidRequest, "bad method: " + req.method};
@@ -94,7 +85,7 @@ ClientError buildHead(const ClientRequest& req, const ClientOptions& options, st
   }
   if (!hasAgent && !options.userAgent.empty()) head += "User-Agent: " + options.userAgent + "\r\n";
   if (!hasAuth && (!req.url.user.empty() || !req.url.password.empty())) {
-    head += "Authorization: Basic " + base64(req.url.user + ":" + req.url.password) + "\r\n";
+    head += "Authorization: Basic " + db::base64Encode(req.url.user + ":" + req.url.password) + "\r\n";
   }
   if (!hasEncoding && req.acceptGzip) head += "Accept-Encoding: gzip\r\n";
   // A POST or PUT without a body still says so, or a server may wait for one (or answer 411).

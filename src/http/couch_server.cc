@@ -1,31 +1,19 @@
 #include "http/couch_server.h"
 
 #include <fcntl.h>
-#include <openssl/rand.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <filesystem>
 #include <fstream>
 
+#include "db/crypto.h"
 #include "http/handlers/handlers.h"
 #include "http/system_dbs.h"
 #include "http/work.h"
 
 namespace settee::http {
 namespace {
-
-std::string randomHex() {
-  unsigned char raw[16];
-  RAND_bytes(raw, sizeof raw);
-  static const char* kHex = "0123456789abcdef";
-  std::string out;
-  for (unsigned char c : raw) {
-    out.push_back(kHex[c >> 4]);
-    out.push_back(kHex[c & 15]);
-  }
-  return out;
-}
 
 // A value made once and kept in the data directory (the node's uuid, the cookie secret), so peers
 // and sessions see the same node across restarts. The file is its owner's only (0600, whatever the
@@ -39,7 +27,7 @@ std::string persistentValue(const std::string& dir, const std::string& name) {
     (void)::chmod(path.c_str(), 0600);  // narrows a file an older version wrote 0644
     return value;
   }
-  value = randomHex();
+  value = db::randomHex(16);
   std::string line = value + "\n";
   std::string temp = path + ".tmp";
   int fd = ::open(temp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);

@@ -1,21 +1,8 @@
 #include "replicator/checkpointer.h"
 
-#include <cstdio>
-#include <random>
+#include "db/crypto.h"
 
 namespace settee::repl {
-namespace {
-
-// A session id: 128 random bits in hex, as CouchDB's.
-std::string randomHex() {
-  thread_local std::mt19937_64 rng{std::random_device{}()};
-  char buf[33];
-  std::snprintf(buf, sizeof buf, "%016llx%016llx", static_cast<unsigned long long>(rng()),
-                static_cast<unsigned long long>(rng()));
-  return buf;
-}
-
-}  // namespace
 
 void SequenceTracker::written(uint64_t number, std::string lastSeq) {
   if (number < next_) return;  // already counted
@@ -33,7 +20,7 @@ Checkpointer::Checkpointer(Endpoint& source, Endpoint& target, RetryPolicy& retr
 
 Result<std::string> Checkpointer::resume(const std::string& replicationId) {
   localId_ = "_local/" + replicationId;
-  sessionId_ = randomHex();
+  sessionId_ = db::randomHex(16);  // 128 random bits, as CouchDB's session ids
   if (!enabled_) return std::string("0");
   auto sdoc = retry_.run([&] { return source_.getLocal(localId_); });
   auto tdoc = retry_.run([&] { return target_.getLocal(localId_); });

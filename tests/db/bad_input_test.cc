@@ -36,11 +36,12 @@ TEST_CASE("Bad input: every malformed document is refused with its error and wri
       {"{\"_id\":\"x\",\"v\":\"\xff\xfe\"}", ErrorCode::BadRequest},     // invalid UTF-8
       {R"([1,2])", ErrorCode::BadRequest},                              // not an object
       {R"("just a string")", ErrorCode::BadRequest},
-      {R"({"_id":"keep","_rev":"abc"})", ErrorCode::BadRequest},        // bad revision strings
-      {R"({"_id":"keep","_rev":"0-abc"})", ErrorCode::BadRequest},
-      {R"({"_id":"keep","_rev":"1-"})", ErrorCode::BadRequest},
+      {R"({"_id":"keep","_rev":"abc"})", ErrorCode::BadRequest},        // revisions CouchDB cannot parse
       {R"({"_id":"keep","_rev":"x-abc"})", ErrorCode::BadRequest},
-      {R"({"_id":"keep","_rev":"1-ab$c"})", ErrorCode::BadRequest},
+      {R"({"_id":"keep","_rev":"-abc"})", ErrorCode::BadRequest},
+      {R"({"_id":"keep","_rev":"1-0123456789abcdef0123456789abcdeg"})", ErrorCode::BadRequest},
+      {R"({"_id":"keep","_rev":"0-abc"})", ErrorCode::Conflict},        // parsed by CouchDB, held by no tree
+      {R"({"_id":"keep","_rev":"1-ab$c"})", ErrorCode::Conflict},
       {R"({"_id":"keep","_rev":5})", ErrorCode::BadRequest},            // wrong types
       {R"({"_id":"keep","_deleted":"yes"})", ErrorCode::BadRequest},
       {R"({"_id":7})", ErrorCode::BadRequest},

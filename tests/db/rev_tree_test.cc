@@ -1,9 +1,12 @@
 // The revision tree's rules, tested without storage.
 #include <catch2/catch.hpp>
 
+#include <algorithm>
+
 #include "db/rev_tree.h"
 #include "db/rev_tree_codec.h"
 
+using settee::db::RevNode;
 using settee::db::RevTree;
 
 namespace {
@@ -144,7 +147,7 @@ TEST_CASE("RevTree codec: round trip keeps every node, flag and unpackable hash"
   RevTree t;
   t.merge(2, {"0123456789abcdef0123456789abcdef", "short"}, true);
   t.merge(2, {"ABC", "short"}, false);
-  t.mutableNodes()[0].hasBody = true;
+  t.markBodyStored(0);
   std::string blob;
   settee::db::encodeRevTree(t, blob);
   auto back = settee::db::decodeRevTree(blob);
@@ -158,4 +161,60 @@ TEST_CASE("RevTree codec: round trip keeps every node, flag and unpackable hash"
   }
   CHECK(!settee::db::decodeRevTree(blob.substr(0, blob.size() - 1)));
   CHECK(!settee::db::decodeRevTree(""));
+}
+
+TEST_CASE("RevTree: a body stored for a revision known only by id is recorded on that node alone", "[db][revtree]") {
+  RevTree t;
+  auto r = t.merge(3, {"c", "b", "a"}, false);
+  int b = t.find("2-b");
+  CHECK(!t[b].hasBody);
+  t.markBodyStored(b);
+  CHECK(t[b].hasBody);
+  CHECK(!t[r.leaf].hasBody);
+  CHECK(!t[t.find("1-a")].hasBody);
+}
+
+TEST_CASE("RevTree: compaction forgets the bodies of inner revisions and keeps every leaf's", "[db][revtree]") {
+  RevTree t;
+  int a = t.addChild(-1, "a", false);
+  int b = t.addChild(a, "b", false);
+  t.addChild(b, "c", false);
+  t.merge(2, {"x", "a"}, false);  // a conflict: 2-x is a leaf without a body
+  t.markBodyStored(t.find("2-x"));
+  auto forgotten = t.forgetInnerBodies();
+  std::sort(forgotten.begin(), forgotten.end());
+  CHECK(forgotten == std::vector<std::string>{"1-a", "2-b"});
+  CHECK(!t[t.find("1-a")].hasBody);
+  CHECK(!t[t.find("2-b")].hasBody);
+  CHECK(t[t.find("3-c")].hasBody);
+  CHECK(t[t.find("2-x")].hasBody);
+  CHECK(t.forgetInnerBodies().empty());  // nothing left to forget
+  // Sorted order survives: every node is still found where its generation puts it.
+  for (const char* rev : {"1-a", "2-b", "2-x", "3-c"}) CHECK(t.find(rev) >= 0);
+}
+
+TEST_CASE("RevTree: fromNodes refuses nodes that break the sorted-by-generation invariant", "[db][revtree]") {
+  auto node = [](uint64_t gen, const char* hash, int parent) { return RevNode{gen, hash, parent, false, true}; };
+  CHECK(RevTree::fromNodes({node(1, "a", -1), node(2, "b", 0), node(2, "x", 0)}));
+  CHECK(RevTree::fromNodes({}));
+  CHECK(!RevTree::fromNodes({node(2, "b", -1), node(1, "a", -1)}));  // out of generation order
+  CHECK(!RevTree::fromNodes({node(1, "a", 1), node(2, "b", -1)}));   // a parent after its child
+  CHECK(!RevTree::fromNodes({node(1, "a", 0)}));                    // its own parent
+  CHECK(!RevTree::fromNodes({node(1, "a", -1), node(3, "c", 0)}));  // a generation skipped
+  CHECK(!RevTree::fromNodes({node(1, "a", -2)}));
+}
+
+TEST_CASE("RevTree codec: a blob whose nodes break the tree's order is refused as corrupt", "[db][revtree]") {
+  RevTree t;
+  t.merge(2, {"b", "a"}, false);
+  std::string blob;
+  settee::db::encodeRevTree(t, blob);
+  // Byte layout: version, count, then per node gen, parent+1, flags, hash length, hash. Make the
+  // second node's generation 5 (its parent is generation 1).
+  std::string bad = blob;
+  size_t second = 1 + 1 + (1 + 1 + 1 + 1 + 1);
+  REQUIRE(bad[second] == 2);
+  bad[second] = 5;
+  CHECK(settee::db::decodeRevTree(blob));
+  CHECK(!settee::db::decodeRevTree(bad));
 }

@@ -108,7 +108,7 @@ TEST_CASE("Bounded work: a _changes scan past its time budget ends with a last_s
 }
 
 TEST_CASE("Bounded work: a flood of password guesses does not stop quick requests of logged-in clients",
-          "[http][limits][auth]") {
+          "[http][limits][auth][timing]") {
   LiveServer node("[admins]\nadmin = s3cret\n");
   const std::pair<std::string, std::string> admin{"Authorization", "Basic YWRtaW46czNjcmV0"};  // admin:s3cret
   REQUIRE(node("PUT", "/db", "", {admin}).status == 201);

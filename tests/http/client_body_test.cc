@@ -90,7 +90,7 @@ ClientRequest putWithReader(const std::string& target, Reader reader, uint64_t l
 }  // namespace
 
 TEST_CASE("Client body: a 40 MB attachment from a reader is stored whole, read a piece at a time",
-          "[http][client]") {
+          "[http][client][timing]") {
   LiveServer node;
   REQUIRE(node("PUT", "/db").status == 201);
   std::string base = "http://127.0.0.1:" + std::to_string(node.port());

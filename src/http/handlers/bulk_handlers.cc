@@ -19,10 +19,11 @@ using simdjson::dom::element_type;
 
 // POST /{db}/_bulk_docs {"docs":[...], "new_edits":bool}
 //
-// As CouchDB does: a document that cannot be a document (not an object, a bad id, a bad _rev, an unknown
-// `_` member, no _rev with new_edits=false) fails the whole request before anything is written, and one
-// whose body exceeds max_document_size makes it a 413 naming that document. What is left is written in
-// one transaction; conflicts and missing stubs are per-document results.
+// As CouchDB does: a document that cannot be a document (not an object, a bad id, a `_rev` CouchDB's
+// parse_rev refuses, an unknown `_` member, no _rev with new_edits=false) fails the whole request before
+// anything is written, and one whose body exceeds max_document_size makes it a 413 naming that document.
+// What is left is written in one transaction; conflicts (a `_rev` no tree holds among them) and missing
+// stubs are per-document results. `_local/` documents are written as PUT writes them, answered `0-N`.
 Response bulkDocs(Call& call) {
   simdjson::dom::parser parser;
   auto body = jsonBody(call.req, parser);
@@ -46,7 +47,7 @@ Response bulkDocs(Call& call) {
     return errorResponse(Status(ErrorCode::Forbidden, "Only admins may replicate into " + call.dbName + "."));
   std::vector<db::WriteOp> ops;
   ops.reserve(docs.size());
-  std::vector<std::string> revs;  // as sent, for new_edits=false failures
+  std::vector<std::string> revs;                        // `_rev` as sent, for new_edits=false failures
   std::optional<int> designAllowed;                     // decided at the first design document
   std::vector<std::pair<size_t, std::string>> refused;  // design documents the user may not write
   for (element doc : docs) {
@@ -70,6 +71,8 @@ Response bulkDocs(Call& call) {
       }
     } else {
       op.doc = db::parseDocument(doc);
+      // A _local document keeps its `_rev` as the text 0-N; the first parse checked CouchDB's syntax.
+      if (op.doc && op.doc->id.rfind("_local/", 0) == 0) op.doc = db::parseDocument(doc, true);
     }
     if (!op.doc) {
       if (op.doc.status().code() == ErrorCode::TooLarge) return errorResponse(413, "document_too_large", "");
@@ -78,10 +81,12 @@ Response bulkDocs(Call& call) {
     const db::ParsedDoc& parsed = *op.doc;
     // CouchDB measures the body without its special members or attachments, as parseDocument leaves it.
     if (parsed.body.size() > maxSize) return errorResponse(413, "document_too_large", parsed.id);
-    if (!newEdits && !parsed.rev)
+    if (!newEdits && !parsed.rev && !parsed.unmatchableRev && parsed.localRev.empty())
       return errorResponse(
           badRequest("When `new_edits: false`, the document needs `_rev` or `_revisions` specified"));
-    revs.push_back(parsed.rev ? parsed.rev->str() : std::string());
+    std::string_view sentRev;
+    if (doc.type() == element_type::OBJECT && doc["_rev"].get(sentRev)) sentRev = {};
+    revs.emplace_back(sentRev);
     // A refused document is answered one by one, with the rest written.
     if (systemRefusal) {
       refused.emplace_back(ops.size(), parsed.id);

@@ -418,11 +418,8 @@ Response deleteDoc(Call& call) {
   if (Status st = detail::checkDocWriteAccess(call, id); !st) return errorResponse(st);
   auto rev = detail::writeRev(call.req);
   if (!rev) return errorResponse(rev.status());
-  // As CouchDB: a document that is absent or deleted is a 404 whatever the revision.
-  auto tree = db::storeOf(*call.db).tree(id);
-  if (!tree) return errorResponse(tree.status());
-  if (tree->deleted()) return errorResponse(notFound("deleted"));
-  if (rev->empty()) return errorResponse(conflict());
+  // One call, one transaction: as CouchDB, an absent or deleted document is a 404 whatever the revision,
+  // and no other write can come between that check and the deletion.
   auto removed = call.db->remove(id, *rev);
   if (!removed) return errorResponse(removed.status());
   bool batch = call.req.param("batch") == std::optional<std::string_view>("ok");

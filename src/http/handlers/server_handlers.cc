@@ -23,8 +23,7 @@ Response welcome(Call& call) {
     writeString(w, call.svc->uuid);
     writeKey(w, "features");
     w.StartArray();
-    for (const char* f : {"access-ready", "partitioned", "pluggable-storage-engines", "reshard", "scheduler"})
-      writeString(w, f);
+    for (const std::string& f : call.svc->features) writeString(w, f);
     w.EndArray();
     writeKey(w, "vendor");
     w.StartObject();
