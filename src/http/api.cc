@@ -190,6 +190,12 @@ void Api::async(std::string_view method, std::string_view pattern, Access access
               std::make_shared<Route>(Route{access, {}, std::move(fn), BodyKind::Request, {}, cost}));
 }
 
+void Api::staged(std::string_view method, std::string_view pattern, Access access, StagedHandler fn,
+                 Cost cost) {
+  router_.add(method, pattern,
+              std::make_shared<Route>(Route{access, {}, {}, BodyKind::Request, {}, cost, std::move(fn)}));
+}
+
 void Api::streamed(std::string_view method, std::string_view pattern, Access access, BodyFactory body,
                    SyncHandler fn, BodyKind kind, Cost cost) {
   router_.add(method, pattern,
@@ -388,6 +394,27 @@ void Api::run(std::shared_ptr<Call> call, std::shared_ptr<Route> route) {
 }
 
 void Api::runHandler(std::shared_ptr<Call> call, std::shared_ptr<Route> route) {
+  if (route->staged) {
+    auto then = std::make_shared<AsyncHandler>();
+    auto failed = std::make_shared<std::optional<Response>>();
+    offLoop(
+        call, *route,
+        [call, route, then, failed] {
+          try {
+            *then = route->staged(*call);
+          } catch (const std::exception& e) {
+            *failed = errorResponse(500, "internal_server_error", e.what());
+          }
+        },
+        [call, then, failed] {
+          if (*failed) {
+            call->send(std::move(**failed));
+          } else if (*then) {
+            (*then)(call);
+          }
+        });
+    return;
+  }
   if (!route->sync) {
     route->async(std::move(call));
     return;
@@ -440,28 +467,36 @@ void Api::handle(Services& loop, Request&& request, std::shared_ptr<Responder> r
 }
 
 void Api::prepareAndRun(std::shared_ptr<Call> call, std::shared_ptr<Route> route) {
-  // A sync route without a streamed body runs its handler in the same trip off the loop as the checks:
-  // one hand-over to the pool and back per request instead of two.
-  const bool together = route->sync && !call->body;
+  // A sync or staged route without a streamed body runs its handler's work in the same trip off the loop
+  // as the checks: one hand-over to the pool and back per request instead of two.
+  const bool together = (route->sync || route->staged) && !call->body;
   auto response = std::make_shared<std::optional<Response>>();
+  auto then = std::make_shared<AsyncHandler>();
   offLoop(
       call, *route,
-      [this, call, route, response, together] {
+      [this, call, route, response, then, together] {
         try {
           *response = prepare(*call, *route);
-          if (!*response && together) *response = route->sync(*call);
+          if (*response || !together) return;
+          if (route->sync) {
+            *response = route->sync(*call);
+          } else {
+            *then = route->staged(*call);
+          }
         } catch (const std::exception& e) {
           *response = errorResponse(500, "internal_server_error", e.what());
         }
       },
-      [this, call, route, response, together] {
+      [this, call, route, response, then, together] {
         if (call->closed()) return;  // the client left: its work was skipped or its answer has nowhere to go
         if (*response) {
           call->send(std::move(**response));
-          return;
+        } else if (*then) {
+          (*then)(call);
+        } else if (!together) {
+          run(call, route);
         }
-        // A sync handler that ran answers above, unless its client left before its work was done.
-        if (!together) run(call, route);
+        // Otherwise a handler ran and its client left before its work was done: nothing to send.
       });
 }
 

@@ -120,6 +120,9 @@ struct Call {
 
 using SyncHandler = std::function<Response(Call&)>;
 using AsyncHandler = std::function<void(std::shared_ptr<Call>)>;
+// A staged handler: its work runs on the thread pool (as a sync handler's does) and returns what to do
+// with the result on the loop thread, where the answer may stream (a document with its attachments).
+using StagedHandler = std::function<AsyncHandler(Call&)>;
 // Makes the body of a streamed route once the request's head has been accepted (loop thread); null to
 // have this request's body held whole instead.
 using BodyFactory = std::function<std::shared_ptr<StreamedBody>(const Call&)>;
@@ -131,6 +134,10 @@ class Api {
             Cost cost = Cost::Slow, BodyKind body = BodyKind::Request);
   void async(std::string_view method, std::string_view pattern, Access access, AsyncHandler fn,
              Cost cost = Cost::Slow);
+  // A route whose pool work runs in the same trip as the caller's checks, and whose answer is then
+  // given on the loop thread by what the work returned (never null).
+  void staged(std::string_view method, std::string_view pattern, Access access, StagedHandler fn,
+              Cost cost = Cost::Slow);
   // A sync route whose body is not held but handed, as it arrives, to what `body` makes; `fn` runs once
   // all of it has arrived and the body has finished. When the factory makes nothing (or the head hook
   // is not wired), the body is held in `req.body` as on any route, with the limit `kind` gives.
@@ -155,6 +162,7 @@ class Api {
     BodyKind body = BodyKind::Request;
     BodyFactory streamBody;
     Cost cost = Cost::Slow;
+    StagedHandler staged;
   };
   // What head() hands the Server to give back to handle().
   struct Prepared {
