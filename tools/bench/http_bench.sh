@@ -6,11 +6,13 @@
 #   GET   a random one of the N documents (GET /bench/doc-NNNNNN)
 #   POST  a small JSON document to /bench (the node makes its id)
 # and prints the median req/s of each and the node's peak RSS (/usr/bin/time -v). Then it restarts the
-# node pinned to one core (taskset -c 0), then to two (taskset -c 0,1), runs GET on each (wrk itself is
-# not pinned) and prints the ratio: how serving scales with cores.
+# node pinned to one core (taskset -c 0), then to two (taskset -c 0,1), runs GET on each and prints the
+# ratio: how serving scales with cores. On 4 cores or more wrk is pinned to the cores from 2 on, so the
+# node's two cores are its own; on fewer, wrk shares them and the ratio says little.
 #
 #   tools/bench/http_bench.sh [--docs 10000] [--duration 10] [--runs 3] [--connections 16] [--threads 2]
 #                             [--loops N] [--binary build/settee] [--no-taskset]
+# The node runs with log_level = warn (at the default, info, it writes a line to stderr per request).
 # Needs wrk (tools/setup.sh installs it). The machine should be quiet: every other process shares the
 # cores with the node and wrk.
 set -euo pipefail
@@ -101,12 +103,16 @@ LUA
 # The node's CPU time so far, all threads, in clock ticks (utime + stime of /proc/PID/stat).
 node_ticks() { awk '{print $14 + $15}' "/proc/$node_pid/stat"; }
 
+# wrk stays off the node's cores when there are cores to spare (see the taskset ratio above).
+wrk_pin=()
+(($(nproc) >= 4)) && wrk_pin=(taskset -c "2-$(($(nproc) - 1))")
+
 # run_wrk SCRIPT PATH: one run; prints "req/s cpu-us-per-request". The CPU time the node spent per
 # request is steadier than req/s on a machine that is not quiet. A run with non-2xx answers fails.
 run_wrk() {
   local out before after
   before=$(node_ticks)
-  out=$(wrk -t"$threads" -c"$connections" -d"${duration}s" -s "$1" "http://127.0.0.1:$port$2")
+  out=$("${wrk_pin[@]}" wrk -t"$threads" -c"$connections" -d"${duration}s" -s "$1" "http://127.0.0.1:$port$2")
   after=$(node_ticks)
   if grep -q "Non-2xx" <<<"$out"; then
     echo "http_bench: errors in the run:" >&2; echo "$out" >&2; exit 1
