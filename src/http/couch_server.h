@@ -7,7 +7,8 @@
 // "Several loops"), its own WorkGate and its own copy of the Services. Request work runs on libuv's
 // thread pool, one for the whole process, as api.h describes. `stop()` closes the listener and every
 // loop's connections; in-flight database calls finish (each is one transaction) and `done` is called on
-// the main loop once every loop has stopped and its thread has ended.
+// the main loop once every loop has stopped and its thread has ended. Once started, destroy it only
+// after that `done`.
 #pragma once
 
 #include <atomic>
