@@ -190,6 +190,12 @@ void Api::async(std::string_view method, std::string_view pattern, Access access
               std::make_shared<Route>(Route{access, {}, std::move(fn), BodyKind::Request, {}, cost}));
 }
 
+void Api::staged(std::string_view method, std::string_view pattern, Access access, StagedHandler fn,
+                 Cost cost) {
+  router_.add(method, pattern,
+              std::make_shared<Route>(Route{access, {}, {}, BodyKind::Request, {}, cost, std::move(fn)}));
+}
+
 void Api::streamed(std::string_view method, std::string_view pattern, Access access, BodyFactory body,
                    SyncHandler fn, BodyKind kind, Cost cost) {
   router_.add(method, pattern,
@@ -213,13 +219,15 @@ bool mayHashPassword(const Request& req, Auth& auth) {
 
 void Api::offLoop(const std::shared_ptr<Call>& call, const Route& route, std::function<void()> work,
                   std::function<void()> done) {
-  if (route.cost == Cost::Quick && !mayHashPassword(call->req, *svc_.auth)) {
-    runOffLoop(svc_.loop, std::move(work), std::move(done));
+  // The call's own Services: those of the loop its connection is on.
+  Services& svc = *call->svc;
+  if (route.cost == Cost::Quick && !mayHashPassword(call->req, *svc.auth)) {
+    runOffLoop(svc.loop, std::move(work), std::move(done));
     return;
   }
   // Slow work waits its turn at the gate; a request whose client has gone meanwhile is dropped without
   // doing it. (While its head is being checked there is no Responder yet: nothing to ask.)
-  svc_.slowWork->run([call] { return !call->res || !call->closed(); }, std::move(work), std::move(done));
+  svc.slowWork->run([call] { return !call->res || !call->closed(); }, std::move(work), std::move(done));
 }
 
 std::optional<Response> Api::prepare(Call& call, const Route& route) {
@@ -263,6 +271,25 @@ bool isMultipartRelated(const Request& req) {
   return t.size() >= kRelated.size() && equalsIgnoreCase(t.substr(0, kRelated.size()), kRelated);
 }
 
+// A request whose whole body is small and declared up front: no body, or a Content-Length of at most
+// what a connection reads ahead while a head is being decided (kBusyInputLimit in connection.cc), sent
+// as is (no chunks, no encoding to inflate) and without Expect: 100-continue, whose client waits to be
+// accepted before it sends a byte.
+bool smallBody(const Request& head) {
+  constexpr size_t kSmallBody = 64 * 1024;
+  if (head.header("Transfer-Encoding") || head.header("Content-Encoding") || head.header("Expect"))
+    return false;
+  const std::string* length = head.header("Content-Length");
+  if (!length) return true;
+  if (length->empty() || length->size() > 9) return false;
+  size_t n = 0;
+  for (char c : *length) {
+    if (c < '0' || c > '9') return false;
+    n = n * 10 + static_cast<size_t>(c - '0');
+  }
+  return n <= kSmallBody;
+}
+
 }  // namespace
 
 std::optional<Response> Api::match(Call& call, std::shared_ptr<Route>& route) {
@@ -296,9 +323,17 @@ HeadDecision Api::bodyPlan(Call& call, const Route& route) const {
 }
 
 void Api::head(const Request& head, std::function<void(HeadDecision)> decide) {
+  this->head(svc_, head, std::move(decide));
+}
+
+void Api::handle(Request&& request, std::shared_ptr<Responder> responder) {
+  handle(svc_, std::move(request), std::move(responder));
+}
+
+void Api::head(Services& loop, const Request& head, std::function<void(HeadDecision)> decide) {
   auto call = std::make_shared<Call>();
   call->req = head;
-  call->svc = &svc_;
+  call->svc = &loop;
   call->startedUs = nowMicros();
   addCors(*call);
   // Refused with the response as the Server sends it, so CORS headers and the log line are added here.
@@ -319,6 +354,15 @@ void Api::head(const Request& head, std::function<void(HeadDecision)> decide) {
     decide(refuse(std::move(*missing)));
     return;
   }
+  if (smallBody(head) && !route->streamBody) {
+    // Accepted now and prepared with its handler in one trip off the loop once the body is in: a body
+    // this small is read into the connection's input while any head is decided anyway, so checking the
+    // caller first would save no reading, and costs a second trip through the thread pool.
+    HeadDecision plan = bodyPlan(*call, *route);
+    plan.context = std::make_shared<Prepared>(Prepared{call, route, false});
+    decide(std::move(plan));
+    return;
+  }
   auto refused = std::make_shared<std::optional<Response>>();
   offLoop(
       call, *route,
@@ -335,7 +379,7 @@ void Api::head(const Request& head, std::function<void(HeadDecision)> decide) {
           return;
         }
         HeadDecision plan = bodyPlan(*call, *route);
-        plan.context = std::make_shared<Prepared>(Prepared{call, route});
+        plan.context = std::make_shared<Prepared>(Prepared{call, route, true});
         decide(std::move(plan));
       });
 }
@@ -350,6 +394,27 @@ void Api::run(std::shared_ptr<Call> call, std::shared_ptr<Route> route) {
 }
 
 void Api::runHandler(std::shared_ptr<Call> call, std::shared_ptr<Route> route) {
+  if (route->staged) {
+    auto then = std::make_shared<AsyncHandler>();
+    auto failed = std::make_shared<std::optional<Response>>();
+    offLoop(
+        call, *route,
+        [call, route, then, failed] {
+          try {
+            *then = route->staged(*call);
+          } catch (const std::exception& e) {
+            *failed = errorResponse(500, "internal_server_error", e.what());
+          }
+        },
+        [call, then, failed] {
+          if (*failed) {
+            call->send(std::move(**failed));
+          } else if (*then) {
+            (*then)(call);
+          }
+        });
+    return;
+  }
   if (!route->sync) {
     route->async(std::move(call));
     return;
@@ -369,19 +434,23 @@ void Api::runHandler(std::shared_ptr<Call> call, std::shared_ptr<Route> route) {
       });
 }
 
-void Api::handle(Request&& request, std::shared_ptr<Responder> responder) {
+void Api::handle(Services& loop, Request&& request, std::shared_ptr<Responder> responder) {
   if (request.context) {
-    // Prepared when its head arrived; only the body is new.
+    // Accepted when its head arrived; only the body is new.
     auto prepared = std::static_pointer_cast<Prepared>(request.context);
     prepared->call->req.body = std::move(request.body);
     prepared->call->res = std::move(responder);
-    run(prepared->call, prepared->route);
+    if (prepared->checked) {
+      run(prepared->call, prepared->route);
+    } else {
+      prepareAndRun(prepared->call, prepared->route);
+    }
     return;
   }
   auto call = std::make_shared<Call>();
   call->req = std::move(request);
   call->res = std::move(responder);
-  call->svc = &svc_;
+  call->svc = &loop;
   call->startedUs = nowMicros();
   addCors(*call);
 
@@ -394,23 +463,40 @@ void Api::handle(Request&& request, std::shared_ptr<Responder> responder) {
     call->send(std::move(*missing));
     return;
   }
+  prepareAndRun(std::move(call), std::move(route));
+}
+
+void Api::prepareAndRun(std::shared_ptr<Call> call, std::shared_ptr<Route> route) {
+  // A sync or staged route without a streamed body runs its handler's work in the same trip off the loop
+  // as the checks: one hand-over to the pool and back per request instead of two.
+  const bool together = (route->sync || route->staged) && !call->body;
   auto response = std::make_shared<std::optional<Response>>();
+  auto then = std::make_shared<AsyncHandler>();
   offLoop(
       call, *route,
-      [this, call, route, response] {
+      [this, call, route, response, then, together] {
         try {
           *response = prepare(*call, *route);
+          if (*response || !together) return;
+          if (route->sync) {
+            *response = route->sync(*call);
+          } else {
+            *then = route->staged(*call);
+          }
         } catch (const std::exception& e) {
           *response = errorResponse(500, "internal_server_error", e.what());
         }
       },
-      [this, call, route, response] {
+      [this, call, route, response, then, together] {
         if (call->closed()) return;  // the client left: its work was skipped or its answer has nowhere to go
         if (*response) {
           call->send(std::move(**response));
-          return;
+        } else if (*then) {
+          (*then)(call);
+        } else if (!together) {
+          run(call, route);
         }
-        run(call, route);
+        // Otherwise a handler ran and its client left before its work was done: nothing to send.
       });
 }
 

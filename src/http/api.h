@@ -10,7 +10,10 @@
 // with a `{db}` capture, opened the database (404 when it does not exist) and checked its _security.
 // With the Server's head hook wired to `head()`, all of that happens when the request's head has
 // arrived and before any of its body is read: a refused request never makes the node read, hold or
-// store its body, and each route's body limit (BodyKind) is enforced as the body arrives.
+// store its body, and each route's body limit (BodyKind) is enforced as the body arrives. The exception
+// is a small body (at most 64 KiB, declared by Content-Length, no Expect): the connection reads that
+// much ahead while a head is decided anyway, so such a request is checked together with its handler,
+// in one trip through the thread pool instead of two.
 // Handlers never parse HTTP framing and never write SQL; errors are Status values turned into CouchDB's
 // `{"error","reason"}` by `errorResponse` — the one table that maps a Status to an HTTP status.
 #pragma once
@@ -43,7 +46,9 @@ struct UserCtx {
   bool isAdmin() const;
 };
 
-// What handlers share; owned by the CouchServer, alive as long as the server.
+// What handlers share; owned by the CouchServer, alive as long as the server. With several loops each
+// has its own copy, whose `server`, `loop` and `slowWork` are that loop's (a Call's `svc` is the one of
+// the loop its connection is on); everything else points to the same, thread-safe, objects.
 struct Services {
   DataDir* data = nullptr;
   const ServerConfig* config = nullptr;
@@ -118,6 +123,9 @@ struct Call {
 
 using SyncHandler = std::function<Response(Call&)>;
 using AsyncHandler = std::function<void(std::shared_ptr<Call>)>;
+// A staged handler: its work runs on the thread pool (as a sync handler's does) and returns what to do
+// with the result on the loop thread, where the answer may stream (a document with its attachments).
+using StagedHandler = std::function<AsyncHandler(Call&)>;
 // Makes the body of a streamed route once the request's head has been accepted (loop thread); null to
 // have this request's body held whole instead.
 using BodyFactory = std::function<std::shared_ptr<StreamedBody>(const Call&)>;
@@ -129,6 +137,10 @@ class Api {
             Cost cost = Cost::Slow, BodyKind body = BodyKind::Request);
   void async(std::string_view method, std::string_view pattern, Access access, AsyncHandler fn,
              Cost cost = Cost::Slow);
+  // A route whose pool work runs in the same trip as the caller's checks, and whose answer is then
+  // given on the loop thread by what the work returned (never null).
+  void staged(std::string_view method, std::string_view pattern, Access access, StagedHandler fn,
+              Cost cost = Cost::Slow);
   // A sync route whose body is not held but handed, as it arrives, to what `body` makes; `fn` runs once
   // all of it has arrived and the body has finished. When the factory makes nothing (or the head hook
   // is not wired), the body is held in `req.body` as on any route, with the limit `kind` gives.
@@ -138,6 +150,11 @@ class Api {
   // request whose head was prepared by `head` is not prepared again by `handle`.
   void head(const Request& head, std::function<void(HeadDecision)> decide);
   void handle(Request&& request, std::shared_ptr<Responder> responder);
+  // The same for a Server on another loop: `loop` are that loop's Services (its loop, Server and
+  // WorkGate; the rest as the Api's own), which its calls then use. The routes are shared, so all of
+  // them must be registered before any loop serves a request.
+  void head(Services& loop, const Request& head, std::function<void(HeadDecision)> decide);
+  void handle(Services& loop, Request&& request, std::shared_ptr<Responder> responder);
   Services& services() { return svc_; }
 
  private:
@@ -148,11 +165,15 @@ class Api {
     BodyKind body = BodyKind::Request;
     BodyFactory streamBody;
     Cost cost = Cost::Slow;
+    StagedHandler staged;
   };
   // What head() hands the Server to give back to handle().
   struct Prepared {
     std::shared_ptr<Call> call;
     std::shared_ptr<Route> route;
+    // True when the caller was checked (prepare) before the body was read; false for a small body,
+    // whose checks run with the handler once it has arrived (prepareAndRun).
+    bool checked = true;
   };
   // Runs `work` off the loop as runOffLoop does: quick routes at once, slow ones (and any request that may
   // hash a password) through the WorkGate.
@@ -162,6 +183,8 @@ class Api {
   std::optional<Response> prepare(Call& call, const Route& route);
   // The answer when no route matches (404 or 405), or nullopt with `call.params` filled and the route.
   std::optional<Response> match(Call& call, std::shared_ptr<Route>& route);
+  // Checks the caller (prepare) off the loop, then runs the route: a sync handler in the same trip.
+  void prepareAndRun(std::shared_ptr<Call> call, std::shared_ptr<Route> route);
   // Runs the route's handler on a prepared call (once its streamed body, if any, has finished).
   void run(std::shared_ptr<Call> call, std::shared_ptr<Route> route);
   void runHandler(std::shared_ptr<Call> call, std::shared_ptr<Route> route);

@@ -1,7 +1,11 @@
 #include "http/config.h"
 
+#include <sched.h>
+
+#include <algorithm>
 #include <charconv>
 #include <fstream>
+#include <thread>
 
 namespace settee::http {
 namespace {
@@ -33,6 +37,14 @@ std::vector<std::string> list(const std::string& text) {
 
 }  // namespace
 
+uint32_t defaultLoops() {
+  cpu_set_t cpus;
+  CPU_ZERO(&cpus);
+  if (sched_getaffinity(0, sizeof cpus, &cpus) == 0 && CPU_COUNT(&cpus) > 0)
+    return std::min<uint32_t>(kMaxLoops, static_cast<uint32_t>(CPU_COUNT(&cpus)));
+  return std::clamp<uint32_t>(std::thread::hardware_concurrency(), 1, kMaxLoops);
+}
+
 Status loadConfig(const std::string& path, ServerConfig& config) {
   std::ifstream in(path);
   if (!in) return notFound("config file " + path + " cannot be read");
@@ -59,6 +71,7 @@ Status loadConfig(const std::string& path, ServerConfig& config) {
     else if (section == "settee" && key == "revs_limit") ok = number(value, config.revsLimit) && config.revsLimit > 0;
     else if (section == "settee" && key == "log_level") config.logLevel = value;
     else if (section == "settee" && key == "max_buffered_body_bytes") ok = number(value, config.maxBufferedBodies);
+    else if (section == "settee" && key == "loops") ok = number(value, config.loops) && config.loops <= kMaxLoops;
     else if (section == "fabric" && key == "request_timeout") {
       uint64_t ms = 0;
       ok = number(value, ms) && ms > 0;

@@ -3,6 +3,7 @@
 // Sections and keys understood (anything else is ignored, as CouchDB ignores unknown keys):
 //   [chttpd]   port, bind_address, max_http_request_size
 //   [settee]   max_buffered_body_bytes (request bodies held whole at once, all connections; 503 past it)
+//   [settee]   loops (event loops serving HTTP, each on a thread of its own; 0, the default: one per core)
 //   [couchdb]  database_dir, max_document_size, uuid
 //   [settee]   revs_limit (default for new databases), log_level (debug|info|warn|error|none)
 //   [fabric]   request_timeout (milliseconds one request's long work may take)
@@ -30,6 +31,9 @@ struct CorsConfig {
   std::string methods = "GET, PUT, POST, HEAD, DELETE";
 };
 
+// The most loops `[settee] loops` accepts: a loop is a thread and its handles, not worth more than cores.
+inline constexpr uint32_t kMaxLoops = 256;
+
 struct ServerConfig {
   std::string bind = "127.0.0.1";
   int port = 5984;
@@ -37,6 +41,10 @@ struct ServerConfig {
   size_t maxDocumentSize = 8 * 1024 * 1024;         // CouchDB's max_document_size
   size_t maxRequestSize = 64 * 1024 * 1024;         // bytes of one request body
   size_t maxBufferedBodies = 64 * 1024 * 1024;      // request bodies held whole at once, all connections
+  // Event loops that serve HTTP, each on its own thread, sharing the port ([settee] loops). 0 (the
+  // default) means one per core this process may run on (defaultLoops()): a loop moves bytes and parses
+  // HTTP, and one loop is what one core can serve, so more cores serve more only with more loops.
+  uint32_t loops = 0;
   uint32_t revsLimit = 1000;
   // The time one request's long work may take ([fabric] request_timeout, CouchDB's default): a normal or
   // longpoll _changes scan past it ends with the last_seq it reached.
@@ -46,6 +54,10 @@ struct ServerConfig {
   std::map<std::string, std::string> admins;        // name -> password or its pbkdf2 hash
   CorsConfig cors;
 };
+
+// The loops `loops = 0` stands for: one per core this process may run on (its CPU affinity, so a node
+// started under `taskset -c 0` runs one loop), at least one.
+uint32_t defaultLoops();
 
 // Reads `path` over `config`. Errors: not_found for a missing file, bad_request for a malformed line
 // or a bad value (the reason names the line).

@@ -4,6 +4,8 @@
 // connection_respond.cc.
 #include "http/connection.h"
 
+#include <unistd.h>
+
 #include <algorithm>
 #include <cstdio>
 #include <exception>
@@ -35,6 +37,19 @@ void Connection::start(uv_stream_t* listener) {
     close();
     return;
   }
+  begin();
+}
+
+void Connection::start(uv_os_sock_t socket) {
+  if (uv_tcp_open(&tcp_, socket) != 0) {
+    ::close(socket);  // not the handle's yet, so closing the handle would not close it
+    close();
+    return;
+  }
+  begin();
+}
+
+void Connection::begin() {
   // Requests and answers are small and interactive; Nagle would hold the last segment of each.
   uv_tcp_nodelay(&tcp_, 1);
   // Lets the kernel notice a peer that vanished without a FIN while we wait on a long feed.

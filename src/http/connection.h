@@ -36,6 +36,8 @@ class Connection {
 
   // Accepts the pending connection on `listener` and starts reading; on failure, closes itself.
   void start(uv_stream_t* listener);
+  // Takes `socket`, accepted by another loop's listener, and starts reading; on failure, closes it.
+  void start(uv_os_sock_t socket);
   // Closes the socket now (idempotent). An unfinished Responder is told through its onClose.
   void close();
 
@@ -102,6 +104,7 @@ class Connection {
   void updateReading();
   void armIdleTimer();
   void closeAfterFlush();
+  void begin();  // a socket is ours: options, the peer's address, reading
   void beginLinger();
   void drained();
   std::string head(const Responder& responder, int status, const Headers& headers,

@@ -167,15 +167,13 @@ int Connection::takeBody(const char* at, size_t length) {
 }
 
 bool Connection::chargeBody(size_t n) {
-  const size_t budget = server_->options_.maxBufferedBodyBytes;
-  if (budget > 0 && server_->bufferedBodyBytes_ + n > budget) return false;
-  server_->bufferedBodyBytes_ += n;
+  if (!server_->chargeBodies(n)) return false;
   charged_ += n;
   return true;
 }
 
 void Connection::releaseBody() {
-  server_->bufferedBodyBytes_ -= charged_;
+  server_->releaseBodies(charged_);
   charged_ = 0;
 }
 

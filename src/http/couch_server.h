@@ -1,12 +1,20 @@
 // http/couch_server.h — a CouchDB-compatible node: the HTTP server, the router with every endpoint
 // family, authentication, over the databases of one data directory.
 //
-// Owns everything it creates; runs on the caller's libuv loop (loop thread only, except that request
-// work runs on libuv's thread pool as api.h describes). `stop()` closes the listener and connections;
-// in-flight database calls finish (each is one transaction) before the loop can end.
+// Owns everything it creates. Its public calls are for the caller's libuv loop thread ("the main
+// loop"). It serves HTTP on `ServerConfig::loops` loops: the main loop, whose Server listens, and as
+// many more as it needs, each with a thread of its own, a Server joined to the main one (server.h,
+// "Several loops"), its own WorkGate and its own copy of the Services. Request work runs on libuv's
+// thread pool, one for the whole process, as api.h describes. `stop()` closes the listener and every
+// loop's connections; in-flight database calls finish (each is one transaction) and `done` is called on
+// the main loop once every loop has stopped and its thread has ended. Once started, destroy it only
+// after that `done`.
 #pragma once
 
+#include <atomic>
 #include <memory>
+#include <thread>
+#include <vector>
 
 #include "http/api.h"
 #include "http/auth.h"
@@ -24,10 +32,18 @@ class CouchServer {
   Status start();
   int port() const { return server_->port(); }
   void stop(std::function<void()> done);
-  Api& api() { return *api_; }  // for modules that add routes (the replicator)
+  Api& api() { return *api_; }  // for modules that add routes (the replicator), before the loop runs
   DataDir& data() { return *data_; }
+  // The loops serving HTTP, the main one included.
+  size_t loops() const { return 1 + extra_.size(); }
 
  private:
+  struct Loop;  // a loop of its own: its thread, Server, WorkGate and Services
+  static void onLoopStopped(uv_async_t* async);
+  void loopStopped();
+  void maybeStopped();
+
+  uv_loop_t* loop_;
   ServerConfig config_;
   std::unique_ptr<DataDir> data_;
   std::unique_ptr<Auth> auth_;
@@ -35,6 +51,16 @@ class CouchServer {
   Services services_;
   std::unique_ptr<Api> api_;
   std::unique_ptr<Server> server_;
+  std::vector<std::unique_ptr<Loop>> extra_;  // loops beyond the main one
+  bool threadsStarted_ = false;
+
+  // Stopping: `done` waits for the main Server to close and for every other loop's thread to end.
+  std::function<void()> stopDone_;
+  bool stopping_ = false;
+  bool mainClosed_ = false;
+  bool loopsJoined_ = false;
+  uv_async_t loopStopped_;             // woken by each extra loop's thread as it ends
+  std::atomic<size_t> loopsEnded_{0};  // extra loops whose thread has left uv_run
 };
 
 }  // namespace settee::http

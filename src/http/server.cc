@@ -1,5 +1,8 @@
 #include "http/server.h"
 
+#include <fcntl.h>
+#include <unistd.h>
+
 #include <cassert>
 #include <cstdio>
 
@@ -105,9 +108,70 @@ int Server::port() const {
 void Server::onConnection(uv_stream_t* listener, int status) {
   auto* self = static_cast<Server*>(listener->data);
   if (status < 0 || self->closing_) return;  // e.g. EMFILE: nothing was accepted, keep listening
+  // In turn, which spreads long-lived connections evenly, where the kernel's hash of SO_REUSEPORT
+  // sockets may give one loop twice another's share; and a second node started on the same port
+  // fails with "address in use" instead of silently taking half of the connections.
+  const size_t turn = self->joined_.empty() ? 0 : self->nextTurn_++ % (self->joined_.size() + 1);
+  if (turn > 0) {
+    self->handOff(listener, *self->joined_[turn - 1]);
+    return;
+  }
   auto* connection = new detail::Connection(self);
   self->connections_.insert(connection);
   connection->start(listener);
+}
+
+void Server::handOff(uv_stream_t* listener, Server& target) {
+  // libuv accepts only into a handle of the listener's own loop: accept there, give the target a
+  // duplicate of the socket, and close ours (which closes only our descriptor, not the connection).
+  auto* tcp = new uv_tcp_t;
+  if (uv_tcp_init(loop_, tcp) != 0) {
+    delete tcp;
+    auto* connection = new detail::Connection(this);  // serve it here rather than leave it pending
+    connections_.insert(connection);
+    connection->start(listener);
+    return;
+  }
+  uv_os_fd_t fd = -1;
+  if (uv_accept(listener, reinterpret_cast<uv_stream_t*>(tcp)) == 0 &&
+      uv_fileno(reinterpret_cast<uv_handle_t*>(tcp), &fd) == 0) {
+    const int copy = ::fcntl(fd, F_DUPFD_CLOEXEC, 0);
+    if (copy >= 0 && !target.adopt(copy)) ::close(copy);
+  }
+  uv_close(reinterpret_cast<uv_handle_t*>(tcp),
+           [](uv_handle_t* handle) { delete reinterpret_cast<uv_tcp_t*>(handle); });
+}
+
+bool Server::adopt(uv_os_sock_t socket) {
+  std::lock_guard<std::mutex> lock(postMutex_);
+  if (postClosed_) return false;
+  posted_.push_back([this, socket] { openConnection(socket); });
+  uv_async_send(&async_);
+  return true;
+}
+
+void Server::openConnection(uv_os_sock_t socket) {
+  if (closing_) {  // posted before close(), run by it
+    ::close(socket);
+    return;
+  }
+  auto* connection = new detail::Connection(this);
+  connections_.insert(connection);
+  connection->start(socket);
+}
+
+void Server::join(Server& primary) {
+  bufferedBodies_ = primary.bufferedBodies_;
+  primary.joined_.push_back(this);
+}
+
+bool Server::chargeBodies(size_t n) {
+  const size_t budget = options_.maxBufferedBodyBytes;
+  size_t held = bufferedBodies_->load(std::memory_order_relaxed);
+  do {
+    if (budget > 0 && held + n > budget) return false;
+  } while (!bufferedBodies_->compare_exchange_weak(held, held + n, std::memory_order_relaxed));
+  return true;
 }
 
 void Server::close(std::function<void()> done) {

@@ -22,6 +22,14 @@
 // optionally, a BodySink that takes the body as it arrives instead of Request::body. So credentials and
 // the right to write are checked before a client may make the server read, buffer or store a byte.
 //
+// Several loops. A Server runs on one loop; to serve a port from several, make one Server per loop
+// (each loop on a thread of its own) and `join` each to the first, the primary, before any loop runs.
+// The primary's listener accepts every connection and hands them out in turn to itself and the joined
+// servers; from then on a connection belongs to its server's loop, and the rule above holds per
+// loop: a Server and its connections and Responders are touched only on its own loop thread. Anything a
+// handler shares across loops (caches, the databases) must be thread-safe, as it already must be for the
+// thread pool. The body budget (Options::maxBufferedBodyBytes) is one for all of them.
+//
 // Lifetime. `close()` stops accepting, closes every connection (calling each in-flight Responder's
 // onClose) and calls `done` once all of the server's handles are closed; only then may the Server be
 // destroyed, and only then will `uv_run` see no handles of ours. libuv's rule holds for ours too: when a
@@ -30,6 +38,7 @@
 
 #include <uv.h>
 
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <ctime>
@@ -203,6 +212,12 @@ class Server {
   // the server is closed. Functions still queued by `post` run before `done`. Loop thread only.
   void close(std::function<void()> done);
 
+  // Serves connections that `primary` accepts (see "Several loops" above). `this` runs on another loop
+  // than the primary and never listens itself; their options should be the same. Call before either
+  // loop runs. Close the primary first: a joined server closed while the primary still accepts has the
+  // connections handed to it closed at once.
+  void join(Server& primary);
+
   // Runs `fn` on the loop thread, soon. Any thread. After `close()`, `fn` is dropped without being run
   // (destroyed on the calling thread). Functions run in the order they were posted.
   void post(std::function<void()> fn);
@@ -216,6 +231,15 @@ class Server {
   friend class detail::Connection;
 
   static void onConnection(uv_stream_t* listener, int status);
+  // Accepts the pending connection of `listener` and gives its socket to `target`'s loop.
+  void handOff(uv_stream_t* listener, Server& target);
+  // Queues `socket` for a connection on this loop; any thread. False (the socket is still the caller's)
+  // once closed.
+  bool adopt(uv_os_sock_t socket);
+  void openConnection(uv_os_sock_t socket);
+  // The shared body budget (Options::maxBufferedBodyBytes); any of the joined servers' loops.
+  bool chargeBodies(size_t n);
+  void releaseBodies(size_t n) { bufferedBodies_->fetch_sub(n, std::memory_order_relaxed); }
   static void onAsync(uv_async_t* async);
   static void onHandleClosed(uv_handle_t* handle);
   void runPosted();
@@ -242,7 +266,11 @@ class Server {
   std::vector<std::function<void()>> posted_;
   bool postClosed_ = false;
 
-  size_t bufferedBodyBytes_ = 0;  // held by all connections; see Options::maxBufferedBodyBytes
+  // Bytes held by all connections of this server and those joined to the same primary; see
+  // Options::maxBufferedBodyBytes.
+  std::shared_ptr<std::atomic<size_t>> bufferedBodies_ = std::make_shared<std::atomic<size_t>>(0);
+  std::vector<Server*> joined_;  // on the primary: the servers it hands connections to
+  size_t nextTurn_ = 0;          // on the primary: whose turn the next connection is
 
   std::time_t dateSecond_ = 0;
   std::string date_;

@@ -58,14 +58,15 @@ void WorkGate::startNext() {
   }
 }
 
-size_t WorkGate::defaultLimit() {
+size_t WorkGate::defaultLimit(size_t loops) {
   size_t pool = 4;
   if (const char* env = std::getenv("UV_THREADPOOL_SIZE")) {
     long n = std::strtol(env, nullptr, 10);
     if (n > 0) pool = static_cast<size_t>(n);
   }
   size_t reserve = std::max<size_t>(2, pool / 4);
-  return pool > reserve ? pool - reserve : 1;
+  const size_t cap = pool > reserve ? pool - reserve : 1;
+  return std::max<size_t>(1, cap / std::max<size_t>(1, loops));
 }
 
 }  // namespace settee::http

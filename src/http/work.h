@@ -6,7 +6,7 @@
 // throw (an exception escaping it ends the process, like any on a thread that does not catch it) and
 // must not touch the loop or any handle; `done` may. The loop must keep running until `done` has run:
 // a pending request keeps uv_run from returning, and uv_loop_close fails with UV_EBUSY until then.
-// Call only on the loop thread.
+// Call only on the loop thread. libuv's pool is one for the process, shared by every loop.
 #pragma once
 
 #include <uv.h>
@@ -37,8 +37,11 @@ class WorkGate {
   void run(std::function<bool()> wanted, std::function<void()> work, std::function<void()> done);
 
   // The cap the server uses: the pool's size (UV_THREADPOOL_SIZE, libuv's default 4) less a quarter of it,
-  // and never less than two threads, kept for quick work.
-  static size_t defaultLimit();
+  // and never less than two threads, kept for quick work. With several loops, each has a gate of its own
+  // (a gate is one loop's) and this is one loop's share: the whole cap divided among `loops`, at least
+  // one. The shares add up to no more than the cap as long as the pool has a thread of it per loop,
+  // which is why `settee serve` sizes the pool by its loops.
+  static size_t defaultLimit(size_t loops = 1);
 
   size_t running() const { return running_; }
   size_t waiting() const { return waiting_.size(); }

@@ -1,11 +1,12 @@
 // settee — the command line.
-//   settee serve [--port N] [--bind ADDR] [--data DIR] [--config FILE] [--log-level LEVEL]
+//   settee serve [--port N] [--bind ADDR] [--data DIR] [--config FILE] [--log-level LEVEL] [--loops N]
 //   settee version
 #include <uv.h>
 #ifdef __GLIBC__
 #include <malloc.h>
 #endif
 
+#include <algorithm>
 #include <csignal>
 #include <cstdio>
 #include <cstring>
@@ -24,6 +25,7 @@ int usage(FILE* out) {
   std::fprintf(out,
                "usage: settee <command> [options]\n"
                "  serve [--port 5984] [--bind 127.0.0.1] [--data ./data] [--config FILE] [--log-level info]\n"
+               "        [--loops N]  (event loops serving HTTP; default: one per core)\n"
                "      run a CouchDB-compatible node\n"
                "  replicate SOURCE TARGET [--continuous] [--sync] [--doc-ids ...] [--selector JSON] ...\n"
                "      replicate between two endpoints (settee replicate --help)\n"
@@ -65,6 +67,14 @@ int serve(const std::vector<std::string>& args) {
       config.bind = v;
     } else if (a == "--data") {
       config.dataDir = v;
+    } else if (a == "--loops") {
+      char* end = nullptr;
+      long loops = std::strtol(v.c_str(), &end, 10);
+      if (*end || loops < 0 || loops > settee::http::kMaxLoops) {
+        std::fprintf(stderr, "settee: bad number of loops %s\n", v.c_str());
+        return 2;
+      }
+      config.loops = static_cast<uint32_t>(loops);
     } else if (a == "--log-level") {
       config.logLevel = v;
     } else if (a != "--config") {
@@ -82,8 +92,11 @@ int serve(const std::vector<std::string>& args) {
   if (config.bind == "localhost") config.bind = "127.0.0.1";
 
   // Request work runs on libuv's thread pool; a one-shot POST /_replicate holds one thread while it
-  // runs, so the pool is larger than libuv's default of 4 (unless the environment says otherwise).
-  setenv("UV_THREADPOOL_SIZE", "16", 0);
+  // runs, so the pool is larger than libuv's default of 4 (unless the environment says otherwise), and
+  // has at least two threads per loop, so each loop's share of slow work (WorkGate::defaultLimit) still
+  // leaves threads for quick work.
+  if (config.loops == 0) config.loops = settee::http::defaultLoops();
+  setenv("UV_THREADPOOL_SIZE", std::to_string(std::max<uint32_t>(16, 2 * config.loops)).c_str(), 0);
   uv_loop_t loop;
   uv_loop_init(&loop);
   auto server = std::make_unique<settee::http::CouchServer>(&loop, config);
@@ -95,8 +108,8 @@ int serve(const std::vector<std::string>& args) {
   auto replicator = std::make_unique<settee::repl::ReplicatorService>(server->api());
   replicator->start();
   if (config.logLevel != "none")
-    std::fprintf(stderr, "settee: listening on http://%s:%d (data in %s)\n", config.bind.c_str(), server->port(),
-                 config.dataDir.c_str());
+    std::fprintf(stderr, "settee: listening on http://%s:%d (data in %s, %zu loops)\n", config.bind.c_str(),
+                 server->port(), config.dataDir.c_str(), server->loops());
 
   // SIGINT/SIGTERM: stop accepting, close connections, let in-flight work (each one transaction) finish.
   struct Stopper {

@@ -340,8 +340,6 @@ Answer readDoc(Call& call) {
   return readOne(call, id, params->read);
 }
 
-void getDoc(std::shared_ptr<Call> call) { detail::answerOffLoop(std::move(call), readDoc); }
-
 // ---- Writes ----
 
 Response putLocalDoc(Call& call, const std::string& id) {
@@ -475,7 +473,7 @@ Response copyDoc(Call& call) {
 void registerDocumentRoutes(Api& api) {
   for (const char* pattern : {"/{db}/{docid}", "/{db}/_design/{ddoc}", "/{db}/_local/{localid}"}) {
     // One document each: bounded by max_document_size, so quick.
-    api.async("GET", pattern, Access::Reader, getDoc, Cost::Quick);
+    api.staged("GET", pattern, Access::Reader, detail::stagedAnswer(readDoc), Cost::Quick);
     api.streamed("PUT", pattern, Access::Reader, relatedBody, putDoc, BodyKind::Document, Cost::Quick);
     api.sync("DELETE", pattern, Access::Reader, deleteDoc, Cost::Quick);
     api.sync("COPY", pattern, Access::Reader, copyDoc, Cost::Quick);

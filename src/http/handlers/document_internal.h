@@ -112,6 +112,8 @@ inline Answer whole(Response r) { return Answer{std::move(r), {}}; }
 
 // Runs `read` off the loop (an exception becomes a 500) and sends what it answered. Loop thread only.
 void answerOffLoop(std::shared_ptr<Call> call, std::function<Answer(Call&)> read);
+// The same as a staged handler (Api::staged): `read` runs in the request's one trip through the pool.
+StagedHandler stagedAnswer(Answer (*read)(Call&));
 
 // Appends a `multipart/related` body to `out`: the JSON document (whose `_attachments` hold a
 // `"follows":true` entry for each of `atts`, in this order), then each attachment's bytes with its

@@ -272,6 +272,26 @@ Result<bool> gzipDecodes(db::Store& store, std::string_view digest, uint64_t len
   return true;
 }
 
+namespace {
+
+void sendAnswer(const std::shared_ptr<Call>& call, Answer& answer) {
+  if (answer.pieces.empty()) {
+    call->send(std::move(answer.head));
+    return;
+  }
+  Response& head = answer.head;
+  streamAnswer(call, head.status, std::move(head.headers), std::move(answer.pieces));
+}
+
+}  // namespace
+
+StagedHandler stagedAnswer(Answer (*read)(Call&)) {
+  return [read](Call& call) -> AsyncHandler {
+    auto answer = std::make_shared<Answer>(read(call));
+    return [answer](std::shared_ptr<Call> call) { sendAnswer(call, *answer); };
+  };
+}
+
 void answerOffLoop(std::shared_ptr<Call> call, std::function<Answer(Call&)> read) {
   auto answer = std::make_shared<Answer>();
   runOffLoop(
@@ -283,14 +303,7 @@ void answerOffLoop(std::shared_ptr<Call> call, std::function<Answer(Call&)> read
           *answer = whole(errorResponse(500, "internal_server_error", e.what()));
         }
       },
-      [call, answer] {
-        if (answer->pieces.empty()) {
-          call->send(std::move(answer->head));
-          return;
-        }
-        Response& head = answer->head;
-        streamAnswer(call, head.status, std::move(head.headers), std::move(answer->pieces));
-      });
+      [call, answer] { sendAnswer(call, *answer); });
 }
 
 }  // namespace settee::http::detail
