@@ -64,8 +64,10 @@ struct Services {
   // never depends on them. Called on the thread pool.
   std::function<std::string()> activeTasks;
   // What `GET /` lists in `features`: only what this node does, since clients take the list at its
-  // word. Modules add theirs as they register their routes (the replicator adds "scheduler").
-  std::vector<std::string> features;
+  // word. Modules add theirs as they register their routes (the replicator adds "scheduler"), before
+  // the node listens. Shared, not copied: every loop's Services answers the same list, whenever its copy
+  // was made.
+  std::shared_ptr<std::vector<std::string>> features = std::make_shared<std::vector<std::string>>();
 };
 
 // Who may call a route.

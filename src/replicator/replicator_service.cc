@@ -54,7 +54,7 @@ void writeBack(Database& db, const std::string& id, const std::string& state, co
 ReplicatorService::ReplicatorService(http::Api& api) : svc_(api.services()) {
   registerRoutes(api);
   svc_.activeTasks = [this] { return activeTasks(); };
-  svc_.features.push_back("scheduler");  // its /_scheduler routes, registered above
+  svc_.features->push_back("scheduler");  // its /_scheduler routes, registered above
 }
 
 ReplicatorService::~ReplicatorService() {

@@ -23,7 +23,7 @@ Response welcome(Call& call) {
     writeString(w, call.svc->uuid);
     writeKey(w, "features");
     w.StartArray();
-    for (const std::string& f : call.svc->features) writeString(w, f);
+    for (const std::string& f : *call.svc->features) writeString(w, f);
     w.EndArray();
     writeKey(w, "vendor");
     w.StartObject();
