@@ -55,7 +55,12 @@ Status Connection::open(const std::string& path, bool create, bool syncFull, con
   if (Status st = exec("PRAGMA journal_mode=WAL"); !st) return st;
   if (Status st = exec(syncFull ? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=NORMAL"); !st) return st;
   // Bounded memory: a 8 MiB page cache whatever the database size.
-  return exec("PRAGMA cache_size=-8192; PRAGMA temp_store=MEMORY; PRAGMA foreign_keys=OFF");
+  if (Status st = exec("PRAGMA cache_size=-8192; PRAGMA temp_store=MEMORY; PRAGMA foreign_keys=OFF"); !st)
+    return st;
+  // Checkpoints less often, the WAL bounded all the same (see kWalCheckpointPages).
+  sqlite3_wal_autocheckpoint(db_, kWalCheckpointPages);
+  const std::string limit = "PRAGMA journal_size_limit=" + std::to_string(kWalKeptBytes);
+  return exec(limit.c_str());
 }
 
 Status Connection::exec(const char* sql) {
