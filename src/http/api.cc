@@ -182,24 +182,24 @@ std::string docResultJson(const DocResult& r) {
 
 void Api::sync(std::string_view method, std::string_view pattern, Access access, SyncHandler fn, Cost cost,
                BodyKind body) {
-  router_.add(method, pattern, std::make_shared<Route>(Route{access, std::move(fn), {}, body, {}, cost}));
+  router_.add(method, pattern, std::make_shared<Route>(Route{.access = access, .sync = std::move(fn), .body = body, .cost = cost}));
 }
 
 void Api::async(std::string_view method, std::string_view pattern, Access access, AsyncHandler fn, Cost cost) {
   router_.add(method, pattern,
-              std::make_shared<Route>(Route{access, {}, std::move(fn), BodyKind::Request, {}, cost}));
+              std::make_shared<Route>(Route{.access = access, .async = std::move(fn), .cost = cost}));
 }
 
 void Api::staged(std::string_view method, std::string_view pattern, Access access, StagedHandler fn,
                  Cost cost) {
   router_.add(method, pattern,
-              std::make_shared<Route>(Route{access, {}, {}, BodyKind::Request, {}, cost, std::move(fn)}));
+              std::make_shared<Route>(Route{.access = access, .cost = cost, .staged = std::move(fn)}));
 }
 
 void Api::streamed(std::string_view method, std::string_view pattern, Access access, BodyFactory body,
                    SyncHandler fn, BodyKind kind, Cost cost) {
   router_.add(method, pattern,
-              std::make_shared<Route>(Route{access, std::move(fn), {}, kind, std::move(body), cost}));
+              std::make_shared<Route>(Route{.access = access, .sync = std::move(fn), .body = kind, .streamBody = std::move(body), .cost = cost}));
 }
 
 namespace {

@@ -161,13 +161,13 @@ class Api {
 
  private:
   struct Route {
-    Access access;
-    SyncHandler sync;
-    AsyncHandler async;
+    Access access{};
+    SyncHandler sync{};
+    AsyncHandler async{};
     BodyKind body = BodyKind::Request;
-    BodyFactory streamBody;
+    BodyFactory streamBody{};
     Cost cost = Cost::Slow;
-    StagedHandler staged;
+    StagedHandler staged{};
   };
   // What head() hands the Server to give back to handle().
   struct Prepared {
