@@ -128,13 +128,15 @@ std::string encodeCheckpoint(const std::string& rev, const std::string& sessionI
   return std::string(db::bufferView(buf));
 }
 
-std::string httpDate() {
+std::string utcNow(const char* format) {
   std::time_t now = std::time(nullptr);
   std::tm tm{};
   gmtime_r(&now, &tm);
   char buf[64];
-  std::strftime(buf, sizeof buf, "%a, %d %b %Y %H:%M:%S GMT", &tm);
+  std::strftime(buf, sizeof buf, format, &tm);
   return buf;
 }
+
+std::string httpDate() { return utcNow("%a, %d %b %Y %H:%M:%S GMT"); }
 
 }  // namespace settee::repl

@@ -45,6 +45,8 @@ std::vector<HistoryEntry> checkpointHistory(const std::optional<std::string>& js
 std::string encodeCheckpoint(const std::string& rev, const std::string& sessionId, const std::string& sourceLastSeq,
                              const HistoryEntry& entry, const std::vector<HistoryEntry>& previous);
 
+// Now in UTC, formatted by strftime (at most 63 characters).
+std::string utcNow(const char* format);
 std::string httpDate();  // now, as "Sun, 22 Nov 2026 23:29:00 GMT"
 
 }  // namespace settee::repl

@@ -1,17 +1,10 @@
 #include "replicator/replicator_job.h"
 
-#include <ctime>
+#include "replicator/checkpoint.h"
 
 namespace settee::repl {
 
-std::string isoNow() {
-  std::time_t now = std::time(nullptr);
-  std::tm tm{};
-  gmtime_r(&now, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buf;
-}
+std::string isoNow() { return utcNow("%Y-%m-%dT%H:%M:%SZ"); }
 
 const char* schedulerState(ReplicationState s) {
   switch (s) {
