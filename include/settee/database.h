@@ -27,6 +27,7 @@
 #include <string_view>
 #include <vector>
 
+#include "settee/query.h"
 #include "settee/status.h"
 
 namespace settee {
@@ -247,6 +248,24 @@ class Database {
   Result<std::string> getLocal(std::string_view id);
   Result<DocResult> putLocal(std::string_view id, std::string_view json);
   Result<DocResult> removeLocal(std::string_view id, std::string_view rev);
+
+  // Mango (settee/query.h). Calls `row` with each matching document as JSON, in result order, until it
+  // returns false; `selectorJson` is a selector object. Errors are CouchDB's (bad_request names such as
+  // invalid_operator, no_usable_index), returned before any row.
+  Result<FindSummary> find(std::string_view selectorJson, const FindOptions& options,
+                           const std::function<bool(std::string_view doc)>& row);
+  // Creates a json index: writes (or extends) its design document, which then replicates like any.
+  Result<IndexCreated> createIndex(const IndexDefinition& index);
+  // The special `_all_docs` index first, then every json index in design document and name order.
+  Result<std::vector<IndexInfo>> indexes();
+  // Removes an index from its design document (the design document goes when it holds no other view).
+  Status deleteIndex(std::string_view ddoc, std::string_view name);
+  // Runs the query now and again whenever a committed write may change its result, and calls `onResult`
+  // with the result only when it differs from the last one delivered (the first result is always
+  // delivered). Callbacks run on a thread of the database's own, one at a time, never on the writer's.
+  // The query stays registered while the returned handle lives.
+  Result<std::unique_ptr<LiveQuery>> liveQuery(std::string_view selectorJson, const FindOptions& options,
+                                               std::function<void(const LiveResult&)> onResult);
 
   uint32_t revsLimit();
   Status setRevsLimit(uint32_t limit);

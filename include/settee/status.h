@@ -37,17 +37,23 @@ class [[nodiscard]] Status {
  public:
   Status() = default;
   Status(ErrorCode code, std::string reason) : code_(code), reason_(std::move(reason)) {}
+  // The same with a more precise CouchDB error name than the code's own (Mango's "invalid_operator",
+  // "no_usable_index", ...); `name` must be a string literal (it is kept, not copied). The HTTP status
+  // still follows `code`.
+  Status(ErrorCode code, std::string reason, const char* name)
+      : code_(code), reason_(std::move(reason)), name_(name) {}
 
   static Status ok() { return {}; }
   bool isOk() const { return code_ == ErrorCode::Ok; }
   explicit operator bool() const { return isOk(); }
   ErrorCode code() const { return code_; }
   const std::string& reason() const { return reason_; }
-  const char* error() const { return errorName(code_); }
+  const char* error() const { return name_ ? name_ : errorName(code_); }
 
  private:
   ErrorCode code_ = ErrorCode::Ok;
   std::string reason_;
+  const char* name_ = nullptr;
 };
 
 inline Status notFound(std::string reason = "missing") { return {ErrorCode::NotFound, std::move(reason)}; }

@@ -1,6 +1,7 @@
 // settee::Database: the public facade; every call forwards to the Store.
 #include "settee/database.h"
 
+#include "db/mango_find.h"
 #include "db/store.h"
 
 namespace settee {
@@ -140,6 +141,22 @@ Status Database::setRevsLimit(uint32_t limit) { return store_->setRevsLimit(limi
 Status Database::compact() { return store_->compact(); }
 const std::string& Database::name() const { return store_->name(); }
 Result<std::string> Database::security() { return store_->security(); }
+
+Result<FindSummary> Database::find(std::string_view selectorJson, const FindOptions& options,
+                                   const std::function<bool(std::string_view doc)>& row) {
+  Result<db::FindQuery> query = db::makeFindQuery(selectorJson, options);
+  if (!query) return query.status();
+  return db::runFind(*store_, *query, row);
+}
+Result<IndexCreated> Database::createIndex(const IndexDefinition& index) { return db::createIndex(*store_, index); }
+Result<std::vector<IndexInfo>> Database::indexes() { return db::listIndexes(*store_); }
+Status Database::deleteIndex(std::string_view ddoc, std::string_view name) {
+  return db::deleteIndex(*store_, ddoc, name);
+}
+Result<std::unique_ptr<LiveQuery>> Database::liveQuery(std::string_view, const FindOptions&,
+                                                       std::function<void(const LiveResult&)>) {
+  return Status(ErrorCode::Internal, "live queries are not built yet");
+}
 Status Database::setSecurity(std::string_view json) { return store_->setSecurity(json); }
 
 }  // namespace settee

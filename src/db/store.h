@@ -29,6 +29,7 @@
 #include <vector>
 
 #include "db/document.h"
+#include "db/mango_index.h"
 #include "db/rev_tree.h"
 #include "db/storage/sqlite.h"
 #include "settee/database.h"
@@ -112,6 +113,20 @@ class Store {
   Result<std::string> getLocal(std::string_view id);
   Result<DocResult> putLocal(std::string_view id, std::string_view json);
   Result<DocResult> removeLocal(std::string_view id, std::string_view rev);
+
+  // json indexes (mango_index.h), as the design documents define them now, in (ddoc, name) order.
+  Result<std::vector<IndexSpec>> indexes();
+  // Brings the rows of `index` up to date with every committed write (building the rows of documents
+  // written before the index existed), in chunks that let other calls run in between.
+  Status updateIndex(const IndexSpec& index);
+  // Calls `row` for each row of `index` in `scan`, in key then document id order (reversed when
+  // descending), until it returns false. `loadDoc` reads the row's document (the winner, rendered as
+  // `options` ask) when the caller wants it; an entry whose document it never loads costs no body read.
+  // Returns the number of rows visited. Runs under the store's lock: `row` must not call the Store.
+  using IndexRowFn =
+      std::function<bool(const IndexEntry& entry, const std::function<Result<std::string>()>& loadDoc)>;
+  Result<uint64_t> scanIndex(const IndexSpec& index, const IndexScan& scan, const ReadOptions& options,
+                             const IndexRowFn& row);
 
   uint32_t revsLimit();
   Status setRevsLimit(uint32_t limit);
