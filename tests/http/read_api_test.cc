@@ -1,0 +1,486 @@
+// The read API a PouchDB app leans on, over HTTP against a real `settee serve`: _all_docs / _design_docs
+// with include_docs&attachments=true, _changes with attachment bodies in every feed style, POST
+// .../_all_docs/queries and .../_design_docs/queries, keys on _design_docs, and POST /_dbs_info — each
+// option as CouchDB 3.4 answers it, and bad input refused with CouchDB's error and status, changing nothing.
+#include <catch2/catch.hpp>
+#include <cctype>
+#include <string>
+#include <vector>
+
+#include "attachment_test_support.h"
+#include "db/crypto.h"
+#include "live_server.h"
+
+using settee::test::Json;
+using settee::test::LiveServer;
+
+namespace {
+
+using V = std::vector<std::string>;
+using Header = std::pair<std::string, std::string>;
+
+std::string enc(std::string_view s) {
+  static const char* kHex = "0123456789ABCDEF";
+  std::string out;
+  for (unsigned char c : s) {
+    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
+      out += static_cast<char>(c);
+    } else {
+      out += '%';
+      out += kHex[c >> 4];
+      out += kHex[c & 15];
+    }
+  }
+  return out;
+}
+
+std::vector<std::string> idsOf(simdjson::dom::element listing) {
+  std::vector<std::string> out;
+  for (auto row : listing["rows"].get_array()) {
+    std::string_view id;
+    if (row["id"].get(id)) id = row["key"].get_string().value();
+    out.emplace_back(id);
+  }
+  return out;
+}
+
+std::string str(simdjson::dom::element e) { return std::string(e.get_string().value()); }
+
+// PUTs a document with one text attachment inline; returns its rev.
+std::string putWithAttachment(const LiveServer& node, const std::string& db, const std::string& id,
+                              const std::string& name, const std::string& bytes) {
+  auto r = node("PUT", "/" + db + "/" + id,
+                R"({"kind":"att","_attachments":{")" + name + R"(":{"content_type":"text/plain","data":")" +
+                    settee::db::base64Encode(bytes) + R"("}}})");
+  REQUIRE(r.status == 201);
+  return Json(r.body).str("rev");
+}
+
+// Writes document "z" by replication (new_edits=false) with one gzip-encoded attachment "note.txt".
+void putGzipped(const LiveServer& node, const std::string& text) {
+  const std::string packed = settee::test::gzip(text);
+  const std::string b = "92401b6188c602c94fb30b207210cb67";
+  std::string json =
+      R"({"_id":"z","_rev":"1-b169928659d15c482e1fedd6b01100fa","_revisions":{"start":1,"ids":["b169928659d15c482e1fedd6b01100fa"]},)"
+      R"("_attachments":{"note.txt":{"content_type":"text/plain","revpos":1,"length":)" +
+      std::to_string(text.size()) + R"(,"follows":true,"encoding":"gzip","encoded_length":)" +
+      std::to_string(packed.size()) + "}}}";
+  std::string body =
+      "--" + b + "\r\nContent-Type: application/json\r\n\r\n" + json + "\r\n--" + b +
+      "\r\nContent-Disposition: attachment; filename=\"note.txt\"\r\nContent-Type: text/plain\r\n"
+      "Content-Length: " +
+      std::to_string(packed.size()) + "\r\nContent-Encoding: gzip\r\n\r\n" + packed + "\r\n--" + b + "--";
+  REQUIRE(node("PUT", "/db/z?new_edits=false", body,
+               {{"Content-Type", "multipart/related; boundary=\"" + b + "\""}})
+              .status == 201);
+}
+
+uint64_t updateSeq(const LiveServer& node, const std::string& db = "db") {
+  return uint64_t(Json(node("GET", "/" + db).body)["update_seq"].get_uint64().value());
+}
+
+}  // namespace
+
+TEST_CASE("Read API: _all_docs include_docs&attachments=true inlines each body as base64, else stubs",
+          "[http][readapi]") {
+  LiveServer node;
+  node("PUT", "/db");
+  putWithAttachment(node, "db", "a", "t.txt", "hello");
+  putWithAttachment(node, "db", "_design/app", "lib.js", "var x;");
+  node("PUT", "/db/b", R"({"plain":true})");
+
+  auto check = [&](const std::string& body, bool inlined) {
+    Json j(body);
+    auto rows = j["rows"].get_array();
+    REQUIRE(rows.size() == 3);
+    auto att = rows.at(1)["doc"]["_attachments"]["t.txt"];
+    CHECK(str(rows.at(1)["id"]) == "a");
+    CHECK(int64_t(att["length"]) == 5);
+    if (inlined) {
+      CHECK(str(att["data"]) == "aGVsbG8=");
+      CHECK(att["stub"].error());
+      CHECK(str(rows.at(0)["doc"]["_attachments"]["lib.js"]["data"]) == settee::db::base64Encode("var x;"));
+    } else {
+      CHECK(att["data"].error());
+      CHECK(bool(att["stub"]));
+    }
+    CHECK(rows.at(2)["doc"]["_attachments"].error());
+  };
+  check(node("GET", "/db/_all_docs?include_docs=true&attachments=true").body, true);
+  check(node("GET", "/db/_all_docs?include_docs=true&attachments=true&binary=true").body, true);
+  check(node("POST", "/db/_all_docs", R"({"include_docs":true,"attachments":true})").body, true);
+  check(node("POST", "/db/_all_docs?attachments=true", R"({"include_docs":true})").body, true);
+  check(node("GET", "/db/_all_docs?include_docs=true").body, false);
+  check(node("GET", "/db/_all_docs?include_docs=true&attachments=false").body, false);
+  // Without include_docs there is no doc to carry them.
+  Json bare(node("GET", "/db/_all_docs?attachments=true").body);
+  CHECK(bare["rows"].get_array().at(1)["doc"].error());
+
+  // keys, descending and _design_docs carry them the same way.
+  Json keyed(
+      node("POST", "/db/_all_docs?include_docs=true&attachments=true", R"({"keys":["a","nope",1]})").body);
+  auto rows = keyed["rows"].get_array();
+  REQUIRE(rows.size() == 3);
+  CHECK(str(rows.at(0)["doc"]["_attachments"]["t.txt"]["data"]) == "aGVsbG8=");
+  CHECK(str(rows.at(1)["error"]) == "not_found");
+  CHECK(int64_t(rows.at(2)["key"]) == 1);
+  Json down(node("GET", "/db/_all_docs?include_docs=true&attachments=true&descending=true&limit=2").body);
+  CHECK(str(down["rows"].get_array().at(1)["doc"]["_attachments"]["t.txt"]["data"]) == "aGVsbG8=");
+  Json design(node("GET", "/db/_design_docs?include_docs=true&attachments=true").body);
+  CHECK(idsOf(design.root()) == V{"_design/app"});
+  CHECK(str(design["rows"].get_array().at(0)["doc"]["_attachments"]["lib.js"]["data"]) ==
+        settee::db::base64Encode("var x;"));
+
+  CHECK(node("GET", "/db/_all_docs?attachments=maybe").status == 400);
+  CHECK(node("POST", "/db/_all_docs", R"({"attachments":"yes"})").status == 400);
+}
+
+TEST_CASE("Read API: att_encoding_info shows a gzip attachment's encoding in _all_docs and _changes",
+          "[http][readapi]") {
+  LiveServer node;
+  node("PUT", "/db");
+  const std::string text = "hello hello hello hello";
+  putGzipped(node, text);
+  for (const std::string path : {"/db/_all_docs?include_docs=true", "/db/_changes?include_docs=true"}) {
+    INFO(path);
+    const char* list = path.find("_changes") != std::string::npos ? "results" : "rows";
+    Json plain(node("GET", path).body);
+    auto stub = plain[list].get_array().at(0)["doc"]["_attachments"]["note.txt"];
+    CHECK(bool(stub["stub"]));
+    CHECK(stub["encoding"].error());
+    Json info(node("GET", path + "&att_encoding_info=true").body);
+    auto shown = info[list].get_array().at(0)["doc"]["_attachments"]["note.txt"];
+    CHECK(str(shown["encoding"]) == "gzip");
+    CHECK(int64_t(shown["encoded_length"]) == int64_t(settee::test::gzip(text).size()));
+    CHECK(int64_t(shown["length"]) == int64_t(text.size()));
+    Json inlined(node("GET", path + "&attachments=true").body);
+    CHECK(inlined[list].get_array().at(0)["doc"]["_attachments"]["note.txt"]["data"].is_string());
+  }
+}
+
+TEST_CASE("Read API: _all_docs with attachment bodies larger than a page answers every row whole",
+          "[http][readapi]") {
+  LiveServer node;
+  node("PUT", "/db");
+  // 24 documents of 60 KB each: about 1.9 MB of base64, several pages of the stream.
+  V ids;
+  for (int i = 0; i < 24; ++i) {
+    std::string id = "d" + std::to_string(100 + i);
+    putWithAttachment(node, "db", id, "blob.bin", settee::test::randomBytes(60 * 1024, uint64_t(i)));
+    ids.push_back(id);
+  }
+  auto verify = [&](const std::string& body, const V& expected) {
+    Json j(body);
+    CHECK(idsOf(j.root()) == expected);
+    size_t i = 0;
+    for (auto row : j["rows"].get_array()) {
+      int seed = std::stoi(expected[i++].substr(1)) - 100;
+      CHECK(str(row["doc"]["_attachments"]["blob.bin"]["data"]) ==
+            settee::db::base64Encode(settee::test::randomBytes(60 * 1024, uint64_t(seed))));
+    }
+  };
+  verify(node("GET", "/db/_all_docs?include_docs=true&attachments=true").body, ids);
+  std::string keys = "[";
+  V reversed(ids.rbegin(), ids.rend());
+  for (const auto& id : reversed) keys += (keys.size() > 1 ? ",\"" : "\"") + id + "\"";
+  keys += "]";
+  verify(node("POST", "/db/_all_docs?include_docs=true&attachments=true", R"({"keys":)" + keys + "}").body,
+         reversed);
+}
+
+TEST_CASE("Read API: _changes include_docs&attachments=true carries the bodies in every feed style",
+          "[http][readapi]") {
+  LiveServer node;
+  node("PUT", "/db");
+  putWithAttachment(node, "db", "a", "t.txt", "hello");
+  const std::string q = "/db/_changes?include_docs=true&attachments=true";
+  auto dataOf = [](const std::string& row) {
+    Json j(row);
+    return str(j["doc"]["_attachments"]["t.txt"]["data"]);
+  };
+  // normal and longpoll: {"results":[...]}
+  for (const std::string feed : {"", "&feed=normal", "&feed=longpoll"}) {
+    INFO(feed);
+    Json j(node("GET", q + feed).body);
+    auto row = j["results"].get_array().at(0);
+    CHECK(str(row["doc"]["_attachments"]["t.txt"]["data"]) == "aGVsbG8=");
+    CHECK(bool(Json(node("GET", "/db/_changes?include_docs=true" + feed).body)["results"].get_array().at(
+        0)["doc"]["_attachments"]["t.txt"]["stub"]));
+  }
+  // continuous: one row per line, then last_seq.
+  auto cont = node("GET", q + "&feed=continuous&timeout=50");
+  REQUIRE(cont.status == 200);
+  CHECK(dataOf(cont.body.substr(0, cont.body.find('\n'))) == "aGVsbG8=");
+  // eventsource: "data: <row>" events.
+  auto es = node("GET", q + "&feed=eventsource&timeout=50");
+  REQUIRE(es.status == 200);
+  size_t at = es.body.find("data: ");
+  REQUIRE(at != std::string::npos);
+  CHECK(dataOf(es.body.substr(at + 6, es.body.find('\n', at) - at - 6)) == "aGVsbG8=");
+  // POST works the same way (the options stay in the query string, as PouchDB sends them).
+  Json posted(node("POST", q, R"({})").body);
+  CHECK(str(posted["results"].get_array().at(0)["doc"]["_attachments"]["t.txt"]["data"]) == "aGVsbG8=");
+  CHECK(node("GET", "/db/_changes?attachments=perhaps").status == 400);
+}
+
+TEST_CASE("Read API: POST _all_docs/queries answers each query in order, in CouchDB's shape",
+          "[http][readapi]") {
+  LiveServer node;
+  node("PUT", "/db");
+  node("POST", "/db/_bulk_docs", R"({"docs":[{"_id":"c0"},{"_id":"c1"},{"_id":"c2"},{"_id":"c3"}]})");
+  putWithAttachment(node, "db", "c4", "t.txt", "hello");
+  const uint64_t seq = updateSeq(node);
+  // Transcript #23: keys (offset null, missing key as an error row), then limit+skip (offset counted).
+  auto r = node("POST", "/db/_all_docs/queries",
+                R"({"queries": [{"keys": ["c1", "zz"]}, {"limit": 2, "skip": 1}]})");
+  REQUIRE(r.status == 200);
+  Json j(r.body);
+  auto results = j["results"].get_array();
+  REQUIRE(results.size() == 2);
+  CHECK(int64_t(results.at(0)["total_rows"]) == 5);
+  CHECK(results.at(0)["offset"].is_null());
+  CHECK(idsOf(results.at(0)) == V{"c1", "zz"});
+  CHECK(str(results.at(0)["rows"].get_array().at(1)["error"]) == "not_found");
+  CHECK(str(results.at(0)["rows"].get_array().at(0)["value"]["rev"]).substr(0, 2) == "1-");
+  CHECK(int64_t(results.at(1)["total_rows"]) == 5);
+  CHECK(int64_t(results.at(1)["offset"]) == 1);
+  CHECK(idsOf(results.at(1)) == V{"c1", "c2"});
+  CHECK(results.at(1)["rows"].get_array().at(0)["doc"].error());
+
+  // The query string's options are every query's defaults; an entry's own members override them.
+  Json d(
+      node("POST", "/db/_all_docs/queries?include_docs=true&limit=1",
+           R"({"queries":[{},{"descending":true,"attachments":true},{"include_docs":false,"startkey":"c2"},)"
+           R"({"update_seq":true,"limit":0}]})")
+          .body);
+  auto res = d["results"].get_array();
+  REQUIRE(res.size() == 4);
+  CHECK(idsOf(res.at(0)) == V{"c0"});
+  CHECK(str(res.at(0)["rows"].get_array().at(0)["doc"]["_id"]) == "c0");
+  CHECK(idsOf(res.at(1)) == V{"c4"});
+  CHECK(str(res.at(1)["rows"].get_array().at(0)["doc"]["_attachments"]["t.txt"]["data"]) == "aGVsbG8=");
+  CHECK(idsOf(res.at(2)) == V{"c2"});
+  CHECK(int64_t(res.at(2)["offset"]) == 2);
+  CHECK(res.at(2)["rows"].get_array().at(0)["doc"].error());
+  CHECK(idsOf(res.at(3)).empty());
+  CHECK(uint64_t(res.at(3)["update_seq"]) == seq);
+
+  Json empty(node("POST", "/db/_all_docs/queries", R"({"queries":[]})").body);
+  CHECK(empty["results"].get_array().size() == 0);
+  // Many queries, some large, stream as one answer.
+  std::string many = R"({"queries":[)";
+  for (int i = 0; i < 300; ++i)
+    many += std::string(i ? "," : "") + R"({"include_docs":true,"attachments":true})";
+  many += "]}";
+  Json big(node("POST", "/db/_all_docs/queries", many).body);
+  REQUIRE(big["results"].get_array().size() == 300);
+  CHECK(idsOf(big["results"].get_array().at(299)) == V{"c0", "c1", "c2", "c3", "c4"});
+  CHECK(updateSeq(node) == seq);
+}
+
+TEST_CASE("Read API: _design_docs takes keys by GET and POST, and queries; total_rows counts design docs",
+          "[http][readapi]") {
+  LiveServer node;
+  node("PUT", "/db");
+  node(
+      "POST", "/db/_bulk_docs",
+      R"({"docs":[{"_id":"a"},{"_id":"_design/one"},{"_id":"_design/two"},{"_id":"z"},{"_id":"_design/gone"}]})");
+  auto gone = Json(node("GET", "/db/_design/gone").body).str("_rev");
+  REQUIRE(node("DELETE", "/db/_design/gone?rev=" + gone).status == 200);
+
+  Json all(node("GET", "/db/_design_docs").body);
+  CHECK(int64_t(all["total_rows"]) == 2);
+  CHECK(idsOf(all.root()) == V{"_design/one", "_design/two"});
+
+  const std::string keys = R"(["_design/two","_design/nope","_design/gone","_design/one"])";
+  auto check = [&](const std::string& body) {
+    Json j(body);
+    CHECK(int64_t(j["total_rows"]) == 2);
+    CHECK(j["offset"].is_null());
+    auto rows = j["rows"].get_array();
+    REQUIRE(rows.size() == 4);
+    CHECK(str(rows.at(0)["id"]) == "_design/two");
+    CHECK(str(rows.at(0)["doc"]["_id"]) == "_design/two");
+    CHECK(str(rows.at(1)["error"]) == "not_found");
+    CHECK(bool(rows.at(2)["value"]["deleted"]));
+    CHECK(rows.at(2)["doc"].is_null());
+    CHECK(str(rows.at(3)["id"]) == "_design/one");
+  };
+  check(node("GET", "/db/_design_docs?include_docs=true&keys=" + enc(keys)).body);
+  check(node("POST", "/db/_design_docs", R"({"include_docs":true,"keys":)" + keys + "}").body);
+
+  Json q(node("POST", "/db/_design_docs/queries",
+              R"({"queries":[{"keys":["_design/one"]},{"descending":true},{"skip":1}]})")
+             .body);
+  auto res = q["results"].get_array();
+  REQUIRE(res.size() == 3);
+  CHECK(idsOf(res.at(0)) == V{"_design/one"});
+  CHECK(idsOf(res.at(1)) == V{"_design/two", "_design/one"});
+  CHECK(idsOf(res.at(2)) == V{"_design/two"});
+  CHECK(int64_t(res.at(2)["total_rows"]) == 2);
+  CHECK(node("POST", "/db/_design_docs", R"({"keys":{"a":1}})").status == 400);
+}
+
+TEST_CASE("Read API: bad queries and keys get CouchDB's errors and change nothing", "[http][readapi]") {
+  LiveServer node("[chttpd]\nmax_http_request_size = 65536\n");
+  node("PUT", "/db");
+  node("PUT", "/db/a", R"({"v":1})");
+  const uint64_t seq = updateSeq(node);
+  struct Bad {
+    std::string method, path, body;
+    int status;
+    std::string error, reason;
+  };
+  const Bad cases[] = {
+      {"POST", "/db/_all_docs/queries", R"({})", 400, "bad_request",
+       "POST body must include `queries` parameter."},
+      {"POST", "/db/_all_docs/queries", R"({"queries":{"keys":["a"]}})", 400, "bad_request",
+       "`queries` member must be an array."},
+      {"POST", "/db/_design_docs/queries", R"({"queries":"all"})", 400, "bad_request",
+       "`queries` member must be an array."},
+      {"POST", "/db/_all_docs/queries", R"({"queries":[{},"keys"]})", 400, "bad_request", ""},
+      {"POST", "/db/_all_docs/queries", R"({"queries":[{"keys":"a"}]})", 400, "query_parse_error",
+       "`keys` must be an array of strings."},
+      {"POST", "/db/_all_docs/queries", R"({"queries":[{"limit":-1}]})", 400, "bad_request", ""},
+      {"POST", "/db/_all_docs/queries", R"({"queries":[{"keys":["a"],"startkey":"a"}]})", 400, "bad_request",
+       ""},
+      {"POST", "/db/_all_docs/queries", R"({"queries":[{"descending":"yes"}]})", 400, "bad_request", ""},
+      {"POST", "/db/_all_docs/queries", R"([{"keys":["a"]}])", 400, "bad_request", ""},
+      {"POST", "/db/_all_docs/queries", R"({"queries":[)", 400, "bad_request", ""},
+      {"POST", "/db/_all_docs", R"({"keys":"a"})", 400, "bad_request",
+       "`keys` body member must be an array."},
+      {"POST", "/db/_design_docs", R"({"keys":7})", 400, "bad_request",
+       "`keys` body member must be an array."},
+      {"GET", "/db/_all_docs?keys=" + enc(R"({"a":1})"), "", 400, "bad_request",
+       "`keys` parameter must be an array."},
+      {"GET", "/db/_design_docs?keys=" + enc("\"a\""), "", 400, "bad_request",
+       "`keys` parameter must be an array."},
+      {"GET", "/db/_all_docs/queries", "", 405, "method_not_allowed", ""},
+      {"POST", "/nodb/_all_docs/queries", R"({"queries":[]})", 404, "not_found", ""},
+  };
+  for (const Bad& c : cases) {
+    INFO(c.method << " " << c.path << " " << c.body);
+    auto r = node(c.method, c.path, c.body);
+    CHECK(r.status == c.status);
+    Json j(r.body);
+    CHECK(j.str("error") == c.error);
+    if (!c.reason.empty()) CHECK(j.str("reason") == c.reason);
+  }
+  // A keys list past the request size limit is refused whole (413), whatever the endpoint.
+  std::string huge = R"({"keys":[)";
+  for (int i = 0; huge.size() < 80 * 1024; ++i)
+    huge += std::string(i ? "," : "") + "\"k" + std::to_string(i) + "\"";
+  huge += "]}";
+  CHECK(node("POST", "/db/_all_docs", huge).status == 413);
+  CHECK(node("POST", "/db/_all_docs/queries", R"({"queries":[)" + huge + "]}").status == 413);
+  // One just under the limit is answered whole, a row per key.
+  std::string many = R"({"keys":[)";
+  int n = 0;
+  for (; many.size() < 60 * 1024; ++n) many += std::string(n ? "," : "") + "\"k" + std::to_string(n) + "\"";
+  many += "]}";
+  auto answered = node("POST", "/db/_all_docs", many);
+  REQUIRE(answered.status == 200);
+  CHECK(Json(answered.body)["rows"].get_array().size() == size_t(n));
+  CHECK(updateSeq(node) == seq);
+  CHECK(Json(node("GET", "/db/a").body).str("_rev").substr(0, 2) == "1-");
+}
+
+TEST_CASE("Read API: POST /_dbs_info answers each name in order, info or not_found", "[http][readapi]") {
+  LiveServer node("[chttpd]\nmax_db_number_for_dbs_info_req = 3\n");
+  node("PUT", "/m");
+  node("PUT", "/m/d", R"({"v":1})");
+  node("PUT", "/other");
+  auto r = node("POST", "/_dbs_info", R"({"keys": ["m", "nope", "other"]})");
+  REQUIRE(r.status == 200);
+  Json j(r.body);
+  auto list = j.root().get_array();
+  REQUIRE(list.size() == 3);
+  CHECK(str(list.at(0)["key"]) == "m");
+  auto info = list.at(0)["info"];
+  CHECK(str(info["db_name"]) == "m");
+  CHECK(int64_t(info["doc_count"]) == 1);
+  CHECK(int64_t(info["doc_del_count"]) == 0);
+  CHECK(info["sizes"]["file"].is_uint64());
+  CHECK(str(info["instance_start_time"]) == Json(node("GET", "/m").body).str("instance_start_time"));
+  CHECK(str(list.at(1)["key"]) == "nope");
+  CHECK(str(list.at(1)["error"]) == "not_found");
+  CHECK(list.at(1)["info"].error());
+  CHECK(str(list.at(2)["info"]["db_name"]) == "other");
+
+  // A name no database can have, or a key that is not a string, names no database.
+  Json odd(node("POST", "/_dbs_info", R"({"keys":["Bad Name",42,"_users"]})").body);
+  auto oddList = odd.root().get_array();
+  CHECK(str(oddList.at(0)["error"]) == "not_found");
+  CHECK(int64_t(oddList.at(1)["key"]) == 42);
+  CHECK(str(oddList.at(1)["error"]) == "not_found");
+  CHECK(str(oddList.at(2)["info"]["db_name"]) == "_users");
+  CHECK(node("POST", "/_dbs_info", R"({"keys":[]})").body == "[]");
+
+  struct Bad {
+    std::string body;
+    int status;
+    std::string reason;
+  };
+  for (const Bad& c : {Bad{R"({"keys":["m","m","m","m"]})", 400, "too_many_keys"},
+                       Bad{R"({"names":["m"]})", 400, "`keys` member must exist."},
+                       Bad{R"({"keys":"m"})", 400, "`keys` member must be an array."},
+                       Bad{R"(["m"])", 400, ""}, Bad{R"({"keys":[)", 400, ""}}) {
+    INFO(c.body);
+    auto bad = node("POST", "/_dbs_info", c.body);
+    CHECK(bad.status == c.status);
+    CHECK(Json(bad.body).str("error") == "bad_request");
+    if (!c.reason.empty()) CHECK(Json(bad.body).str("reason") == c.reason);
+  }
+  CHECK(node("POST", "/_dbs_info", R"({"keys":["m"]})", {{"Content-Type", "text/plain"}}).status == 415);
+  CHECK(node("PUT", "/_dbs_info", R"({"keys":["m"]})").status == 405);
+}
+
+TEST_CASE("Read API: CouchDB's default cap of 100 names on /_dbs_info", "[http][readapi]") {
+  LiveServer node;
+  node("PUT", "/m");
+  auto keys = [](int n) {
+    std::string s = R"({"keys":[)";
+    for (int i = 0; i < n; ++i) s += std::string(i ? "," : "") + "\"m\"";
+    return s + "]}";
+  };
+  auto ok = node("POST", "/_dbs_info", keys(100));
+  REQUIRE(ok.status == 200);
+  CHECK(Json(ok.body).root().get_array().size() == 100);
+  auto over = node("POST", "/_dbs_info", keys(101));
+  CHECK(over.status == 400);
+  CHECK(Json(over.body).str("reason") == "too_many_keys");
+}
+
+TEST_CASE("Read API: the new endpoints keep the access rules of the reads they extend", "[http][readapi]") {
+  LiveServer node("[admins]\nadmin = s3cret\n");
+  const Header admin{"Authorization", "Basic " + settee::db::base64Encode("admin:s3cret")};
+  const Header bob{"Authorization", "Basic " + settee::db::base64Encode("bob:bobpw")};
+  const Header eve{"Authorization", "Basic " + settee::db::base64Encode("eve:evepw")};
+  for (const char* name : {"bob", "eve"}) {
+    std::string user = name;
+    REQUIRE(node("PUT", "/_users/org.couchdb.user:" + user,
+                 R"({"name":")" + user + R"(","password":")" + user + R"(pw","roles":[],"type":"user"})",
+                 {admin})
+                .status == 201);
+  }
+  REQUIRE(node("PUT", "/bobdb", "", {admin}).status == 201);
+  REQUIRE(node("PUT", "/bobdb/_security", R"({"members":{"names":["bob"]},"admins":{}})", {admin}).status ==
+          200);
+  REQUIRE(node("PUT", "/bobdb/_design/x", R"({"v":1})", {admin}).status == 201);
+  const std::string queries = R"({"queries":[{"include_docs":true}]})";
+  for (const char* path : {"/bobdb/_all_docs/queries", "/bobdb/_design_docs/queries"}) {
+    INFO(path);
+    CHECK(node("POST", path, queries).status == 401);
+    CHECK(node("POST", path, queries, {eve}).status == 403);
+    auto r = node("POST", path, queries, {bob});
+    REQUIRE(r.status == 200);
+    CHECK(idsOf(Json(r.body)["results"].get_array().at(0)) == V{"_design/x"});
+  }
+  CHECK(node("GET", "/bobdb/_design_docs?keys=" + enc(R"(["_design/x"])"), "", {eve}).status == 403);
+  // /_dbs_info is for server admins, as /_all_dbs is.
+  CHECK(node("POST", "/_dbs_info", R"({"keys":["bobdb"]})").status == 401);
+  CHECK(node("POST", "/_dbs_info", R"({"keys":["bobdb"]})", {bob}).status == 403);
+  auto info = node("POST", "/_dbs_info", R"({"keys":["bobdb"]})", {admin});
+  REQUIRE(info.status == 200);
+  CHECK(str(Json(info.body).root().get_array().at(0)["info"]["db_name"]) == "bobdb");
+}
