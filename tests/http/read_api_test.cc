@@ -141,7 +141,7 @@ TEST_CASE("Read API: att_encoding_info shows a gzip attachment's encoding in _al
   node("PUT", "/db");
   const std::string text = "hello hello hello hello";
   putGzipped(node, text);
-  for (const std::string path : {"/db/_all_docs?include_docs=true", "/db/_changes?include_docs=true"}) {
+  for (std::string path : {"/db/_all_docs?include_docs=true", "/db/_changes?include_docs=true"}) {
     INFO(path);
     const char* list = path.find("_changes") != std::string::npos ? "results" : "rows";
     Json plain(node("GET", path).body);
@@ -199,7 +199,7 @@ TEST_CASE("Read API: _changes include_docs&attachments=true carries the bodies i
     return str(j["doc"]["_attachments"]["t.txt"]["data"]);
   };
   // normal and longpoll: {"results":[...]}
-  for (const std::string feed : {"", "&feed=normal", "&feed=longpoll"}) {
+  for (std::string feed : {"", "&feed=normal", "&feed=longpoll"}) {
     INFO(feed);
     Json j(node("GET", q + feed).body);
     auto row = j["results"].get_array().at(0);

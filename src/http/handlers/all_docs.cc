@@ -5,6 +5,7 @@
 // With include_docs=true&attachments=true each doc carries its attachment bodies as base64 `data`.
 #include <algorithm>
 
+#include "db/database_internal.h"
 #include "http/handlers/all_docs_internal.h"
 #include "http/handlers/bulk_internal.h"
 
@@ -19,6 +20,9 @@ constexpr size_t kRowsPerPage = 500;
 // A page ends once its rows pass this size, so include_docs (and inline attachment bodies) of large
 // documents keep a page to one large row beyond it.
 constexpr size_t kPageBytes = 512 * 1024;
+// Attachment bytes read together with one document (each body below kLoadWhole) and sent in its text;
+// larger bodies, and small ones past this, are streamed from the store.
+constexpr uint64_t kLoadBudget = 1024 * 1024;
 
 // _design/ ids lie in ["_design/", "_design/\xff"): no UTF-8 id holds a 0xFF byte, so the upper bound is
 // never an id and inclusive_end cannot matter for it.
@@ -35,12 +39,28 @@ Status AllDocsListing::page(std::string& out, bool& done) {
     if (Status st = head(out); !st) return st;
     started_ = true;
   }
-  auto finished = q_.keys ? keysPage(out) : rangePage(out);
-  if (!finished) return finished.status();
-  if (*finished) {
+  if (pending_) {
+    if (Status st = drain(out); !st) return st;
+    if (pending_) return Status::ok();  // the page is full of that row's bodies
+  }
+  if (!finished_) {
+    auto finished = q_.keys ? keysPage(out) : rangePage(out);
+    if (!finished) return finished.status();
+    finished_ = *finished;
+  }
+  if (finished_ && !pending_) {
     out += "]}";
     done = true;
   }
+  return Status::ok();
+}
+
+Status AllDocsListing::drain(std::string& out) {
+  db::Store& store = db::storeOf(*db_);
+  while (!pending_->done() && out.size() < kPageBytes) {
+    if (Status st = pending_->step(store, out); !st) return st;
+  }
+  if (pending_->done()) pending_.reset();
   return Status::ok();
 }
 
@@ -142,11 +162,11 @@ Status AllDocsListing::head(std::string& out) {
   return Status::ok();
 }
 
-void AllDocsListing::row(std::string& out, const AllDocsRow& r) {
-  if (!firstRow_) out += ',';
-  firstRow_ = false;
-  db::JsonBuffer buf;
-  JsonWriter w(buf);
+namespace {
+
+// A row's members up to its document: {"id","key","value":{"rev","deleted"?}, or {"key","error"} for an
+// id that names no document. The object is left open.
+void rowHead(JsonWriter& w, const AllDocsRow& r) {
   w.StartObject();
   if (r.found) {
     writeKey(w, "id");
@@ -157,26 +177,77 @@ void AllDocsListing::row(std::string& out, const AllDocsRow& r) {
   if (!r.found) {
     writeKey(w, "error");
     writeString(w, "not_found");
-  } else {
-    writeKey(w, "value");
-    w.StartObject();
-    writeKey(w, "rev");
-    writeString(w, r.rev);
-    if (r.deleted) {
-      writeKey(w, "deleted");
-      w.Bool(true);
-    }
-    w.EndObject();
-    if (q_.includeDocs) {
-      writeKey(w, "doc");
-      if (r.doc.empty())
-        w.Null();
-      else
-        db::writeRaw(w, r.doc);
-    }
+    return;
+  }
+  writeKey(w, "value");
+  w.StartObject();
+  writeKey(w, "rev");
+  writeString(w, r.rev);
+  if (r.deleted) {
+    writeKey(w, "deleted");
+    w.Bool(true);
+  }
+  w.EndObject();
+}
+
+}  // namespace
+
+void AllDocsListing::row(std::string& out, const AllDocsRow& r) {
+  if (!firstRow_) out += ',';
+  firstRow_ = false;
+  db::JsonBuffer buf;
+  JsonWriter w(buf);
+  rowHead(w, r);
+  if (r.found && q_.includeDocs) {
+    writeKey(w, "doc");
+    if (r.doc.empty())
+      w.Null();
+    else
+      db::writeRaw(w, r.doc);
   }
   w.EndObject();
   out.append(db::bufferView(buf));
+}
+
+Status AllDocsListing::rowWithBodies(std::string& out, const AllDocsRow& r) {
+  if (!r.found || r.deleted) {
+    row(out, r);
+    return Status::ok();
+  }
+  // The revision listed, so the row and its doc agree even if the document moved on since.
+  ReadOptions read;
+  read.rev = r.rev;
+  read.conflicts = q_.conflicts;
+  read.attachments = true;
+  read.attEncodingInfo = q_.attEncodingInfo;
+  std::vector<Attachment> atts;
+  db::Store& store = db::storeOf(*db_);
+  auto doc = store.get(r.id, read, &atts, db::Store::FollowMode::Reference);
+  if (!doc && doc.status().code() != ErrorCode::NotFound) return doc.status();
+  if (!firstRow_) out += ',';
+  firstRow_ = false;
+  db::JsonBuffer buf;
+  JsonWriter w(buf);
+  rowHead(w, r);
+  writeKey(w, "doc");
+  if (!doc) {
+    w.Null();  // its body is gone (compacted away since the ids were read): as a winner without one
+    w.EndObject();
+    out.append(db::bufferView(buf));
+    return Status::ok();
+  }
+  // The writer puts the ':' before a value; the value is the pieces that follow.
+  out.append(db::bufferView(buf));
+  out += ':';
+  auto pieces = inlineBodies(store, *doc, atts, kLoadBudget);
+  if (!pieces) return pieces.status();
+  textOf(*pieces) += '}';
+  if (!readsStore(*pieces)) {
+    out += joinText(std::move(*pieces));
+    return Status::ok();
+  }
+  pending_ = std::make_unique<PieceReader>(std::move(*pieces));
+  return drain(out);
 }
 
 // A non-string key names no document: {"key":<the key>,"error":"not_found"}.
@@ -202,6 +273,26 @@ Result<bool> AllDocsListing::rangePage(std::string& out) {
     o.startKey = cursor_;  // inclusive: the row at the cursor was sent and is passed over below
   } else {
     o.skip = q_.skip;
+  }
+  if (readsBodies()) {
+    // The ids first; each document is read after the call, since a row callback must not call the
+    // Database.
+    o.includeDocs = false;
+    const uint64_t want = std::min<uint64_t>(remaining_, kRowsPerPage);
+    std::vector<AllDocsRow> rows;
+    auto read = db_->allDocs(o, [&](const AllDocsRow& r) {
+      if (cursor_ && r.id == *cursor_) return true;
+      rows.push_back(r);
+      return rows.size() < want;
+    });
+    if (!read) return read.status();
+    for (const AllDocsRow& r : rows) {
+      if (Status st = rowWithBodies(out, r); !st) return st;
+      cursor_ = r.id;
+      if (--remaining_ == 0) return true;
+      if (pending_ || out.size() >= kPageBytes) return false;
+    }
+    return rows.size() < want;
   }
   bool more = false;
   size_t n = 0;
@@ -231,9 +322,8 @@ Result<bool> AllDocsListing::keysPage(std::string& out) {
   const auto& keys = *q_.keys;
   const size_t end = std::min(nextKey_ + kRowsPerPage, keys.size());
   AllDocsOptions o;
-  o.includeDocs = q_.includeDocs;
+  o.includeDocs = q_.includeDocs && !readsBodies();  // with bodies, each document is read on its own
   o.conflicts = q_.conflicts;
-  o.attachments = q_.attachments;
   o.attEncodingInfo = q_.attEncodingInfo;
   o.keys.emplace();
   for (size_t i = nextKey_; i < end; ++i) {
@@ -243,7 +333,22 @@ Result<bool> AllDocsListing::keysPage(std::string& out) {
   auto missingBefore = [&](size_t stop) {
     for (; next < stop && !keys[next].isId; ++next) missingKeyRow(out, keys[next].text);
   };
-  if (!o.keys->empty()) {
+  if (readsBodies()) {
+    std::vector<AllDocsRow> rows;
+    if (!o.keys->empty()) {
+      auto read = db_->allDocs(o, [&](const AllDocsRow& r) {
+        rows.push_back(r);
+        return true;
+      });
+      if (!read) return read.status();
+    }
+    for (const AllDocsRow& r : rows) {
+      missingBefore(end);
+      if (Status st = rowWithBodies(out, r); !st) return st;
+      ++next;
+      if (pending_ || out.size() >= kPageBytes) break;
+    }
+  } else if (!o.keys->empty()) {
     auto read = db_->allDocs(o, [&](const AllDocsRow& r) {
       missingBefore(end);
       row(out, r);
@@ -253,7 +358,7 @@ Result<bool> AllDocsListing::keysPage(std::string& out) {
     if (!read) return read.status();
   }
   // Non-string keys after the last id, unless the page ended early (the next page starts with them).
-  if (out.size() < kPageBytes) missingBefore(end);
+  if (out.size() < kPageBytes && !pending_) missingBefore(end);
   nextKey_ = next;
   return nextKey_ >= keys.size();
 }

@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "http/api.h"
+#include "http/handlers/document_internal.h"
 #include "settee/database.h"
 
 namespace settee::http::detail {
@@ -65,7 +66,10 @@ Result<std::vector<AllDocsQuery>> parseAllDocsQueries(const Request& req);
 // One listing's JSON object — {"total_rows","offset","update_seq"?,"rows":[...]} — a page at a time.
 // A range is read in pages of at most kRowsPerPage rows, each one Database::allDocs call that resumes
 // after the last id sent; `keys` are answered the same way. Pages are not one snapshot: a write between
-// two pages shows in the later one, as in CouchDB's clustered reads. Used by one thread at a time.
+// two pages shows in the later one, as in CouchDB's clustered reads. With include_docs&attachments=true
+// each document is read on its own after its page's ids, its large bodies streamed from the store over
+// the next pages (inlineBodies), so a listing of large attachments costs a page of memory, not their
+// base64. Used by one thread at a time, never the loop's.
 class AllDocsListing {
  public:
   // `designOnly`: _design_docs (the range is clipped to design ids, total_rows counts only them).
@@ -79,6 +83,11 @@ class AllDocsListing {
   Status head(std::string& out);
   void resolveRange();
   void row(std::string& out, const AllDocsRow& r);
+  bool readsBodies() const { return q_.includeDocs && q_.attachments; }
+  // A found row with its document and attachment bodies; stored bodies left in pending_.
+  Status rowWithBodies(std::string& out, const AllDocsRow& r);
+  // Reads pending_ into `out` until the page is full or it is all out.
+  Status drain(std::string& out);
   void missingKeyRow(std::string& out, const std::string& json);
   Result<bool> rangePage(std::string& out);
   Result<bool> keysPage(std::string& out);
@@ -93,6 +102,8 @@ class AllDocsListing {
   std::optional<std::string> cursor_;  // the last id sent; the next page resumes after it
   size_t nextKey_ = 0;
   bool firstRow_ = true;
+  bool finished_ = false;                 // every row is out, but maybe not pending_
+  std::unique_ptr<PieceReader> pending_;  // the stored bodies of the last row, not all read yet
 };
 
 }  // namespace settee::http::detail

@@ -82,6 +82,8 @@ struct Pump : std::enable_shared_from_this<Pump> {
   }
 };
 
+}  // namespace
+
 // One stored body read front to back, a step at a time; gzip decoded on the way when the piece asks.
 // Used by one thread at a time (the pool thread of the current step).
 class BodyReader {
@@ -181,41 +183,49 @@ class BodyReader {
   bool corrupt_ = false;
 };
 
+PieceReader::PieceReader(Pieces pieces, bool head) : pieces_(std::move(pieces)), head_(head) {}
+PieceReader::~PieceReader() = default;
+
+Status PieceReader::step(db::Store& store, std::string& out) {
+  const size_t start = out.size();
+  while (next_ < pieces_.size() && out.size() - start < kReadPiece) {
+    Piece& p = pieces_[next_];
+    if (!reader_) {
+      out += p.text;
+      std::string().swap(p.text);
+      if (p.length == 0 || head_) {
+        ++next_;
+        continue;
+      }
+      reader_ = std::make_unique<BodyReader>(p);
+    }
+    if (Status st = reader_->step(store, out); !st) return st;
+    if (reader_->done()) {
+      reader_.reset();
+      ++next_;
+    }
+  }
+  return Status::ok();
+}
+
+namespace {
+
 // The pages of an answer made of Pieces: the text, then each stored body a step at a time. HEAD reads
 // nothing from the store: the headers are the whole answer.
 class PieceSource : public PageSource {
  public:
   PieceSource(std::shared_ptr<Database> db, Pieces pieces, bool head)
-      : db_(std::move(db)), pieces_(std::move(pieces)), head_(head) {}
+      : db_(std::move(db)), reader_(std::move(pieces), head) {}
 
   Status page(std::string& out, bool& done) override {
-    while (next_ < pieces_.size() && out.size() < kReadPiece) {
-      Piece& p = pieces_[next_];
-      if (!reader_) {
-        out += p.text;
-        std::string().swap(p.text);
-        if (p.length == 0 || head_) {
-          ++next_;
-          continue;
-        }
-        reader_ = std::make_unique<BodyReader>(p);
-      }
-      if (Status st = reader_->step(db::storeOf(*db_), out); !st) return st;
-      if (reader_->done()) {
-        reader_.reset();
-        ++next_;
-      }
-    }
-    done = next_ == pieces_.size();
+    if (Status st = reader_.step(db::storeOf(*db_), out); !st) return st;
+    done = reader_.done();
     return Status::ok();
   }
 
  private:
   std::shared_ptr<Database> db_;
-  Pieces pieces_;
-  bool head_;
-  size_t next_ = 0;                     // the piece being sent
-  std::unique_ptr<BodyReader> reader_;  // its stored body, once its text is out
+  PieceReader reader_;
 };
 
 void startPump(std::shared_ptr<Call> call, std::shared_ptr<PageSource> source, int status, Headers headers) {
