@@ -230,8 +230,13 @@ Status AllDocsListing::rowWithBodies(std::string& out, const AllDocsRow& r) {
   JsonWriter w(buf);
   rowHead(w, r);
   writeKey(w, "doc");
-  if (!doc) {
-    w.Null();  // its body is gone (compacted away since the ids were read): as a winner without one
+  if (!doc || atts.empty()) {
+    // No bodies to inline: the document as read, or none when its body is gone (compacted away since
+    // the ids were read), as for a winner without one.
+    if (doc)
+      db::writeRaw(w, *doc);
+    else
+      w.Null();
     w.EndObject();
     out.append(db::bufferView(buf));
     return Status::ok();
