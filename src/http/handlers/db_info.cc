@@ -1,6 +1,10 @@
 // The info object of a database, and POST /_dbs_info.
 #include "http/handlers/db_info.h"
 
+#include <algorithm>
+
+#include "http/handlers/bulk_internal.h"
+
 namespace settee::http {
 
 using db::writeKey;
@@ -85,6 +89,104 @@ Response dbsInfo(Call& call) {
   }
   w.EndArray();
   return Response::json(200, std::string(db::bufferView(buf)));
+}
+
+namespace {
+
+// Databases opened and described per page of GET /_dbs_info.
+constexpr size_t kDbsPerPage = 50;
+
+class AllDbsInfoSource : public detail::PageSource {
+ public:
+  explicit AllDbsInfoSource(std::shared_ptr<Call> call) : call_(std::move(call)) {}
+
+  Status page(std::string& out, bool& done) override {
+    if (!started_) {
+      if (Status st = select(); !st) return st;
+      started_ = true;
+      out += '[';
+    }
+    for (size_t n = 0; next_ < names_.size() && n < kDbsPerPage; ++n, ++next_) {
+      auto opened = call_->svc->data->open(names_[next_]);
+      // A database deleted since the listing is left out, as CouchDB leaves it out.
+      if (!opened && opened.status().code() == ErrorCode::NotFound) continue;
+      if (!opened) return opened.status();
+      auto info = (*opened)->info();
+      if (!info) return info.status();
+      if (!first_) out += ',';
+      first_ = false;
+      out += writeJson([&](db::JsonWriter& w) {
+        w.StartObject();
+        writeKey(w, "key");
+        writeString(w, names_[next_]);
+        writeKey(w, "info");
+        writeDbInfo(w, *info);
+        w.EndObject();
+      });
+    }
+    if (next_ == names_.size()) {
+      out += ']';
+      done = true;
+    }
+    return Status::ok();
+  }
+
+ private:
+  // The names the parameters select, in answer order.
+  Status select() {
+    const Request& req = call_->req;
+    auto limit = uintParam(req, "limit", UINT64_MAX);
+    if (!limit) return limit.status();
+    auto skip = uintParam(req, "skip", 0);
+    if (!skip) return skip.status();
+    auto descending = boolParam(req, "descending", false);
+    if (!descending) return descending.status();
+    std::optional<std::string> bounds[2];
+    const char* names[2][2] = {{"startkey", "start_key"}, {"endkey", "end_key"}};
+    for (int i = 0; i < 2; ++i) {
+      for (const char* name : names[i]) {
+        simdjson::dom::parser parser;
+        auto v = jsonParam(req, name, parser);
+        if (!v) return v.status();
+        if (!*v) continue;
+        std::string_view s;
+        if ((**v).get(s)) return badRequest(std::string("Invalid JSON string in query parameter ") + name);
+        bounds[i].emplace(s);
+      }
+    }
+    auto listed = call_->svc->data->list();
+    if (!listed) return listed.status();
+    names_ = std::move(*listed);
+    if (*descending) std::reverse(names_.begin(), names_.end());
+    auto before = [&](const std::string& a, const std::string& b) { return *descending ? a > b : a < b; };
+    std::vector<std::string> kept;
+    uint64_t skipped = 0;
+    for (auto& name : names_) {
+      if (bounds[0] && before(name, *bounds[0])) continue;
+      if (bounds[1] && before(*bounds[1], name)) continue;
+      if (skipped < *skip) {
+        ++skipped;
+        continue;
+      }
+      if (kept.size() >= *limit) break;
+      kept.push_back(std::move(name));
+    }
+    names_ = std::move(kept);
+    return Status::ok();
+  }
+
+  std::shared_ptr<Call> call_;
+  bool started_ = false;
+  bool first_ = true;
+  std::vector<std::string> names_;
+  size_t next_ = 0;
+};
+
+}  // namespace
+
+void allDbsInfo(std::shared_ptr<Call> call) {
+  auto source = std::make_shared<AllDbsInfoSource>(call);
+  detail::streamPages(std::move(call), std::move(source));
 }
 
 }  // namespace settee::http

@@ -14,4 +14,9 @@ void writeDbInfo(db::JsonWriter& w, const DatabaseInfo& info);
 // order asked; at most ServerConfig::maxDbsInfoKeys names (bad_request too_many_keys beyond).
 Response dbsInfo(Call& call);
 
+// GET /_dbs_info (CouchDB 3.2+): [{"key","info"}, ...] for every database in name order, with _all_dbs'
+// descending, limit, skip and startkey/endkey (JSON strings, both inclusive). Streamed a few databases a
+// page, so a node with thousands of databases is not answered from one buffer. Loop thread (async).
+void allDbsInfo(std::shared_ptr<Call> call);
+
 }  // namespace settee::http
