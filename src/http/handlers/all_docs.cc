@@ -244,7 +244,7 @@ Status AllDocsListing::rowWithBodies(std::string& out, const AllDocsRow& r) {
   // The writer puts the ':' before a value; the value is the pieces that follow.
   out.append(db::bufferView(buf));
   out += ':';
-  auto pieces = inlineBodies(store, *doc, atts, kLoadBudget);
+  auto pieces = inlineBodies(store, *doc, atts, kLoadBudget, q_.attEncodingInfo);
   if (!pieces) return pieces.status();
   textOf(*pieces) += '}';
   if (!readsStore(*pieces)) {

@@ -189,7 +189,7 @@ BatchResult read(Database& db, const ChangesParams& params, const BatchRequest& 
     }
     std::optional<detail::Pieces> pieces;
     if (streamBodies && *doc && !atts.empty()) {
-      auto inlined = detail::inlineBodies(store, **doc, atts, kLoadBudget);
+      auto inlined = detail::inlineBodies(store, **doc, atts, kLoadBudget, params.docOptions.attEncodingInfo);
       if (!inlined) return failedBatch(inlined.status());
       if (detail::readsStore(*inlined)) {
         // The row is rendered around a placeholder doc, then cut there: the bodies go in between.

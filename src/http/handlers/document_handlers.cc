@@ -156,7 +156,8 @@ using detail::whole;
 // A document whose `_attachments` hold `"follows":true` entries (for `atts`, in order) as JSON with each
 // body inline as base64 `data`, as attachments=true answers; large bodies are streamed (inlineBodies).
 // Any thread but the loop's.
-Answer inlineAttachments(Call& call, const std::string& json, std::vector<Attachment>& atts, const std::string& rev) {
+Answer inlineAttachments(Call& call, const std::string& json, std::vector<Attachment>& atts, const std::string& rev,
+                         bool showEncoding) {
   std::string etag = "\"" + rev + "\"";
   Response r;
   r.setHeader("ETag", etag);
@@ -164,7 +165,7 @@ Answer inlineAttachments(Call& call, const std::string& json, std::vector<Attach
     r.status = 304;
     return whole(std::move(r));
   }
-  auto pieces = detail::inlineBodies(db::storeOf(*call.db), json, atts, kLoadBudget);
+  auto pieces = detail::inlineBodies(db::storeOf(*call.db), json, atts, kLoadBudget, showEncoding);
   if (!pieces) return whole(errorResponse(pieces.status()));
   if (!detail::readsStore(*pieces)) {
     Response answer = Response::json(200, detail::joinText(std::move(*pieces)));
@@ -198,7 +199,7 @@ Answer readOne(Call& call, const std::string& id, ReadOptions& o) {
     return notFound("missing");
   }();
   if (!doc) return whole(errorResponse(doc.status()));
-  if (!related && !atts.empty()) return inlineAttachments(call, *doc, atts, rev);
+  if (!related && !atts.empty()) return inlineAttachments(call, *doc, atts, rev, o.attEncodingInfo);
   if (!related || atts.empty()) return whole(docResponse(call.req, std::move(*doc), rev));
   uint64_t budget = kLoadBudget;
   if (Status st = detail::loadSmall(db::storeOf(*call.db), atts, budget); !st) return whole(errorResponse(st));

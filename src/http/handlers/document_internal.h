@@ -57,7 +57,8 @@ std::string rewriteObject(simdjson::dom::object doc, std::initializer_list<std::
 // is not 0, `length` stored bytes of the attachment body `digest` from `offset`, read from the store in
 // pieces off the loop thread as the client takes them. With `inflateLimit` the stored bytes are gzip and
 // go out decoded; more than `inflateLimit` decoded bytes, or a stream that does not end cleanly, is an
-// error. With `base64` they go out base64-encoded (a document's inline attachment data).
+// error. With `base64` they go out base64-encoded (a document's inline attachment data), after decoding
+// when both are set.
 struct Piece {
   std::string text;
   std::string digest;
@@ -126,8 +127,10 @@ class PieceReader {
 // answers: bodies below kLoadWhole are read now and encoded into the text while `loadBudget` lasts, the
 // others become stored pieces encoded as they are read, so a 200 MB attachment never becomes 270 MB of
 // base64 in memory. Any thread but the loop's.
+// As in CouchDB, the data of a gzip-stored body is its decoded bytes (never more than its recorded
+// length), and the entry keeps `encoding` / `encoded_length` only with `showEncoding` (att_encoding_info).
 Result<Pieces> inlineBodies(db::Store& store, std::string_view json, std::vector<Attachment>& atts,
-                            uint64_t loadBudget);
+                            uint64_t loadBudget, bool showEncoding);
 
 // Sends a streamed (chunked) answer: `status` and `headers`, then `pieces`, each written only while the
 // client keeps up, stored bytes read piece by piece on the thread pool. For HEAD nothing is read. Stored

@@ -103,7 +103,7 @@ class BodyReader {
 
   // Appends about kReadPiece more bytes to `out`. not_found when the body is gone or ends early.
   Status step(db::Store& store, std::string& out) {
-    if (base64_) {
+    if (base64_ && !inflater_) {
       // Whole groups of three bytes but in the last step, so the pieces' base64 joins into the body's.
       const uint64_t n = std::min<uint64_t>(kReadPiece / 3 * 3, length_ - read_);
       raw_.resize(n);
@@ -123,8 +123,10 @@ class BodyReader {
       done_ = read_ == length_;
       return Status::ok();
     }
-    const size_t start = out.size();
-    while (out.size() - start < kReadPiece) {
+    // Decoded bytes go out as they are, or, base64-encoded, through carry_ in whole groups of three.
+    std::string& sink = base64_ ? carry_ : out;
+    size_t produced = 0;
+    while (produced < kReadPiece) {
       if (pos_ == in_.size()) {
         if (read_ == length_) break;
         const uint64_t n = std::min<uint64_t>(kReadPiece, length_ - read_);
@@ -141,11 +143,17 @@ class BodyReader {
       }
       pos_ += n;
       total_ += decoded_.size();
-      out += decoded_;
+      produced += decoded_.size();
+      sink += decoded_;
     }
     if (read_ == length_ && pos_ == in_.size()) {
       if (inflater_->finish() != GzipInflater::Result::Ok) return fail();
       done_ = true;
+    }
+    if (base64_) {
+      const size_t whole = done_ ? carry_.size() : carry_.size() / 3 * 3;
+      out += db::base64Encode(std::string_view(carry_).substr(0, whole));
+      carry_.erase(0, whole);
     }
     return Status::ok();
   }
@@ -178,7 +186,8 @@ class BodyReader {
   size_t pos_ = 0;       // of in_, fed so far
   std::string decoded_;  // one slice's output
   bool base64_ = false;
-  std::string raw_;  // one step's stored bytes, before base64
+  std::string raw_;    // one step's stored bytes, before base64
+  std::string carry_;  // decoded bytes not base64-encoded yet (fewer than three between steps)
   bool done_ = false;
   bool corrupt_ = false;
 };
