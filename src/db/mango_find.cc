@@ -15,8 +15,5 @@ Result<FindSummary> runFind(Store&, const FindQuery&, const std::function<bool(s
   return notYet();
 }
 Status writeExplain(Store&, const FindQuery&, std::string_view, JsonWriter&) { return notYet(); }
-Result<IndexCreated> createIndex(Store&, const IndexDefinition&) { return notYet(); }
-Result<std::vector<IndexInfo>> listIndexes(Store&) { return notYet(); }
-Status deleteIndex(Store&, std::string_view, std::string_view) { return notYet(); }
 
 }  // namespace settee::db
