@@ -10,6 +10,7 @@
 #include "db/collate_key.h"
 #include "db/json.h"
 #include "db/store.h"
+#include "faulty_vfs.h"
 #include "test_util.h"
 
 using namespace settee;
@@ -401,4 +402,36 @@ TEST_CASE("Index rows: a database without json indexes keeps no index data", "[d
     sqlite3_finalize(stmt);
   }
   sqlite3_close(raw);
+}
+
+TEST_CASE("Index rows: a batch that registered an index and then failed leaves no index behind",
+          "[db][index][diskfull]") {
+  struct Disarm {
+    ~Disarm() { settee::test::FaultyDisk::disarm(); }
+  } disarm;
+  TempDir dir;
+  DatabaseOptions options;
+  options.vfs = settee::test::FaultyDisk::install();
+  auto opened = Store::open(dir.file("db.settee"), "db", options);
+  REQUIRE(opened);
+  Store& store = **opened;
+  put(store, R"({"_id":"a","n":1})");
+  // The design document, then a document whose write reads the registrations (as the batch sees them).
+  std::vector<WriteOp> ops;
+  ops.push_back(store.parse(ddocJson("_design/i", {{"by-n", R"({"n":"asc"})"}})));
+  ops.push_back(store.parse(R"({"_id":"b","n":2})"));
+  settee::test::FaultyDisk::resetFaults();
+  settee::test::FaultyDisk::fillAfter(0);  // the commit cannot write
+  for (auto& r : store.write(ops, true)) CHECK_FALSE(r.status.isOk());
+  REQUIRE(settee::test::FaultyDisk::faults() > 0);
+  settee::test::FaultyDisk::disarm();
+  // Rolled back: no index, and the next writes keep no rows for one.
+  auto after = store.indexes();
+  REQUIRE(after);
+  CHECK(after->empty());
+  put(store, R"({"_id":"c","n":3})");
+  put(store, ddocJson("_design/i", {{"by-n", R"({"n":"asc"})"}}));
+  IndexSpec spec = specOf(store, "_design/i", "by-n");
+  REQUIRE(store.updateIndex(spec));
+  CHECK(ids(rows(store, spec)) == Ids{"a", "c"});
 }
