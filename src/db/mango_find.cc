@@ -327,12 +327,4 @@ Result<FindSummary> runFind(Store& store, const FindQuery& query,
   return summary;
 }
 
-// Index management is the index work's (mango_indexes.cc); until it lands these answer that it is not built.
-namespace {
-Status notYet() { return Status(ErrorCode::Internal, "Mango index management is not built yet"); }
-}  // namespace
-Result<IndexCreated> createIndex(Store&, const IndexDefinition&) { return notYet(); }
-Result<std::vector<IndexInfo>> listIndexes(Store&) { return notYet(); }
-Status deleteIndex(Store&, std::string_view, std::string_view) { return notYet(); }
-
 }  // namespace settee::db

@@ -100,7 +100,7 @@ TEST_CASE("Mango: ordering operators compare within and across types", "[db][man
 TEST_CASE("Mango: collation orders null, booleans, numbers, strings, arrays, objects", "[db][mango]") {
   const char* ascending[] = {
       "null",     "false", "true",    "-1",    "0",           "2.5",       "\"\"",
-      "\"A\"",    "\"a\"", "\"aa\"",  "\"b\"", "\"\\u00e9\"", "[]",        "[1]",
+      "\"a\"",    "\"A\"", "\"aa\"",  "\"b\"", "\"\\u00e9\"", "[]",        "[1]",
       "[1,2]",    "[2]",   "[\"a\"]", "{}",    "{\"a\":1}",   "{\"a\":2}", "{\"a\":2,\"b\":0}",
       "{\"b\":0}"};
   const size_t n = std::size(ascending);
