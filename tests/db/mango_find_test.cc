@@ -453,3 +453,93 @@ TEST_CASE("Selector: the normalised rendering CouchDB's _explain shows", "[db][m
         R"({"$or":[{"a":{"$eq":1}},{"b":{"$in":[1,2]}}]})");
   CHECK(render(R"({"a": {"$not": {"$gt": 1}}})") == R"({"a":{"$lte":1}})");
 }
+
+TEST_CASE("Find: an index answers in key order, by its range, either direction", "[db][mango][find][index]") {
+  TempDir dir;
+  auto db = openDb(dir);
+  seed(*db);
+  IndexDefinition def;
+  def.fields = {{"type", false}, {"ts", false}};
+  def.ddoc = "orders";
+  def.name = "type-ts";
+  REQUIRE(db->createIndex(def));
+  Page desc = run(
+      *db, R"({"selector": {"type": "order", "ts": {"$gt": 1003}}, "sort": [{"type": "desc"}, {"ts": "desc"}],
+      "fields": ["_id", "ts", "status"], "limit": 4})");
+  CHECK(desc.docs == std::vector<std::string>{R"({"_id":"o011","ts":1011,"status":"done"})",
+                                              R"({"_id":"o010","ts":1010,"status":"open"})",
+                                              R"({"_id":"o009","ts":1009,"status":"done"})",
+                                              R"({"_id":"o008","ts":1008,"status":"open"})"});
+  CHECK(desc.summary.index == "_design/orders/type-ts");
+  CHECK(desc.summary.warning.empty());
+  // The range starts at the first match: nothing before it is read.
+  CHECK(desc.summary.stats.totalKeysExamined == 4);
+  CHECK(desc.summary.stats.totalDocsExamined == 4);
+  Page asc = run(*db, R"({"selector": {"type": "order", "ts": {"$gte": 1009}}, "sort": ["type", "ts"]})");
+  CHECK(ids(asc) == std::vector<std::string>{"o009", "o010", "o011"});
+  CHECK(asc.summary.stats.totalKeysExamined == 3);
+  Page upTo = run(*db, R"({"selector": {"type": "order", "ts": {"$lte": 1001}}})");
+  CHECK(ids(upTo) == std::vector<std::string>{"o000", "o001"});
+  // Pages of an index scan resume after the last row, whatever was written before it meanwhile.
+  std::vector<std::string> seen;
+  std::string bookmark;
+  for (int page = 0; page < 10; ++page) {
+    std::string body =
+        R"({"selector": {"type": "order", "ts": {"$gt": 1000}}, "sort": ["type", "ts"], "limit": 5)";
+    if (!bookmark.empty()) body += R"(, "bookmark": ")" + bookmark + "\"";
+    Page p = run(*db, body + "}");
+    if (page == 0) REQUIRE(db->put(R"({"_id":"early","type":"order","ts":1001.5})"));
+    if (p.docs.empty()) break;
+    for (auto& id : ids(p)) seen.push_back(id);
+    bookmark = p.summary.bookmark;
+  }
+  CHECK(seen == std::vector<std::string>{"o001", "o002", "o003", "o004", "o005", "o006", "o007", "o008",
+                                         "o009", "o010", "o011"});
+  // A full scan's bookmark does not resume an index scan.
+  auto q = query(R"({"selector": {"type": "order", "ts": {"$gt": 1}}, "bookmark": "WyJpIiwibzAwMyJd"})");
+  auto ran = db::runFind(db::storeOf(*db), q, [](std::string_view) { return true; });
+  REQUIRE_FALSE(ran);
+  CHECK(std::string(ran.status().error()) == "invalid_bookmark");
+}
+
+TEST_CASE("Find: a document the index values exclude is never read", "[db][mango][find][index]") {
+  TempDir dir;
+  auto db = openDb(dir);
+  for (int i = 0; i < 40; ++i) {
+    REQUIRE(db->put(R"({"_id":"d)" + std::to_string(100 + i) + R"(","a":)" + std::to_string(i % 4) +
+                    R"(,"b":)" + std::to_string(i) + "}"));
+  }
+  IndexDefinition def;
+  def.fields = {{"a", false}, {"b", false}};
+  REQUIRE(db->createIndex(def));
+  // `a` bounds the range; `b`'s conditions are judged on the index row's values.
+  Page p = run(*db, R"({"selector": {"a": {"$gte": 1}, "b": {"$mod": [10, 3]}}, "execution_stats": true})");
+  CHECK(ids(p) == std::vector<std::string>{"d113", "d133", "d103", "d123"});  // in (a, b) order
+  CHECK(p.summary.stats.totalKeysExamined == 30);
+  CHECK(p.summary.stats.totalDocsExamined == 4);
+  Page range = run(*db, R"({"selector": {"a": {"$gt": 2}, "b": {"$lt": 10}}})");
+  CHECK(ids(range) == std::vector<std::string>{"d103", "d107"});
+  CHECK(range.summary.stats.totalDocsExamined == 2);
+  // A covering query reads no document at all.
+  Page covered = run(*db, R"({"selector": {"a": 3, "b": {"$gt": 30}}, "fields": ["_id", "b"]})");
+  CHECK(covered.docs == std::vector<std::string>{R"({"_id":"d131","b":31})", R"({"_id":"d135","b":35})",
+                                                 R"({"_id":"d139","b":39})"});
+  CHECK(covered.summary.stats.totalDocsExamined == 0);
+}
+
+TEST_CASE("Find: a partial index serves when named, and only its documents", "[db][mango][find][index]") {
+  TempDir dir;
+  auto db = openDb(dir);
+  seed(*db);
+  IndexDefinition def;
+  def.fields = {{"route", false}};
+  def.partialFilterSelector = R"({"status": "open"})";
+  def.ddoc = "partial";
+  REQUIRE(db->createIndex(def));
+  Page unnamed = run(*db, R"({"selector": {"route": "r1"}})");
+  CHECK(unnamed.summary.index == "_all_docs");
+  CHECK(ids(unnamed) == std::vector<std::string>{"o001", "o004", "o007", "o010"});
+  Page named = run(*db, R"({"selector": {"route": "r1"}, "use_index": "partial"})");
+  CHECK(named.summary.index.rfind("_design/partial/", 0) == 0);
+  CHECK(ids(named) == std::vector<std::string>{"o004", "o010"});
+}

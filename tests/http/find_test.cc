@@ -207,3 +207,106 @@ TEST_CASE("Index over HTTP: bad definitions are CouchDB's errors", "[http][find]
     CHECK(body.str("reason") == c.reason);
   }
 }
+
+TEST_CASE(
+    "Index over HTTP: the transcript's indexes, index-served queries and _explain (#4-#12, #17, #21, #22)",
+    "[http][find][index]") {
+  LiveServer node;
+  seed(node);
+  auto created = node("POST", "/m/_index",
+                      R"({"index": {"fields": ["type", "ts"]}, "name": "type-ts", "ddoc": "orders"})");
+  CHECK(created.status == 200);
+  CHECK(created.body == R"({"result":"created","id":"_design/orders","name":"type-ts"})");
+  CHECK(node("POST", "/m/_index",
+             R"({"index": {"fields": ["type", "ts"]}, "name": "type-ts", "ddoc": "orders"})")
+            .body == R"({"result":"exists","id":"_design/orders","name":"type-ts"})");
+  Json partial(node("POST", "/m/_index",
+                    R"({"index": {"fields": ["route"], "partial_filter_selector": {"status": "open"}}})")
+                   .body);
+  CHECK(partial.str("result") == "created");
+  const std::string partialDdoc = partial.str("id");
+
+  Json listed(node("GET", "/m/_index").body);
+  CHECK(uint64_t(listed["total_rows"]) == 3);
+  CHECK(simdjson::to_string(listed["indexes"].at(0).value()) ==
+        R"({"ddoc":null,"name":"_all_docs","type":"special","def":{"fields":[{"_id":"asc"}]}})");
+
+  auto served = node(
+      "POST", "/m/_find",
+      R"({"selector": {"type": "order", "ts": {"$gt": 1003}}, "sort": [{"type": "desc"}, {"ts": "desc"}], "fields": ["_id", "ts", "status"], "limit": 4, "execution_stats": true})");
+  REQUIRE(served.status == 200);
+  CHECK(served.body.rfind("{\"docs\":[\n{\"_id\":\"o011\",\"ts\":1011,\"status\":\"done\"},\n"
+                          "{\"_id\":\"o010\",\"ts\":1010,\"status\":\"open\"},\n"
+                          "{\"_id\":\"o009\",\"ts\":1009,\"status\":\"done\"},\n"
+                          "{\"_id\":\"o008\",\"ts\":1008,\"status\":\"open\"}\n],\n\"bookmark\": \"",
+                          0) == 0);
+  Json servedBody(served.body);
+  CHECK_FALSE(servedBody.has("warning"));
+  CHECK(uint64_t(servedBody["execution_stats"]["results_returned"]) == 4);
+
+  // Paging on the index (#10, #11).
+  Json page1(
+      node(
+          "POST", "/m/_find",
+          R"({"selector": {"type": "order", "ts": {"$gt": 1000}}, "sort": [{"type": "asc"}, {"ts": "asc"}], "limit": 3})")
+          .body);
+  CHECK(docIds(page1) == std::vector<std::string>{"o001", "o002", "o003"});
+  Json page2(
+      node(
+          "POST", "/m/_find",
+          R"({"selector": {"type": "order", "ts": {"$gt": 1000}}, "sort": [{"type": "asc"}, {"ts": "asc"}], "limit": 3, "bookmark": ")" +
+              page1.str("bookmark") + "\"}")
+          .body);
+  CHECK(docIds(page2) == std::vector<std::string>{"o004", "o005", "o006"});
+
+  // #12, but for the partial index's generated name.
+  Json explained(
+      node(
+          "POST", "/m/_explain",
+          R"({"selector": {"type": "order", "ts": {"$gt": 1003}}, "sort": [{"type": "desc"}, {"ts": "desc"}], "limit": 4})")
+          .body);
+  CHECK(
+      simdjson::to_string(explained["index"]) ==
+      R"({"ddoc":"_design/orders","name":"type-ts","type":"json","partitioned":false,"def":{"fields":[{"type":"asc"},{"ts":"asc"}]}})");
+  CHECK(simdjson::to_string(explained["selector"]) ==
+        R"({"$and":[{"type":{"$eq":"order"}},{"ts":{"$gt":1003}}]})");
+  CHECK(
+      simdjson::to_string(explained["mrargs"]) ==
+      R"({"include_docs":true,"view_type":"map","reduce":false,"partition":null,"start_key":["order","<MAX>"],)"
+      R"("end_key":["order",1003],"direction":"rev","stable":false,"update":true,"conflicts":"undefined"})");
+  CHECK(
+      simdjson::to_string(explained["index_candidates"]) ==
+      R"([{"index":{"ddoc":")" + partialDdoc + R"(","name":")" + partialDdoc.substr(8) +
+          R"(","type":"json","partitioned":false,"def":{"fields":[{"route":"asc"}],"partial_filter_selector":{"status":{"$eq":"open"}}}},)"
+          R"("analysis":{"usable":false,"reasons":[{"name":"is_partial"}],"ranking":2,"covering":false}},)"
+          R"({"index":{"ddoc":null,"name":"_all_docs","type":"special","def":{"fields":[{"_id":"asc"}]}},)"
+          R"("analysis":{"usable":false,"reasons":[{"name":"field_mismatch"}],"ranking":1,"covering":null}}])");
+  CHECK(simdjson::to_string(explained["selector_hints"]) ==
+        R"([{"type":"json","indexable_fields":["ts","type"],"unindexable_fields":[]}])");
+
+  // #17: use_index naming a design document with no usable index falls back with CouchDB's warning.
+  Json fallback(node("POST", "/m/_find",
+                     R"({"selector": {"status": "open", "route": "r1"}, "use_index": "_design/orders"})")
+                    .body);
+  CHECK(docIds(fallback) == std::vector<std::string>{"o004", "o010"});
+  CHECK(fallback.str("warning") ==
+        "_design/orders was not used because it does not contain a valid index for this query.\nNo matching "
+        "index "
+        "found, create an index to optimize query time.");
+  // The same with allow_fallback false is refused.
+  auto strict = node(
+      "POST", "/m/_find",
+      R"({"selector": {"status": "open", "route": "r1"}, "use_index": "_design/orders", "allow_fallback": false})");
+  CHECK(strict.status == 400);
+  CHECK(Json(strict.body).str("error") == "no_usable_index");
+
+  // #21, #22: deleting an index, with or without the _design/ prefix.
+  CHECK(node("DELETE", "/m/_index/orders/json/type-ts").body == R"({"ok":true})");
+  CHECK(uint64_t(Json(node("GET", "/m/_index").body)["total_rows"]) == 2);
+  CHECK(node("DELETE", "/m/_index/orders/json/type-ts").status == 404);
+  CHECK(node("DELETE", "/m/_index/_design/" + partialDdoc.substr(8) + "/json/" + partialDdoc.substr(8))
+            .status == 200);
+  CHECK(uint64_t(Json(node("GET", "/m/_index").body)["total_rows"]) == 1);
+  // A sort no index serves any more (#3 again).
+  CHECK(node("POST", "/m/_find", R"({"selector": {"type": "order"}, "sort": ["ts"]})").status == 400);
+}
