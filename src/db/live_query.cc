@@ -22,6 +22,12 @@ constexpr uint64_t kChangesChunk = 1000;
 
 using Clock = std::chrono::steady_clock;
 
+// One row of a query's last run: its document's id and the document as delivered.
+struct Row {
+  std::string id;
+  std::string doc;
+};
+
 // One registered query and what the worker knows of its last result.
 struct Entry {
   explicit Entry(FindQuery q) : query(std::move(q)) {}
@@ -31,13 +37,19 @@ struct Entry {
   FindQuery query;
   uint64_t skip = 0;
   bool stripId = false;  // `_id` was added to fields: remove it from what is delivered
+  // Whole documents in id order, nothing but the selector to apply: when a full scan answered, a
+  // changed document can be put into (or taken out of) the rows without running the query again.
+  bool patchable = false;
   std::function<void(const LiveResult&)> onResult;
 
   // Written by add() before the entry is shared, then by the worker only.
-  uint64_t seenSeq = 0;   // every change up to here is reflected in `last` or found not to touch it
+  uint64_t seenSeq = 0;   // every change up to here is reflected in `rows` or found not to touch them
   uint64_t purgeSeq = 0;  // a purge removes documents without a change row: re-run when it moves
-  std::unordered_set<std::string> ids;  // every row of the last run, skipped ones included
-  LiveResult last;
+  std::vector<Row> rows;  // every row of the last run (or patch), skipped ones first
+  std::unordered_set<std::string> ids;  // the ids of `rows`
+  // `rows` hold every matching document, in id order (patchable, a full scan, the limit not reached).
+  bool complete = false;
+  LiveResult last;         // the last result delivered (or to deliver first)
   bool delivered = false;  // `last` has been delivered at least once
 };
 
@@ -55,14 +67,12 @@ std::string withoutId(simdjson::dom::object doc) {
   return std::string(bufferView(buf));
 }
 
-// Runs the entry's query into `out` (documents as delivered) and `ids`; out.updateSeq is read before
-// the run, so the result reflects at least every write up to it.
-Status runEntry(Store& store, const Entry& e, LiveResult& out, std::unordered_set<std::string>& ids) {
-  out.docs.clear();
-  ids.clear();
-  out.updateSeq = store.updateSeq();
+// Runs the entry's query into its rows; returns the update_seq read before the run, so the rows
+// reflect at least every write up to it.
+Result<uint64_t> runEntry(Store& store, Entry& e) {
+  std::vector<Row> rows;
+  const uint64_t seq = store.updateSeq();
   simdjson::dom::parser parser;
-  uint64_t row = 0;
   Status failed;
   Result<FindSummary> summary = runFind(store, e.query, [&](std::string_view doc) {
     simdjson::dom::object obj;
@@ -71,17 +81,44 @@ Status runEntry(Store& store, const Entry& e, LiveResult& out, std::unordered_se
       failed = Status(ErrorCode::Internal, "a live query's row is not a document with an _id");
       return false;
     }
-    ids.emplace(id);
-    if (row++ < e.skip) return true;
-    if (e.stripId) {
-      out.docs.push_back(withoutId(obj));
-    } else {
-      out.docs.emplace_back(doc);
-    }
+    rows.push_back({std::string(id), e.stripId ? withoutId(obj) : std::string(doc)});
     return true;
   });
   if (!summary) return summary.status();
-  return failed;
+  if (!failed) return failed;
+  e.complete = e.patchable && summary->index == "_all_docs" && rows.size() < e.query.options.limit;
+  e.rows = std::move(rows);
+  e.ids.clear();
+  for (const Row& r : e.rows) e.ids.insert(r.id);
+  return seq;
+}
+
+// Applies one changed document to complete rows: `doc` is its JSON when it matches the selector now,
+// null when it does not. Rows that reach the limit keep the first `limit` and stop being complete.
+// Returns whether the rows changed.
+bool patchRows(Entry& e, const std::string& id, const std::string* doc) {
+  auto at = std::lower_bound(e.rows.begin(), e.rows.end(), id,
+                             [](const Row& r, const std::string& key) { return r.id < key; });
+  const bool present = at != e.rows.end() && at->id == id;
+  if (!doc) {
+    if (!present) return false;
+    e.rows.erase(at);
+    e.ids.erase(id);
+    return true;
+  }
+  if (present) {
+    if (at->doc == *doc) return false;
+    at->doc = *doc;
+    return true;
+  }
+  e.rows.insert(at, Row{id, *doc});
+  e.ids.insert(id);
+  if (e.rows.size() > e.query.options.limit) {
+    e.ids.erase(e.rows.back().id);
+    e.rows.pop_back();
+    e.complete = false;
+  }
+  return true;
 }
 
 }  // namespace
@@ -120,8 +157,8 @@ void deliver(Core& core, Entry& e) {
   core.idle.notify_all();
 }
 
-// Whether `e`, whose last result did not include document `id`, now has it matching: `doc` is loaded
-// (and parsed) once per change whatever the number of queries that ask.
+// A changed document, loaded (and parsed) at most once per pass whatever the number of queries that
+// ask about it.
 class ChangedDoc {
  public:
   ChangedDoc(Store& store, const Change& change) : store_(store), change_(change) {}
@@ -131,32 +168,60 @@ class ChangedDoc {
       loaded_ = true;
       Result<std::string> json = store_.get(change_.id, ReadOptions{});
       // Gone since the scan (deleted, purged): the change that removed it comes in a later pass.
-      if (json && !parser_.parse(*json).get(doc_)) valid_ = true;
+      if (json) {
+        json_ = std::move(*json);
+        valid_ = !parser_.parse(json_).get(doc_);
+      }
     }
     return valid_ && selector.matches(doc_);
   }
+  // The document as read; only after matches() returned true.
+  const std::string& json() const { return json_; }
 
  private:
   Store& store_;
   const Change& change_;
   simdjson::dom::parser parser_;
   simdjson::dom::element doc_;
+  std::string json_;
   bool loaded_ = false;
   bool valid_ = false;
 };
 
-// One pass over every registered query: finds which ones the changes since they last looked may have
-// touched, re-runs those and delivers the results that differ.
+// Delivers the entry's rows (past the skipped ones) when they differ from the last result delivered.
+void publish(Core& core, Entry& e, uint64_t seq) {
+  const size_t from = std::min<size_t>(e.skip, e.rows.size());
+  const size_t n = e.rows.size() - from;
+  bool same = e.delivered && e.last.docs.size() == n;
+  for (size_t i = 0; same && i < n; ++i) same = e.last.docs[i] == e.rows[from + i].doc;
+  if (same) return;
+  e.last.docs.clear();
+  e.last.docs.reserve(n);
+  for (size_t i = 0; i < n; ++i) e.last.docs.push_back(e.rows[from + i].doc);
+  e.last.updateSeq = seq;
+  e.delivered = true;
+  deliver(core, e);
+}
+
+enum class Action : char {
+  Keep,   // no change touched the result
+  Patch,  // changes were applied to complete rows
+  Rerun,  // run the query again
+};
+
+// One pass over every registered query: reads the changes since the oldest sequence any query saw,
+// decides for each query whether they touch it (patching complete rows on the way), re-runs those that
+// need it and delivers the results that differ.
 void runPass(Core& core, const std::vector<std::shared_ptr<Entry>>& entries) {
   Store& store = *core.store;
   const uint64_t seq = store.updateSeq();
   const uint64_t purge = store.purgeSeq();
-  std::vector<char> rerun(entries.size(), 0);
+  std::vector<Action> action(entries.size(), Action::Keep);
   uint64_t since = UINT64_MAX;
-  size_t undecided = 0;
+  size_t undecided = 0;  // entries a later change may still send to Rerun
   for (size_t i = 0; i < entries.size(); ++i) {
     if (entries[i]->purgeSeq != purge) {
-      rerun[i] = 1;
+      action[i] = Action::Rerun;
     } else if (entries[i]->seenSeq < seq) {
       since = std::min(since, entries[i]->seenSeq);
       ++undecided;
@@ -179,12 +244,18 @@ void runPass(Core& core, const std::vector<std::shared_ptr<Entry>>& entries) {
     }
     for (const Change& c : chunk) {
       ChangedDoc doc(store, c);
+      // A design document may add or drop an index, and with it the order of an unsorted query.
       const bool design = c.id.starts_with("_design/");
       for (size_t i = 0; i < entries.size() && undecided > 0; ++i) {
         Entry& e = *entries[i];
-        if (rerun[i] || c.seq <= e.seenSeq) continue;
+        if (action[i] == Action::Rerun || c.seq <= e.seenSeq) continue;
+        if (!design && e.complete) {
+          const bool now = doc.matches(e.query.selector);
+          if (patchRows(e, c.id, now ? &doc.json() : nullptr)) action[i] = Action::Patch;
+          continue;
+        }
         if (design || e.ids.count(c.id) || doc.matches(e.query.selector)) {
-          rerun[i] = 1;
+          action[i] = Action::Rerun;
           --undecided;
         }
       }
@@ -192,29 +263,33 @@ void runPass(Core& core, const std::vector<std::shared_ptr<Entry>>& entries) {
     if (chunk.size() < kChangesChunk) break;
     since = *last;
   }
+  // Patched rows are a snapshot only if no write landed while the documents were read one by one;
+  // otherwise (or after a failed scan) the query runs again, which reads in one snapshot.
+  const bool quiet = scanned && store.updateSeq() == seq;
 
-  LiveResult result;
-  std::unordered_set<std::string> ids;
   for (size_t i = 0; i < entries.size(); ++i) {
     Entry& e = *entries[i];
-    if (!rerun[i]) {
-      if (scanned) e.seenSeq = std::max(e.seenSeq, seq);
-      if (!e.delivered) {
-        e.delivered = true;
-        deliver(core, e);
+    if (action[i] == Action::Patch && !quiet) action[i] = Action::Rerun;
+    switch (action[i]) {
+      case Action::Keep:
+        if (scanned) e.seenSeq = std::max(e.seenSeq, seq);
+        if (!e.delivered) publish(core, e, e.last.updateSeq);
+        break;
+      case Action::Patch:
+        e.seenSeq = seq;
+        publish(core, e, seq);
+        break;
+      case Action::Rerun: {
+        // A failed run (a storage error, an index use_index names deleted) keeps the last result; the
+        // query is looked at again after the next write.
+        Result<uint64_t> ran = runEntry(store, e);
+        if (!ran) break;
+        e.seenSeq = *ran;
+        e.purgeSeq = purge;
+        publish(core, e, *ran);
+        break;
       }
-      continue;
     }
-    // A failed run (a storage error, an index use_index names deleted) keeps the last result; the
-    // query is looked at again after the next write.
-    if (!runEntry(store, e, result, ids)) continue;
-    e.seenSeq = result.updateSeq;
-    e.purgeSeq = purge;
-    e.ids.swap(ids);
-    if (e.delivered && result.docs == e.last.docs) continue;
-    std::swap(e.last, result);
-    e.delivered = true;
-    deliver(core, e);
   }
 }
 
@@ -292,12 +367,16 @@ Result<std::unique_ptr<LiveQuery>> LiveQueries::add(const FindQuery& query,
     fields.push_back("_id");
     e->stripId = true;
   }
+  e->patchable = query.options.fields.empty() && query.options.sort.empty() &&
+                 query.options.bookmark.empty() && !query.options.conflicts;
   e->onResult = std::move(onResult);
 
   Store& store = *core_->store;
   e->purgeSeq = store.purgeSeq();
-  if (Status st = runEntry(store, *e, e->last, e->ids); !st) return st;
-  e->seenSeq = e->last.updateSeq;
+  Result<uint64_t> ran = runEntry(store, *e);
+  if (!ran) return ran.status();
+  e->seenSeq = *ran;
+  e->last.updateSeq = *ran;
 
   std::lock_guard lock(core_->mu);
   if (core_->closed) return Status(ErrorCode::Internal, "the database is closing");

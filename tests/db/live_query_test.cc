@@ -5,6 +5,7 @@
 #include <atomic>
 #include <catch2/catch.hpp>
 #include <condition_variable>
+#include <map>
 #include <mutex>
 #include <thread>
 
@@ -477,5 +478,42 @@ TEST_CASE("LiveQuery: the worker stops with the last handle and starts again wit
     REQUIRE(live);
     put(*db, R"({"_id":"r)" + std::to_string(round) + R"(","r":)" + std::to_string(round) + "}");
     REQUIRE(rec.waitUntil([](const LiveResult& r) { return r.docs.size() == 1; }));
+  }
+}
+
+TEST_CASE("LiveQuery: a result kept up to date change by change equals a fresh find", "[db][live]") {
+  TempDir dir;
+  auto db = openDb(dir);
+  for (const uint64_t lim : {uint64_t{25}, uint64_t{1000}}) {
+    DYNAMIC_SECTION("limit " << lim) {
+      FindOptions options = limit(lim);
+      options.skip = 3;
+      Recorder rec;
+      auto live = db->liveQuery(R"({"k":{"$lt":5}})", options, rec.callback());
+      REQUIRE(live);
+      std::map<std::string, std::string> revs;
+      uint32_t x = 12345;
+      auto next = [&] { return x = x * 1103515245u + 12345u, (x >> 8) % 1000; };
+      for (int i = 0; i < 600; ++i) {
+        std::string id = "d" + std::to_string(next() % 120);
+        int k = static_cast<int>(next() % 10);
+        auto it = revs.find(id);
+        if (it != revs.end() && next() % 4 == 0) {
+          REQUIRE(db->remove(id, it->second));
+          revs.erase(it);
+          continue;
+        }
+        std::string json = R"({"_id":")" + id + R"(","k":)" + std::to_string(k);
+        if (it != revs.end()) json += R"(,"_rev":")" + it->second + '"';
+        revs[id] = put(*db, json + "}");
+      }
+      std::vector<std::string> expected;
+      REQUIRE(db->find(R"({"k":{"$lt":5}})", options, [&](std::string_view doc) {
+        expected.emplace_back(doc);
+        return true;
+      }));
+      INFO("expected " << expected.size() << " rows");
+      CHECK(rec.waitUntil([&](const LiveResult& r) { return r.docs == expected; }));
+    }
   }
 }
