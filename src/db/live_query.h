@@ -7,8 +7,12 @@
 // On each wake the worker reads the changes since the sequence each query last saw (one changes() scan
 // shared by every query) and re-runs a query only when a changed document is in its last result, now
 // matches its selector, or is a design document (a new index may change an unsorted order); a purge
-// re-runs every query. A re-run result equal to the last delivered one (every document's JSON, `_rev`
-// included, in order) is not delivered. Writes that arrive while the worker is busy are handled by one
+// re-runs every query. A query a full scan answers (no sort, whole documents, no conflicts, no bookmark)
+// whose rows hold every match is not re-run at all: each changed document is put into or taken out of
+// its id-ordered rows, which costs the changed documents, not the database (kept only when no write
+// landed while they were read one by one; else the query re-runs, which reads in one snapshot). A
+// result equal to the last delivered one (every document's JSON, `_rev` included, in order) is not
+// delivered. Writes that arrive while the worker is busy are handled by one
 // pass, and passes are at least kMinPassInterval apart, so a burst of writes costs a few re-runs.
 //
 // Contract:

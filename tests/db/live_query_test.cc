@@ -302,6 +302,14 @@ TEST_CASE("LiveQuery: a bad selector is an error from liveQuery and registers no
   CHECK(live.status().code() == ErrorCode::BadRequest);
   auto notJson = db->liveQuery("{", {}, [&](const LiveResult&) { ++calls; });
   CHECK(notJson.status().code() == ErrorCode::BadRequest);
+  // An error only the planner finds comes back the same way: a sort no index serves.
+  FindOptions sorted;
+  sorted.sort = {{"a", false}};
+  auto noIndex = db->liveQuery(R"({"a":{"$gt":0}})", sorted, [&](const LiveResult&) { ++calls; });
+  REQUIRE_FALSE(noIndex);
+  CHECK(std::string(noIndex.status().error()) == "no_usable_index");
+  auto noCallback = db->liveQuery(R"({"a":1})", {}, nullptr);
+  CHECK(noCallback.status().code() == ErrorCode::BadRequest);
   // The fence: a good query sees its first result and one write; the bad ones saw nothing.
   Recorder rec;
   auto good = db->liveQuery(R"({"a":1})", {}, rec.callback());
