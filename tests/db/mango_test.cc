@@ -297,7 +297,7 @@ TEST_CASE("Mango: a compiled selector outlives the JSON it was parsed from", "[d
 TEST_CASE("Mango: malformed selectors are bad_request with a reason", "[db][mango]") {
   CHECK(rejection("[1]").find("object") != std::string::npos);
   CHECK(rejection("{").find("JSON") != std::string::npos);
-  CHECK(rejection(R"({"a":{"$foo":1}})").find("unknown operator $foo") != std::string::npos);
+  CHECK(rejection(R"({"a":{"$foo":1}})") == "Invalid operator: $foo");  // CouchDB's words
   CHECK(rejection(R"({"$and":{"a":1}})").find("$and") != std::string::npos);
   CHECK(rejection(R"({"$or":[1]})").find("$or") != std::string::npos);
   CHECK(rejection(R"({"$nor":"x"})").find("$nor") != std::string::npos);
@@ -326,6 +326,6 @@ TEST_CASE("Mango: malformed selectors are bad_request with a reason", "[db][mang
   CHECK(rejection(R"({"a..b":1})").find("empty path segment") != std::string::npos);
   CHECK(rejection(R"({"":1})").find("empty path segment") != std::string::npos);
   CHECK(rejection(R"({"a":{"$text":"x"}})").find("$text") != std::string::npos);
-  CHECK(rejection(R"({"a":{"$where":"x"}})").find("not supported") != std::string::npos);
+  CHECK(rejection(R"({"a":{"$where":"x"}})") == "Invalid operator: $where");
   CHECK(rejection(R"({"a":{"$elemMatch":{"$gt":1}}})") == "(accepted)");
 }
