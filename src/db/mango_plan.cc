@@ -50,39 +50,48 @@ bool canUseSort(const std::vector<std::string>& columns, const std::vector<std::
 
 // Narrows `r` by one condition.
 void narrow(FieldRange& r, Op op, const MangoValue& v) {
-  auto raiseLow = [&](bool inclusive) {
+  auto raiseLow = [&](const MangoValue& low, bool inclusive) {
     if (r.low) {
-      int c = collateValues(v, *r.low);
+      int c = collateValues(low, *r.low);
       if (c < 0 || (c == 0 && (inclusive || !r.lowInclusive))) return;  // the present bound is as tight
     }
-    r.low = v;
+    r.low = low;
     r.lowInclusive = inclusive;
   };
-  auto lowerHigh = [&](bool inclusive) {
+  auto lowerHigh = [&](const MangoValue& high, bool inclusive) {
     if (r.high) {
-      int c = collateValues(v, *r.high);
+      int c = collateValues(high, *r.high);
       if (c > 0 || (c == 0 && (inclusive || !r.highInclusive))) return;
     }
-    r.high = v;
+    r.high = high;
     r.highInclusive = inclusive;
   };
   switch (op) {
     case Op::Eq:
-      raiseLow(true);
-      lowerHigh(true);
+      raiseLow(v, true);
+      lowerHigh(v, true);
       break;
     case Op::Gt:
-      raiseLow(false);
+      raiseLow(v, false);
       break;
     case Op::Gte:
-      raiseLow(true);
+      raiseLow(v, true);
       break;
     case Op::Lt:
-      lowerHigh(false);
+      lowerHigh(v, false);
       break;
     case Op::Lte:
-      lowerHigh(true);
+      lowerHigh(v, true);
       break;
+    case Op::BeginsWith: {
+      // CouchDB's range for a prefix: from the prefix itself to the prefix followed by U+10FFFF, which
+      // collates after any character that can follow it.
+      raiseLow(v, true);
+      MangoValue high = v;
+      high.string += "\xF4\x8F\xBF\xBF";
+      lowerHigh(high, true);
+      break;
+    }
     default:
       return;
   }

@@ -543,3 +543,34 @@ TEST_CASE("Find: a partial index serves when named, and only its documents", "[d
   CHECK(named.summary.index.rfind("_design/partial/", 0) == 0);
   CHECK(ids(named) == std::vector<std::string>{"o004", "o010"});
 }
+
+TEST_CASE("Find: $beginsWith is served by an index range and answers what a full scan answers",
+          "[db][mango][find][index]") {
+  TempDir dir;
+  auto db = openDb(dir);
+  const char* names[] = {"Ann", "Anna", "Ann\u00e9",      "Anm", "Ao",           "ann",
+                         "ANN", "An",   "Annz\U0010FFFD", "B",   "Ann\U0001F600"};
+  int i = 0;
+  for (const char* name : names) {
+    REQUIRE(db->put(R"({"_id":"p)" + std::to_string(i++) + R"(","name":")" + name + "\"}"));
+  }
+  REQUIRE(db->put(R"({"_id":"num","name":5})"));
+  std::map<std::string, std::vector<std::string>> scanned;
+  for (const char* prefix : {"Ann", "An", "A", "ann", "Ann\u00e9", "", "Z"}) {
+    auto all = ids(run(*db, std::string(R"({"selector": {"name": {"$beginsWith": ")") + prefix + "\"}}}"));
+    std::sort(all.begin(), all.end());
+    scanned[prefix] = all;
+  }
+  IndexDefinition def;
+  def.fields = {{"name", false}};
+  REQUIRE(db->createIndex(def));
+  for (const auto& [prefix, expected] : scanned) {
+    Page p = run(*db, R"({"selector": {"name": {"$beginsWith": ")" + prefix + "\"}}}");
+    CHECK(p.summary.index != "_all_docs");
+    auto got = ids(p);
+    std::sort(got.begin(), got.end());
+    INFO("prefix " << prefix);
+    CHECK(got == expected);
+  }
+  CHECK(scanned["Ann"].size() == 5);
+}
