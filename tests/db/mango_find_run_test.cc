@@ -254,3 +254,49 @@ TEST_CASE("Find: $beginsWith is served by an index range and answers what a full
   }
   CHECK(scanned["Ann"].size() == 5);
 }
+
+TEST_CASE("Find: an _id range reads only that stretch of _all_docs, either direction", "[db][mango][find]") {
+  TempDir dir;
+  auto db = openDb(dir);
+  seed(*db);
+  Page one = run(*db, R"({"selector": {"_id": "o005"}, "execution_stats": true})");
+  CHECK(ids(one) == std::vector<std::string>{"o005"});
+  CHECK(one.summary.stats.totalKeysExamined == 1);
+  Page desc =
+      run(*db, R"({"selector": {"_id": {"$gte": "o003", "$lt": "o007"}}, "sort": [{"_id": "desc"}]})");
+  CHECK(ids(desc) == std::vector<std::string>{"o006", "o005", "o004", "o003"});
+  CHECK(desc.summary.stats.totalKeysExamined == 4);
+  Page next = run(
+      *db,
+      R"({"selector": {"_id": {"$gte": "o003", "$lt": "o007"}}, "sort": [{"_id": "desc"}], "bookmark": ")" +
+          run(*db,
+              R"({"selector": {"_id": {"$gte": "o003", "$lt": "o007"}}, "sort": [{"_id": "desc"}], "limit": 2})")
+              .summary.bookmark +
+          "\"}");
+  CHECK(ids(next) == std::vector<std::string>{"o004", "o003"});
+  // Ids are strings: a bound of another type bounds nothing or everything.
+  CHECK(ids(run(*db, R"({"selector": {"_id": {"$gt": null}}, "limit": 1})")) ==
+        std::vector<std::string>{"c1"});
+  CHECK(run(*db, R"({"selector": {"_id": {"$gt": []}}})").docs.empty());
+}
+
+TEST_CASE("Find: random bookmarks are refused as invalid_bookmark", "[db][mango][find]") {
+  TempDir dir;
+  auto db = openDb(dir);
+  seed(*db);
+  std::mt19937 rng(11);
+  const std::string alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+  int refused = 0;
+  for (int i = 0; i < 300; ++i) {
+    std::string bookmark;
+    size_t n = 1 + rng() % 60;
+    for (size_t k = 0; k < n; ++k) bookmark += alphabet[rng() % alphabet.size()];
+    auto q = query(R"({"selector": {"type": "order"}, "bookmark": ")" + bookmark + "\"}");
+    auto ran = db::runFind(db::storeOf(*db), q, [](std::string_view) { return true; });
+    if (!ran) {
+      CHECK(std::string(ran.status().error()) == "invalid_bookmark");
+      ++refused;
+    }
+  }
+  CHECK(refused == 300);
+}
