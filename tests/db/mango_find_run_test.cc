@@ -300,3 +300,38 @@ TEST_CASE("Find: random bookmarks are refused as invalid_bookmark", "[db][mango]
   }
   CHECK(refused == 300);
 }
+
+TEST_CASE("Find: Database::find is the same query as _find, paged by its summary's bookmark",
+          "[db][mango][find]") {
+  TempDir dir;
+  auto db = openDb(dir);
+  seed(*db);
+  IndexDefinition def;
+  def.fields = {{"type", false}, {"ts", false}};
+  REQUIRE(db->createIndex(def));
+  FindOptions options;
+  options.sort = {{"type", true}, {"ts", true}};
+  options.fields = {"_id"};
+  options.limit = 5;
+  std::vector<std::string> seen;
+  for (int page = 0; page < 5; ++page) {
+    size_t before = seen.size();
+    auto found = db->find(R"({"type": "order", "ts": {"$lt": 1009}})", options, [&](std::string_view doc) {
+      seen.push_back(Json(std::string(doc)).str("_id"));
+      return true;
+    });
+    REQUIRE(found);
+    CHECK(found->index.rfind("_design/", 0) == 0);
+    if (seen.size() == before) break;
+    options.bookmark = found->bookmark;
+  }
+  CHECK(seen ==
+        std::vector<std::string>{"o008", "o007", "o006", "o005", "o004", "o003", "o002", "o001", "o000"});
+  options.sort = {{"type", false}, {"ts", true}};
+  auto mixed = db->find("{}", options, [](std::string_view) { return true; });
+  REQUIRE_FALSE(mixed);
+  CHECK(std::string(mixed.status().error()) == "unsupported_mixed_sort");
+  auto notObject = db->find("[]", {}, [](std::string_view) { return true; });
+  REQUIRE_FALSE(notObject);
+  CHECK(std::string(notObject.status().error()) == "invalid_selector_json");
+}
