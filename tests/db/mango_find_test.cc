@@ -211,6 +211,10 @@ TEST_CASE("Planner: key ranges grow field by field while the fields before are e
   // Conditions no value satisfies read nothing.
   CHECK(plan(R"({"selector": {"a": {"$gt": 5, "$lt": 3}, "b": 1, "c": 1}})", indexes).nothing);
   CHECK(plan(R"({"selector": {"a": 1, "b": 1, "c": 1, "d": {"$gt": 2, "$lte": 2}}})", indexes).nothing);
+  // CouchDB's cursor reads nothing for a lone empty $or or $and.
+  CHECK(plan(R"({"selector": {"$or": []}})", {}).nothing);
+  CHECK(plan(R"({"selector": {"$and": []}})", {}).nothing);
+  CHECK_FALSE(plan(R"({"selector": {"a": 1, "$or": []}})", {}).nothing);
   // Conditions on indexed fields are judged on the row's values before the document is read.
   REQUIRE(eqRange.prefilter.size() == 3);
 }
