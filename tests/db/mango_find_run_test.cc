@@ -331,6 +331,11 @@ TEST_CASE("Find: Database::find is the same query as _find, paged by its summary
   auto mixed = db->find("{}", options, [](std::string_view) { return true; });
   REQUIRE_FALSE(mixed);
   CHECK(std::string(mixed.status().error()) == "unsupported_mixed_sort");
+  FindOptions tooMany;
+  tooMany.useIndex = {"a", "b", "c"};
+  auto badIndex = db->find("{}", tooMany, [](std::string_view) { return true; });
+  REQUIRE_FALSE(badIndex);
+  CHECK(std::string(badIndex.status().error()) == "invalid_index_name");
   auto notObject = db->find("[]", {}, [](std::string_view) { return true; });
   REQUIRE_FALSE(notObject);
   CHECK(std::string(notObject.status().error()) == "invalid_selector_json");
