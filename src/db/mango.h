@@ -68,11 +68,11 @@ class Selector {
 
   // A condition directly under the selector's top-level implicit $and.
   struct Condition {
-    enum class Op : uint8_t { Eq, Gt, Gte, Lt, Lte, Exists, Other };
+    enum class Op : uint8_t { Eq, Gt, Gte, Lt, Lte, Exists, BeginsWith, Other };
     std::string field;
     Op op = Op::Other;
-    MangoValue value;     // Eq .. Lte
-    bool exists = true;   // Exists
+    MangoValue value;    // Eq .. Lte; the prefix, as a string, for BeginsWith
+    bool exists = true;  // Exists
   };
   std::vector<Condition> topConditions() const;
   // Every field a condition names, outside $elemMatch and kin, sorted and unique (mango_selector:fields).

@@ -301,11 +301,16 @@ std::vector<Selector::Condition> Selector::topConditions() const {
           c.op = Condition::Op::Exists;
           c.exists = n.exists;
           break;
+        case CondOp::BeginsWith:
+          c.op = Condition::Op::BeginsWith;
+          c.value.kind = MangoValue::Kind::String;
+          c.value.string = n.prefix;
+          break;
         default:
           break;
       }
     }
-    c.value = n.operand;
+    if (c.op != Condition::Op::BeginsWith) c.value = n.operand;
     out.push_back(std::move(c));
   });
   return out;

@@ -50,39 +50,48 @@ bool canUseSort(const std::vector<std::string>& columns, const std::vector<std::
 
 // Narrows `r` by one condition.
 void narrow(FieldRange& r, Op op, const MangoValue& v) {
-  auto raiseLow = [&](bool inclusive) {
+  auto raiseLow = [&](const MangoValue& low, bool inclusive) {
     if (r.low) {
-      int c = collateValues(v, *r.low);
+      int c = collateValues(low, *r.low);
       if (c < 0 || (c == 0 && (inclusive || !r.lowInclusive))) return;  // the present bound is as tight
     }
-    r.low = v;
+    r.low = low;
     r.lowInclusive = inclusive;
   };
-  auto lowerHigh = [&](bool inclusive) {
+  auto lowerHigh = [&](const MangoValue& high, bool inclusive) {
     if (r.high) {
-      int c = collateValues(v, *r.high);
+      int c = collateValues(high, *r.high);
       if (c > 0 || (c == 0 && (inclusive || !r.highInclusive))) return;
     }
-    r.high = v;
+    r.high = high;
     r.highInclusive = inclusive;
   };
   switch (op) {
     case Op::Eq:
-      raiseLow(true);
-      lowerHigh(true);
+      raiseLow(v, true);
+      lowerHigh(v, true);
       break;
     case Op::Gt:
-      raiseLow(false);
+      raiseLow(v, false);
       break;
     case Op::Gte:
-      raiseLow(true);
+      raiseLow(v, true);
       break;
     case Op::Lt:
-      lowerHigh(false);
+      lowerHigh(v, false);
       break;
     case Op::Lte:
-      lowerHigh(true);
+      lowerHigh(v, true);
       break;
+    case Op::BeginsWith: {
+      // CouchDB's range for a prefix: from the prefix itself to the prefix followed by U+10FFFF, which
+      // collates after any character that can follow it.
+      raiseLow(v, true);
+      MangoValue high = v;
+      high.string += "\xF4\x8F\xBF\xBF";
+      lowerHigh(high, true);
+      break;
+    }
     default:
       return;
   }
@@ -201,6 +210,18 @@ void idRange(const FieldRange& r, FindPlan& plan) {
       plan.nothing = true;
     }
   }
+}
+
+// {"$or": []} or {"$and": []} alone: CouchDB's cursor reads nothing for them (mango_cursor:maybe_noop_range),
+// although the same selector matches every document anywhere else (a _changes filter).
+bool noopSelector(std::string_view json) {
+  simdjson::dom::parser parser;
+  simdjson::dom::object obj;
+  if (parser.parse(json.data(), json.size()).get(obj) != simdjson::SUCCESS || obj.size() != 1) return false;
+  auto member = *obj.begin();
+  simdjson::dom::array args;
+  return (member.key == "$or" || member.key == "$and") && member.value.get(args) == simdjson::SUCCESS &&
+         args.size() == 0;
 }
 
 }  // namespace
@@ -328,7 +349,7 @@ Result<FindPlan> planFind(const FindQuery& query, const std::vector<IndexSpec>& 
 
   FindPlan plan;
   plan.descending = !opts.sort.empty() && opts.sort.front().descending;
-  plan.nothing = analysis.anyEmpty;
+  plan.nothing = analysis.anyEmpty || noopSelector(query.selectorJson);
   if (!ranked.empty()) {
     plan.index = *ranked.front().spec;
     plan.prefix = ranked.front().prefix;
