@@ -525,3 +525,56 @@ TEST_CASE("LiveQuery: a result kept up to date change by change equals a fresh f
     }
   }
 }
+
+TEST_CASE("LiveQuery: under concurrent writers every query ends on the result a fresh find gives",
+          "[db][live]") {
+  TempDir dir;
+  auto db = openDb(dir);
+  // Patched rows, re-runs of a projection, and a window the limit truncates.
+  FindOptions projected = limit(1000);
+  projected.fields = {"k", "w"};
+  const std::vector<std::pair<std::string, FindOptions>> queries = {{R"({"k":{"$lt":5}})", limit(1000)},
+                                                                    {R"({"k":{"$gte":3}})", projected},
+                                                                    {R"({"k":{"$lt":8}})", limit(10)}};
+  std::vector<std::unique_ptr<Recorder>> recs;
+  std::vector<std::unique_ptr<LiveQuery>> lives;
+  for (const auto& [selector, options] : queries) {
+    recs.push_back(std::make_unique<Recorder>());
+    auto q = db->liveQuery(selector, options, recs.back()->callback());
+    REQUIRE(q);
+    lives.push_back(std::move(*q));
+  }
+  std::vector<std::thread> writers;
+  std::atomic<int> failures{0};
+  for (int w = 0; w < 4; ++w) {
+    writers.emplace_back([&, w] {
+      uint32_t x = 7919u * (w + 1);
+      auto next = [&] { return x = x * 1103515245u + 12345u, (x >> 8) % 1000; };
+      for (int i = 0; i < 250; ++i) {
+        std::string id = "d" + std::to_string(next() % 80);
+        // Read, then edit or delete; a conflict with another writer is expected and skipped.
+        auto cur = db->get(id);
+        std::string rev = cur ? Json(*cur).str("_rev") : "";
+        if (!rev.empty() && next() % 5 == 0) {
+          (void)db->remove(id, rev);
+          continue;
+        }
+        std::string json = R"({"_id":")" + id + R"(","k":)" + std::to_string(next() % 10) + R"(,"w":)" +
+                           std::to_string(w) + (rev.empty() ? "" : R"(,"_rev":")" + rev + '"') + "}";
+        auto r = db->put(json);
+        if (!r && r.status().code() != ErrorCode::Conflict) ++failures;
+      }
+    });
+  }
+  for (auto& t : writers) t.join();
+  CHECK(failures == 0);
+  for (size_t i = 0; i < queries.size(); ++i) {
+    std::vector<std::string> expected;
+    REQUIRE(db->find(queries[i].first, queries[i].second, [&](std::string_view doc) {
+      expected.emplace_back(doc);
+      return true;
+    }));
+    INFO("query " << i << ": " << expected.size() << " rows expected");
+    CHECK(recs[i]->waitUntil([&](const LiveResult& r) { return r.docs == expected; }));
+  }
+}
