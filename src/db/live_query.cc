@@ -263,8 +263,10 @@ void runPass(Core& core, const std::vector<std::shared_ptr<Entry>>& entries) {
     if (chunk.size() < kChangesChunk) break;
     since = *last;
   }
-  // Patched rows are a snapshot only if no write landed while the documents were read one by one;
-  // otherwise (or after a failed scan) the query runs again, which reads in one snapshot.
+  // Patched rows are one state of the database only if no write landed while the documents were read
+  // one by one; otherwise (or after a failed scan) the query runs again. (A run that reads its rows in
+  // several pages may also mix states: every write after the update_seq it read first is looked at in
+  // the next pass, so the last result delivered after the writes stop is always exact.)
   const bool quiet = scanned && store.updateSeq() == seq;
 
   for (size_t i = 0; i < entries.size(); ++i) {

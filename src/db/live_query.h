@@ -10,10 +10,10 @@
 // re-runs every query. A query a full scan answers (no sort, whole documents, no conflicts, no bookmark)
 // whose rows hold every match is not re-run at all: each changed document is put into or taken out of
 // its id-ordered rows, which costs the changed documents, not the database (kept only when no write
-// landed while they were read one by one; else the query re-runs, which reads in one snapshot). A
-// result equal to the last delivered one (every document's JSON, `_rev` included, in order) is not
-// delivered. Writes that arrive while the worker is busy are handled by one
-// pass, and passes are at least kMinPassInterval apart, so a burst of writes costs a few re-runs.
+// landed while they were read one by one; else the query re-runs). A result equal to the last delivered
+// one (every document's JSON, `_rev` included, in order) is not delivered. Writes that arrive while the
+// worker is busy are handled by one pass, and passes are at least kMinPassInterval apart, so a burst of
+// writes costs a few re-runs.
 //
 // Contract:
 // - add() runs the query once on the calling thread: an error (a bad selector, a sort no index serves)

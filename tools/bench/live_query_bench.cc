@@ -1,9 +1,10 @@
 // live_query_bench — what live queries cost a writer, and how soon a write reaches its query.
 //
-//   build/live_query_bench [docs=10000] [queries=10] [runs=5] [project]
+//   build/live_query_bench [docs=10000] [queries=10] [runs=5] [project|index]
 //
 // With `project` the queries ask for fields ["_id","list","n"]: such a query is re-run (a full scan
 // here) after each write that touches it, where a query for whole documents has its rows patched.
+// With `index` a json index on `list` serves the queries, which re-run as index scans.
 //
 // Each run fills a new database with `docs` documents of about 1 KB, spread over 100 lists (`list`
 // 0..99), and registers `queries` live queries {"list": q} (q < queries, limit 1000). No index: each
@@ -144,7 +145,7 @@ std::pair<double, double> unrelatedWrites(Database& db, Deliveries* d, int queri
   return {micros(t1 - t0) / kUnrelatedWrites, cpu * 1e6 / kUnrelatedWrites};
 }
 
-Figures runOnce(const std::string& dir, int docs, int queries, int run, bool project) {
+Figures runOnce(const std::string& dir, int docs, int queries, int run, const std::string& mode) {
   Figures f;
   std::string path = dir + "/live-" + std::to_string(run) + ".settee";
   auto opened = Database::open(path, "bench");
@@ -164,6 +165,15 @@ Figures runOnce(const std::string& dir, int docs, int queries, int run, bool pro
     db->bulkDocs(views);
   }
 
+  if (mode == "index") {
+    IndexDefinition index;
+    index.fields = {{"list", false}};
+    if (auto made = db->createIndex(index); !made) {
+      std::fprintf(stderr, "createIndex: %s\n", made.status().reason().c_str());
+      std::exit(1);
+    }
+  }
+
   // The baseline: the same writes with no live query registered.
   std::tie(f.baselinePutUs, f.baselineCpuUs) = unrelatedWrites(*db, nullptr, queries, "base-");
 
@@ -172,7 +182,7 @@ Figures runOnce(const std::string& dir, int docs, int queries, int run, bool pro
   for (int q = 0; q < queries; ++q) {
     FindOptions options;
     options.limit = 1000;
-    if (project) options.fields = {"_id", "list", "n"};
+    if (mode == "project") options.fields = {"_id", "list", "n"};
     auto h = db->liveQuery(R"({"list":)" + std::to_string(q) + "}", options,
                            [&d, q](const LiveResult&) { d.record(q); });
     if (!h) {
@@ -225,15 +235,16 @@ int main(int argc, char** argv) {
   int docs = argc > 1 ? std::atoi(argv[1]) : 10000;
   int queries = argc > 2 ? std::atoi(argv[2]) : 10;
   int runs = argc > 3 ? std::atoi(argv[3]) : 5;
-  bool project = argc > 4 && std::string(argv[4]) == "project";
-  if (docs <= 0 || queries <= 0 || queries >= kLists || runs <= 0) {
-    std::fprintf(stderr, "usage: live_query_bench [docs>0] [queries 1..99] [runs>0]\n");
+  std::string mode = argc > 4 ? argv[4] : "";
+  if (docs <= 0 || queries <= 0 || queries >= kLists || runs <= 0 ||
+      !(mode.empty() || mode == "project" || mode == "index")) {
+    std::fprintf(stderr, "usage: live_query_bench [docs>0] [queries 1..99] [runs>0] [project|index]\n");
     return 2;
   }
   auto dir = std::filesystem::temp_directory_path() / ("settee-live-bench-" + std::to_string(getpid()));
   std::filesystem::create_directories(dir);
   std::vector<Figures> all;
-  for (int r = 0; r < runs; ++r) all.push_back(runOnce(dir.string(), docs, queries, r, project));
+  for (int r = 0; r < runs; ++r) all.push_back(runOnce(dir.string(), docs, queries, r, mode));
   std::filesystem::remove_all(dir);
 
   auto med = [&](double Figures::*field) {
@@ -241,9 +252,12 @@ int main(int argc, char** argv) {
     for (const auto& f : all) v.push_back(f.*field);
     return median(v);
   };
-  std::printf(
-      "live queries: %d docs (~1 KB), %d live queries of ~%d docs each (%s), no index; median of %d runs\n",
-      docs, queries, docs / kLists, project ? "projected: re-run" : "whole documents: patched", runs);
+  std::printf("live queries: %d docs (~1 KB), %d live queries of ~%d docs each (%s); median of %d runs\n",
+              docs, queries, docs / kLists,
+              mode == "project" ? "projected, no index: re-run by full scans"
+              : mode == "index" ? "an index on list: re-run by index scans"
+                                : "whole documents, no index: patched",
+              runs);
   std::printf("  unrelated put, no live query:   %8.1f us/put writer, %8.1f us/put process CPU\n",
               med(&Figures::baselinePutUs), med(&Figures::baselineCpuUs));
   std::printf("  unrelated put, %2d live queries: %8.1f us/put writer, %8.1f us/put process CPU\n", queries,
