@@ -41,7 +41,7 @@ function parseArgs(argv) {
     else return false;
     return true;
   });
-  if (opts.docs < 200) throw new Error('--docs must be at least 200');
+  if (opts.docs < 10000) throw new Error('--docs must be at least 10000 (a tenth of it must hold 20 documents per route)');
   opts.writeDocs ??= Math.min(opts.docs, 100000);
   opts.check ??= opts.docs >= 1000000;
   return opts;
@@ -208,7 +208,7 @@ async function main() {
       `write rate over ${opts.writeDocs} documents; batches of ${opts.batch}`);
     console.log(`\n== ${opts.docs} documents`);
     const big = await readSide(opts.docs, opts, log);
-    const smallN = Math.max(200, Math.floor(opts.docs / 10));
+    const smallN = Math.floor(opts.docs / 10);
     console.log(`\n== ${smallN} documents (peak RSS at a tenth of N)`);
     const small = await readSide(smallN, { ...opts, runs: Math.min(opts.runs, 5), scanRuns: 1 }, log);
     console.log('\n== write rate by number of indexes');
