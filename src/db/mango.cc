@@ -266,11 +266,9 @@ class Compiler {
       n.children.push_back(std::move(*sub));
     } else if (op == "$text") {
       return badRequest("$text needs a full-text index, which Settee does not have");
-    } else if (op == "$where" || op == "$geoWithin" || op == "$geoIntersects" || op == "$near" ||
-               op == "$nearSphere") {
-      return badRequest("operator " + name + " is not supported");
     } else {
-      return badRequest("unknown operator " + name);
+      // CouchDB's own words for any operator it does not know ($where and the geo operators included).
+      return Status(ErrorCode::BadRequest, "Invalid operator: " + name, "invalid_operator");
     }
     if (negated) {
       if (auto flipped = negationOf(n.op)) {

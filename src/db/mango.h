@@ -38,8 +38,13 @@
 #include <simdjson.h>
 
 #include <memory>
+#include <optional>
+#include <string>
 #include <string_view>
+#include <vector>
 
+#include "db/json.h"
+#include "db/mango_value.h"
 #include "settee/status.h"
 
 namespace settee::db {
@@ -58,9 +63,37 @@ class Selector {
   // True when `doc` (normally a document body, an object) satisfies the selector.
   bool matches(simdjson::dom::element doc) const;
 
+  // ---- What the query planner reads (mango_analysis.cc; CouchDB's mango_selector / mango_idx_view) ----
+  // Field names are paths joined with `.` (a `.` inside a segment written `\.`), as indexes name them.
+
+  // A condition directly under the selector's top-level implicit $and.
+  struct Condition {
+    enum class Op : uint8_t { Eq, Gt, Gte, Lt, Lte, Exists, Other };
+    std::string field;
+    Op op = Op::Other;
+    MangoValue value;     // Eq .. Lte
+    bool exists = true;   // Exists
+  };
+  std::vector<Condition> topConditions() const;
+  // Every field a condition names, outside $elemMatch and kin, sorted and unique (mango_selector:fields).
+  std::vector<std::string> fields() const;
+  // The members of `required` the selector does not require to exist: CouchDB's has_required_fields
+  // (every condition but {"$exists": false} requires its field; each branch of an $or must).
+  std::vector<std::string> missingRequired(std::vector<std::string> required) const;
+  // True when the top level fixes `field` with $eq (CouchDB's is_constant_field).
+  bool isConstantField(std::string_view field) const;
+  // The top-level conditions on `field` as a selector of the field's value alone (match it against the
+  // value, not the document); nullopt when there are none.
+  std::optional<Selector> conditionsOn(std::string_view field) const;
+  // The selector as CouchDB shows it normalised: {"$and":[{"type":{"$eq":"order"}},...]}.
+  void writeNormalized(JsonWriter& w) const;
+
  private:
   explicit Selector(std::shared_ptr<const detail::MangoNode> root) : root_(std::move(root)) {}
   std::shared_ptr<const detail::MangoNode> root_;  // never null
 };
+
+// Writes an operand as JSON.
+void writeMangoValue(JsonWriter& w, const MangoValue& v);
 
 }  // namespace settee::db

@@ -32,11 +32,15 @@ struct FindQuery {
   Selector selector;
   std::string selectorJson;  // as given (for _explain, which shows it normalised)
   FindOptions options;
+  bool stale = false;  // "stale": "ok" was given (it also sets update=false and stable=true)
 };
 
 // Reads a `_find` / `_explain` body: {"selector": ..., "fields", "sort", "limit", "skip", "bookmark",
 // "use_index", "conflicts", "r", "update", "stable", "execution_stats", "allow_fallback"}.
 Result<FindQuery> parseFindRequest(std::string_view body);
+// Reads a `POST /{db}/_index` body: {"index": {"fields": [...], "partial_filter_selector": ...}, "type",
+// "name", "ddoc", "w", "partitioned"}, with CouchDB's errors (mango_opts:validate_idx_create).
+Result<IndexDefinition> parseIndexRequest(std::string_view body);
 // The same from a selector and options given apart (Database::find).
 Result<FindQuery> makeFindQuery(std::string_view selectorJson, const FindOptions& options);
 

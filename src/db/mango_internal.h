@@ -1,5 +1,6 @@
 // mango_internal.h — the compiled form of a Mango selector, shared by its compiler (mango.cc) and its
-// matcher (mango_match.cc). Not part of any public surface: include only from those two files.
+// matcher (mango_match.cc), and read by the planner's view of a selector (mango_analysis.cc). Not part of any
+// public surface: include only from those files.
 //
 // A tree is built once by the compiler and is immutable afterwards; it owns every operand, so it holds no
 // pointer into any JSON document. Reading it from several threads at once is safe.

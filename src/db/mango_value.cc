@@ -1,5 +1,7 @@
 #include "db/mango_value.h"
 
+#include "db/collate_key.h"
+
 namespace settee::db {
 namespace {
 
@@ -82,8 +84,9 @@ int compareNumbers(const MangoNumber& a, const MangoNumber& b) {
   return threeWay(asDouble(a), asDouble(b));
 }
 
-// std::string_view::compare orders by unsigned bytes, which for UTF-8 is code point order.
-int compareStrings(std::string_view a, std::string_view b) { return sign(a.compare(b)); }
+// ICU's root collation, as CouchDB compares strings (collate_key.h), so the matcher agrees with the order
+// of an index's keys. Byte-equal strings, the common case of $eq, skip ICU.
+int compareStrings(std::string_view a, std::string_view b) { return a == b ? 0 : sign(collateStrings(a, b)); }
 
 }  // namespace
 

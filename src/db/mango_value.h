@@ -9,9 +9,9 @@
 //   null < false < true < numbers < strings < arrays < objects
 // - Numbers compare by value whatever their JSON spelling (1 == 1.0); integers compare exactly, a mix of an
 //   integer and a fraction compares as doubles.
-// - Strings compare by Unicode code point (bytewise on UTF-8, which gives the same order). CouchDB uses ICU
-//   collation instead ("a" < "B" < "b", accents grouped with their base letter); we approximate it, so two
-//   strings that differ only in case or accents may order differently here. Equality is unaffected.
+// - Strings compare by ICU's root collation (UCA, tertiary strength), as CouchDB's views and Mango do:
+//   "a" < "A" < "b", accents after their base letter (collateStrings in collate_key.h, whose sort keys
+//   order a json index the same way). Strings ICU calls equal (canonically equivalent spellings) are equal.
 // - Arrays compare element by element, then the shorter one first.
 // - Objects compare member by member in document order (key first, then value), then the smaller first.
 #pragma once

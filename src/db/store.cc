@@ -14,7 +14,9 @@ namespace {
 // Version 2 keeps revision bodies in a rowid table: SQLite stores a row of a WITHOUT ROWID table (an index
 // b-tree) inline only up to ~1,000 bytes of a 4 KB page and spills the rest to a whole overflow page, so
 // version 1's ~1 KB bodies took ~4.7 KB of file each. A rowid table keeps rows up to ~4 KB inline.
-constexpr int kSchemaVersion = 2;
+// Version 3 adds the json index tables (store_index.cc); an older file gets them empty, and the indexes
+// of the design documents it holds are registered when it is opened.
+constexpr int kSchemaVersion = 3;
 
 const char* kSchema = R"sql(
 CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value) WITHOUT ROWID;
@@ -38,6 +40,25 @@ CREATE TABLE IF NOT EXISTS local_docs(
   id TEXT PRIMARY KEY,
   rev INTEGER NOT NULL,
   body BLOB NOT NULL) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS mango_indexes(
+  id INTEGER PRIMARY KEY,
+  ddoc TEXT NOT NULL,
+  name TEXT NOT NULL,
+  def TEXT NOT NULL,
+  build_upto INTEGER NOT NULL,
+  built_to INTEGER NOT NULL,
+  UNIQUE(ddoc, name));
+CREATE TABLE IF NOT EXISTS mango_rows(
+  idx INTEGER NOT NULL,
+  key BLOB NOT NULL,
+  doc_id TEXT NOT NULL,
+  vals TEXT NOT NULL,
+  PRIMARY KEY(idx, key, doc_id)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS mango_row_keys(
+  idx INTEGER NOT NULL,
+  doc_id TEXT NOT NULL,
+  key BLOB NOT NULL,
+  PRIMARY KEY(idx, doc_id)) WITHOUT ROWID;
 )sql";
 
 uint64_t nowMicros() {
@@ -112,6 +133,7 @@ Status Store::init(const std::string& path) {
     if (!put.exec()) return conn_.error("init meta");
     if (Status st = persistCounters(); !st) return st;
   }
+  if (Status st = initIndexes(); !st) return st;
   return txn.commit();
 }
 

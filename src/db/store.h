@@ -10,7 +10,7 @@
 // - Reads report failure: a storage error or a corrupt revision tree met during a read is returned as a
 //   Status (Internal), never skipped.
 //
-// Schema (version 2):
+// Schema (version 3):
 //   docs(seq INTEGER PRIMARY KEY, id TEXT UNIQUE, deleted, tree BLOB) — one row per document at its
 //     latest sequence; the rowid *is* the sequence, so the changes feed is a rowid range scan.
 //   revs(doc_id, rev, atts, body) — bodies of stored revisions, a rowid table UNIQUE(doc_id, rev).
@@ -18,6 +18,8 @@
 //     written in pieces into a zero-filled blob and read back in pieces (readAttachment), so no call
 //     needs a whole large body in memory.
 //   local_docs(id, rev, body); meta(key, value).
+//   mango_indexes(id, ddoc, name, def, build_upto, built_to), mango_rows(idx, key, doc_id, vals),
+//     mango_row_keys(idx, doc_id, key) — json indexes and their rows (store_index.cc, version 3).
 #pragma once
 
 #include <chrono>
@@ -168,6 +170,19 @@ class Store {
   Status persistCounters();
   void notify();
 
+  // ---- json index rows (store_index.cc) ----
+  struct IndexState;
+  // Registers the indexes of design documents a file written before indexes existed holds, and has
+  // SQLite tell the index cache when a transaction rolls back. Called by init() in its transaction.
+  Status initIndexes();
+  // The registered indexes, read again after a design document changed or a transaction rolled back.
+  // The caller holds mu_.
+  Result<IndexState*> indexState();
+  // Keeps the index rows of document `id` in step with its tree (null: the document is gone), and for a
+  // design document the registered indexes with its definitions, in the caller's transaction. `existed`:
+  // the document was stored before this write (so it may have rows). Called by saveDoc() and purge().
+  Status keepIndexes(std::string_view id, const RevTree* tree, bool existed);
+
   // Open read handles on attachment bodies being read in pieces (readAttachment), most recent last. A
   // handle remembers where its overflow pages are, so each next piece costs its own size; a new handle
   // per piece would walk the page chain from the start every time (quadratic in the body's size).
@@ -196,6 +211,7 @@ class Store {
   uint32_t revsLimit_ = 1000;
   std::string instanceStartTime_;
   std::string path_;
+  std::shared_ptr<IndexState> index_;  // created by initIndexes()
 
   std::mutex listenMu_;
   std::condition_variable changed_;

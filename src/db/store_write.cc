@@ -59,6 +59,7 @@ Result<Store::DocRow> Store::loadDoc(std::string_view id) {
 }
 
 Status Store::saveDoc(std::string_view id, DocRow& row, bool wasDeleted) {
+  const bool existed = row.exists;
   thread_local std::string blob;
   encodeRevTree(row.tree, blob);
   bool deleted = row.tree.deleted();
@@ -76,7 +77,7 @@ Status Store::saveDoc(std::string_view id, DocRow& row, bool wasDeleted) {
   (deleted ? docDelCount_ : docCount_)++;
   row.exists = true;
   row.seq = seq;
-  return Status::ok();
+  return keepIndexes(id, &row.tree, existed);
 }
 
 bool Store::loadRev(std::string_view id, std::string_view rev, std::string& body, std::string& atts,
@@ -447,6 +448,7 @@ Result<std::vector<std::pair<std::string, std::vector<std::string>>>> Store::pur
           del.bind(1, row.seq);
           if (!del.exec()) return fail(conn_.error("purge"));
           (wasDeleted ? docDelCount_ : docCount_)--;
+          if (Status st = keepIndexes(id, nullptr, true); !st) return fail(st);
         } else if (Status st = saveDoc(id, row, wasDeleted); !st) {
           return fail(st);
         }

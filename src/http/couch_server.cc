@@ -75,6 +75,7 @@ CouchServer::CouchServer(uv_loop_t* loop, ServerConfig config) : loop_(loop), co
   registerAttachmentRoutes(*api_);
   registerBulkRoutes(*api_);
   registerChangesRoutes(*api_);
+  registerFindRoutes(*api_);
 
   Server::Options options;
   options.host = config_.bind;

@@ -100,7 +100,7 @@ TEST_CASE("Mango: ordering operators compare within and across types", "[db][man
 TEST_CASE("Mango: collation orders null, booleans, numbers, strings, arrays, objects", "[db][mango]") {
   const char* ascending[] = {
       "null",     "false", "true",    "-1",    "0",           "2.5",       "\"\"",
-      "\"A\"",    "\"a\"", "\"aa\"",  "\"b\"", "\"\\u00e9\"", "[]",        "[1]",
+      "\"a\"",    "\"A\"", "\"aa\"",  "\"b\"", "\"\\u00e9\"", "[]",        "[1]",
       "[1,2]",    "[2]",   "[\"a\"]", "{}",    "{\"a\":1}",   "{\"a\":2}", "{\"a\":2,\"b\":0}",
       "{\"b\":0}"};
   const size_t n = std::size(ascending);
@@ -297,7 +297,7 @@ TEST_CASE("Mango: a compiled selector outlives the JSON it was parsed from", "[d
 TEST_CASE("Mango: malformed selectors are bad_request with a reason", "[db][mango]") {
   CHECK(rejection("[1]").find("object") != std::string::npos);
   CHECK(rejection("{").find("JSON") != std::string::npos);
-  CHECK(rejection(R"({"a":{"$foo":1}})").find("unknown operator $foo") != std::string::npos);
+  CHECK(rejection(R"({"a":{"$foo":1}})") == "Invalid operator: $foo");  // CouchDB's words
   CHECK(rejection(R"({"$and":{"a":1}})").find("$and") != std::string::npos);
   CHECK(rejection(R"({"$or":[1]})").find("$or") != std::string::npos);
   CHECK(rejection(R"({"$nor":"x"})").find("$nor") != std::string::npos);
@@ -326,6 +326,6 @@ TEST_CASE("Mango: malformed selectors are bad_request with a reason", "[db][mang
   CHECK(rejection(R"({"a..b":1})").find("empty path segment") != std::string::npos);
   CHECK(rejection(R"({"":1})").find("empty path segment") != std::string::npos);
   CHECK(rejection(R"({"a":{"$text":"x"}})").find("$text") != std::string::npos);
-  CHECK(rejection(R"({"a":{"$where":"x"}})").find("not supported") != std::string::npos);
+  CHECK(rejection(R"({"a":{"$where":"x"}})") == "Invalid operator: $where");
   CHECK(rejection(R"({"a":{"$elemMatch":{"$gt":1}}})") == "(accepted)");
 }

@@ -12,5 +12,6 @@ void registerDocumentRoutes(Api& api);    // /{db}/{docid}, _design/, _local/, C
 void registerAttachmentRoutes(Api& api);  // /{db}/{docid}/{att}
 void registerBulkRoutes(Api& api);        // _all_docs, _bulk_docs, _bulk_get, _revs_diff, _missing_revs
 void registerChangesRoutes(Api& api);     // _changes: normal, longpoll, continuous, eventsource
+void registerFindRoutes(Api& api);        // Mango: _find, _explain, _index
 
 }  // namespace settee::http

@@ -1,0 +1,261 @@
+// Mango endpoints: POST /{db}/_find and /{db}/_explain, GET/POST /{db}/_index, DELETE
+// /{db}/_index/{ddoc}/json/{name}, POST /{db}/_index/_bulk_delete.
+//
+// The body of `_find` keeps CouchDB's layout, a document a line, then the page's bookmark and what CouchDB
+// adds after it (execution_stats, warning):
+//   {"docs":[
+//   {...},
+//   {...}
+//   ],
+//   "bookmark": "...",
+//   "warning": "..."}
+// Readers of the database may query it; creating or deleting an index writes a design document, which
+// takes a database admin, as in CouchDB.
+#include <algorithm>
+
+#include "db/database_internal.h"
+#include "db/mango_find.h"
+#include "http/handlers/handlers.h"
+
+namespace settee::http {
+namespace {
+
+using db::JsonWriter;
+using db::writeKey;
+using db::writeString;
+
+Status requireJson(const Request& req) {
+  const std::string* type = req.header("Content-Type");
+  if (!type || type->find("application/json") == std::string::npos)
+    return Status(ErrorCode::BadContentType, "Content-Type must be application/json");
+  return Status::ok();
+}
+
+// `"key": value` after what came before, as CouchDB appends the members that follow the documents.
+template <class F>
+void appendMember(std::string& out, std::string_view key, F&& value) {
+  out += ",\n";
+  out += writeJson([&](JsonWriter& w) { writeString(w, key); });
+  out += ": ";
+  out += writeJson(value);
+}
+
+Response find(Call& call) {
+  if (Status st = requireJson(call.req); !st) return errorResponse(st);
+  auto query = db::parseFindRequest(call.req.body);
+  if (!query) return errorResponse(query.status());
+  std::string body = "{\"docs\":[";
+  bool first = true;
+  auto ran = db::runFind(db::storeOf(*call.db), *query, [&](std::string_view doc) {
+    body += first ? "\n" : ",\n";
+    first = false;
+    body.append(doc);
+    return true;
+  });
+  if (!ran) return errorResponse(ran.status());
+  const FindSummary& summary = *ran;
+  body += "\n],\n\"bookmark\": ";
+  body += writeJson([&](JsonWriter& w) { writeString(w, summary.bookmark); });
+  if (query->options.executionStats) {
+    appendMember(body, "execution_stats", [&](JsonWriter& w) {
+      w.StartObject();
+      writeKey(w, "total_keys_examined");
+      w.Uint64(summary.stats.totalKeysExamined);
+      writeKey(w, "total_docs_examined");
+      w.Uint64(summary.stats.totalDocsExamined);
+      writeKey(w, "total_quorum_docs_examined");
+      w.Uint64(0);
+      writeKey(w, "results_returned");
+      w.Uint64(summary.stats.resultsReturned);
+      writeKey(w, "execution_time_ms");
+      w.Double(summary.stats.executionTimeMs);
+      w.EndObject();
+    });
+  }
+  if (!summary.warning.empty())
+    appendMember(body, "warning", [&](JsonWriter& w) { writeString(w, summary.warning); });
+  body += "}\n";
+  return Response::json(200, std::move(body));
+}
+
+Response explain(Call& call) {
+  if (Status st = requireJson(call.req); !st) return errorResponse(st);
+  auto query = db::parseFindRequest(call.req.body);
+  if (!query) return errorResponse(query.status());
+  db::JsonBuffer buf;
+  JsonWriter w(buf);
+  if (Status st = db::writeExplain(db::storeOf(*call.db), *query, call.dbName, w); !st)
+    return errorResponse(st);
+  return Response::json(200, std::string(db::bufferView(buf)));
+}
+
+void writeIndexInfo(JsonWriter& w, const IndexInfo& index) {
+  w.StartObject();
+  writeKey(w, "ddoc");
+  if (index.ddoc.empty())
+    w.Null();
+  else
+    writeString(w, index.ddoc);
+  writeKey(w, "name");
+  writeString(w, index.name);
+  writeKey(w, "type");
+  writeString(w, index.type);
+  if (index.type == "json") {
+    writeKey(w, "partitioned");
+    w.Bool(false);
+  }
+  writeKey(w, "def");
+  w.StartObject();
+  writeKey(w, "fields");
+  w.StartArray();
+  for (const auto& f : index.fields) {
+    w.StartObject();
+    writeKey(w, f.field);
+    writeString(w, f.descending ? "desc" : "asc");
+    w.EndObject();
+  }
+  w.EndArray();
+  if (!index.partialFilterSelector.empty()) {
+    writeKey(w, "partial_filter_selector");
+    // Shown normalised, as CouchDB shows it ({"status": "open"} as {"status": {"$eq": "open"}}).
+    if (auto sel = db::Selector::parseJson(index.partialFilterSelector)) {
+      sel->writeNormalized(w);
+    } else {
+      db::writeRaw(w, index.partialFilterSelector);
+    }
+  }
+  w.EndObject();
+  w.EndObject();
+}
+
+Response listIndexes(Call& call) {
+  auto skip = uintParam(call.req, "skip", 0);
+  if (!skip) return errorResponse(skip.status());
+  auto limit = uintParam(call.req, "limit", UINT64_MAX);
+  if (!limit) return errorResponse(limit.status());
+  auto list = call.db->indexes();
+  if (!list) return errorResponse(list.status());
+  // The special index is always listed first, whether or not the store's listing includes it.
+  std::vector<IndexInfo> all = std::move(*list);
+  if (all.empty() || all.front().type != "special") {
+    IndexInfo special;
+    special.name = "_all_docs";
+    special.type = "special";
+    special.fields = {{"_id", false}};
+    all.insert(all.begin(), std::move(special));
+  }
+  return Response::json(200, writeJson([&](JsonWriter& w) {
+                          w.StartObject();
+                          writeKey(w, "total_rows");
+                          w.Uint64(all.size());
+                          writeKey(w, "indexes");
+                          w.StartArray();
+                          for (uint64_t i = *skip, n = 0; i < all.size() && n < *limit; ++i, ++n)
+                            writeIndexInfo(w, all[i]);
+                          w.EndArray();
+                          w.EndObject();
+                        }));
+}
+
+Response createIndex(Call& call) {
+  if (Status st = requireJson(call.req); !st) return errorResponse(st);
+  auto def = db::parseIndexRequest(call.req.body);
+  if (!def) return errorResponse(def.status());
+  auto created = call.db->createIndex(*def);
+  if (!created) return errorResponse(created.status());
+  return Response::json(200, writeJson([&](JsonWriter& w) {
+                          w.StartObject();
+                          writeKey(w, "result");
+                          writeString(w, created->created ? "created" : "exists");
+                          writeKey(w, "id");
+                          writeString(w, created->id);
+                          writeKey(w, "name");
+                          writeString(w, created->name);
+                          w.EndObject();
+                        }));
+}
+
+std::string designId(std::string_view ddoc) {
+  return ddoc.rfind("_design/", 0) == 0 ? std::string(ddoc) : "_design/" + std::string(ddoc);
+}
+
+Response deleteIndex(Call& call) {
+  if (call.params["type"] != "json") return errorResponse(404, "not_found", "Index not found");
+  if (Status st = call.db->deleteIndex(designId(call.params["ddoc"]), call.params["name"]); !st)
+    return errorResponse(st);
+  return jsonOk(200);
+}
+
+// {"docids": ["_design/a", "b"]}: every json index of those design documents goes.
+Response bulkDeleteIndexes(Call& call) {
+  if (Status st = requireJson(call.req); !st) return errorResponse(st);
+  simdjson::dom::parser parser;
+  auto body = jsonBody(call.req, parser);
+  if (!body) return errorResponse(body.status());
+  simdjson::dom::array ids;
+  if ((*body)["docids"].get(ids) != simdjson::SUCCESS)
+    return errorResponse(
+        Status(ErrorCode::BadRequest, "Missing required key: docids", "missing_required_key"));
+  auto list = call.db->indexes();
+  if (!list) return errorResponse(list.status());
+  std::vector<std::pair<std::string, Status>> results;
+  for (simdjson::dom::element e : ids) {
+    std::string_view id;
+    if (e.get(id) != simdjson::SUCCESS) {
+      return errorResponse(
+          Status(ErrorCode::BadRequest,
+                 "Bulk Delete requires an array of non-null docids. Docids: " + db::toJson(*body),
+                 "invalid_bulk_docs"));
+    }
+    std::string ddoc = designId(id);
+    Status outcome = notFound("Index not found");
+    for (const auto& index : *list) {
+      if (index.ddoc != ddoc) continue;
+      outcome = call.db->deleteIndex(ddoc, index.name);
+      if (!outcome) break;
+    }
+    results.emplace_back(ddoc, outcome);
+  }
+  return Response::json(200, writeJson([&](JsonWriter& w) {
+                          w.StartObject();
+                          writeKey(w, "success");
+                          w.StartArray();
+                          for (const auto& [id, st] : results) {
+                            if (!st) continue;
+                            w.StartObject();
+                            writeKey(w, "id");
+                            writeString(w, id);
+                            writeKey(w, "ok");
+                            w.Bool(true);
+                            w.EndObject();
+                          }
+                          w.EndArray();
+                          writeKey(w, "fail");
+                          w.StartArray();
+                          for (const auto& [id, st] : results) {
+                            if (st) continue;
+                            w.StartObject();
+                            writeKey(w, "id");
+                            writeString(w, id);
+                            writeKey(w, "error");
+                            writeString(w, st.error());
+                            w.EndObject();
+                          }
+                          w.EndArray();
+                          w.EndObject();
+                        }));
+}
+
+}  // namespace
+
+void registerFindRoutes(Api& api) {
+  api.sync("POST", "/{db}/_find", Access::Reader, find);
+  api.sync("POST", "/{db}/_explain", Access::Reader, explain);
+  api.sync("GET", "/{db}/_index", Access::Reader, listIndexes);
+  api.sync("POST", "/{db}/_index", Access::DbAdmin, createIndex);
+  api.sync("POST", "/{db}/_index/_bulk_delete", Access::DbAdmin, bulkDeleteIndexes);
+  api.sync("DELETE", "/{db}/_index/{ddoc}/{type}/{name}", Access::DbAdmin, deleteIndex);
+  api.sync("DELETE", "/{db}/_index/_design/{ddoc}/{type}/{name}", Access::DbAdmin, deleteIndex);
+}
+
+}  // namespace settee::http
