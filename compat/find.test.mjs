@@ -1,23 +1,31 @@
 // pouchdb-find over HTTP against a live node, every operator family, sort, fields, limit/skip, bookmark
-// paging, use_index, explain, index deletion and errors. The reference is PouchDB's own in-memory Mango run
-// on a copy of the same documents (replicated from the node, so revisions are equal too): the two must
-// answer alike. Where CouchDB 3.4 and PouchDB differ, CouchDB's answer is asserted instead and the
+// paging, use_index, explain, index deletion and errors. The reference is PouchDB's own in-memory Mango
+// matcher run on a copy of the same documents (replicated from the node, so revisions are equal too): the
+// two must answer alike. Where CouchDB 3.4 and PouchDB differ, CouchDB's answer is asserted instead and the
 // difference is named in a comment (find_couchdb.test.mjs replays CouchDB's recorded answers).
+//
+// The reference copy has no index on purpose: PouchDB 9's index paths are not a faithful reference. On an
+// index it returns documents that lack the indexed field for $lt/$lte and sorts them in, and an exclusive
+// range start ($gt) takes a place of `limit` and `skip` (limit 3 gives 2 rows). So the reference matches
+// with PouchDB's matcher over every document, then sorts with PouchDB's collation (pouchdb-collate, which
+// is CouchDB's except for strings: see the ICU test), skips, limits and projects here.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { createRequire } from 'node:module';
 import { startSettee, localDb, http } from './helpers.mjs';
 import { PouchDB, findFixture, ids, byId, rejectsWith } from './find_fixtures.mjs';
 import { check } from './fixtures.mjs';
+
+const { collate } = createRequire(import.meta.url)('pouchdb-collate');
 
 const cleanups = [];
 after(async () => { for (const c of cleanups.reverse()) await c(); });
 
 let node; // the Settee server
 let remote; // PouchDB over http on the node's database
-let local; // PouchDB in memory with the same documents
+let local; // PouchDB in memory with the same documents, no index
 const docs = findFixture();
 
-// The same indexes on both sides. Index definitions are ddoc + name so both pick the same names.
 const INDEXES = [
   { index: { fields: ['type', 'ts'] }, ddoc: 'orders', name: 'type-ts' },
   { index: { fields: ['n'] }, ddoc: 'by-n', name: 'n' },
@@ -37,18 +45,51 @@ before(async () => {
   for (const def of INDEXES) {
     const made = await remote.createIndex(def);
     assert.deepEqual(made, { result: 'created', id: `_design/${def.ddoc}`, name: def.name });
-    await local.createIndex(def);
   }
 });
 
-// Runs `request` on both sides. Unsorted answers come in the order of the index each planner chose
-// (explain tests check the node's choice), so they are compared as sets; sorted ones as sequences.
+const fieldOf = (s) => (typeof s === 'string' ? s : Object.keys(s)[0]);
+const descending = (s) => typeof s !== 'string' && Object.values(s)[0] === 'desc';
+const valueAt = (doc, path) => path.split('.').reduce((v, k) => (v == null ? undefined : v[k]), doc);
+
+// `fields` as CouchDB projects them: each path that exists, nested as in the document.
+function project(doc, fields) {
+  const out = {};
+  for (const path of fields) {
+    const v = valueAt(doc, path);
+    if (v === undefined) continue;
+    const keys = path.split('.');
+    let at = out;
+    for (const k of keys.slice(0, -1)) at = (at[k] ??= {});
+    at[keys.at(-1)] = v;
+  }
+  return out;
+}
+
+// The reference answer: PouchDB's matcher, then sort (index order: the sort fields, then the id, all in the
+// one direction), skip, limit and fields.
+async function reference(req) {
+  const matched = (await local.find({ selector: req.selector, limit: 100000 })).docs;
+  if (req.sort) {
+    const dir = descending(req.sort[0]) ? -1 : 1;
+    matched.sort((a, b) => {
+      for (const s of req.sort) {
+        const c = collate(valueAt(a, fieldOf(s)), valueAt(b, fieldOf(s)));
+        if (c) return dir * c;
+      }
+      return dir * collate(a._id, b._id);
+    });
+  }
+  const rows = matched.slice(req.skip ?? 0, (req.skip ?? 0) + req.limit);
+  return req.fields ? rows.map((d) => project(d, req.fields)) : rows;
+}
+
+// Runs `request` on the node and the reference. Unsorted answers come in the order of the index the node
+// chose (explain tests check that choice), so they are compared as sets; sorted ones as sequences.
 async function sameAnswer(request, what) {
   const req = { limit: 100, ...request };
-  const [got, want] = await Promise.all([remote.find(req), local.find(req)]);
-  const ordered = Boolean(req.sort);
-  assert.deepEqual(ordered ? got.docs : byId(got.docs), ordered ? want.docs : byId(want.docs),
-    `${what}: ${JSON.stringify(request)}`);
+  const [got, want] = await Promise.all([remote.find(req), reference(req)]);
+  assert.deepEqual(req.sort ? got.docs : byId(got.docs), req.sort ? want : byId(want), `${what}: ${JSON.stringify(request)}`);
   return got;
 }
 
@@ -196,13 +237,15 @@ test('a bookmark that is not one is invalid_bookmark', async () => {
   await rejectsWith(remote.find({ selector: { type: 'order' }, bookmark: 'not-a-bookmark' }), 400, 'invalid_bookmark');
 });
 
-test('getIndexes lists _all_docs and every json index with its fields', async () => {
+test('getIndexes lists _all_docs, then every json index by design document', async () => {
   const res = await remote.getIndexes();
-  const want = await local.getIndexes();
-  assert.deepEqual(res.indexes.map(({ ddoc, name, type, def }) => ({ ddoc, name, type, def })),
-    want.indexes.map(({ ddoc, name, type, def }) => ({ ddoc, name, type, def })));
-  assert.equal(res.total_rows, INDEXES.length + 1);
-  assert.deepEqual(res.indexes[0], { ddoc: null, name: '_all_docs', type: 'special', def: { fields: [{ _id: 'asc' }] } });
+  const json = INDEXES.map((i) => ({
+    ddoc: `_design/${i.ddoc}`, name: i.name, type: 'json', partitioned: false, def: { fields: i.index.fields.map((f) => ({ [f]: 'asc' })) },
+  })).sort((a, b) => (a.ddoc < b.ddoc ? -1 : 1));
+  assert.deepEqual(res, {
+    total_rows: INDEXES.length + 1,
+    indexes: [{ ddoc: null, name: '_all_docs', type: 'special', def: { fields: [{ _id: 'asc' }] } }, ...json],
+  });
 });
 
 test('explain names the index that serves the selector and the sort', async () => {
@@ -222,15 +265,18 @@ test('use_index picks among usable indexes, and falls back with a warning when i
   assert.equal(other.index.name, 'type-ts');
   const fallback = await remote.find({ selector: { status: 'open', route: 'r1' }, use_index: '_design/orders' });
   assert.deepEqual(ids(fallback), ['o004', 'o010', 'o016']);
+  // 36 documents read for 3 results: above CouchDB's ratio of 10, so its third warning too.
   assert.equal(fallback.warning, '_design/orders was not used because it does not contain a valid index for this query.\n' +
-    'No matching index found, create an index to optimize query time.');
+    'No matching index found, create an index to optimize query time.\n' +
+    'The number of documents examined is high in proportion to the number of results returned. ' +
+    'Consider adding a more specific index to improve this.');
   await rejectsWith(remote.find({ selector: { status: 'open' }, use_index: '_design/orders', allow_fallback: false }),
     400, 'no_usable_index');
 });
 
 test('errors: an unindexed sort is no_usable_index, an unknown operator invalid_operator', async () => {
   const e = await rejectsWith(remote.find({ selector: { type: 'order' }, sort: [{ status: 'desc' }] }), 400, 'no_usable_index');
-  assert.equal(e.message, 'No index exists for this sort, try indexing by the sort fields.');
+  assert.equal(e.reason, 'No index exists for this sort, try indexing by the sort fields.');
   const op = await http('POST', `${node.url}/find/_find`, { selector: { type: { $bogus: 1 } } });
   assert.equal(op.status, 400);
   assert.deepEqual(op.json, { error: 'invalid_operator', reason: 'Invalid operator: $bogus' });

@@ -45,15 +45,17 @@ export const noRev = (d) => {
   return rest;
 };
 
-// Rejects unless `promise` fails with this HTTP status and CouchDB error name; returns the error.
+// Rejects unless `promise` fails with this HTTP status and CouchDB error name; returns {status, error, reason}.
 export async function rejectsWith(promise, status, name) {
   try {
     const res = await promise;
     throw new Error(`expected ${status} ${name}, got ${JSON.stringify(res).slice(0, 300)}`);
   } catch (e) {
-    if (e.status !== status || e.name !== name) {
-      throw new Error(`expected ${status} ${name}, got ${e.status} ${e.name}: ${e.message}`);
+    // pouchdb-find's errors carry CouchDB's `error` and `reason`; PouchDB core's name the error `name`.
+    const error = e.error ?? e.name;
+    if (e.status !== status || error !== name) {
+      throw new Error(`expected ${status} ${name}, got ${e.status} ${error}: ${e.reason ?? e.message}`);
     }
-    return e;
+    return { ...e, error, reason: e.reason ?? e.message };
   }
 }
