@@ -3,7 +3,8 @@
 # (equality and range-with-sort, 20 rows each), index build time, the _bulk_docs rate with 0, 1 and 3
 # indexes, and the node's peak RSS at N and N/10. Installs compat/'s npm packages when missing.
 #   tools/bench/mango_bench.sh [--docs N (1000000)] [--quick (100000)] [--ci (20000, few runs)]
-#                              [--runs R] [--scan-runs S] [--write-docs W] [--batch B] [--check | --no-check]
+#                              [--runs R] [--scan-runs S] [--write-docs W] [--write-runs WR] [--batch B]
+#                              [--check | --no-check]
 # The binary is build/settee (SETTEE_BINARY overrides). The full run needs ~3 GB of disk in $TMPDIR.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/../.." && pwd)"
