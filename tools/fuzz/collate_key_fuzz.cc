@@ -47,16 +47,21 @@ bool hasWideInteger(element e) {
       return std::fabs(static_cast<double>(e.get_int64().value_unsafe())) > kExact;
     case element_type::UINT64:
       return static_cast<double>(e.get_uint64().value_unsafe()) > kExact;
-    case element_type::ARRAY:
-      for (element item : e.get_array().value_unsafe()) {
+    case element_type::ARRAY: {
+      // Kept in a variable: a range-for over value_unsafe() of a temporary result would outlive it.
+      simdjson::dom::array items = e.get_array().value_unsafe();
+      for (element item : items) {
         if (hasWideInteger(item)) return true;
       }
       return false;
-    case element_type::OBJECT:
-      for (auto member : e.get_object().value_unsafe()) {
+    }
+    case element_type::OBJECT: {
+      simdjson::dom::object members = e.get_object().value_unsafe();
+      for (auto member : members) {
         if (hasWideInteger(member.value)) return true;
       }
       return false;
+    }
     default:
       return false;
   }
