@@ -27,11 +27,12 @@ std::string fieldName(const std::vector<std::string>& path) {
   return out;
 }
 
-// The conditions the top-level implicit $and holds: the root's children, or the root itself.
+// The conditions the top-level implicit $and holds: the root's children, or the root itself. Nested
+// conjunctions ({"b": {"$gt": 1, "$lt": 5}} compiles to one) are part of it.
 template <class F>
 void forEachTop(const MangoNode& root, F&& fn) {
   if (root.kind == MangoNode::Kind::And) {
-    for (const auto& c : root.children) fn(c);
+    for (const auto& c : root.children) forEachTop(c, fn);
   } else {
     fn(root);
   }

@@ -268,17 +268,44 @@ std::vector<std::string> splitFieldPath(std::string_view field) {
   return parts;
 }
 
+namespace {
+
+constexpr std::string_view kScanWarning =
+    "The number of documents examined is high in proportion to the number of results returned. Consider "
+    "adding "
+    "a more specific index to improve this.";
+
+bool manyExamined(const FindStats& stats) {
+  double examined = static_cast<double>(stats.totalDocsExamined);
+  double ratio =
+      stats.resultsReturned == 0 ? examined : examined / static_cast<double>(stats.resultsReturned);
+  return ratio > kScanWarningRatio;
+}
+
+}  // namespace
+
 std::vector<std::string> findWarnings(const FindPlan& plan, const FindStats& stats) {
   std::vector<std::string> out;
   if (!plan.useIndexWarning.empty()) out.push_back(plan.useIndexWarning);
   if (!plan.index) out.emplace_back("No matching index found, create an index to optimize query time.");
-  double examined = static_cast<double>(stats.totalDocsExamined);
-  double ratio =
-      stats.resultsReturned == 0 ? examined : examined / static_cast<double>(stats.resultsReturned);
-  if (ratio > kScanWarningRatio) {
-    out.emplace_back(
-        "The number of documents examined is high in proportion to the number of results returned. Consider "
-        "adding a more specific index to improve this.");
+  if (manyExamined(stats)) out.emplace_back(kScanWarning);
+  return out;
+}
+
+std::string pagedWarning(const FindSummary& lastPage, const FindStats& total) {
+  std::string out;
+  std::string_view rest = lastPage.warning;
+  while (!rest.empty()) {
+    size_t nl = rest.find('\n');
+    std::string_view line = rest.substr(0, nl);
+    rest = nl == std::string_view::npos ? std::string_view() : rest.substr(nl + 1);
+    if (line == kScanWarning) continue;
+    if (!out.empty()) out += '\n';
+    out += line;
+  }
+  if (manyExamined(total)) {
+    if (!out.empty()) out += '\n';
+    out += kScanWarning;
   }
   return out;
 }

@@ -49,6 +49,11 @@ Result<FindQuery> makeFindQuery(std::string_view selectorJson, const FindOptions
 Result<FindSummary> runFind(Store& store, const FindQuery& query,
                             const std::function<bool(std::string_view doc)>& row);
 
+// The warning of a query run as several pages (runFind called again with each page's bookmark, skip
+// only on the first): what `lastPage` says about the index, and the documents-examined ratio judged on
+// `total`, the statistics of every page summed.
+std::string pagedWarning(const FindSummary& lastPage, const FindStats& total);
+
 // Writes CouchDB's `_explain` answer for `query` on database `dbName`.
 Status writeExplain(Store& store, const FindQuery& query, std::string_view dbName, JsonWriter& out);
 

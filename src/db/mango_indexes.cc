@@ -40,7 +40,9 @@ std::string designId(std::string_view ddoc) {
 
 // The view CouchDB writes for an index (transcript #8): the map holds the fields as an object in index
 // order and the partial filter selector ({} for none); options.def is the definition as it was asked for.
-std::string viewJson(const IndexDefinition& index) {
+// `normalPartial` is the partial filter selector in normal form ("" for none), `rawPartial` as asked for.
+std::string viewJson(const IndexDefinition& index, std::string_view normalPartial,
+                     std::string_view rawPartial) {
   JsonBuffer buf;
   JsonWriter w(buf);
   w.StartObject();
@@ -54,11 +56,11 @@ std::string viewJson(const IndexDefinition& index) {
   }
   w.EndObject();
   writeKey(w, "partial_filter_selector");
-  if (index.partialFilterSelector.empty()) {
+  if (normalPartial.empty()) {
     w.StartObject();
     w.EndObject();
   } else {
-    writeRaw(w, index.partialFilterSelector);
+    writeRaw(w, normalPartial);
   }
   w.EndObject();
   writeKey(w, "reduce");
@@ -80,9 +82,9 @@ std::string viewJson(const IndexDefinition& index) {
     w.EndObject();
   }
   w.EndArray();
-  if (!index.partialFilterSelector.empty()) {
+  if (!rawPartial.empty()) {
     writeKey(w, "partial_filter_selector");
-    writeRaw(w, index.partialFilterSelector);
+    writeRaw(w, rawPartial);
   }
   w.EndObject();
   w.EndObject();
@@ -90,7 +92,103 @@ std::string viewJson(const IndexDefinition& index) {
   return std::string(bufferView(buf));
 }
 
-Status validate(const IndexDefinition& index, std::string& partialJson) {
+// CouchDB's normal form of a selector (mango_selector:normalize), which it keeps as an index's
+// partial_filter_selector and lists: every condition explicit ({"f": v} is {"f": {"$eq": v}}), sub-field
+// objects as dotted paths, one condition per member, several conditions under "$and".
+void appendConditions(std::string_view path, element value, std::vector<std::string>& out);
+
+std::string escapeField(std::string_view key) {
+  std::string out;
+  for (char c : key) {
+    if (c == '.') out.push_back('\\');
+    out.push_back(c);
+  }
+  return out;
+}
+
+std::string normalSelector(simdjson::dom::object selector) {
+  std::vector<std::string> conds;
+  for (auto m : selector) {
+    JsonBuffer buf;
+    JsonWriter w(buf);
+    if (m.key == "$and" || m.key == "$or" || m.key == "$nor") {
+      w.StartObject();
+      writeKey(w, m.key);
+      w.StartArray();
+      simdjson::dom::array items;
+      if (!m.value.get_array().get(items)) {
+        for (element item : items) {
+          simdjson::dom::object o;
+          if (item.get_object().get(o)) {
+            writeElement(w, item);
+          } else {
+            std::string inner = normalSelector(o);
+            writeRaw(w, inner);
+          }
+        }
+      }
+      w.EndArray();
+      w.EndObject();
+      conds.emplace_back(bufferView(buf));
+    } else if (m.key == "$not" && m.value.type() == element_type::OBJECT) {
+      w.StartObject();
+      writeKey(w, m.key);
+      std::string inner = normalSelector(m.value.get_object().value_unsafe());
+      writeRaw(w, inner);
+      w.EndObject();
+      conds.emplace_back(bufferView(buf));
+    } else {
+      appendConditions(escapeField(m.key), m.value, conds);
+    }
+  }
+  if (conds.size() == 1) return conds.front();
+  JsonBuffer buf;
+  JsonWriter w(buf);
+  w.StartObject();
+  writeKey(w, "$and");
+  w.StartArray();
+  for (const std::string& c : conds) writeRaw(w, c);
+  w.EndArray();
+  w.EndObject();
+  return std::string(bufferView(buf));
+}
+
+void appendConditions(std::string_view path, element value, std::vector<std::string>& out) {
+  simdjson::dom::object o;
+  const bool object = !value.get_object().get(o);
+  if (object && o.size() > 0) {
+    for (auto m : o) {
+      if (!m.key.empty() && m.key[0] == '$') {
+        JsonBuffer buf;
+        JsonWriter w(buf);
+        w.StartObject();
+        writeKey(w, path);
+        w.StartObject();
+        writeKey(w, m.key);
+        writeElement(w, m.value);
+        w.EndObject();
+        w.EndObject();
+        out.emplace_back(bufferView(buf));
+      } else {
+        appendConditions(std::string(path) + "." + escapeField(m.key), m.value, out);
+      }
+    }
+    return;
+  }
+  JsonBuffer buf;
+  JsonWriter w(buf);
+  w.StartObject();
+  writeKey(w, path);
+  w.StartObject();
+  writeKey(w, "$eq");
+  writeElement(w, value);
+  w.EndObject();
+  w.EndObject();
+  out.emplace_back(bufferView(buf));
+}
+
+// Checks a definition; its partial filter selector in normal form and as given (minified), "" for none.
+Status validate(const IndexDefinition& index, std::string& normalPartial, std::string& rawPartial) {
   if (index.fields.empty())
     return {ErrorCode::BadRequest, "Index fields must not be empty.", "invalid_index"};
   for (const SortField& f : index.fields) {
@@ -108,7 +206,11 @@ Status validate(const IndexDefinition& index, std::string& partialJson) {
   auto compiled = Selector::parse(sel);
   if (!compiled) return compiled.status();
   // An empty selector is no filter (CouchDB's default value).
-  if (sel.get_object().value_unsafe().size() > 0) partialJson = toJson(sel);
+  simdjson::dom::object o = sel.get_object().value_unsafe();
+  if (o.size() > 0) {
+    normalPartial = normalSelector(o);
+    rawPartial = toJson(sel);
+  }
   return Status::ok();
 }
 
@@ -275,10 +377,10 @@ Status removeView(Store& store, const std::string& ddocId, std::string_view name
 }  // namespace
 
 Result<IndexCreated> createIndex(Store& store, const IndexDefinition& index) {
-  IndexDefinition def = index;
-  def.partialFilterSelector.clear();
-  if (Status st = validate(index, def.partialFilterSelector); !st) return st;
-  const std::string view = viewJson(def);
+  const IndexDefinition& def = index;
+  std::string normalPartial, rawPartial;
+  if (Status st = validate(index, normalPartial, rawPartial); !st) return st;
+  const std::string view = viewJson(def, normalPartial, rawPartial);
   // CouchDB names an index by a SHA-1 of its definition; ours hashes the view it writes.
   const std::string hash = sha1Hex(view);
   IndexCreated out;

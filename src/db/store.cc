@@ -73,6 +73,8 @@ Store::Store(std::string name, DatabaseOptions options) : name_(std::move(name))
 Store::~Store() {
   std::lock_guard lock(mu_);
   closeBlobReaders();
+  // The index cache goes before the connection: closing must not call a hook that points at it.
+  if (conn_.handle()) sqlite3_rollback_hook(conn_.handle(), nullptr, nullptr);
 }
 
 void Store::closeBlobReaders() {

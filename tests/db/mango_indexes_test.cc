@@ -87,7 +87,7 @@ TEST_CASE(
   REQUIRE(list);
   REQUIRE(list->size() == 3);
   for (const IndexInfo& info : *list)
-    if (info.name == created->name) CHECK(info.partialFilterSelector == R"({"status":"open"})");
+    if (info.name == created->name) CHECK(info.partialFilterSelector == R"({"status":{"$eq":"open"}})");
 }
 
 TEST_CASE("Index management: the listing has _all_docs first, then json indexes by design document and name",
@@ -155,4 +155,25 @@ TEST_CASE("Index management: bad definitions get CouchDB's errors", "[db][index]
   CHECK(lang.status().code() == ErrorCode::BadRequest);
   CHECK(std::string(lang.status().error()) == "invalid_ddoc_lang");
   CHECK(db->indexes()->size() == 1);
+}
+
+TEST_CASE("Index management: a partial filter selector is kept in CouchDB's normal form",
+          "[db][index][mango]") {
+  TempDir dir;
+  auto db = openDb(dir);
+  auto created = db->createIndex(def({{"route"}}, "p", "open", R"({"status": "open"})"));
+  REQUIRE(created);
+  CHECK(
+      viewOf(*db, "_design/p", "open") ==
+      R"({"map":{"fields":{"route":"asc"},"partial_filter_selector":{"status":{"$eq":"open"}}},)"
+      R"("reduce":"_count","options":{"def":{"fields":["route"],"partial_filter_selector":{"status":"open"}}}})");
+  REQUIRE(
+      db->createIndex(def({{"a"}}, "p", "multi", R"({"type":"order","ts":{"$gt":3,"$lt":9},"x":{"y":1}})")));
+  auto list = db->indexes();
+  REQUIRE(list);
+  REQUIRE(list->size() == 3);
+  CHECK((*list)[1].name == "multi");
+  CHECK((*list)[1].partialFilterSelector ==
+        R"({"$and":[{"type":{"$eq":"order"}},{"ts":{"$gt":3}},{"ts":{"$lt":9}},{"x.y":{"$eq":1}}]})");
+  CHECK((*list)[2].partialFilterSelector == R"({"status":{"$eq":"open"}})");
 }

@@ -379,3 +379,26 @@ TEST_CASE("Index rows: a file from before indexes registers the indexes of its d
   REQUIRE(store->updateIndex(spec));
   CHECK(ids(rows(*store, spec)) == Ids{"a", "b"});
 }
+
+TEST_CASE("Index rows: a database without json indexes keeps no index data", "[db][index]") {
+  TempDir dir;
+  {
+    auto store = openStore(dir);
+    std::string r = put(*store, R"({"_id":"a","n":1})");
+    put(*store, R"({"_id":"a","_rev":")" + r + R"(","n":2})");
+    put(*store, R"({"_id":"_design/js","language":"javascript","views":{"v":{"map":"function(doc){}"}}})");
+    put(*store, R"({"_id":"_design/q","language":"query"})");
+    CHECK(store->indexes()->empty());
+  }
+  sqlite3* raw = nullptr;
+  REQUIRE(sqlite3_open(dir.file("db.settee").c_str(), &raw) == SQLITE_OK);
+  for (const char* table : {"mango_indexes", "mango_rows", "mango_row_keys"}) {
+    sqlite3_stmt* stmt = nullptr;
+    std::string sql = std::string("SELECT count(*) FROM ") + table;
+    REQUIRE(sqlite3_prepare_v2(raw, sql.c_str(), -1, &stmt, nullptr) == SQLITE_OK);
+    REQUIRE(sqlite3_step(stmt) == SQLITE_ROW);
+    CHECK(sqlite3_column_int64(stmt, 0) == 0);
+    sqlite3_finalize(stmt);
+  }
+  sqlite3_close(raw);
+}

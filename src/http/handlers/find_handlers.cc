@@ -12,9 +12,11 @@
 // Readers of the database may query it; creating or deleting an index writes a design document, which
 // takes a database admin, as in CouchDB.
 #include <algorithm>
+#include <optional>
 
 #include "db/database_internal.h"
 #include "db/mango_find.h"
+#include "http/handlers/bulk_internal.h"
 #include "http/handlers/handlers.h"
 
 namespace settee::http {
@@ -40,42 +42,94 @@ void appendMember(std::string& out, std::string_view key, F&& value) {
   out += writeJson(value);
 }
 
-Response find(Call& call) {
-  if (Status st = requireJson(call.req); !st) return errorResponse(st);
-  auto query = db::parseFindRequest(call.req.body);
-  if (!query) return errorResponse(query.status());
-  std::string body = "{\"docs\":[";
-  bool first = true;
-  auto ran = db::runFind(db::storeOf(*call.db), *query, [&](std::string_view doc) {
-    body += first ? "\n" : ",\n";
-    first = false;
-    body.append(doc);
-    return true;
-  });
-  if (!ran) return errorResponse(ran.status());
-  const FindSummary& summary = *ran;
-  body += "\n],\n\"bookmark\": ";
-  body += writeJson([&](JsonWriter& w) { writeString(w, summary.bookmark); });
-  if (query->options.executionStats) {
-    appendMember(body, "execution_stats", [&](JsonWriter& w) {
-      w.StartObject();
-      writeKey(w, "total_keys_examined");
-      w.Uint64(summary.stats.totalKeysExamined);
-      writeKey(w, "total_docs_examined");
-      w.Uint64(summary.stats.totalDocsExamined);
-      writeKey(w, "total_quorum_docs_examined");
-      w.Uint64(0);
-      writeKey(w, "results_returned");
-      w.Uint64(summary.stats.resultsReturned);
-      writeKey(w, "execution_time_ms");
-      w.Double(summary.stats.executionTimeMs);
-      w.EndObject();
+// Rows per page of a `_find` answer, and the bytes after which a page ends early: each page is one short
+// hold of the store, and a large answer is never whole in memory (paged_stream.cc holds the pages back
+// while a slow client has not taken the ones before).
+constexpr uint64_t kRowsPerPage = 1000;
+constexpr size_t kPageBytes = 512 * 1024;
+
+// The answer a page at a time: each page runs the query on from the previous page's bookmark, which
+// resumes exactly after the last row sent, so pages neither repeat nor skip a row.
+class FindSource : public detail::PageSource {
+ public:
+  explicit FindSource(std::shared_ptr<Call> call) : call_(std::move(call)) {}
+
+  Status page(std::string& out, bool& done) override {
+    if (!query_) {
+      if (Status st = requireJson(call_->req); !st) return st;
+      auto parsed = db::parseFindRequest(call_->req.body);
+      if (!parsed) return parsed.status();
+      query_ = std::move(*parsed);
+      remaining_ = query_->options.limit;
+      bookmark_ = query_->options.bookmark;
+      out += "{\"docs\":[";
+    }
+    db::FindQuery q = *query_;
+    q.options.limit = std::min(remaining_, kRowsPerPage);
+    q.options.skip = firstPage_ ? query_->options.skip : 0;
+    q.options.bookmark = bookmark_;
+    bool full = false;
+    uint64_t sent = 0;
+    auto ran = db::runFind(db::storeOf(*call_->db), q, [&](std::string_view doc) {
+      out += firstRow_ ? "\n" : ",\n";
+      firstRow_ = false;
+      out.append(doc);
+      ++sent;
+      full = out.size() >= kPageBytes;
+      return !full;
     });
+    if (!ran) return ran.status();
+    firstPage_ = false;
+    remaining_ -= std::min(remaining_, sent);
+    bookmark_ = ran->bookmark;
+    total_.totalKeysExamined += ran->stats.totalKeysExamined;
+    total_.totalDocsExamined += ran->stats.totalDocsExamined;
+    total_.resultsReturned += ran->stats.resultsReturned;
+    total_.executionTimeMs += ran->stats.executionTimeMs;
+    if (remaining_ > 0 && (full || sent == q.options.limit)) return Status::ok();  // more may follow
+    finish(out, *ran);
+    done = true;
+    return Status::ok();
   }
-  if (!summary.warning.empty())
-    appendMember(body, "warning", [&](JsonWriter& w) { writeString(w, summary.warning); });
-  body += "}\n";
-  return Response::json(200, std::move(body));
+
+ private:
+  // The members after the documents, in CouchDB's order.
+  void finish(std::string& out, const FindSummary& last) {
+    out += "\n],\n\"bookmark\": ";
+    out += writeJson([&](JsonWriter& w) { writeString(w, bookmark_.empty() ? "nil" : bookmark_); });
+    if (query_->options.executionStats) {
+      appendMember(out, "execution_stats", [&](JsonWriter& w) {
+        w.StartObject();
+        writeKey(w, "total_keys_examined");
+        w.Uint64(total_.totalKeysExamined);
+        writeKey(w, "total_docs_examined");
+        w.Uint64(total_.totalDocsExamined);
+        writeKey(w, "total_quorum_docs_examined");
+        w.Uint64(0);
+        writeKey(w, "results_returned");
+        w.Uint64(total_.resultsReturned);
+        writeKey(w, "execution_time_ms");
+        w.Double(total_.executionTimeMs);
+        w.EndObject();
+      });
+    }
+    std::string warning = db::pagedWarning(last, total_);
+    if (!warning.empty()) appendMember(out, "warning", [&](JsonWriter& w) { writeString(w, warning); });
+    out += "}\n";
+  }
+
+  std::shared_ptr<Call> call_;
+  std::optional<db::FindQuery> query_;  // read on the first page
+  uint64_t remaining_ = 0;              // rows the limit still allows
+  std::string bookmark_;                // where the next page starts
+  bool firstPage_ = true;
+  bool firstRow_ = true;
+  FindStats total_;
+};
+
+void find(std::shared_ptr<Call> call) {
+  auto source = std::make_shared<FindSource>(call);
+  detail::streamPages(std::move(call), std::move(source));
 }
 
 Response explain(Call& call) {
@@ -249,7 +303,7 @@ Response bulkDeleteIndexes(Call& call) {
 }  // namespace
 
 void registerFindRoutes(Api& api) {
-  api.sync("POST", "/{db}/_find", Access::Reader, find);
+  api.async("POST", "/{db}/_find", Access::Reader, find);
   api.sync("POST", "/{db}/_explain", Access::Reader, explain);
   api.sync("GET", "/{db}/_index", Access::Reader, listIndexes);
   api.sync("POST", "/{db}/_index", Access::DbAdmin, createIndex);

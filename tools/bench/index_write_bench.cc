@@ -1,0 +1,184 @@
+// index_write_bench — what json indexes cost a write, and what building one costs, in one run.
+//
+//   build/index_write_bench [N=100000] [runs=3]
+//
+// For 0, 1 and 3 json indexes: a new database, the indexes created first (so every row is kept in the
+// write's own transaction), then N documents of about 1 KB bulk-written in batches of 1,000 (one
+// transaction each). Then, on a database holding N documents, one index created and built by
+// updateIndex (the catch-up a query runs before it reads an index created after its documents).
+// Prints docs/s by the wall clock and by the process's CPU time (user + system: what a loaded machine's
+// other work does not inflate), medians of `runs`, and peak RSS.
+#include <sys/resource.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <ctime>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "db/database_internal.h"
+#include "settee/database.h"
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+constexpr int kBatch = 1000;
+
+// About 1 KB of JSON: a type, a sensor, a number, a boolean, tags and a note of text.
+std::string makeDoc(int i) {
+  static const std::string pool = [] {
+    std::string text;
+    uint32_t x = 2654435761u;
+    while (text.size() < 4096) {
+      x = x * 1103515245u + 12345u;
+      text.push_back(static_cast<char>('a' + (x >> 16) % 26));
+      if ((x >> 8) % 7 == 0) text.push_back(' ');
+    }
+    return text;
+  }();
+  char id[32];
+  std::snprintf(id, sizeof id, "doc-%08d", i);
+  std::string doc;
+  doc.reserve(1100);
+  doc += R"({"_id":")";
+  doc += id;
+  doc += R"(","type":")";
+  doc += (i % 3 == 0 ? "order" : i % 3 == 1 ? "reading" : "customer");
+  doc += R"(","sensor":"s)";
+  doc += std::to_string(i % 97);
+  doc += R"(","value":)";
+  doc += std::to_string((i * 37) % 1000);
+  doc += R"(.25,"ok":true,"tags":["a","b","c"],"note":")";
+  doc.append(pool, static_cast<size_t>(i * 7) % 3000, 800);
+  doc += "\"}";
+  return doc;
+}
+
+double seconds(Clock::time_point a, Clock::time_point b) {
+  return std::chrono::duration<double>(b - a).count();
+}
+
+long peakRssKb() {
+  rusage ru{};
+  getrusage(RUSAGE_SELF, &ru);
+  return ru.ru_maxrss;
+}
+
+settee::IndexDefinition index(std::vector<const char*> fields, const char* name) {
+  settee::IndexDefinition def;
+  for (const char* f : fields) def.fields.push_back({f, false});
+  def.ddoc = "bench";
+  def.name = name;
+  return def;
+}
+
+const std::vector<settee::IndexDefinition>& indexes() {
+  static const std::vector<settee::IndexDefinition> all = {
+      index({"type", "value"}, "type-value"), index({"sensor"}, "sensor"), index({"value"}, "value")};
+  return all;
+}
+
+std::unique_ptr<settee::Database> openFresh(const std::string& dir) {
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir);
+  auto opened = settee::Database::open(dir + "/bench.settee", "bench");
+  if (!opened) {
+    std::fprintf(stderr, "open failed: %s\n", opened.status().reason().c_str());
+    std::exit(1);
+  }
+  return std::move(*opened);
+}
+
+void createIndex(settee::Database& db, const settee::IndexDefinition& def) {
+  auto created = db.createIndex(def);
+  if (!created) {
+    std::fprintf(stderr, "createIndex failed: %s\n", created.status().reason().c_str());
+    std::exit(1);
+  }
+}
+
+struct Rate {
+  double wall = 0;  // docs/s by the wall clock
+  double cpu = 0;   // docs/s by the process's CPU time
+};
+
+double cpuSeconds() { return static_cast<double>(std::clock()) / CLOCKS_PER_SEC; }
+
+// Bulk-writes N documents.
+Rate writeAll(settee::Database& db, int n) {
+  std::vector<std::string> docs;
+  std::vector<std::string_view> views;
+  const double c0 = cpuSeconds();
+  auto t0 = Clock::now();
+  for (int start = 0; start < n; start += kBatch) {
+    docs.clear();
+    for (int i = start; i < std::min(n, start + kBatch); ++i) docs.push_back(makeDoc(i));
+    views.assign(docs.begin(), docs.end());
+    for (auto& res : db.bulkDocs(views)) {
+      if (!res.status) {
+        std::fprintf(stderr, "write failed: %s\n", res.status.reason().c_str());
+        std::exit(1);
+      }
+    }
+  }
+  return {n / seconds(t0, Clock::now()), n / (cpuSeconds() - c0)};
+}
+
+double median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  return v[v.size() / 2];
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  int n = argc > 1 ? std::atoi(argv[1]) : 100000;
+  int runs = argc > 2 ? std::atoi(argv[2]) : 3;
+  if (n <= 0 || runs <= 0) {
+    std::fprintf(stderr, "usage: index_write_bench [N] [runs]\n");
+    return 2;
+  }
+  const std::string dir = (std::filesystem::temp_directory_path() / "settee-bench-index").string();
+  const int counts[] = {0, 1, 3};
+  std::vector<double> rates[3], cpuRates[3], build, cpuBuild;
+  for (int run = 1; run <= runs; ++run) {
+    for (int c = 0; c < 3; ++c) {
+      auto db = openFresh(dir);
+      for (int i = 0; i < counts[c]; ++i) createIndex(*db, indexes()[static_cast<size_t>(i)]);
+      Rate r = writeAll(*db, n);
+      rates[c].push_back(r.wall);
+      cpuRates[c].push_back(r.cpu);
+      std::printf("run %d: %d index(es): bulk write %.0f docs/s (CPU %.0f docs/s)\n", run, counts[c], r.wall,
+                  r.cpu);
+    }
+    auto db = openFresh(dir);
+    writeAll(*db, n);
+    createIndex(*db, indexes()[0]);
+    auto& store = settee::db::storeOf(*db);
+    auto specs = store.indexes();
+    if (!specs || specs->size() != 1) std::exit(1);
+    const double c0 = cpuSeconds();
+    auto t0 = Clock::now();
+    if (auto st = store.updateIndex(specs->front()); !st) {
+      std::fprintf(stderr, "build failed: %s\n", st.reason().c_str());
+      std::exit(1);
+    }
+    build.push_back(n / seconds(t0, Clock::now()));
+    cpuBuild.push_back(n / (cpuSeconds() - c0));
+    std::printf("run %d: building one index over %d docs: %.0f docs/s (CPU %.0f docs/s)\n", run, n,
+                build.back(), cpuBuild.back());
+  }
+  std::filesystem::remove_all(dir);
+  std::printf("N=%d docs of ~1 KB, batches of %d, median of %d runs:\n", n, kBatch, runs);
+  for (int c = 0; c < 3; ++c)
+    std::printf(
+        "  bulk write, %d index(es)  %8.0f docs/s (%3.0f%% of no index)   CPU %8.0f docs/s (%3.0f%%)\n",
+        counts[c], median(rates[c]), 100 * median(rates[c]) / median(rates[0]), median(cpuRates[c]),
+        100 * median(cpuRates[c]) / median(cpuRates[0]));
+  std::printf("  index build (updateIndex) %8.0f docs/s                        CPU %8.0f docs/s\n",
+              median(build), median(cpuBuild));
+  std::printf("  peak RSS %ld KB\n", peakRssKb());
+  return 0;
+}
