@@ -34,6 +34,7 @@ namespace settee {
 
 namespace db {
 class Store;
+class LiveQueries;
 // Settee's own layers (http, the replicator) reach the Store of a Database through this type, defined
 // in the internal header src/db/database_internal.h; an app never needs it.
 struct DatabaseAccess;
@@ -280,6 +281,8 @@ class Database {
   friend struct db::DatabaseAccess;
   explicit Database(std::unique_ptr<db::Store> store);
   std::unique_ptr<db::Store> store_;
+  // Declared after store_ so it goes first: its worker reads the store until it is joined.
+  std::unique_ptr<db::LiveQueries> live_;
 };
 
 // The databases under one data directory: one SQLite file each.

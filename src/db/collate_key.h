@@ -2,7 +2,8 @@
 // SQLite's BLOB comparison orders index rows exactly as CouchDB orders view keys.
 //
 // Order (CouchDB "Views Collation"): null < false < true < numbers < strings < arrays < objects.
-// - Numbers by value (1 == 1.0; -0 == 0), as doubles.
+// - Numbers by value (1 == 1.0; -0 == 0), as doubles: integers beyond 2^53 round to their nearest double,
+//   so neighbours there may share a key (an index still yields them; the selector decides).
 // - Strings by ICU's root collation (UCA: "a" < "A" < "b", accents after their base letter), the
 //   collation CouchDB's views and Mango use; the bytes are ICU sort keys, equal for strings ICU calls equal.
 // - Arrays element by element, a shorter prefix first; objects member by member (key, then value), fewer

@@ -1,6 +1,7 @@
 // settee::Database: the public facade; every call forwards to the Store.
 #include "settee/database.h"
 
+#include "db/live_query.h"
 #include "db/mango_find.h"
 #include "db/store.h"
 
@@ -27,7 +28,8 @@ const char* errorName(ErrorCode code) {
   return "unknown_error";
 }
 
-Database::Database(std::unique_ptr<db::Store> store) : store_(std::move(store)) {}
+Database::Database(std::unique_ptr<db::Store> store)
+    : store_(std::move(store)), live_(std::make_unique<db::LiveQueries>(*store_)) {}
 Database::~Database() = default;
 
 Result<std::unique_ptr<Database>> Database::open(const std::string& path, const std::string& name,
@@ -153,9 +155,11 @@ Result<std::vector<IndexInfo>> Database::indexes() { return db::listIndexes(*sto
 Status Database::deleteIndex(std::string_view ddoc, std::string_view name) {
   return db::deleteIndex(*store_, ddoc, name);
 }
-Result<std::unique_ptr<LiveQuery>> Database::liveQuery(std::string_view, const FindOptions&,
-                                                       std::function<void(const LiveResult&)>) {
-  return Status(ErrorCode::Internal, "live queries are not built yet");
+Result<std::unique_ptr<LiveQuery>> Database::liveQuery(std::string_view selectorJson, const FindOptions& options,
+                                                       std::function<void(const LiveResult&)> onResult) {
+  Result<db::FindQuery> query = db::makeFindQuery(selectorJson, options);
+  if (!query) return query.status();
+  return live_->add(*query, std::move(onResult));
 }
 Status Database::setSecurity(std::string_view json) { return store_->setSecurity(json); }
 

@@ -147,7 +147,12 @@ class Store {
     RevTree tree;
   };
   Result<DocRow> loadDoc(std::string_view id);
-  Status saveDoc(std::string_view id, DocRow& row, bool wasDeleted);
+  // A revision a write just stored, with its body, so keeping index rows need not read it back.
+  struct WrittenRev {
+    std::string_view rev;
+    std::string_view body;
+  };
+  Status saveDoc(std::string_view id, DocRow& row, bool wasDeleted, const WrittenRev* written = nullptr);
   DocResult writeOne(WriteOp& op, bool newEdits);
   // Writes (or, `_deleted`, removes) a `_local` document whose id has its prefix; `localRev` must name
   // the stored 0-N (absent for a new one). The caller holds mu_ and a transaction.
@@ -181,7 +186,7 @@ class Store {
   // Keeps the index rows of document `id` in step with its tree (null: the document is gone), and for a
   // design document the registered indexes with its definitions, in the caller's transaction. `existed`:
   // the document was stored before this write (so it may have rows). Called by saveDoc() and purge().
-  Status keepIndexes(std::string_view id, const RevTree* tree, bool existed);
+  Status keepIndexes(std::string_view id, const RevTree* tree, bool existed, const WrittenRev* written = nullptr);
 
   // Open read handles on attachment bodies being read in pieces (readAttachment), most recent last. A
   // handle remembers where its overflow pages are, so each next piece costs its own size; a new handle

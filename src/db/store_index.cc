@@ -235,7 +235,7 @@ Result<Store::IndexState*> Store::indexState() {
   return &state;
 }
 
-Status Store::keepIndexes(std::string_view id, const RevTree* tree, bool existed) {
+Status Store::keepIndexes(std::string_view id, const RevTree* tree, bool existed, const WrittenRev* written) {
   auto state = indexState();
   if (!state) return state.status();
   const bool design = isDesignId(id);
@@ -248,12 +248,17 @@ Status Store::keepIndexes(std::string_view id, const RevTree* tree, bool existed
   bool live = tree && !tree->empty() && !tree->deleted();
   if (live) {
     const RevNode& winner = (*tree)[tree->winner()];
+    const std::string rev = winner.rev();
     Status readError;
-    if (!winner.hasBody || !loadRev(id, winner.rev(), body, atts, &readError)) {
+    if (written && written->rev == rev) {
+      fullDoc(id, rev, written->body, doc);  // the write's own revision won: no read back
+    } else if (!winner.hasBody || !loadRev(id, rev, body, atts, &readError)) {
       if (!readError) return readError;
       live = false;  // a winner without a body (never sent by a replicator) has nothing to index
     } else {
-      fullDoc(id, winner.rev(), body, doc);
+      fullDoc(id, rev, body, doc);
+    }
+    if (live) {
       if (parser.parse(doc.data(), doc.size()).get(root))
         return {ErrorCode::Internal, "unreadable body of " + std::string(id)};
     }

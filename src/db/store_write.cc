@@ -58,7 +58,7 @@ Result<Store::DocRow> Store::loadDoc(std::string_view id) {
   return row;
 }
 
-Status Store::saveDoc(std::string_view id, DocRow& row, bool wasDeleted) {
+Status Store::saveDoc(std::string_view id, DocRow& row, bool wasDeleted, const WrittenRev* written) {
   const bool existed = row.exists;
   thread_local std::string blob;
   encodeRevTree(row.tree, blob);
@@ -77,7 +77,7 @@ Status Store::saveDoc(std::string_view id, DocRow& row, bool wasDeleted) {
   (deleted ? docDelCount_ : docCount_)++;
   row.exists = true;
   row.seq = seq;
-  return keepIndexes(id, &row.tree, existed);
+  return keepIndexes(id, &row.tree, existed, written);
 }
 
 bool Store::loadRev(std::string_view id, std::string_view rev, std::string& body, std::string& atts,
@@ -300,7 +300,8 @@ DocResult Store::writeOne(WriteOp& op, bool newEdits) {
       drop.reset();
     }
   }
-  if (Status st = saveDoc(doc.id, row, wasDeleted); !st) return {doc.id, "", st};
+  const WrittenRev written{rev, doc.body};
+  if (Status st = saveDoc(doc.id, row, wasDeleted, &written); !st) return {doc.id, "", st};
   return {doc.id, rev, Status::ok()};
 }
 

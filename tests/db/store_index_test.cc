@@ -2,14 +2,18 @@
 // write, built for documents older than their index, and scanned by range, direction and position.
 #include <sqlite3.h>
 
+#include <algorithm>
 #include <catch2/catch.hpp>
+#include <random>
 #include <string>
+#include <tuple>
 #include <utility>
 #include <vector>
 
 #include "db/collate_key.h"
 #include "db/json.h"
 #include "db/store.h"
+#include "faulty_vfs.h"
 #include "test_util.h"
 
 using namespace settee;
@@ -401,4 +405,133 @@ TEST_CASE("Index rows: a database without json indexes keeps no index data", "[d
     sqlite3_finalize(stmt);
   }
   sqlite3_close(raw);
+}
+
+TEST_CASE("Index rows: a batch that registered an index and then failed leaves no index behind",
+          "[db][index][diskfull]") {
+  struct Disarm {
+    ~Disarm() { settee::test::FaultyDisk::disarm(); }
+  } disarm;
+  TempDir dir;
+  DatabaseOptions options;
+  options.vfs = settee::test::FaultyDisk::install();
+  auto opened = Store::open(dir.file("db.settee"), "db", options);
+  REQUIRE(opened);
+  Store& store = **opened;
+  put(store, R"({"_id":"a","n":1})");
+  // The design document, then a document whose write reads the registrations (as the batch sees them).
+  std::vector<WriteOp> ops;
+  ops.push_back(store.parse(ddocJson("_design/i", {{"by-n", R"({"n":"asc"})"}})));
+  ops.push_back(store.parse(R"({"_id":"b","n":2})"));
+  settee::test::FaultyDisk::resetFaults();
+  settee::test::FaultyDisk::fillAfter(0);  // the commit cannot write
+  for (auto& r : store.write(ops, true)) CHECK_FALSE(r.status.isOk());
+  REQUIRE(settee::test::FaultyDisk::faults() > 0);
+  settee::test::FaultyDisk::disarm();
+  // Rolled back: no index, and the next writes keep no rows for one.
+  auto after = store.indexes();
+  REQUIRE(after);
+  CHECK(after->empty());
+  put(store, R"({"_id":"c","n":3})");
+  put(store, ddocJson("_design/i", {{"by-n", R"({"n":"asc"})"}}));
+  IndexSpec spec = specOf(store, "_design/i", "by-n");
+  REQUIRE(store.updateIndex(spec));
+  CHECK(ids(rows(store, spec)) == Ids{"a", "c"});
+}
+
+TEST_CASE("Index rows: after any random history of writes the rows are exactly those of the winners",
+          "[db][index]") {
+  TempDir dir;
+  auto store = openStore(dir);
+  std::mt19937 rng(7);
+  auto pick = [&](int n) { return std::uniform_int_distribution<int>(0, n - 1)(rng); };
+  const char* values[] = {"1",      "2.5",  "-3",   R"("a")",     R"("B")",
+                          R"("b")", "null", "true", R"([1,"x"])", R"({"k":1})"};
+  auto body = [&]() -> std::string {
+    if (pick(6) == 0) return R"("other":1)";  // no indexed field
+    return std::string(R"("v":)") + values[pick(10)] + R"(,"s":)" + (pick(2) ? R"("open")" : R"("done")");
+  };
+  // Two indexes: all documents with `v`, and those with `v` whose `s` is "open".
+  std::string ddocRev =
+      put(*store,
+          ddocJson("_design/i", {{"all", R"({"v":"asc"})"}, {"open", R"({"v":"asc"})", R"({"s":"open"})"}}));
+  std::vector<std::string> ids;
+  int hashes = 0;
+  for (int step = 0; step < 1500; ++step) {
+    const int op = pick(100);
+    const std::string id = ids.empty() || op < 25
+                               ? "d" + std::to_string(ids.size())
+                               : ids[static_cast<size_t>(pick(static_cast<int>(ids.size())))];
+    if (op < 25) {
+      put(*store, R"({"_id":")" + id + R"(",)" + body() + "}");
+      ids.push_back(id);
+    } else if (op < 55) {  // edit (or re-create) the winner
+      auto doc = store->get(id, ReadOptions{});
+      std::string revPart = doc ? R"(,"_rev":")" + Json(*doc).str("_rev") + "\"" : "";
+      put(*store, R"({"_id":")" + id + "\"" + revPart + "," + body() + "}");
+    } else if (op < 65) {  // delete
+      auto doc = store->get(id, ReadOptions{});
+      if (doc)
+        put(*store, R"({"_id":")" + id + R"(","_rev":")" + Json(*doc).str("_rev") + R"(","_deleted":true})");
+    } else if (op < 80) {  // a replicated branch: a conflict that may win or lose
+      char hash[40];
+      std::snprintf(hash, sizeof hash, "%032x",
+                    static_cast<unsigned>(rng()) ^ static_cast<unsigned>(++hashes));
+      put(*store,
+          R"({"_id":")" + id + R"(","_rev":")" + std::to_string(1 + pick(3)) + "-" + hash + R"(",)" + body() +
+              "}",
+          false);
+    } else if (op < 87) {  // resolve conflicts for a random live leaf
+      auto tree = store->tree(id);
+      if (!tree) continue;
+      std::vector<std::string> live;
+      for (int leaf : tree->leavesByPriority())
+        if (!(*tree)[leaf].deleted) live.push_back((*tree)[leaf].rev());
+      if (live.size() > 1)
+        REQUIRE(store->resolveConflicts(id, live[static_cast<size_t>(pick(static_cast<int>(live.size())))],
+                                        std::nullopt));
+    } else if (op < 95) {  // purge a random leaf
+      auto tree = store->tree(id);
+      if (!tree) continue;
+      auto leaves = tree->leavesByPriority();
+      REQUIRE(store->purge(
+          {{id, {(*tree)[leaves[static_cast<size_t>(pick(static_cast<int>(leaves.size())))]].rev()}}}));
+    } else if (op < 97) {
+      REQUIRE(store->compact());
+    } else {  // redefine the partial index (a changed definition is rebuilt)
+      const char* status = pick(2) ? R"({"s":"open"})" : R"({"s":"done"})";
+      ddocRev = put(
+          *store,
+          ddocJson("_design/i", {{"all", R"({"v":"asc"})"}, {"open", R"({"v":"asc"})", status}}, ddocRev));
+    }
+    if (step % 100 != 99) continue;
+    // The oracle: each winner's row, from the documents as get() renders them.
+    auto specs = store->indexes();
+    REQUIRE(specs);
+    for (const IndexSpec& spec : *specs) {
+      REQUIRE(store->updateIndex(spec));
+      auto partial = spec.partial;
+      std::vector<std::tuple<std::string, std::string, std::string>> expected;  // key, id, values
+      for (const std::string& docId : ids) {
+        auto doc = store->get(docId, ReadOptions{});
+        if (!doc) continue;
+        simdjson::dom::parser p;
+        simdjson::dom::element e = p.parse(*doc).value();
+        simdjson::dom::element v;
+        if (e["v"].get(v)) continue;
+        if (partial && !partial->matches(e)) continue;
+        std::string key;
+        db::appendCollationKey(v, key);
+        expected.emplace_back(key, docId, "[" + db::toJson(v) + "]");
+      }
+      std::sort(expected.begin(), expected.end());
+      std::vector<std::tuple<std::string, std::string, std::string>> actual;
+      REQUIRE(store->scanIndex(spec, {}, ReadOptions{}, [&](const db::IndexEntry& en, const auto&) {
+        actual.emplace_back(std::string(en.key), std::string(en.docId), std::string(en.values));
+        return true;
+      }));
+      INFO("step " << step << ", index " << spec.name);
+      CHECK(actual == expected);
+    }
+  }
 }
