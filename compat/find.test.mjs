@@ -133,6 +133,9 @@ const OPERATORS = [
   ['$not on a field every order has', { type: 'order', $not: { route: 'r1' } }],
   // PouchDB has no $not inside a field ("unknown operator"); CouchDB negates the condition.
   ['$not inside a field', { type: 'order', n: { $not: { $gt: 3 } } }, ['o000', 'o001', 'o002', 'o003']],
+  // CouchDB 3.4's operators PouchDB 9 does not have.
+  ['$beginsWith', { name: { $beginsWith: 'A' } }, ['c1']],
+  ['$keyMapMatch', { address: { $keyMapMatch: { $eq: 'zip' } }, name: { $lt: 'b' } }, ['c1', 'c2']],
   ['explicit $and', { $and: [{ type: 'order' }, { n: { $lt: 5 } }, { status: 'open' }] }],
   ['nested $or inside $and', { $and: [{ type: 'order' }, { $or: [{ route: 'r1' }, { n: 0 }] }] }],
 ];
@@ -307,4 +310,17 @@ test('the index stays exact through updates and deletions', async () => {
   assert.deepEqual(res.docs.at(-1), { _id: 'o005', ts: 2000 });
   assert.ok(!ids(res).includes('o006'));
   assert.equal(res.docs.length, 20);
+});
+
+test('conflicts: true adds each document\'s _conflicts; execution_stats reports what was read', async () => {
+  const db = new PouchDB(`${node.url}/find-conflicts`);
+  check(await db.bulkDocs([
+    { _id: 'k1', _rev: '1-aaaa', type: 'k', n: 1 }, { _id: 'k1', _rev: '1-bbbb', type: 'k', n: 2 }, { _id: 'k2', _rev: '1-cccc', type: 'k', n: 3 },
+  ], { new_edits: false }));
+  const res = await db.find({ selector: { type: 'k' }, conflicts: true, execution_stats: true });
+  assert.deepEqual(res.docs.map((d) => [d._id, d._rev, d._conflicts]), [['k1', '1-bbbb', ['1-aaaa']], ['k2', '1-cccc', undefined]]);
+  assert.equal(res.execution_stats.results_returned, 2);
+  assert.equal(res.execution_stats.total_docs_examined, 2);
+  const plain = await db.find({ selector: { type: 'k' } });
+  assert.ok(plain.docs.every((d) => !('_conflicts' in d)));
 });
