@@ -308,13 +308,17 @@ Status Store::keepIndexes(std::string_view id, const RevTree* tree, bool existed
   }
 
   Row row;
-  Statement getOld(conn_.prepare("SELECT key FROM mango_row_keys WHERE idx = ? AND doc_id = ?"));
+  // The document's row now, key and values: a write that keeps both (an edit of a field no index holds,
+  // the common case) leaves the index untouched, so its transaction dirties no index page.
+  Statement getOld(conn_.prepare(
+      "SELECT k.key, r.vals FROM mango_row_keys k JOIN mango_rows r"
+      " ON r.idx = k.idx AND r.key = k.key AND r.doc_id = k.doc_id WHERE k.idx = ? AND k.doc_id = ?"));
   Statement delOld(conn_.prepare("DELETE FROM mango_rows WHERE idx = ? AND key = ? AND doc_id = ?"));
   Statement delKey(conn_.prepare("DELETE FROM mango_row_keys WHERE idx = ? AND doc_id = ?"));
   Statement update(conn_.prepare("UPDATE mango_rows SET vals = ? WHERE idx = ? AND key = ? AND doc_id = ?"));
   Statement insert(conn_.prepare("INSERT INTO mango_rows(idx, key, doc_id, vals) VALUES(?, ?, ?, ?)"));
   Statement putKey(conn_.prepare("INSERT OR REPLACE INTO mango_row_keys(idx, doc_id, key) VALUES(?, ?, ?)"));
-  thread_local std::string oldKey;
+  thread_local std::string oldKey, oldVals;
   for (const auto& e : (*state)->entries) {
     const bool has = live && rowOf(e.spec, e.paths, root, row);
     bool hadOld = false;
@@ -323,12 +327,14 @@ Status Store::keepIndexes(std::string_view id, const RevTree* tree, bool existed
       if (getOld.step()) {
         hadOld = true;
         oldKey.assign(getOld.blob(0));
+        oldVals.assign(getOld.text(1));
       } else if (getOld.failed()) {
         return conn_.error("read index row");
       }
       getOld.reset();
     }
     if (hadOld && has && oldKey == row.key) {
+      if (oldVals == row.vals) continue;
       update.bind(1, std::string_view(row.vals)).bind(2, e.id).bindBlob(3, row.key).bind(4, id);
       if (!update.exec()) return conn_.error("update index row");
       update.reset();

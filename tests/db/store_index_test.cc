@@ -140,6 +140,27 @@ TEST_CASE("Index rows: updates move a row, deletions and a missing field remove 
   CHECK(ids(rows(*store, spec)) == Ids{"b", "a"});
 }
 
+TEST_CASE("Index rows: an edit that keeps the key keeps the row, with the values the winner now holds",
+          "[db][index]") {
+  TempDir dir;
+  auto store = openStore(dir);
+  put(*store, ddocJson("_design/i", {{"by-n", R"({"n":"asc"})"}}));
+  std::string a = put(*store, R"({"_id":"a","n":1,"note":"x"})");
+  put(*store, R"({"_id":"b","n":2})");
+  IndexSpec spec = specOf(*store, "_design/i", "by-n");
+  // A field no index holds: the row stays as it was.
+  a = put(*store, R"({"_id":"a","_rev":")" + a + R"(","n":1,"note":"y"})");
+  auto rs = rows(*store, spec);
+  CHECK(ids(rs) == Ids{"a", "b"});
+  CHECK(rs[0].second == "[1]");
+  // 1.0 collates as 1 (the same key) but is written as given: the row's values follow the winner.
+  REQUIRE(keyOf("1.0") == keyOf("1"));
+  put(*store, R"({"_id":"a","_rev":")" + a + R"(","n":1.0,"note":"y"})");
+  rs = rows(*store, spec);
+  CHECK(ids(rs) == Ids{"a", "b"});
+  CHECK(rs[0].second == "[1.0]");
+}
+
 TEST_CASE("Index rows: the winner of a conflict is indexed, the losing branch is not", "[db][index]") {
   TempDir dir;
   auto store = openStore(dir);
