@@ -6,11 +6,18 @@
 // partial index only when use_index names it; among the usable ones the most selector fields covered by a
 // prefix of the index wins, then fewer fields, then the name. No usable index and no sort: every document
 // is scanned (the special `_all_docs` index) and the summary carries CouchDB's warning. A sort no index
-// serves is no_usable_index. Every document an index yields is still matched against the whole selector.
+// serves is no_usable_index. Every document an index yields is still matched against the whole selector;
+// an index row whose values fail the selector's conditions on the indexed fields is passed over before its
+// document is read, and a query whose `fields` and selector need nothing but the index reads no document.
+// (The planner is mango_plan.h; parsing mango_find_parse.cc; `_explain` mango_explain.cc.)
+//
+// Bookmarks are opaque and our own (not CouchDB's): a page resumes strictly after the last row the
+// previous one read, so a write before that row never shifts the next page.
 //
 // Contract: parse once, run as often as wished; a FindQuery is a value. Errors are bad_request with
 // CouchDB's error names (invalid_selector_json, invalid_operator, invalid_non_neg_integer, invalid_sort_json,
-// unsupported_mixed_sort, no_usable_index, invalid_bookmark ...), given before any row.
+// unsupported_mixed_sort, no_usable_index, invalid_bookmark ...), given before any row. runFind calls `row`
+// on the calling thread under the store's lock: `row` must not call the Store.
 #pragma once
 
 #include <simdjson.h>

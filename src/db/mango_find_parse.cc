@@ -194,6 +194,9 @@ Status fieldsOption(element v, std::vector<std::string>& out) {
 
 // What every query is checked for, whichever door it came in by.
 Status checkOptions(const FindOptions& options) {
+  if (options.useIndex.size() > 2)
+    return mangoError("Invalid index name: use_index names a design document and at most an index",
+                      "invalid_index_name");
   for (const auto& f : options.sort) {
     if (f.descending != options.sort.front().descending)
       return mangoError("Sorts currently only support a single direction for all fields.",

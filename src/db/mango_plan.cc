@@ -212,6 +212,18 @@ void idRange(const FieldRange& r, FindPlan& plan) {
   }
 }
 
+// {"$or": []} or {"$and": []} alone: CouchDB's cursor reads nothing for them (mango_cursor:maybe_noop_range),
+// although the same selector matches every document anywhere else (a _changes filter).
+bool noopSelector(std::string_view json) {
+  simdjson::dom::parser parser;
+  simdjson::dom::object obj;
+  if (parser.parse(json.data(), json.size()).get(obj) != simdjson::SUCCESS || obj.size() != 1) return false;
+  auto member = *obj.begin();
+  simdjson::dom::array args;
+  return (member.key == "$or" || member.key == "$and") && member.value.get(args) == simdjson::SUCCESS &&
+         args.size() == 0;
+}
+
 }  // namespace
 
 bool FieldRange::isEq() const {
@@ -337,7 +349,7 @@ Result<FindPlan> planFind(const FindQuery& query, const std::vector<IndexSpec>& 
 
   FindPlan plan;
   plan.descending = !opts.sort.empty() && opts.sort.front().descending;
-  plan.nothing = analysis.anyEmpty;
+  plan.nothing = analysis.anyEmpty || noopSelector(query.selectorJson);
   if (!ranked.empty()) {
     plan.index = *ranked.front().spec;
     plan.prefix = ranked.front().prefix;

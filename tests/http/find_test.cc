@@ -353,3 +353,24 @@ TEST_CASE("Find over HTTP: a large answer streams in pages that neither repeat n
                 .body);
   CHECK(simdjson::to_string(next["docs"]) == R"([{"n":2411},{"n":2413}])");
 }
+
+TEST_CASE("Index over HTTP: _bulk_delete removes every index of the named design documents",
+          "[http][find][index]") {
+  LiveServer node;
+  REQUIRE(node("PUT", "/m").status == 201);
+  REQUIRE(node("POST", "/m/_index", R"({"index": {"fields": ["a"]}, "ddoc": "one", "name": "a"})").status ==
+          200);
+  REQUIRE(node("POST", "/m/_index", R"({"index": {"fields": ["b"]}, "ddoc": "one", "name": "b"})").status ==
+          200);
+  REQUIRE(node("POST", "/m/_index", R"({"index": {"fields": ["c"]}, "ddoc": "two", "name": "c"})").status ==
+          200);
+  auto r = node("POST", "/m/_index/_bulk_delete", R"({"docids": ["one", "_design/missing"]})");
+  REQUIRE(r.status == 200);
+  CHECK(
+      r.body ==
+      R"({"success":[{"id":"_design/one","ok":true}],"fail":[{"id":"_design/missing","error":"not_found"}]})");
+  Json left(node("GET", "/m/_index").body);
+  CHECK(uint64_t(left["total_rows"]) == 2);
+  CHECK(std::string_view(left["indexes"].at(1)["name"]) == "c");
+  CHECK(node("POST", "/m/_index/_bulk_delete", R"({"docids": [1]})").status == 400);
+}
