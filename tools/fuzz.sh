@@ -54,6 +54,8 @@ run_one() {
   local dict=()
   case $t in
     http_request|mango) dict=(-dict="tools/fuzz/$t.dict") ;;
+    find_request) dict=(-dict=tools/fuzz/mango.dict) ;;
+    collate_key) dict=(-dict=tools/fuzz/json.dict) ;;
     document|changes|revs_diff|bulk_get) dict=(-dict=tools/fuzz/json.dict) ;;
     multipart|multipart_stream|open_revs) dict=(-dict=tools/fuzz/multipart.dict) ;;
   esac

@@ -42,4 +42,7 @@ if [[ -f compat/package.json ]]; then
   echo "== compatibility tests against PouchDB and pouchdb-server"
   (cd compat && { [[ -d node_modules ]] || npm ci --no-audit --no-fund || npm install --no-audit --no-fund; } \
      && SETTEE_BINARY="$PWD/../build/settee" node --test --test-concurrency=1 ./*.test.mjs)
+  # The Mango benchmark at a small size: proves the script and its correctness checks run (its figures are
+  # for the full run, tools/bench/mango_bench.sh without --ci).
+  echo "== Mango benchmark, CI size (tools/bench/mango_bench.sh --ci)" && tools/bench/mango_bench.sh --ci
 fi

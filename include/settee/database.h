@@ -124,7 +124,9 @@ struct AllDocsOptions {
   uint64_t skip = 0;
   bool descending = false;
   bool includeDocs = false;
-  bool conflicts = false;  // with includeDocs
+  bool conflicts = false;        // with includeDocs
+  bool attachments = false;      // with includeDocs: attachment bodies inline as base64 `data`
+  bool attEncodingInfo = false;  // with includeDocs: encoding / encoded_length of encoded attachments
 };
 
 struct AllDocsRow {

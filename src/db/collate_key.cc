@@ -91,18 +91,6 @@ void appendNumber(double d, std::string& out) {
   for (int shift = 56; shift >= 0; shift -= 8) out.push_back(static_cast<char>((bits >> shift) & 0xFF));
 }
 
-double asDouble(const MangoNumber& n) {
-  switch (n.rep) {
-    case MangoNumber::Rep::Int:
-      return static_cast<double>(n.i);
-    case MangoNumber::Rep::Uint:
-      return static_cast<double>(n.u);
-    case MangoNumber::Rep::Double:
-      return n.d;
-  }
-  return 0;
-}
-
 void appendString(std::string_view s, std::string& out) {
   out.push_back(kString);
   appendSortKey(s, out);

@@ -14,61 +14,8 @@
 namespace settee::db {
 namespace {
 
-void writeSpecialIndex(JsonWriter& w) {
-  w.StartObject();
-  writeKey(w, "ddoc");
-  w.Null();
-  writeKey(w, "name");
-  writeString(w, "_all_docs");
-  writeKey(w, "type");
-  writeString(w, "special");
-  writeKey(w, "def");
-  w.StartObject();
-  writeKey(w, "fields");
-  w.StartArray();
-  w.StartObject();
-  writeKey(w, "_id");
-  writeString(w, "asc");
-  w.EndObject();
-  w.EndArray();
-  w.EndObject();
-  w.EndObject();
-}
-
-void writeJsonIndex(JsonWriter& w, const IndexSpec& index) {
-  w.StartObject();
-  writeKey(w, "ddoc");
-  writeString(w, index.ddoc);
-  writeKey(w, "name");
-  writeString(w, index.name);
-  writeKey(w, "type");
-  writeString(w, "json");
-  writeKey(w, "partitioned");
-  w.Bool(false);
-  writeKey(w, "def");
-  w.StartObject();
-  writeKey(w, "fields");
-  w.StartArray();
-  for (const auto& f : index.fields) {
-    w.StartObject();
-    writeKey(w, f.field);
-    writeString(w, f.descending ? "desc" : "asc");
-    w.EndObject();
-  }
-  w.EndArray();
-  if (index.partial) {
-    writeKey(w, "partial_filter_selector");
-    index.partial->writeNormalized(w);
-  }
-  w.EndObject();
-  w.EndObject();
-}
-
 void writeIndex(JsonWriter& w, const std::optional<IndexSpec>& index) {
-  if (index)
-    writeJsonIndex(w, *index);
-  else
-    writeSpecialIndex(w);
+  writeIndexInfo(w, indexInfo(index ? &*index : nullptr));
 }
 
 void writeStrings(JsonWriter& w, const std::vector<std::string>& list) {

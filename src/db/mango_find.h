@@ -28,6 +28,7 @@
 
 #include "db/json.h"
 #include "db/mango.h"
+#include "db/mango_index.h"
 #include "settee/query.h"
 #include "settee/status.h"
 
@@ -67,6 +68,11 @@ Status writeExplain(Store& store, const FindQuery& query, std::string_view dbNam
 // Index management behind Database::createIndex / indexes / deleteIndex and POST/GET/DELETE /_index.
 Result<IndexCreated> createIndex(Store& store, const IndexDefinition& index);
 Result<std::vector<IndexInfo>> listIndexes(Store& store);
+// An index as listings show it; null is the special `_all_docs` index.
+IndexInfo indexInfo(const IndexSpec* index);
+// One entry of GET /_index's `indexes` (and `_explain`'s index and candidates), in CouchDB's shape: the
+// partial filter selector shown normalised ({"status": "open"} as {"status": {"$eq": "open"}}).
+void writeIndexInfo(JsonWriter& w, const IndexInfo& index);
 Status deleteIndex(Store& store, std::string_view ddoc, std::string_view name);
 
 }  // namespace settee::db

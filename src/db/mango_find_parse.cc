@@ -211,15 +211,23 @@ Result<Selector> selectorOf(element v) {
   return Selector::parse(v);
 }
 
-}  // namespace
-
-Result<FindQuery> parseFindRequest(std::string_view body) {
-  simdjson::dom::parser parser;
+// A request body that must be a JSON object, parsed by `parser` (which owns what the object points into).
+Result<simdjson::dom::object> bodyObject(simdjson::dom::parser& parser, std::string_view body) {
   element root;
   if (parser.parse(body.data(), body.size()).get(root) != simdjson::SUCCESS)
     return badRequest("invalid UTF-8 JSON");
   simdjson::dom::object obj;
   if (root.get(obj) != simdjson::SUCCESS) return badRequest("Request body must be a JSON object");
+  return obj;
+}
+
+}  // namespace
+
+Result<FindQuery> parseFindRequest(std::string_view body) {
+  simdjson::dom::parser parser;
+  Result<simdjson::dom::object> parsed = bodyObject(parser, body);
+  if (!parsed) return parsed.status();
+  simdjson::dom::object obj = *parsed;
 
   auto member = [&](std::string_view name) -> std::optional<element> {
     element v;
@@ -317,11 +325,9 @@ Result<FindQuery> parseFindRequest(std::string_view body) {
 
 Result<IndexDefinition> parseIndexRequest(std::string_view body) {
   simdjson::dom::parser parser;
-  element root;
-  if (parser.parse(body.data(), body.size()).get(root) != simdjson::SUCCESS)
-    return badRequest("invalid UTF-8 JSON");
-  simdjson::dom::object obj;
-  if (root.get(obj) != simdjson::SUCCESS) return badRequest("Request body must be a JSON object");
+  Result<simdjson::dom::object> parsed = bodyObject(parser, body);
+  if (!parsed) return parsed.status();
+  simdjson::dom::object obj = *parsed;
   auto member = [&](simdjson::dom::object o, std::string_view name) -> std::optional<element> {
     element v;
     if (o.at_key(name).get(v) != simdjson::SUCCESS) return std::nullopt;

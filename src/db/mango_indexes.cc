@@ -402,14 +402,56 @@ Result<IndexCreated> createIndex(Store& store, const IndexDefinition& index) {
   }
 }
 
+IndexInfo indexInfo(const IndexSpec* index) {
+  if (!index) return IndexInfo{"", "_all_docs", "special", {SortField{"_id", false}}, ""};
+  return IndexInfo{index->ddoc, index->name, "json", index->fields, index->partialJson};
+}
+
+void writeIndexInfo(JsonWriter& w, const IndexInfo& index) {
+  w.StartObject();
+  writeKey(w, "ddoc");
+  if (index.ddoc.empty())
+    w.Null();
+  else
+    writeString(w, index.ddoc);
+  writeKey(w, "name");
+  writeString(w, index.name);
+  writeKey(w, "type");
+  writeString(w, index.type);
+  if (index.type == "json") {
+    writeKey(w, "partitioned");
+    w.Bool(false);
+  }
+  writeKey(w, "def");
+  w.StartObject();
+  writeKey(w, "fields");
+  w.StartArray();
+  for (const auto& f : index.fields) {
+    w.StartObject();
+    writeKey(w, f.field);
+    writeString(w, f.descending ? "desc" : "asc");
+    w.EndObject();
+  }
+  w.EndArray();
+  if (!index.partialFilterSelector.empty()) {
+    writeKey(w, "partial_filter_selector");
+    // Shown normalised, as CouchDB shows it ({"status": "open"} as {"status": {"$eq": "open"}}).
+    if (auto sel = Selector::parseJson(index.partialFilterSelector)) {
+      sel->writeNormalized(w);
+    } else {
+      writeRaw(w, index.partialFilterSelector);
+    }
+  }
+  w.EndObject();
+  w.EndObject();
+}
+
 Result<std::vector<IndexInfo>> listIndexes(Store& store) {
   auto specs = store.indexes();
   if (!specs) return specs.status();
   std::vector<IndexInfo> out;
-  out.push_back(IndexInfo{"", "_all_docs", "special", {SortField{"_id", false}}, ""});
-  for (IndexSpec& spec : *specs)
-    out.push_back(
-        IndexInfo{spec.ddoc, spec.name, "json", std::move(spec.fields), std::move(spec.partialJson)});
+  out.push_back(indexInfo(nullptr));
+  for (IndexSpec& spec : *specs) out.push_back(indexInfo(&spec));
   return out;
 }
 

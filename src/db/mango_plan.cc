@@ -13,26 +13,6 @@ namespace {
 using Op = Selector::Condition::Op;
 using Kind = MangoValue::Kind;
 
-int sign(int c) { return (c > 0) - (c < 0); }
-
-double asDouble(const MangoNumber& n) {
-  switch (n.rep) {
-    case MangoNumber::Rep::Int:
-      return static_cast<double>(n.i);
-    case MangoNumber::Rep::Uint:
-      return static_cast<double>(n.u);
-    case MangoNumber::Rep::Double:
-      return n.d;
-  }
-  return 0;
-}
-
-int collateNumbers(const MangoNumber& a, const MangoNumber& b) {
-  if (a.rep == MangoNumber::Rep::Int && b.rep == MangoNumber::Rep::Int) return (a.i > b.i) - (a.i < b.i);
-  double x = asDouble(a), y = asDouble(b);
-  return (x > y) - (x < y);
-}
-
 // Whether the sort can be read from an index with `columns` in key order: the sort is a prefix of the
 // columns once the columns the selector fixes with $eq are passed over (mango_idx_view:can_use_sort).
 bool canUseSort(const std::vector<std::string>& columns, const std::vector<std::string>& sort,
@@ -52,7 +32,7 @@ bool canUseSort(const std::vector<std::string>& columns, const std::vector<std::
 void narrow(FieldRange& r, Op op, const MangoValue& v) {
   auto raiseLow = [&](const MangoValue& low, bool inclusive) {
     if (r.low) {
-      int c = collateValues(low, *r.low);
+      int c = collate(low, *r.low);
       if (c < 0 || (c == 0 && (inclusive || !r.lowInclusive))) return;  // the present bound is as tight
     }
     r.low = low;
@@ -60,7 +40,7 @@ void narrow(FieldRange& r, Op op, const MangoValue& v) {
   };
   auto lowerHigh = [&](const MangoValue& high, bool inclusive) {
     if (r.high) {
-      int c = collateValues(high, *r.high);
+      int c = collate(high, *r.high);
       if (c > 0 || (c == 0 && (inclusive || !r.highInclusive))) return;
     }
     r.high = high;
@@ -96,7 +76,7 @@ void narrow(FieldRange& r, Op op, const MangoValue& v) {
       return;
   }
   if (r.low && r.high) {
-    int c = collateValues(*r.low, *r.high);
+    int c = collate(*r.low, *r.high);
     if (c > 0 || (c == 0 && !(r.lowInclusive && r.highInclusive))) r.empty = true;
   }
 }
@@ -227,33 +207,7 @@ bool noopSelector(std::string_view json) {
 }  // namespace
 
 bool FieldRange::isEq() const {
-  return !empty && low && high && lowInclusive && highInclusive && collateValues(*low, *high) == 0;
-}
-
-int collateValues(const MangoValue& a, const MangoValue& b) {
-  if (a.kind != b.kind) return a.kind < b.kind ? -1 : 1;
-  switch (a.kind) {
-    case Kind::Null:
-    case Kind::False:
-    case Kind::True:
-      return 0;
-    case Kind::Number:
-      return collateNumbers(a.number, b.number);
-    case Kind::String:
-      return sign(collateStrings(a.string, b.string));
-    case Kind::Array:
-      for (size_t i = 0; i < a.items.size() && i < b.items.size(); ++i) {
-        if (int c = collateValues(a.items[i], b.items[i])) return c;
-      }
-      return (a.items.size() > b.items.size()) - (a.items.size() < b.items.size());
-    case Kind::Object:
-      for (size_t i = 0; i < a.keys.size() && i < b.keys.size(); ++i) {
-        if (int c = sign(collateStrings(a.keys[i], b.keys[i]))) return c;
-        if (int c = collateValues(a.values[i], b.values[i])) return c;
-      }
-      return (a.keys.size() > b.keys.size()) - (a.keys.size() < b.keys.size());
-  }
-  return 0;
+  return !empty && low && high && lowInclusive && highInclusive && collate(*low, *high) == 0;
 }
 
 std::vector<std::string> indexColumns(const IndexSpec& index) {

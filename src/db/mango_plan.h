@@ -74,7 +74,4 @@ Result<FindPlan> planFind(const FindQuery& query, const std::vector<IndexSpec>& 
 // The fields of a json index, as CouchDB's mango_idx:columns lists them.
 std::vector<std::string> indexColumns(const IndexSpec& index);
 
-// Negative, zero or positive as `a` collates before, equal to or after `b` (CouchDB's view collation).
-int collateValues(const MangoValue& a, const MangoValue& b);
-
 }  // namespace settee::db

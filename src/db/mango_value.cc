@@ -60,18 +60,6 @@ MangoNumber numberOf(element e) {
   return n;
 }
 
-double asDouble(const MangoNumber& n) {
-  switch (n.rep) {
-    case MangoNumber::Rep::Int:
-      return static_cast<double>(n.i);
-    case MangoNumber::Rep::Uint:
-      return static_cast<double>(n.u);
-    case MangoNumber::Rep::Double:
-      return n.d;
-  }
-  return 0;
-}
-
 int compareNumbers(const MangoNumber& a, const MangoNumber& b) {
   using Rep = MangoNumber::Rep;
   if (a.rep != Rep::Double && b.rep != Rep::Double) {
@@ -150,6 +138,41 @@ int collate(element a, const MangoValue& b) {
 int collate(std::string_view a, const MangoValue& b) {
   if (b.kind != Kind::String) return threeWay(static_cast<int>(Kind::String), static_cast<int>(b.kind));
   return compareStrings(a, b.string);
+}
+
+double asDouble(const MangoNumber& n) {
+  switch (n.rep) {
+    case MangoNumber::Rep::Int:
+      return static_cast<double>(n.i);
+    case MangoNumber::Rep::Uint:
+      return static_cast<double>(n.u);
+    case MangoNumber::Rep::Double:
+      return n.d;
+  }
+  return 0;
+}
+
+int collate(const MangoValue& a, const MangoValue& b) {
+  if (a.kind != b.kind) return threeWay(static_cast<int>(a.kind), static_cast<int>(b.kind));
+  switch (a.kind) {
+    case Kind::Number:
+      return compareNumbers(a.number, b.number);
+    case Kind::String:
+      return compareStrings(a.string, b.string);
+    case Kind::Array:
+      for (size_t i = 0; i < a.items.size() && i < b.items.size(); ++i) {
+        if (int c = collate(a.items[i], b.items[i])) return c;
+      }
+      return threeWay(a.items.size(), b.items.size());
+    case Kind::Object:
+      for (size_t i = 0; i < a.keys.size() && i < b.keys.size(); ++i) {
+        if (int c = compareStrings(a.keys[i], b.keys[i])) return c;
+        if (int c = collate(a.values[i], b.values[i])) return c;
+      }
+      return threeWay(a.keys.size(), b.keys.size());
+    default:
+      return 0;  // null, false, true: the kind is the whole value
+  }
 }
 
 }  // namespace settee::db

@@ -53,5 +53,9 @@ struct MangoValue {
 int collate(simdjson::dom::element a, const MangoValue& b);
 // The same for a bare string (an object key, as $keyMapMatch sees it) against `b`.
 int collate(std::string_view a, const MangoValue& b);
+// The same between two owned values (a planner comparing the bounds of a range).
+int collate(const MangoValue& a, const MangoValue& b);
+// A number as a double (what an index key holds; exact below 2^53).
+double asDouble(const MangoNumber& n);
 
 }  // namespace settee::db

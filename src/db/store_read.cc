@@ -335,6 +335,8 @@ Result<uint64_t> Store::allDocs(const AllDocsOptions& options,
   std::lock_guard lock(mu_);
   ReadOptions read;
   read.conflicts = options.conflicts;
+  read.attachments = options.attachments;
+  read.attEncodingInfo = options.attEncodingInfo;
   uint64_t skipped = 0, emitted = 0;
   AllDocsRow out;
   Status failed;

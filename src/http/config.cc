@@ -65,6 +65,7 @@ Status loadConfig(const std::string& path, ServerConfig& config) {
     if (section == "chttpd" && key == "port") ok = number(value, config.port) && config.port >= 0 && config.port < 65536;
     else if (section == "chttpd" && key == "bind_address") config.bind = value;
     else if (section == "chttpd" && key == "max_http_request_size") ok = number(value, config.maxRequestSize);
+    else if (section == "chttpd" && key == "max_db_number_for_dbs_info_req") ok = number(value, config.maxDbsInfoKeys);
     else if (section == "couchdb" && key == "database_dir") config.dataDir = value;
     else if (section == "couchdb" && key == "max_document_size") ok = number(value, config.maxDocumentSize);
     else if (section == "couchdb" && key == "uuid") config.uuid = value;

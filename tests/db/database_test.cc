@@ -404,3 +404,27 @@ TEST_CASE("DataDir: creates, lists, opens and deletes databases by CouchDB's nam
   CHECK(data.open("alpha").status().code() == ErrorCode::NotFound);
   CHECK(data.remove("alpha").code() == ErrorCode::NotFound);
 }
+
+TEST_CASE("Database: all_docs with includeDocs and attachments inlines the bodies, else stubs", "[db]") {
+  TempDir dir;
+  auto db = openDb(dir);
+  REQUIRE(db->put(R"({"_id":"a","_attachments":{"t.txt":{"content_type":"text/plain","data":"aGVsbG8="}}})"));
+  REQUIRE(db->put(R"({"_id":"b"})"));
+  auto attachmentOf = [&](const AllDocsOptions& o) {
+    std::string doc;
+    auto read = db->allDocs(o, [&](const AllDocsRow& r) {
+      if (r.id == "a") doc = r.doc;
+      return true;
+    });
+    REQUIRE(read);
+    Json j(doc);
+    return std::string(simdjson::minify(j["_attachments"]["t.txt"]));
+  };
+  AllDocsOptions o;
+  o.includeDocs = true;
+  CHECK(attachmentOf(o).find("\"stub\":true") != std::string::npos);
+  o.attachments = true;
+  CHECK(attachmentOf(o).find("\"data\":\"aGVsbG8=\"") != std::string::npos);
+  o.keys = std::vector<std::string>{"a", "b"};
+  CHECK(attachmentOf(o).find("\"data\":\"aGVsbG8=\"") != std::string::npos);
+}

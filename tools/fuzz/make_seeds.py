@@ -139,6 +139,15 @@ def transcripts():
                     add("mango", json.dumps(selector) + "\n" + "\n".join(docs[:4]))
                 except (ValueError, KeyError, TypeError):
                     pass
+                add("find_request", rq_b)
+            if status == "200" and rs_b.startswith("{\"docs\""):
+                # Pairs of the values CouchDB answered with, for the index keys' order.
+                try:
+                    values = [v for d in json.loads(rs_b)["docs"] for v in d.values()]
+                    for x, y in zip(values, values[1:]):
+                        add("collate_key", json.dumps(x) + "\n" + json.dumps(y))
+                except (ValueError, KeyError, TypeError, AttributeError):
+                    pass
             for rev in re.findall(r'"\d+-[0-9a-z]+"', rq_b + rs_b)[:3]:
                 add("rev_id", rev.strip('"'))
 
@@ -203,6 +212,26 @@ def hand_written():
         ({"a\\.b": {"$ne": 1}, "arr.0": {"$lt": "z"}}, [{"a.b": 2, "arr": ["y"]}]),
     ]:
         add("mango", json.dumps(sel) + "\n" + "\n".join(json.dumps(d) for d in docs))
+
+    # _find bodies with every option (db/mango_find.h), and a few CouchDB refuses.
+    for body in [
+        {"selector": {"type": "order", "ts": {"$gt": 1003}}, "sort": [{"type": "desc"}, {"ts": "desc"}],
+         "fields": ["_id", "ts", "a\\.b"], "limit": 4, "skip": 1, "execution_stats": True},
+        {"selector": {"status": "open"}, "use_index": ["orders", "type-ts"], "allow_fallback": False,
+         "conflicts": True, "r": 1, "update": False, "stable": True, "bookmark": "g1AAAABEeJzLYWBgYMpgSmHgKy5"},
+        {"selector": {"$or": [{"a": 1}, {"b": {"$in": [1, "x", None]}}]}, "sort": ["a", "b"], "use_index": "_design/d"},
+        {"selector": {"a": {"$gt": None}}, "sort": [{"a": "asc"}, {"b": "desc"}]},
+        {"selector": {}, "limit": -1}, {"selector": "x"}, {"selector": {"a": {"$bogus": 1}}}, {"sort": []},
+    ]:
+        add("find_request", json.dumps(body))
+
+    # Pairs of values for the index keys' order: each type, numbers spelled apart, ICU's string order
+    # (case and accents), prefixes of arrays and objects.
+    for x, y in [(None, False), (True, 0), (1, 1.0), (-0.0, 0), (2.5, 3), (1e308, -1e308), ("a", "A"),
+                 ("A", "b"), ("é", "e"), ("e\u0301", "é"), ("", "\u0000"), ([1], [1, 2]), ([], {}),
+                 ({"a": 1}, {"a": 1, "b": 2}), ({"b": 1}, {"a": 2}), ([1, "x"], [1, ["x"]]),
+                 (9007199254740993, 9007199254740992.0), (-9223372036854775808, 18446744073709551615)]:
+        add("collate_key", json.dumps(x, ensure_ascii=False) + "\n" + json.dumps(y, ensure_ascii=False))
 
     # Multipart, as tests/http/multipart_test.cc writes it.
     mixed = ("--B\r\nContent-Type: application/json\r\n\r\n{\"_id\":\"a\",\"_rev\":\"1-x\"}\r\n"

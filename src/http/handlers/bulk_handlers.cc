@@ -200,6 +200,8 @@ void registerBulkRoutes(Api& api) {
   api.async("POST", "/{db}/_all_docs", Access::Reader, detail::allDocs);
   api.async("GET", "/{db}/_design_docs", Access::Reader, detail::designDocs);
   api.async("POST", "/{db}/_design_docs", Access::Reader, detail::designDocs);
+  api.async("POST", "/{db}/_all_docs/queries", Access::Reader, detail::allDocsQueries);
+  api.async("POST", "/{db}/_design_docs/queries", Access::Reader, detail::designDocsQueries);
   api.sync("POST", "/{db}/_revs_diff", Access::Reader, revsDiff);
   api.sync("POST", "/{db}/_missing_revs", Access::Reader, missingRevs);
 }

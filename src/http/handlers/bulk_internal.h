@@ -32,5 +32,7 @@ void streamPages(std::shared_ptr<Call> call, std::shared_ptr<PageSource> source,
 void bulkGet(std::shared_ptr<Call> call);
 void allDocs(std::shared_ptr<Call> call);      // GET and POST /{db}/_all_docs
 void designDocs(std::shared_ptr<Call> call);   // GET and POST /{db}/_design_docs
+void allDocsQueries(std::shared_ptr<Call> call);     // POST /{db}/_all_docs/queries
+void designDocsQueries(std::shared_ptr<Call> call);  // POST /{db}/_design_docs/queries
 
 }  // namespace settee::http::detail

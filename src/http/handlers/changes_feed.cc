@@ -3,7 +3,10 @@
 //
 // States: Fetching (one readBatch in flight) -> write its chunk -> Fetching again, or Draining (the
 // socket holds more than kHighWaterBytes; onDrain resumes), or Waiting (caught up, a waiting feed; a
-// change listener, the heartbeat timer and the timeout timer are what can wake it) -> Done.
+// change listener, the heartbeat timer and the timeout timer are what can wake it) -> Done. A batch that
+// ends inside a row whose attachment bodies are streamed goes through Tail (one piece of them read off
+// the loop, then written) and TailDraining (waiting for the socket) until the row is out; meanwhile no
+// heartbeat may go out, since it would land inside the row.
 // Exactly one batch is ever in flight, so rows are written in order and memory stays at one batch.
 //
 // Lifetime: the Feed owns itself (self_) from begin() until it ends or the client goes away; callbacks
@@ -13,7 +16,7 @@
 
 #include <uv.h>
 
-#include "db/store.h"
+#include "db/database_internal.h"
 #include "http/work.h"
 
 namespace settee::http::changes {
@@ -31,10 +34,18 @@ class Feed : public std::enable_shared_from_this<Feed> {
   void begin();
 
  private:
-  enum class State { Fetching, Draining, Waiting, Done };
+  enum class State { Fetching, Draining, Tail, TailDraining, Waiting, Done };
+  // What a batch decided about the feed, acted on once its rows (and any tail) are out.
+  struct Next {
+    bool limitReached = false;
+    bool caughtUp = false;
+    uint64_t pending = 0;
+  };
 
   void fetch();
   void onBatch(BatchResult& batch);
+  void advance(const Next& next);
+  void readTail();
   void waitForChange();
   void onChange(uint64_t seq);
   void onDrained();
@@ -69,6 +80,8 @@ class Feed : public std::enable_shared_from_this<Feed> {
   Database::ListenerId listener_ = 0;
   uv_timer_t* heartbeat_ = nullptr;
   uv_timer_t* timeout_ = nullptr;
+  std::shared_ptr<detail::PieceReader> tail_;  // the streamed rest of the last row, while Tail*
+  Next afterTail_;                             // what the batch decided, acted on once tail_ is out
 };
 
 void Feed::begin() {
@@ -133,6 +146,41 @@ void Feed::onBatch(BatchResult& batch) {
   write(batch.chunk);
   emitted_ += batch.rows;
   cursor_ = batch.cursor;
+  Next next{batch.limitReached, batch.caughtUp, batch.pending};
+  if (batch.tail) {
+    tail_ = std::move(batch.tail);
+    afterTail_ = next;
+    return readTail();
+  }
+  advance(next);
+}
+
+void Feed::readTail() {
+  state_ = State::Tail;
+  auto chunk = std::make_shared<std::string>();
+  auto status = std::make_shared<Status>();
+  auto self = shared_from_this();
+  call_->svc->slowWork->run(
+      [self] { return !self->call_->closed(); },
+      [self, chunk, status] { *status = self->tail_->step(db::storeOf(*self->call_->db), *chunk); },
+      [self, chunk, status] {
+        if (self->state_ == State::Done) return;
+        if (self->call_->closed()) return self->release();  // the step was skipped: nobody to read it
+        if (!*status) return self->fail(*status);
+        self->write(*chunk);
+        if (self->tail_->done()) {
+          self->tail_.reset();
+          return self->advance(self->afterTail_);
+        }
+        if (self->call_->res->pendingBytes() > kHighWaterBytes) {
+          self->state_ = State::TailDraining;
+          return;
+        }
+        self->readTail();
+      });
+}
+
+void Feed::advance(const Next& batch) {
   if (batch.limitReached) return finish(batch.pending);
   if (!batch.caughtUp) {
     if (call_->res->pendingBytes() > kHighWaterBytes) {
@@ -163,11 +211,14 @@ void Feed::onChange(uint64_t seq) {
 }
 
 void Feed::onDrained() {
-  if (state_ == State::Draining) fetch();
+  if (state_ == State::Draining)
+    fetch();
+  else if (state_ == State::TailDraining)
+    readTail();
 }
 
 void Feed::onHeartbeat() {
-  if (state_ == State::Done) return;
+  if (state_ == State::Done || state_ == State::Tail || state_ == State::TailDraining) return;
   // Data flowing, or a client not reading, makes a heartbeat pointless.
   if (!wroteSinceTick_ && call_->res->pendingBytes() == 0)
     write(p_.feed == FeedKind::EventSource ? std::string_view("event: heartbeat\ndata: \n\n") : "\n");

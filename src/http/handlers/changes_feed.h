@@ -8,7 +8,9 @@
 //   listener and two uv timers (heartbeat, timeout) until there is more to send.
 //
 // Memory is bounded by one batch (kBatchRows rows or about kBatchBytes of rendered JSON) plus what the
-// socket has not taken yet (kHighWaterBytes before the feed pauses); the whole feed is never held.
+// socket has not taken yet (kHighWaterBytes before the feed pauses); the whole feed is never held. With
+// include_docs&attachments=true a row whose bodies are large ends its batch, and those bodies are read
+// from the store and written a piece at a time before the next batch (BatchResult::tail).
 #pragma once
 
 #include <cstddef>
@@ -22,6 +24,7 @@
 
 #include "db/mango.h"
 #include "http/api.h"
+#include "http/handlers/document_internal.h"
 #include "settee/database.h"
 
 namespace settee::http::changes {
@@ -100,6 +103,9 @@ struct BatchResult {
   bool caughtUp = false;  // the scan reached the horizon (or the start, descending)
   bool limitReached = false;
   uint64_t pending = 0;  // with limitReached: rows left after `cursor`
+  // The last row's rest when its attachment bodies are streamed: `chunk` ends inside that row, and
+  // `tail` holds the bodies (read from the store as it is stepped) and the row's end, framing included.
+  std::shared_ptr<detail::PieceReader> tail;
 };
 
 // Reads one batch. Runs off the loop (it queries SQLite); `firstRow` says whether the normal/longpoll

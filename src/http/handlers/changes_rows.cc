@@ -3,12 +3,17 @@
 
 #include "db/database_internal.h"
 #include "http/handlers/changes_feed.h"
+#include "http/multipart.h"
 
 namespace settee::http::changes {
 namespace {
 
 using db::writeKey;
 using db::writeString;
+
+// Attachment bytes read together with one document (each body below detail::kLoadWhole) and rendered in
+// its row; larger bodies, and small ones past this, are streamed from the store (BatchResult::tail).
+constexpr uint64_t kLoadBudget = 1024 * 1024;
 
 // `{"seq":N,"id":"...","changes":[{"rev":"..."}],"deleted":true?,"doc":{...}?}` — CouchDB's member order.
 void renderRow(std::string& out, const Change& c, const Result<std::string>* doc) {
@@ -154,8 +159,11 @@ BatchResult read(Database& db, const ChangesParams& params, const BatchRequest& 
 
   simdjson::dom::parser parser;
   std::string row;
+  std::string placeholder;
   const ChangesFilter& filter = params.filter;
   bool wantDoc = params.includeDocs || filter.kind == ChangesFilter::Kind::Selector;
+  const bool streamBodies = params.includeDocs && params.docOptions.attachments;
+  db::Store& store = db::storeOf(db);
   for (const Change& c : scanned) {
     if (out.chunk.size() >= kBatchBytes) {
       out.caughtUp = false;  // the rest of this scan is read again by the next batch
@@ -164,22 +172,54 @@ BatchResult read(Database& db, const ChangesParams& params, const BatchRequest& 
     out.cursor = c.seq;
     if (!filter.passesId(c.id)) continue;
     std::optional<Result<std::string>> doc;
+    std::vector<Attachment> atts;
     if (wantDoc) {
       // The winner as scanned, so the row and its doc agree even if the document moved on since.
       ReadOptions ro = params.includeDocs ? params.docOptions : ReadOptions{};
       ro.rev = c.revs.front();
-      doc.emplace(db.get(c.id, ro));
+      // With bodies wanted they come by reference, to be inlined below without holding them all.
+      if (streamBodies)
+        doc.emplace(store.get(c.id, ro, &atts, db::Store::FollowMode::Reference));
+      else
+        doc.emplace(db.get(c.id, ro));
     }
     if (filter.kind == ChangesFilter::Kind::Selector) {
       simdjson::dom::element body;
       if (!*doc || parser.parse(**doc).get(body) || !filter.selector->matches(body)) continue;
     }
+    std::optional<detail::Pieces> pieces;
+    if (streamBodies && *doc && !atts.empty()) {
+      auto inlined = detail::inlineBodies(store, **doc, atts, kLoadBudget, params.docOptions.attEncodingInfo);
+      if (!inlined) return failedBatch(inlined.status());
+      if (detail::readsStore(*inlined)) {
+        // The row is rendered around a placeholder doc, then cut there: the bodies go in between.
+        placeholder = "\"" + randomBoundary() + "\"";
+        **doc = placeholder;
+        pieces = std::move(*inlined);
+      } else {
+        **doc = detail::joinText(std::move(*inlined));
+      }
+    }
     row.clear();
     renderRow(row, c, params.includeDocs ? &*doc : nullptr);
-    appendFramed(out.chunk, params.feed, row, c.seq, firstRow && out.rows == 0);
+    const bool first = firstRow && out.rows == 0;
+    if (pieces) {
+      std::string framed;
+      appendFramed(framed, params.feed, row, c.seq, first);
+      const size_t at = framed.find(placeholder);
+      out.chunk.append(framed, 0, at);
+      detail::textOf(*pieces).append(framed, at + placeholder.size(), std::string::npos);
+      out.tail = std::make_shared<detail::PieceReader>(std::move(*pieces));
+    } else {
+      appendFramed(out.chunk, params.feed, row, c.seq, first);
+    }
     if (++out.rows == req.remaining) {
       out.limitReached = true;
       out.caughtUp = false;
+      break;
+    }
+    if (out.tail) {
+      out.caughtUp = false;  // the rest of this scan is read again by the next batch
       break;
     }
   }

@@ -2,6 +2,7 @@
 #include "db/database_internal.h"
 #include "http/auth.h"
 #include "http/system_dbs.h"
+#include "http/handlers/db_info.h"
 #include "http/handlers/handlers.h"
 
 namespace settee::http {
@@ -25,46 +26,7 @@ Response createDb(Call& call) {
 Response dbInfo(Call& call) {
   auto read = call.db->info();
   if (!read) return errorResponse(read.status());
-  const DatabaseInfo& info = *read;
-  return Response::json(200, writeJson([&](db::JsonWriter& w) {
-    w.StartObject();
-    writeKey(w, "db_name");
-    writeString(w, info.name);
-    writeKey(w, "update_seq");
-    w.Uint64(info.updateSeq);
-    writeKey(w, "purge_seq");
-    w.Uint64(info.purgeSeq);
-    writeKey(w, "doc_count");
-    w.Uint64(info.docCount);
-    writeKey(w, "doc_del_count");
-    w.Uint64(info.docDelCount);
-    writeKey(w, "sizes");
-    w.StartObject();
-    writeKey(w, "file");
-    w.Uint64(info.fileSize);
-    writeKey(w, "external");
-    w.Uint64(info.activeSize);
-    writeKey(w, "active");
-    w.Uint64(info.activeSize);
-    w.EndObject();
-    writeKey(w, "compact_running");
-    w.Bool(false);
-    writeKey(w, "instance_start_time");
-    writeString(w, info.instanceStartTime);
-    writeKey(w, "disk_format_version");
-    w.Uint(8);
-    writeKey(w, "cluster");
-    w.StartObject();
-    for (const char* k : {"q", "n", "w", "r"}) {
-      writeKey(w, k);
-      w.Uint(1);
-    }
-    w.EndObject();
-    writeKey(w, "props");
-    w.StartObject();
-    w.EndObject();
-    w.EndObject();
-  }));
+  return Response::json(200, writeJson([&](db::JsonWriter& w) { writeDbInfo(w, *read); }));
 }
 
 Response deleteDb(Call& call) {

@@ -154,16 +154,10 @@ using detail::Answer;
 using detail::whole;
 
 // A document whose `_attachments` hold `"follows":true` entries (for `atts`, in order) as JSON with each
-// body inline as base64 `data`, as attachments=true answers. Bodies that are small are encoded here; the
-// others become stored pieces, encoded as they are streamed, so a 200 MB attachment never becomes 270 MB
-// of base64 in memory. Any thread but the loop's.
-Answer inlineAttachments(Call& call, const std::string& json, std::vector<Attachment>& atts, const std::string& rev) {
-  uint64_t budget = kLoadBudget;
-  if (Status st = detail::loadSmall(db::storeOf(*call.db), atts, budget); !st) return whole(errorResponse(st));
-  simdjson::dom::parser parser;
-  simdjson::dom::object doc;
-  if (parser.parse(json).get(doc))
-    return whole(errorResponse(500, "internal_server_error", "unreadable document"));
+// body inline as base64 `data`, as attachments=true answers; large bodies are streamed (inlineBodies).
+// Any thread but the loop's.
+Answer inlineAttachments(Call& call, const std::string& json, std::vector<Attachment>& atts, const std::string& rev,
+                         bool showEncoding) {
   std::string etag = "\"" + rev + "\"";
   Response r;
   r.setHeader("ETag", etag);
@@ -171,74 +165,14 @@ Answer inlineAttachments(Call& call, const std::string& json, std::vector<Attach
     r.status = 304;
     return whole(std::move(r));
   }
-  // A streamed body's data is written as a placeholder string, then the text is cut around it: no
-  // document can hold the random nonce, and the quotes around it stay in the text.
-  const std::string nonce = randomBoundary();
-  std::vector<size_t> streamed;
-  size_t next = 0;
-  std::string text = writeJson([&](db::JsonWriter& w) {
-    w.StartObject();
-    for (auto field : doc) {
-      db::writeKey(w, field.key);
-      simdjson::dom::object entries;
-      if (field.key != "_attachments" || field.value.get(entries)) {
-        db::writeElement(w, field.value);
-        continue;
-      }
-      w.StartObject();
-      for (auto entry : entries) {
-        db::writeKey(w, entry.key);
-        simdjson::dom::object meta;
-        if (entry.value.get(meta)) {
-          db::writeElement(w, entry.value);
-          continue;
-        }
-        w.StartObject();
-        bool follows = false;
-        for (auto item : meta) {
-          if (item.key == "follows") {
-            follows = true;
-            continue;
-          }
-          db::writeKey(w, item.key);
-          db::writeElement(w, item.value);
-        }
-        if (follows && next < atts.size()) {
-          Attachment& att = atts[next];
-          db::writeKey(w, "data");
-          if (!att.data.empty() || att.storedLength == 0) {
-            db::writeString(w, db::base64Encode(att.data));
-          } else {
-            db::writeString(w, nonce + std::to_string(next));
-            streamed.push_back(next);
-          }
-          ++next;
-        }
-        w.EndObject();
-      }
-      w.EndObject();
-    }
-    w.EndObject();
-  });
-  if (streamed.empty()) {
-    Response answer = Response::json(200, std::move(text));
+  auto pieces = detail::inlineBodies(db::storeOf(*call.db), json, atts, kLoadBudget, showEncoding);
+  if (!pieces) return whole(errorResponse(pieces.status()));
+  if (!detail::readsStore(*pieces)) {
+    Response answer = Response::json(200, detail::joinText(std::move(*pieces)));
     answer.setHeader("ETag", etag);
     return whole(std::move(answer));
   }
-  Pieces pieces;
-  size_t from = 0;
-  for (size_t i : streamed) {
-    const std::string mark = nonce + std::to_string(i) + "\"";
-    const size_t at = text.find(mark, from);
-    if (at == std::string::npos)
-      return whole(errorResponse(500, "internal_server_error", "lost an attachment"));
-    detail::textOf(pieces).append(text, from, at - from);
-    detail::appendStored(pieces, atts[i].digest, 0, atts[i].storedLength);
-    pieces.back().base64 = true;
-    from = at + mark.size() - 1;  // the closing quote goes out after the data
-  }
-  detail::textOf(pieces).append(text, from, std::string::npos);
-  return Answer{std::move(r), std::move(pieces)};
+  return Answer{std::move(r), std::move(*pieces)};
 }
 
 // One revision: the winner, `rev`, or with latest=true the leaf `rev` leads to. With `Accept:
@@ -265,7 +199,7 @@ Answer readOne(Call& call, const std::string& id, ReadOptions& o) {
     return notFound("missing");
   }();
   if (!doc) return whole(errorResponse(doc.status()));
-  if (!related && !atts.empty()) return inlineAttachments(call, *doc, atts, rev);
+  if (!related && !atts.empty()) return inlineAttachments(call, *doc, atts, rev, o.attEncodingInfo);
   if (!related || atts.empty()) return whole(docResponse(call.req, std::move(*doc), rev));
   uint64_t budget = kLoadBudget;
   if (Status st = detail::loadSmall(db::storeOf(*call.db), atts, budget); !st) return whole(errorResponse(st));

@@ -57,7 +57,8 @@ std::string rewriteObject(simdjson::dom::object doc, std::initializer_list<std::
 // is not 0, `length` stored bytes of the attachment body `digest` from `offset`, read from the store in
 // pieces off the loop thread as the client takes them. With `inflateLimit` the stored bytes are gzip and
 // go out decoded; more than `inflateLimit` decoded bytes, or a stream that does not end cleanly, is an
-// error. With `base64` they go out base64-encoded (a document's inline attachment data).
+// error. With `base64` they go out base64-encoded (a document's inline attachment data), after decoding
+// when both are set.
 struct Piece {
   std::string text;
   std::string digest;
@@ -96,6 +97,40 @@ Status loadSmall(db::Store& store, std::vector<Attachment>& atts, uint64_t& budg
 // Whether the gzip body `digest` (`length` stored bytes) decodes cleanly to at most `limit` bytes; reads
 // it through in pieces and keeps none of it. Any thread but the loop's.
 Result<bool> gzipDecodes(db::Store& store, std::string_view digest, uint64_t length, uint64_t limit);
+
+// Pieces read out in order, a step at a time: each text as it is, then its stored bytes read from the
+// store about 256 KB per step (base64-encoded or inflated as the piece asks); with `head`, texts only.
+// What streamAnswer() sends, for a PageSource that mixes pieces into its own pages (an _all_docs row
+// whose attachment bodies are large). Used by one thread at a time, never the loop's.
+class BodyReader;
+class PieceReader {
+ public:
+  explicit PieceReader(Pieces pieces, bool head = false);
+  ~PieceReader();
+  PieceReader(const PieceReader&) = delete;
+  PieceReader& operator=(const PieceReader&) = delete;
+
+  bool done() const { return next_ == pieces_.size(); }
+  // Appends about one step more of the pieces to `out`. not_found when a stored body is gone or ends
+  // early; internal_server_error for a gzip body that does not decode.
+  Status step(db::Store& store, std::string& out);
+
+ private:
+  Pieces pieces_;
+  bool head_;
+  size_t next_ = 0;                     // the piece being read
+  std::unique_ptr<BodyReader> reader_;  // its stored body, once its text is out
+};
+
+// A document read with FollowMode::Reference (`json` has a "follows":true entry for each of `atts`, in
+// order) as pieces of JSON whose entries carry their bodies inline as base64 `data`, as attachments=true
+// answers: bodies below kLoadWhole are read now and encoded into the text while `loadBudget` lasts, the
+// others become stored pieces encoded as they are read, so a 200 MB attachment never becomes 270 MB of
+// base64 in memory. Any thread but the loop's.
+// As in CouchDB, the data of a gzip-stored body is its decoded bytes (never more than its recorded
+// length), and the entry keeps `encoding` / `encoded_length` only with `showEncoding` (att_encoding_info).
+Result<Pieces> inlineBodies(db::Store& store, std::string_view json, std::vector<Attachment>& atts,
+                            uint64_t loadBudget, bool showEncoding);
 
 // Sends a streamed (chunked) answer: `status` and `headers`, then `pieces`, each written only while the
 // client keeps up, stored bytes read piece by piece on the thread pool. For HEAD nothing is read. Stored

@@ -143,45 +143,6 @@ Response explain(Call& call) {
   return Response::json(200, std::string(db::bufferView(buf)));
 }
 
-void writeIndexInfo(JsonWriter& w, const IndexInfo& index) {
-  w.StartObject();
-  writeKey(w, "ddoc");
-  if (index.ddoc.empty())
-    w.Null();
-  else
-    writeString(w, index.ddoc);
-  writeKey(w, "name");
-  writeString(w, index.name);
-  writeKey(w, "type");
-  writeString(w, index.type);
-  if (index.type == "json") {
-    writeKey(w, "partitioned");
-    w.Bool(false);
-  }
-  writeKey(w, "def");
-  w.StartObject();
-  writeKey(w, "fields");
-  w.StartArray();
-  for (const auto& f : index.fields) {
-    w.StartObject();
-    writeKey(w, f.field);
-    writeString(w, f.descending ? "desc" : "asc");
-    w.EndObject();
-  }
-  w.EndArray();
-  if (!index.partialFilterSelector.empty()) {
-    writeKey(w, "partial_filter_selector");
-    // Shown normalised, as CouchDB shows it ({"status": "open"} as {"status": {"$eq": "open"}}).
-    if (auto sel = db::Selector::parseJson(index.partialFilterSelector)) {
-      sel->writeNormalized(w);
-    } else {
-      db::writeRaw(w, index.partialFilterSelector);
-    }
-  }
-  w.EndObject();
-  w.EndObject();
-}
-
 Response listIndexes(Call& call) {
   auto skip = uintParam(call.req, "skip", 0);
   if (!skip) return errorResponse(skip.status());
@@ -189,15 +150,7 @@ Response listIndexes(Call& call) {
   if (!limit) return errorResponse(limit.status());
   auto list = call.db->indexes();
   if (!list) return errorResponse(list.status());
-  // The special index is always listed first, whether or not the store's listing includes it.
-  std::vector<IndexInfo> all = std::move(*list);
-  if (all.empty() || all.front().type != "special") {
-    IndexInfo special;
-    special.name = "_all_docs";
-    special.type = "special";
-    special.fields = {{"_id", false}};
-    all.insert(all.begin(), std::move(special));
-  }
+  const std::vector<IndexInfo>& all = *list;  // the special index first (Database::indexes)
   return Response::json(200, writeJson([&](JsonWriter& w) {
                           w.StartObject();
                           writeKey(w, "total_rows");
@@ -205,7 +158,7 @@ Response listIndexes(Call& call) {
                           writeKey(w, "indexes");
                           w.StartArray();
                           for (uint64_t i = *skip, n = 0; i < all.size() && n < *limit; ++i, ++n)
-                            writeIndexInfo(w, all[i]);
+                            db::writeIndexInfo(w, all[i]);
                           w.EndArray();
                           w.EndObject();
                         }));

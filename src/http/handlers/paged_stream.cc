@@ -82,6 +82,8 @@ struct Pump : std::enable_shared_from_this<Pump> {
   }
 };
 
+}  // namespace
+
 // One stored body read front to back, a step at a time; gzip decoded on the way when the piece asks.
 // Used by one thread at a time (the pool thread of the current step).
 class BodyReader {
@@ -101,7 +103,7 @@ class BodyReader {
 
   // Appends about kReadPiece more bytes to `out`. not_found when the body is gone or ends early.
   Status step(db::Store& store, std::string& out) {
-    if (base64_) {
+    if (base64_ && !inflater_) {
       // Whole groups of three bytes but in the last step, so the pieces' base64 joins into the body's.
       const uint64_t n = std::min<uint64_t>(kReadPiece / 3 * 3, length_ - read_);
       raw_.resize(n);
@@ -121,8 +123,10 @@ class BodyReader {
       done_ = read_ == length_;
       return Status::ok();
     }
-    const size_t start = out.size();
-    while (out.size() - start < kReadPiece) {
+    // Decoded bytes go out as they are, or, base64-encoded, through carry_ in whole groups of three.
+    std::string& sink = base64_ ? carry_ : out;
+    size_t produced = 0;
+    while (produced < kReadPiece) {
       if (pos_ == in_.size()) {
         if (read_ == length_) break;
         const uint64_t n = std::min<uint64_t>(kReadPiece, length_ - read_);
@@ -139,11 +143,17 @@ class BodyReader {
       }
       pos_ += n;
       total_ += decoded_.size();
-      out += decoded_;
+      produced += decoded_.size();
+      sink += decoded_;
     }
     if (read_ == length_ && pos_ == in_.size()) {
       if (inflater_->finish() != GzipInflater::Result::Ok) return fail();
       done_ = true;
+    }
+    if (base64_) {
+      const size_t whole = done_ ? carry_.size() : carry_.size() / 3 * 3;
+      out += db::base64Encode(std::string_view(carry_).substr(0, whole));
+      carry_.erase(0, whole);
     }
     return Status::ok();
   }
@@ -176,46 +186,55 @@ class BodyReader {
   size_t pos_ = 0;       // of in_, fed so far
   std::string decoded_;  // one slice's output
   bool base64_ = false;
-  std::string raw_;  // one step's stored bytes, before base64
+  std::string raw_;    // one step's stored bytes, before base64
+  std::string carry_;  // decoded bytes not base64-encoded yet (fewer than three between steps)
   bool done_ = false;
   bool corrupt_ = false;
 };
+
+PieceReader::PieceReader(Pieces pieces, bool head) : pieces_(std::move(pieces)), head_(head) {}
+PieceReader::~PieceReader() = default;
+
+Status PieceReader::step(db::Store& store, std::string& out) {
+  const size_t start = out.size();
+  while (next_ < pieces_.size() && out.size() - start < kReadPiece) {
+    Piece& p = pieces_[next_];
+    if (!reader_) {
+      out += p.text;
+      std::string().swap(p.text);
+      if (p.length == 0 || head_) {
+        ++next_;
+        continue;
+      }
+      reader_ = std::make_unique<BodyReader>(p);
+    }
+    if (Status st = reader_->step(store, out); !st) return st;
+    if (reader_->done()) {
+      reader_.reset();
+      ++next_;
+    }
+  }
+  return Status::ok();
+}
+
+namespace {
 
 // The pages of an answer made of Pieces: the text, then each stored body a step at a time. HEAD reads
 // nothing from the store: the headers are the whole answer.
 class PieceSource : public PageSource {
  public:
   PieceSource(std::shared_ptr<Database> db, Pieces pieces, bool head)
-      : db_(std::move(db)), pieces_(std::move(pieces)), head_(head) {}
+      : db_(std::move(db)), reader_(std::move(pieces), head) {}
 
   Status page(std::string& out, bool& done) override {
-    while (next_ < pieces_.size() && out.size() < kReadPiece) {
-      Piece& p = pieces_[next_];
-      if (!reader_) {
-        out += p.text;
-        std::string().swap(p.text);
-        if (p.length == 0 || head_) {
-          ++next_;
-          continue;
-        }
-        reader_ = std::make_unique<BodyReader>(p);
-      }
-      if (Status st = reader_->step(db::storeOf(*db_), out); !st) return st;
-      if (reader_->done()) {
-        reader_.reset();
-        ++next_;
-      }
-    }
-    done = next_ == pieces_.size();
+    if (Status st = reader_.step(db::storeOf(*db_), out); !st) return st;
+    done = reader_.done();
     return Status::ok();
   }
 
  private:
   std::shared_ptr<Database> db_;
-  Pieces pieces_;
-  bool head_;
-  size_t next_ = 0;                     // the piece being sent
-  std::unique_ptr<BodyReader> reader_;  // its stored body, once its text is out
+  PieceReader reader_;
 };
 
 void startPump(std::shared_ptr<Call> call, std::shared_ptr<PageSource> source, int status, Headers headers) {

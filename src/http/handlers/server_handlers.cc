@@ -2,6 +2,7 @@
 #include <openssl/rand.h>
 
 #include "http/auth.h"
+#include "http/handlers/db_info.h"
 #include "http/handlers/handlers.h"
 
 namespace settee::http {
@@ -168,6 +169,9 @@ void registerServerRoutes(Api& api) {
       "GET", "/_up", Access::Public, [](Call&) { return Response::json(200, R"({"status":"ok","seeds":{}})"); },
       Cost::Quick);
   api.sync("GET", "/_all_dbs", Access::ServerAdmin, allDbs);
+  // Admin only, as /_all_dbs: CouchDB's admin_only_all_dbs (true by default since 3.0) covers both.
+  api.sync("POST", "/_dbs_info", Access::ServerAdmin, dbsInfo);
+  api.async("GET", "/_dbs_info", Access::ServerAdmin, allDbsInfo);
   api.sync("GET", "/_uuids", Access::Public, uuids, Cost::Quick);
   api.sync("GET", "/_active_tasks", Access::ServerAdmin, [](Call& call) {
     return Response::json(200, call.svc->activeTasks ? call.svc->activeTasks() : "[]");
