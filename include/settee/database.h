@@ -34,6 +34,7 @@ namespace settee {
 
 namespace db {
 class Store;
+class IndexBuilder;
 class LiveQueries;
 // Settee's own layers (http, the replicator) reach the Store of a Database through this type, defined
 // in the internal header src/db/database_internal.h; an app never needs it.
@@ -285,6 +286,8 @@ class Database {
   std::unique_ptr<db::Store> store_;
   // Declared after store_ so it goes first: its worker reads the store until it is joined.
   std::unique_ptr<db::LiveQueries> live_;
+  // Builds new indexes in the background (index_builder.h); goes first for the same reason.
+  std::unique_ptr<db::IndexBuilder> builder_;
 };
 
 // The databases under one data directory: one SQLite file each.

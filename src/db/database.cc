@@ -1,6 +1,7 @@
 // settee::Database: the public facade; every call forwards to the Store.
 #include "settee/database.h"
 
+#include "db/index_builder.h"
 #include "db/live_query.h"
 #include "db/mango_find.h"
 #include "db/store.h"
@@ -29,7 +30,9 @@ const char* errorName(ErrorCode code) {
 }
 
 Database::Database(std::unique_ptr<db::Store> store)
-    : store_(std::move(store)), live_(std::make_unique<db::LiveQueries>(*store_)) {}
+    : store_(std::move(store)),
+      live_(std::make_unique<db::LiveQueries>(*store_)),
+      builder_(std::make_unique<db::IndexBuilder>(*store_)) {}
 Database::~Database() = default;
 
 Result<std::unique_ptr<Database>> Database::open(const std::string& path, const std::string& name,

@@ -22,6 +22,7 @@
 //     mango_row_keys(idx, doc_id, key) — json indexes and their rows (store_index.cc, version 3).
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <map>
@@ -119,8 +120,16 @@ class Store {
   // json indexes (mango_index.h), as the design documents define them now, in (ddoc, name) order.
   Result<std::vector<IndexSpec>> indexes();
   // Brings the rows of `index` up to date with every committed write (building the rows of documents
-  // written before the index existed), in chunks that let other calls run in between.
-  Status updateIndex(const IndexSpec& index);
+  // written before the index existed), in chunks that let other calls run in between. `stop`, when
+  // given, is asked between chunks: true ends the build early (ok; the next call goes on from there).
+  Status updateIndex(const IndexSpec& index, const std::function<bool()>& stop = {});
+  // How much of the registered indexes is still to build: the sum over them of the sequences (older
+  // documents) whose rows updateIndex has not built yet. 0: every index is complete.
+  Result<uint64_t> indexBacklog();
+  // Whether a write registered an index since the last call (set in the write's transaction, so a
+  // rolled-back registration may leave it set: the caller then finds nothing to build). Clears it.
+  // Lock-free: a change listener asks on every committed write.
+  bool takeIndexRegistered() { return indexRegistered_.exchange(false); }
   // Calls `row` for each row of `index` in `scan`, in key then document id order (reversed when
   // descending), until it returns false. `loadDoc` reads the row's document (the winner, rendered as
   // `options` ask) when the caller wants it; an entry whose document it never loads costs no body read.
@@ -217,6 +226,7 @@ class Store {
   std::string instanceStartTime_;
   std::string path_;
   std::shared_ptr<IndexState> index_;  // created by initIndexes()
+  std::atomic<bool> indexRegistered_{false};  // see takeIndexRegistered()
 
   std::mutex listenMu_;
   std::condition_variable changed_;

@@ -303,6 +303,7 @@ Status Store::keepIndexes(std::string_view id, const RevTree* tree, bool existed
       if (!put.exec()) return conn_.error("register index");
       put.reset();
     }
+    if (!added.empty()) indexRegistered_ = true;
     (*state)->loaded = false;
     return Status::ok();
   }
@@ -370,8 +371,19 @@ Result<std::vector<IndexSpec>> Store::indexes() {
   return out;
 }
 
-Status Store::updateIndex(const IndexSpec& index) {
+Result<uint64_t> Store::indexBacklog() {
+  std::lock_guard lock(mu_);
+  auto state = indexState();
+  if (!state) return state.status();
+  uint64_t backlog = 0;
+  for (const auto& e : (*state)->entries)
+    if (e.builtTo < e.buildUpto) backlog += e.buildUpto - e.builtTo;
+  return backlog;
+}
+
+Status Store::updateIndex(const IndexSpec& index, const std::function<bool()>& stop) {
   for (;;) {
+    if (stop && stop()) return Status::ok();
     std::lock_guard lock(mu_);
     auto state = indexState();
     if (!state) return state.status();
