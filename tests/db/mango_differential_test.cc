@@ -292,3 +292,29 @@ TEST_CASE("Find: $beginsWith on an index keeps strings holding U+FFFF, which ICU
   CHECK(found("\\uffff") == std::vector<std::string>{"x3"});
   CHECK(found("") == std::vector<std::string>{"x2", "x1", "x4", "x3"});
 }
+
+TEST_CASE("Find: an _id range on _all_docs answers what the matcher's ICU order accepts",
+          "[db][mango][find]") {
+  TempDir dir;
+  auto db = openDb(dir);
+  for (const char* id : {"Ab", "D1", "a", "d150", "e", "\u00e9"}) {
+    REQUIRE(db->put(std::string(R"({"_id":")") + id + R"("})"));
+  }
+  auto found = [&](const std::string& selector) {
+    auto sel = db::Selector::parseJson(selector);
+    REQUIRE(sel);
+    std::vector<std::string> want;
+    for (const char* id : {"Ab", "D1", "a", "d150", "e", "\u00e9"}) {
+      Json doc(std::string(R"({"_id":")") + id + R"("})");
+      if (sel->matches(doc.root())) want.push_back(id);
+    }
+    Page p = run(*db, R"({"selector": )" + selector + "}");
+    INFO(selector);
+    CHECK(ids(p) == want);
+  };
+  found(R"({"_id": {"$lt": "D2"}})");
+  found(R"({"_id": {"$gte": "d1"}})");
+  found(R"({"_id": {"$gt": "a", "$lte": "e"}})");
+  found(R"({"_id": {"$beginsWith": "d1"}})");
+  found(R"({"_id": {"$lt": "a"}})");
+}
