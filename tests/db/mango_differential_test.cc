@@ -27,7 +27,7 @@ struct Corpus {
 
 std::string randomDoc(std::mt19937& rng, int n) {
   char id[16];
-  std::snprintf(id, sizeof id, "d%03d", n);
+  std::snprintf(id, sizeof id, n % 7 ? "d%03d" : "D%03d", n);  // mixed case: ICU order is not byte order
   std::string doc = std::string(R"({"_id":")") + id + "\"";
   for (const char* field : {"a", "b"}) {
     if (rng() % 5 == 0) continue;  // missing
@@ -70,7 +70,11 @@ std::string condition(std::mt19937& rng, const std::string& field, int depth = 0
     case 8:
       return R"({"$regex":)" + pick(rng, {R"("^a")", R"("b")", R"("^d1")", R"("(?i)^e")"}) + "}";
     case 9:
-      if (depth < 2) return R"({"$not":)" + condition(rng, field, depth + 1) + "}";
+      if (depth < 2) {
+        std::string inner = condition(rng, field, depth + 1);
+        if (inner.rfind("{\"$", 0) != 0) inner = R"({"$eq":)" + inner + "}";  // $not takes operators only
+        return R"({"$not":)" + inner + "}";
+      }
       return value(rng, field);
     case 10:
       return "{\"" + pick(rng, {"$gt", "$gte"}) + "\":" + value(rng, field) + "}";
@@ -220,7 +224,7 @@ TEST_CASE("Find: an index-served answer is the full scan's, whatever the selecto
       {R"([{"_id":"asc"}])", {"_id"}},
   };
   int compared = 0, indexed = 0;
-  for (int i = 0; i < 300; ++i) {
+  for (int i = 0; i < 600; ++i) {
     const std::string sel = selector(rng);
     const auto& sort = sorts[rng() % sorts.size()];
     const bool descending = sort.first.find("desc") != std::string::npos;
