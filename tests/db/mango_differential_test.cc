@@ -5,6 +5,7 @@
 // lacking a sort field, and a partial index named by use_index answers only documents its filter holds.
 #include <catch2/catch.hpp>
 
+#include "db/mango_find_internal.h"
 #include "mango_find_support.h"
 
 using namespace settee;
@@ -32,6 +33,15 @@ std::string randomDoc(std::mt19937& rng, int n) {
   for (const char* field : {"a", "b"}) {
     if (rng() % 5 == 0) continue;  // missing
     doc += std::string(",\"") + field + "\":" + kValues[rng() % kValues.size()];
+  }
+  switch (rng() % 4) {  // a nested field, sometimes under a value that is no object
+    case 0:
+      break;
+    case 1:
+      doc += R"(,"c":)" + kValues[rng() % kValues.size()];
+      break;
+    default:
+      doc += R"(,"c":{"d":)" + kValues[rng() % kValues.size()] + "}";
   }
   return doc + "}";
 }
@@ -84,7 +94,7 @@ std::string condition(std::mt19937& rng, const std::string& field, int depth = 0
 }
 
 std::string clause(std::mt19937& rng) {
-  std::string field = pick(rng, {"a", "a", "b", "b", "_id"});
+  std::string field = pick(rng, {"a", "a", "b", "b", "_id", "c.d"});
   return "\"" + field + "\":" + condition(rng, field);
 }
 
@@ -117,11 +127,15 @@ const std::vector<IndexDef> kIndexes = {
     {"iab", {"a", "b"}, ""},
     {"iba", {"b", "a"}, ""},
     {"ipa", {"a"}, R"({"b":{"$gt":0}})"},
+    {"icd", {"c.d", "a"}, ""},
 };
 
 std::optional<simdjson::dom::element> field(simdjson::dom::element doc, const std::string& name) {
-  simdjson::dom::element v;
-  if (doc.at_key(name).get(v) != simdjson::SUCCESS) return std::nullopt;
+  simdjson::dom::element v = doc;
+  for (const auto& part : db::splitFieldPath(name)) {
+    simdjson::dom::object obj;
+    if (v.get(obj) != simdjson::SUCCESS || obj.at_key(part).get(v) != simdjson::SUCCESS) return std::nullopt;
+  }
   return v;
 }
 
@@ -222,6 +236,7 @@ TEST_CASE("Find: an index-served answer is the full scan's, whatever the selecto
       {R"([{"b":"desc"},{"a":"desc"}])", {"b", "a"}},
       {R"([{"_id":"desc"}])", {"_id"}},
       {R"([{"_id":"asc"}])", {"_id"}},
+      {R"([{"c.d":"desc"}])", {"c.d"}},
   };
   int compared = 0, indexed = 0;
   for (int i = 0; i < 600; ++i) {
