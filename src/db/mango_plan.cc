@@ -38,13 +38,14 @@ void narrow(FieldRange& r, Op op, const MangoValue& v) {
     r.low = low;
     r.lowInclusive = inclusive;
   };
-  auto lowerHigh = [&](const MangoValue& high, bool inclusive) {
+  auto lowerHigh = [&](const MangoValue& high, bool inclusive, bool prefix = false) {
     if (r.high) {
       int c = collate(high, *r.high);
       if (c > 0 || (c == 0 && (inclusive || !r.highInclusive))) return;
     }
     r.high = high;
     r.highInclusive = inclusive;
+    r.highIsPrefix = prefix;
   };
   switch (op) {
     case Op::Eq:
@@ -69,7 +70,7 @@ void narrow(FieldRange& r, Op op, const MangoValue& v) {
       raiseLow(v, true);
       MangoValue high = v;
       high.string += "\xF4\x8F\xBF\xBF";
-      lowerHigh(high, true);
+      lowerHigh(high, true, true);
       break;
     }
     default:
@@ -133,6 +134,26 @@ bool covers(const std::vector<std::string>& columns, const std::vector<std::stri
          std::all_of(selectorFields.begin(), selectorFields.end(), inIndex);
 }
 
+// An exclusive bound above every string that starts with `bounded` (a $beginsWith bound: the prefix and
+// U+10FFFF): the prefix with its last character replaced by U+FFFF, which ICU's root collation sorts after
+// every other character (U+10FFFF included, so a string holding U+FFFF after the prefix is not lost); when
+// the prefix is empty or already ends in U+FFFF, the empty array, which follows every string.
+MangoValue prefixCeiling(std::string bounded) {
+  constexpr std::string_view kMax = "\xF4\x8F\xBF\xBF", kFFFF = "\xEF\xBF\xBF";
+  bounded.resize(bounded.size() - kMax.size());
+  MangoValue v;
+  size_t last = bounded.size();
+  while (last > 0 && (static_cast<unsigned char>(bounded[last - 1]) & 0xC0) == 0x80) --last;
+  if (last == 0 || bounded.substr(last - 1) == kFFFF) {
+    v.kind = Kind::Array;
+    return v;
+  }
+  bounded.resize(last - 1);
+  v.kind = Kind::String;
+  v.string = bounded + std::string(kFFFF);
+  return v;
+}
+
 // The json index's key range over its leading fields (see mango_index.h): bounds grow field by field while
 // the fields before are equalities; an exclusive lower bound and an inclusive upper one get kAfterAll so
 // they hold, or pass, every key that extends them.
@@ -153,6 +174,12 @@ KeyRange keyRange(const std::vector<FieldRange>& prefix) {
   bool exclusive = false;
   for (const auto& r : prefix) {
     if (!r.high) break;
+    if (r.highIsPrefix) {
+      appendCollationKey(prefixCeiling(r.high->string), upper);
+      k.upper = upper;
+      exclusive = true;
+      break;
+    }
     appendCollationKey(*r.high, upper);
     k.upper = upper;
     if (!r.highInclusive) {

@@ -32,6 +32,9 @@ struct FieldRange {
   bool lowInclusive = false;
   std::optional<MangoValue> high;  // nullopt: unbounded above
   bool highInclusive = false;
+  // `high` is a $beginsWith bound (prefix + U+10FFFF, CouchDB's end_key): ICU sorts U+FFFF after U+10FFFF,
+  // so the index scan reads to a wider bound of its own (mango_plan.cc, keyRange).
+  bool highIsPrefix = false;
   bool empty = false;  // no value satisfies every condition
   bool isEq() const;
 };
