@@ -229,11 +229,11 @@ Status scanAllDocs(Store& store, const FindQuery& q, const FindPlan& plan,
   o.includeDocs = true;
   o.conflicts = q.options.conflicts;
   o.descending = plan.descending;
-  // The plan's `_id` bounds (CouchDB's start_key/end_key) are not read from: _all_docs is in raw byte
-  // order while the selector compares ids by ICU collation, so "d150" < "D2" for the matcher but not for
-  // the table, and a bounded read would lose it. The whole table is read; the matcher decides.
-  std::optional<std::string> first;
-  bool firstInclusive = true;
+  // In iteration order: a descending scan starts at the high end.
+  std::optional<std::string> first = plan.descending ? plan.endId : plan.startId;
+  bool firstInclusive = plan.descending ? plan.endInclusive : plan.startInclusive;
+  o.endKey = plan.descending ? plan.startId : plan.endId;
+  o.inclusiveEnd = plan.descending ? plan.startInclusive : plan.endInclusive;
   if (from) {
     first = from->docId;
     firstInclusive = false;

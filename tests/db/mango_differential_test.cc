@@ -50,12 +50,7 @@ std::string pick(std::mt19937& rng, const std::vector<std::string>& from) {
   return from[rng() % from.size()];
 }
 
-std::string value(std::mt19937& rng, const std::string& field) {
-  if (field == "_id" && rng() % 3)
-    return pick(rng,
-                {R"("d1")", R"("d150")", R"("d15")", R"("d299")", R"("d")", R"("D2")", R"("D15")", R"("_")"});
-  return pick(rng, kValues);
-}
+std::string value(std::mt19937& rng, const std::string& field) { return pick(rng, kValues); }
 
 std::string condition(std::mt19937& rng, const std::string& field, int depth = 0) {
   switch (rng() % 12) {
@@ -94,7 +89,8 @@ std::string condition(std::mt19937& rng, const std::string& field, int depth = 0
 }
 
 std::string clause(std::mt19937& rng) {
-  std::string field = pick(rng, {"a", "a", "b", "b", "_id", "c.d"});
+  // Not `_id`: a range on it is read by CouchDB's raw id order, not the matcher's (see the test below).
+  std::string field = pick(rng, {"a", "a", "b", "b", "c.d"});
   return "\"" + field + "\":" + condition(rng, field);
 }
 
@@ -328,28 +324,32 @@ TEST_CASE("Find: $beginsWith on an index keeps strings holding U+FFFF, which ICU
   CHECK(found("") == std::vector<std::string>{"x2", "x1", "x4", "x3"});
 }
 
-TEST_CASE("Find: an _id range on _all_docs answers what the matcher's ICU order accepts",
+// CouchDB reads an `_id` range from _all_docs by its raw (byte) order and then applies the selector, whose
+// string comparisons are ICU's: an id inside the byte range that the ICU comparison refuses is dropped,
+// and one the ICU comparison would accept outside the byte range is never read. Settee answers the same,
+// so a query on `_id` costs only its stretch of the table.
+TEST_CASE("Find: an _id range on _all_docs answers CouchDB's raw id range, filtered by the selector",
           "[db][mango][find]") {
   TempDir dir;
   auto db = openDb(dir);
-  for (const char* id : {"Ab", "D1", "a", "d150", "e", "\u00e9"}) {
-    REQUIRE(db->put(std::string(R"({"_id":")") + id + R"("})"));
-  }
-  auto found = [&](const std::string& selector) {
+  const std::vector<std::string> all = {"Ab", "D1", "a", "d150", "e", "\u00e9"};  // byte order
+  for (const auto& id : all) REQUIRE(db->put(R"({"_id":")" + id + R"("})"));
+  auto found = [&](const std::string& selector, const std::function<bool(const std::string&)>& inRange) {
     auto sel = db::Selector::parseJson(selector);
     REQUIRE(sel);
     std::vector<std::string> want;
-    for (const char* id : {"Ab", "D1", "a", "d150", "e", "\u00e9"}) {
-      Json doc(std::string(R"({"_id":")") + id + R"("})");
-      if (sel->matches(doc.root())) want.push_back(id);
+    for (const auto& id : all) {
+      Json doc(R"({"_id":")" + id + R"("})");
+      std::string raw(Json(R"({"_id":")" + id + R"("})").str("_id"));
+      if (inRange(raw) && sel->matches(doc.root())) want.push_back(raw);
     }
     Page p = run(*db, R"({"selector": )" + selector + "}");
     INFO(selector);
     CHECK(ids(p) == want);
   };
-  found(R"({"_id": {"$lt": "D2"}})");
-  found(R"({"_id": {"$gte": "d1"}})");
-  found(R"({"_id": {"$gt": "a", "$lte": "e"}})");
-  found(R"({"_id": {"$beginsWith": "d1"}})");
-  found(R"({"_id": {"$lt": "a"}})");
+  found(R"({"_id": {"$lt": "D2"}})", [](const std::string& id) { return id < "D2"; });
+  found(R"({"_id": {"$gte": "d1"}})", [](const std::string& id) { return id >= "d1"; });
+  found(R"({"_id": {"$gt": "a", "$lte": "e"}})", [](const std::string& id) { return id > "a" && id <= "e"; });
+  found(R"({"_id": {"$beginsWith": "d1"}})", [](const std::string& id) { return id.rfind("d1", 0) == 0; });
+  found(R"({"_id": {"$lt": "a"}})", [](const std::string& id) { return id < "a"; });
 }
