@@ -13,6 +13,8 @@
 //   mango_row_keys — (idx, doc_id) → key: where a document's row is, to replace it on the next write.
 #include <algorithm>
 #include <array>
+#include <chrono>
+#include <thread>
 
 #include "db/collate_key.h"
 #include "db/json.h"
@@ -27,6 +29,7 @@ namespace {
 // Documents built per transaction by updateIndex(): each chunk holds the store's lock, so other calls
 // wait at most one chunk (a few milliseconds of ~1 KB documents).
 constexpr int kBuildChunk = 2000;
+constexpr std::chrono::microseconds kBuildPause{500};
 
 bool isDesignId(std::string_view id) { return id.substr(0, 8) == "_design/"; }
 
@@ -364,8 +367,11 @@ Result<uint64_t> Store::indexBacklog() {
 }
 
 Status Store::updateIndex(const IndexSpec& index, const std::function<bool()>& stop) {
-  for (;;) {
+  for (bool first = true;; first = false) {
     if (stop && stop()) return Status::ok();
+    // std::mutex is not fair: re-locking at once after a chunk would win against every call waiting for
+    // the lock, so a long build would starve reads and writes. A pause between chunks lets them in.
+    if (!first) std::this_thread::sleep_for(kBuildPause);
     std::lock_guard lock(mu_);
     auto state = indexState();
     if (!state) return state.status();
