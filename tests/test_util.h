@@ -3,9 +3,11 @@
 
 #include <simdjson.h>
 
+#include <cctype>
 #include <filesystem>
 #include <random>
 #include <string>
+#include <string_view>
 
 namespace settee::test {
 
@@ -13,7 +15,8 @@ class TempDir {
  public:
   TempDir() {
     std::random_device rd;
-    path_ = std::filesystem::temp_directory_path() / ("settee-test-" + std::to_string(rd()) + std::to_string(rd()));
+    path_ = std::filesystem::temp_directory_path() /
+            ("settee-test-" + std::to_string(rd()) + std::to_string(rd()));
     std::filesystem::create_directories(path_);
   }
   ~TempDir() {
@@ -43,5 +46,22 @@ class Json {
   simdjson::dom::parser parser_;
   simdjson::dom::element root_;
 };
+
+// Percent-encodes a query parameter value (JSON keys carry quotes and brackets): RFC 3986's unreserved
+// characters stay, every other byte becomes %XX.
+inline std::string percentEncode(std::string_view s) {
+  static const char* kHex = "0123456789ABCDEF";
+  std::string out;
+  for (unsigned char c : s) {
+    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
+      out += static_cast<char>(c);
+    } else {
+      out += '%';
+      out += kHex[c >> 4];
+      out += kHex[c & 15];
+    }
+  }
+  return out;
+}
 
 }  // namespace settee::test

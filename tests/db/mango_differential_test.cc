@@ -50,23 +50,23 @@ std::string pick(std::mt19937& rng, const std::vector<std::string>& from) {
   return from[rng() % from.size()];
 }
 
-std::string value(std::mt19937& rng, const std::string& field) { return pick(rng, kValues); }
+std::string value(std::mt19937& rng) { return pick(rng, kValues); }
 
 std::string condition(std::mt19937& rng, const std::string& field, int depth = 0) {
   switch (rng() % 12) {
     case 0:
-      return value(rng, field);
+      return value(rng);
     case 1:
-      return R"({"$eq":)" + value(rng, field) + "}";
+      return R"({"$eq":)" + value(rng) + "}";
     case 2:
-      return "{\"" + pick(rng, {"$gt", "$gte", "$lt", "$lte"}) + "\":" + value(rng, field) + "}";
+      return "{\"" + pick(rng, {"$gt", "$gte", "$lt", "$lte"}) + "\":" + value(rng) + "}";
     case 3:
-      return "{\"" + pick(rng, {"$gt", "$gte"}) + "\":" + value(rng, field) + ",\"" +
-             pick(rng, {"$lt", "$lte"}) + "\":" + value(rng, field) + "}";
+      return "{\"" + pick(rng, {"$gt", "$gte"}) + "\":" + value(rng) + ",\"" + pick(rng, {"$lt", "$lte"}) +
+             "\":" + value(rng) + "}";
     case 4:
-      return R"({"$ne":)" + value(rng, field) + "}";
+      return R"({"$ne":)" + value(rng) + "}";
     case 5:
-      return "{\"" + pick(rng, {"$in", "$nin"}) + "\":[" + value(rng, field) + "," + value(rng, field) + "]}";
+      return "{\"" + pick(rng, {"$in", "$nin"}) + "\":[" + value(rng) + "," + value(rng) + "]}";
     case 6:
       return R"({"$exists":)" + pick(rng, {"true", "false"}) + "}";
     case 7:
@@ -80,11 +80,11 @@ std::string condition(std::mt19937& rng, const std::string& field, int depth = 0
         if (inner.rfind("{\"$", 0) != 0) inner = R"({"$eq":)" + inner + "}";  // $not takes operators only
         return R"({"$not":)" + inner + "}";
       }
-      return value(rng, field);
+      return value(rng);
     case 10:
-      return "{\"" + pick(rng, {"$gt", "$gte"}) + "\":" + value(rng, field) + "}";
+      return "{\"" + pick(rng, {"$gt", "$gte"}) + "\":" + value(rng) + "}";
     default:
-      return "{\"" + pick(rng, {"$lt", "$lte"}) + "\":" + value(rng, field) + "}";
+      return "{\"" + pick(rng, {"$lt", "$lte"}) + "\":" + value(rng) + "}";
   }
 }
 

@@ -222,20 +222,7 @@ TEST_CASE("Atts: a gzip-encoded attachment is decoded unless the client accepts 
   node("PUT", "/db");
   const std::string text = "hello hello hello hello";
   const std::string packed = gzip(text);
-  const std::string b = "92401b6188c602c94fb30b207210cb67";
-  std::string json =
-      R"({"_id":"z","_rev":"1-b169928659d15c482e1fedd6b01100fa","_revisions":{"start":1,"ids":["b169928659d15c482e1fedd6b01100fa"]},)"
-      R"("_attachments":{"note.txt":{"content_type":"text/plain","revpos":1,"length":)" +
-      std::to_string(text.size()) + R"(,"follows":true,"encoding":"gzip","encoded_length":)" +
-      std::to_string(packed.size()) + "}}}";
-  std::string body =
-      "--" + b + "\r\nContent-Type: application/json\r\n\r\n" + json + "\r\n--" + b +
-      "\r\nContent-Disposition: attachment; filename=\"note.txt\"\r\nContent-Type: text/plain\r\n"
-      "Content-Length: " +
-      std::to_string(packed.size()) + "\r\nContent-Encoding: gzip\r\n\r\n" + packed + "\r\n--" + b + "--";
-  REQUIRE(node("PUT", "/db/z?new_edits=false", body,
-               {{"Content-Type", "multipart/related; boundary=\"" + b + "\""}})
-              .status == 201);
+  REQUIRE(settee::test::putGzippedReplica(node, "db", "z", text) == 201);
   auto plain = node("GET", "/db/z/note.txt");
   REQUIRE(plain.status == 200);
   CHECK(plain.body == text);

@@ -1,7 +1,6 @@
 // The bulk endpoints of a real `settee serve` process: _bulk_docs, _bulk_get, _all_docs, _design_docs,
 // _revs_diff and _missing_revs.
 #include <catch2/catch.hpp>
-
 #include <cctype>
 #include <cstdio>
 #include <set>
@@ -12,24 +11,9 @@
 
 using settee::test::Json;
 using settee::test::LiveServer;
+using settee::test::percentEncode;
 
 namespace {
-
-// Percent-encodes a query parameter value (JSON keys carry quotes and brackets).
-std::string enc(std::string_view s) {
-  static const char* kHex = "0123456789ABCDEF";
-  std::string out;
-  for (unsigned char c : s) {
-    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
-      out += static_cast<char>(c);
-    } else {
-      out += '%';
-      out += kHex[c >> 4];
-      out += kHex[c & 15];
-    }
-  }
-  return out;
-}
 
 // The "id" of each row of an _all_docs answer (the "key" for rows without one).
 std::vector<std::string> rowIds(const std::string& body) {
@@ -165,7 +149,8 @@ TEST_CASE("Bulk get: conflicts written by _bulk_docs come back as every leaf", "
   CHECK(node("POST", "/db/_bulk_docs", R"({"new_edits":false,"docs":[
       {"_id":"a","_rev":"2-bbb","_revisions":{"start":2,"ids":["bbb","aaa"]},"side":"b"},
       {"_id":"a","_rev":"2-ccc","_revisions":{"start":2,"ids":["ccc","aaa"]},"side":"c"},
-      {"_id":"z","_rev":"1-zzz","v":1}]})").body == "[]");
+      {"_id":"z","_rev":"1-zzz","v":1}]})")
+            .body == "[]");
 
   auto all = node("POST", "/db/_bulk_get?revs=true", R"({"docs":[{"id":"a"},{"id":"z","rev":"1-zzz"}]})");
   REQUIRE(all.status == 200);
@@ -278,24 +263,27 @@ TEST_CASE("All docs: every option over a range, with _design_docs", "[http][bulk
   CHECK(int64_t(Json(skipped.body)["offset"]) == 2);
   CHECK(rowIds(get("?skip=10").body).empty());
   CHECK(rowIds(get("?descending=true").body) == V{"e", "d", "c", "b", "a", "_design/x"});
-  auto from = get("?startkey=" + enc("\"c\""));
+  auto from = get("?startkey=" + percentEncode("\"c\""));
   CHECK(rowIds(from.body) == V{"c", "d", "e"});
   CHECK(int64_t(Json(from.body)["offset"]) == 3);
-  CHECK(rowIds(get("?start_key=" + enc("\"c\"") + "&end_key=" + enc("\"d\"")).body) == V{"c", "d"});
-  CHECK(rowIds(get("?endkey=" + enc("\"b\"")).body) == V{"_design/x", "a", "b"});
-  CHECK(rowIds(get("?endkey=" + enc("\"b\"") + "&inclusive_end=false").body) == V{"_design/x", "a"});
-  CHECK(rowIds(get("?key=" + enc("\"d\"")).body) == V{"d"});
-  auto down = get("?descending=true&startkey=" + enc("\"c\"") + "&endkey=" + enc("\"a\""));
+  CHECK(rowIds(get("?start_key=" + percentEncode("\"c\"") + "&end_key=" + percentEncode("\"d\"")).body) ==
+        V{"c", "d"});
+  CHECK(rowIds(get("?endkey=" + percentEncode("\"b\"")).body) == V{"_design/x", "a", "b"});
+  CHECK(rowIds(get("?endkey=" + percentEncode("\"b\"") + "&inclusive_end=false").body) ==
+        V{"_design/x", "a"});
+  CHECK(rowIds(get("?key=" + percentEncode("\"d\"")).body) == V{"d"});
+  auto down =
+      get("?descending=true&startkey=" + percentEncode("\"c\"") + "&endkey=" + percentEncode("\"a\""));
   CHECK(rowIds(down.body) == V{"c", "b", "a"});
   CHECK(int64_t(Json(down.body)["offset"]) == 2);
-  CHECK(rowIds(get("?descending=true&startkey=" + enc("\"c\"") + "&endkey=" + enc("\"a\"") +
-                   "&inclusive_end=false")
+  CHECK(rowIds(get("?descending=true&startkey=" + percentEncode("\"c\"") +
+                   "&endkey=" + percentEncode("\"a\"") + "&inclusive_end=false")
                    .body) == V{"c", "b"});
   // Non-string keys sort before every id.
   CHECK(rowIds(get("?startkey=1&limit=1").body) == V{"_design/x"});
   CHECK(rowIds(get("?endkey=null").body).empty());
 
-  auto docs = get("?include_docs=true&key=" + enc("\"c\""));
+  auto docs = get("?include_docs=true&key=" + percentEncode("\"c\""));
   Json docsJson(docs.body);
   auto doc = docsJson["rows"].get_array().at(0)["doc"];
   CHECK(std::string_view(doc["_id"]) == "c");
@@ -307,7 +295,7 @@ TEST_CASE("All docs: every option over a range, with _design_docs", "[http][bulk
   REQUIRE(design.status == 200);
   CHECK(rowIds(design.body) == V{"_design/x"});
   CHECK(rowIds(node("GET", "/db/_design_docs?descending=true").body) == V{"_design/x"});
-  CHECK(rowIds(node("GET", "/db/_design_docs?startkey=" + enc("\"_design/y\"")).body).empty());
+  CHECK(rowIds(node("GET", "/db/_design_docs?startkey=" + percentEncode("\"_design/y\"")).body).empty());
 }
 
 TEST_CASE("All docs: conflicts=true shows a conflicted document's losing leaves", "[http][bulk]") {
@@ -349,7 +337,7 @@ TEST_CASE("All docs: keys answer in order, with missing and deleted ids", "[http
     CHECK(std::string_view(rows.at(4)["error"]) == "not_found");
   };
   const std::string keys = R"(["b","zz","del","a",7])";
-  check(node("GET", "/db/_all_docs?include_docs=true&keys=" + enc(keys)).body);
+  check(node("GET", "/db/_all_docs?include_docs=true&keys=" + percentEncode(keys)).body);
   check(node("POST", "/db/_all_docs?include_docs=true", R"({"keys":)" + keys + "}").body);
   check(node("POST", "/db/_all_docs", R"({"include_docs":true,"keys":)" + keys + "}").body);
   // skip, limit and descending apply to the keys.
@@ -364,10 +352,10 @@ TEST_CASE("All docs: bad options are 400", "[http][bulk]") {
   LiveServer node;
   node("PUT", "/db");
   for (const std::string& q :
-       {"?startkey=" + enc("\"unclosed"), std::string("?startkey=abc"), std::string("?limit=-1"),
+       {"?startkey=" + percentEncode("\"unclosed"), std::string("?startkey=abc"), std::string("?limit=-1"),
         std::string("?limit=abc"), std::string("?skip=1.5"), std::string("?descending=maybe"),
-        std::string("?include_docs=1"), "?keys=" + enc("{\"a\":1}"),
-        "?keys=" + enc("[\"a\"]") + "&startkey=" + enc("\"a\"")}) {
+        std::string("?include_docs=1"), "?keys=" + percentEncode("{\"a\":1}"),
+        "?keys=" + percentEncode("[\"a\"]") + "&startkey=" + percentEncode("\"a\"")}) {
     INFO(q);
     auto r = node("GET", "/db/_all_docs" + q);
     CHECK(r.status == 400);
@@ -397,7 +385,8 @@ TEST_CASE("All docs: a range larger than a page streams whole, in order, without
   CHECK(rowIds(all.body) == ids);
   auto window = rowIds(node("GET", "/db/_all_docs?skip=10&limit=700").body);
   CHECK(window == std::vector<std::string>(ids.begin() + 10, ids.begin() + 710));
-  auto down = rowIds(node("GET", "/db/_all_docs?descending=true&startkey=" + enc("\"doc01000\"")).body);
+  auto down =
+      rowIds(node("GET", "/db/_all_docs?descending=true&startkey=" + percentEncode("\"doc01000\"")).body);
   CHECK(down == std::vector<std::string>(ids.rbegin() + 233, ids.rend()));
   std::string keys = "[";
   for (size_t i = 0; i < ids.size(); ++i) keys += (i ? ",\"" : "\"") + ids[ids.size() - 1 - i] + "\"";

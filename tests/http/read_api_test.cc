@@ -13,26 +13,12 @@
 
 using settee::test::Json;
 using settee::test::LiveServer;
+using settee::test::percentEncode;
 
 namespace {
 
 using V = std::vector<std::string>;
 using Header = std::pair<std::string, std::string>;
-
-std::string enc(std::string_view s) {
-  static const char* kHex = "0123456789ABCDEF";
-  std::string out;
-  for (unsigned char c : s) {
-    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
-      out += static_cast<char>(c);
-    } else {
-      out += '%';
-      out += kHex[c >> 4];
-      out += kHex[c & 15];
-    }
-  }
-  return out;
-}
 
 std::vector<std::string> idsOf(simdjson::dom::element listing) {
   std::vector<std::string> out;
@@ -54,26 +40,6 @@ std::string putWithAttachment(const LiveServer& node, const std::string& db, con
                     settee::db::base64Encode(bytes) + R"("}}})");
   REQUIRE(r.status == 201);
   return Json(r.body).str("rev");
-}
-
-// Writes document `id` by replication (new_edits=false) with one gzip-encoded attachment "note.txt".
-void putGzipped(const LiveServer& node, const std::string& id, const std::string& text) {
-  const std::string packed = settee::test::gzip(text);
-  const std::string b = "92401b6188c602c94fb30b207210cb67";
-  std::string json =
-      R"({"_id":")" + id +
-      R"(","_rev":"1-b169928659d15c482e1fedd6b01100fa","_revisions":{"start":1,"ids":["b169928659d15c482e1fedd6b01100fa"]},)"
-      R"("_attachments":{"note.txt":{"content_type":"text/plain","revpos":1,"length":)" +
-      std::to_string(text.size()) + R"(,"follows":true,"encoding":"gzip","encoded_length":)" +
-      std::to_string(packed.size()) + "}}}";
-  std::string body =
-      "--" + b + "\r\nContent-Type: application/json\r\n\r\n" + json + "\r\n--" + b +
-      "\r\nContent-Disposition: attachment; filename=\"note.txt\"\r\nContent-Type: text/plain\r\n"
-      "Content-Length: " +
-      std::to_string(packed.size()) + "\r\nContent-Encoding: gzip\r\n\r\n" + packed + "\r\n--" + b + "--";
-  REQUIRE(node("PUT", "/db/" + id + "?new_edits=false", body,
-               {{"Content-Type", "multipart/related; boundary=\"" + b + "\""}})
-              .status == 201);
 }
 
 uint64_t updateSeq(const LiveServer& node, const std::string& db = "db") {
@@ -141,10 +107,10 @@ TEST_CASE("Read API: a gzip-stored attachment is inlined decoded; att_encoding_i
   LiveServer node;
   node("PUT", "/db");
   const std::string text = "hello hello hello hello";
-  putGzipped(node, "z", text);
+  REQUIRE(settee::test::putGzippedReplica(node, "db", "z", text) == 201);
   // 600 KB that do not compress: the stored gzip spans several reads of a streamed answer.
   const std::string big = settee::test::randomBytes(600 * 1024, 3);
-  putGzipped(node, "zz", big);
+  REQUIRE(settee::test::putGzippedReplica(node, "db", "zz", big) == 201);
   auto decoded = [](simdjson::dom::element entry) {
     return settee::db::base64Decode(entry["data"].get_string().value()).value_or("?");
   };
@@ -352,7 +318,7 @@ TEST_CASE("Read API: _design_docs takes keys by GET and POST, and queries; total
     CHECK(rows.at(2)["doc"].is_null());
     CHECK(str(rows.at(3)["id"]) == "_design/one");
   };
-  check(node("GET", "/db/_design_docs?include_docs=true&keys=" + enc(keys)).body);
+  check(node("GET", "/db/_design_docs?include_docs=true&keys=" + percentEncode(keys)).body);
   check(node("POST", "/db/_design_docs", R"({"include_docs":true,"keys":)" + keys + "}").body);
 
   Json q(node("POST", "/db/_design_docs/queries",
@@ -397,9 +363,9 @@ TEST_CASE("Read API: bad queries and keys get CouchDB's errors and change nothin
        "`keys` body member must be an array."},
       {"POST", "/db/_design_docs", R"({"keys":7})", 400, "bad_request",
        "`keys` body member must be an array."},
-      {"GET", "/db/_all_docs?keys=" + enc(R"({"a":1})"), "", 400, "bad_request",
+      {"GET", "/db/_all_docs?keys=" + percentEncode(R"({"a":1})"), "", 400, "bad_request",
        "`keys` parameter must be an array."},
-      {"GET", "/db/_design_docs?keys=" + enc("\"a\""), "", 400, "bad_request",
+      {"GET", "/db/_design_docs?keys=" + percentEncode("\"a\""), "", 400, "bad_request",
        "`keys` parameter must be an array."},
       {"GET", "/db/_all_docs/queries", "", 405, "method_not_allowed", ""},
       {"POST", "/nodb/_all_docs/queries", R"({"queries":[]})", 404, "not_found", ""},
@@ -456,7 +422,8 @@ TEST_CASE("Read API: the new endpoints keep the access rules of the reads they e
     REQUIRE(r.status == 200);
     CHECK(idsOf(Json(r.body)["results"].get_array().at(0)) == V{"_design/x"});
   }
-  CHECK(node("GET", "/bobdb/_design_docs?keys=" + enc(R"(["_design/x"])"), "", {eve}).status == 403);
+  CHECK(node("GET", "/bobdb/_design_docs?keys=" + percentEncode(R"(["_design/x"])"), "", {eve}).status ==
+        403);
   // /_dbs_info is for server admins, as /_all_dbs is.
   CHECK(node("POST", "/_dbs_info", R"({"keys":["bobdb"]})").status == 401);
   CHECK(node("POST", "/_dbs_info", R"({"keys":["bobdb"]})", {bob}).status == 403);
