@@ -27,7 +27,9 @@
 #include <string_view>
 #include <vector>
 
+#include "settee/conflict.h"
 #include "settee/query.h"
+#include "settee/sync_state.h"
 #include "settee/status.h"
 
 namespace settee {
@@ -270,6 +272,24 @@ class Database {
   // The query stays registered while the returned handle lives.
   Result<std::unique_ptr<LiveQuery>> liveQuery(std::string_view selectorJson, const FindOptions& options,
                                                std::function<void(const LiveResult&)> onResult);
+
+  // Sync bookkeeping (settee/sync_state.h). A peer is known once registered; its state is kept by every
+  // write from then on. The first registration makes every document pending for it.
+  Status registerSyncPeer(std::string_view peer);
+  Result<std::vector<std::string>> syncPeers();
+  Result<DocSyncInfo> docSyncState(std::string_view peer, std::string_view id);
+  // Counted from the bookkeeping, not from the documents: cheap whatever the database's size.
+  Result<SyncCounts> syncCounts(std::string_view peer);
+  // Up to `limit` documents in `state` (Pending, Failed or Conflicted) for `peer`, in id order, after
+  // `after` (paging). Conflicted ones are the same for every peer.
+  Result<std::vector<DocSyncEntry>> syncDocuments(std::string_view peer, DocSyncState state, size_t limit,
+                                                  std::string_view after = {});
+  // Every document with live losing leaves, in id order after `after`, up to `limit`.
+  Result<std::vector<std::string>> conflictedDocuments(size_t limit, std::string_view after = {});
+  // Resolves the document's conflict by `policy` (settee/conflict.h) in one transaction, unless its
+  // leaves changed meanwhile (then it reads them again). resolved=false when there was no conflict or
+  // the policy kept it.
+  Result<ConflictResolution> resolveConflict(std::string_view id, const ConflictPolicy& policy);
 
   uint32_t revsLimit();
   Status setRevsLimit(uint32_t limit);

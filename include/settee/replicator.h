@@ -22,6 +22,15 @@
 
 namespace settee {
 
+// What one batch did to one document: the revisions the target lacked and now has, or why it refused
+// them. `seq` is the source's sequence of the change (JSON text, as the source gave it).
+struct DocOutcome {
+  std::string id;
+  std::string seq;
+  std::vector<std::string> revs;  // revisions written (empty: the target had every one already)
+  Status status;                  // ok, or the target's refusal (forbidden, unauthorized, too large ...)
+};
+
 struct ReplicationOptions {
   bool continuous = false;             // keep following the source's changes until stopped
   std::vector<std::string> docIds;     // replicate only these documents
@@ -41,6 +50,19 @@ struct ReplicationOptions {
   int retries = -1;                    // per request; -1 = the tuned default (continuous: for ever)
   std::string caFile;                  // trust these certificates for https peers (else the system store)
   std::vector<std::pair<std::string, std::string>> headers;  // sent with every remote request
+
+  // Sync bookkeeping (settee/sync_state.h) of the local side against this peer key (syncPeerKey() of
+  // the remote URL; empty: none). Local source: every batch the target took confirms its documents for the
+  // peer, and each one the target refused is marked failed with its answer. Local target: the revisions
+  // written are recorded as the peer's, so they are not pending for it.
+  std::string syncPeer;
+  // Local source only: a document whose attachments to send total more than this is left out (counted in
+  // stats as skipped), for a later replication without the limit to carry; 0: no limit. Part of the
+  // replication id, so such a replication keeps checkpoints of its own.
+  uint64_t maxAttachmentBytes = 0;
+  // Called after each batch is written (before its checkpoint), from the replication's threads, with
+  // what happened to each document of the batch. Keep it short.
+  std::function<void(const std::vector<DocOutcome>&)> onDocuments;
 };
 
 struct ReplicationStats {
@@ -50,6 +72,7 @@ struct ReplicationStats {
   uint64_t missingChecked = 0;
   uint64_t missingFound = 0;
   uint64_t pending = 0;        // changes the source still has after the last batch read
+  uint64_t docsSkipped = 0;    // left out by maxAttachmentBytes
   std::string startLastSeq;    // JSON text
   std::string endLastSeq;      // the last checkpointed sequence
   std::string startTime;

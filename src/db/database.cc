@@ -108,6 +108,34 @@ Result<DocResult> Database::resolveConflicts(std::string_view id, std::string_vi
   return store_->resolveConflicts(id, winnerRev, mergedJson);
 }
 
+Status Database::registerSyncPeer(std::string_view peer) { return store_->registerSyncPeer(peer); }
+Result<std::vector<std::string>> Database::syncPeers() { return store_->syncPeers(); }
+Result<DocSyncInfo> Database::docSyncState(std::string_view peer, std::string_view id) {
+  return store_->docSyncState(peer, id);
+}
+Result<SyncCounts> Database::syncCounts(std::string_view peer) { return store_->syncCounts(peer); }
+Result<std::vector<DocSyncEntry>> Database::syncDocuments(std::string_view peer, DocSyncState state, size_t limit,
+                                                          std::string_view after) {
+  return store_->syncDocuments(peer, state, limit, after);
+}
+Result<std::vector<std::string>> Database::conflictedDocuments(size_t limit, std::string_view after) {
+  return store_->conflictedDocuments(limit, after);
+}
+
+const char* docSyncStateName(DocSyncState state) {
+  switch (state) {
+    case DocSyncState::Synced:
+      return "synced";
+    case DocSyncState::Pending:
+      return "pending";
+    case DocSyncState::Failed:
+      return "failed";
+    case DocSyncState::Conflicted:
+      return "conflicted";
+  }
+  return "unknown";
+}
+
 Result<std::vector<RevsDiffEntry>> Database::revsDiff(
     const std::vector<std::pair<std::string, std::vector<std::string>>>& revs) {
   return store_->revsDiff(revs);

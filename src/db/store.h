@@ -65,7 +65,9 @@ class Store {
   WriteOp prepare(Revision rev, std::vector<AttachmentBody> bodies = {});
   // Writes every op in one transaction; one result per op, in order. `_local/` ids (parsed with
   // local=true) are written as putLocal() writes them, answered `0-N`.
-  std::vector<DocResult> write(std::vector<WriteOp>& ops, bool newEdits);
+  // `originPeer`: the sync peer (sync_state.h) these revisions came from, so they are not pending for
+  // it (a pull's writes); empty for every other write.
+  std::vector<DocResult> write(std::vector<WriteOp>& ops, bool newEdits, std::string_view originPeer = {});
 
   // With `follows`, every attachment that options.attachments (and atts_since) would inline is written
   // as a `"follows":true` entry instead, and its stored bytes (encoded when it has an encoding) are
@@ -95,8 +97,30 @@ class Store {
   Result<size_t> readAttachment(std::string_view digest, uint64_t offset, char* buf, size_t n);
   Result<RevTree> tree(std::string_view id);
 
+  // With `expectedLeaves` (live leaves, any order), conflict when the document's live leaves are no
+  // longer exactly those: a policy decided on what it read and must not delete a leaf it never saw.
   Result<DocResult> resolveConflicts(std::string_view id, std::string_view winnerRev,
-                                     std::optional<std::string_view> mergedJson);
+                                     std::optional<std::string_view> mergedJson,
+                                     const std::vector<std::string>* expectedLeaves = nullptr);
+  // The live leaves of a document (CouchDB's winner first, each rendered as get() renders it) and their
+  // deepest common ancestor with its body when stored: what a conflict policy decides on. Fewer than two
+  // leaves: no conflict.
+  Result<ConflictInput> conflictInput(std::string_view id);
+
+  // ---- sync bookkeeping (store_sync.cc; settee/sync_state.h) ----
+  Status registerSyncPeer(std::string_view peer);
+  Result<std::vector<std::string>> syncPeers();
+  // The peer has every revision of each document as of the given local sequence (a push wrote them or
+  // found them there): entries at or below that sequence are cleared.
+  Status confirmSynced(std::string_view peer, const std::vector<std::pair<std::string, uint64_t>>& docs);
+  // The peer refused the document as of local sequence `seq`: failed with `why`, unless it changed since.
+  Status markSyncFailed(std::string_view peer, std::string_view id, uint64_t seq, const Status& why);
+  Status setLastSync(std::string_view peer, uint64_t micros);
+  Result<DocSyncInfo> docSyncState(std::string_view peer, std::string_view id);
+  Result<SyncCounts> syncCounts(std::string_view peer);
+  Result<std::vector<DocSyncEntry>> syncDocuments(std::string_view peer, DocSyncState state, size_t limit,
+                                                  std::string_view after);
+  Result<std::vector<std::string>> conflictedDocuments(size_t limit, std::string_view after);
   // Removes the named leaf revisions (and ancestors only they had) as if never written; returns, per
   // id, the revisions purged. A document left with no revision disappears.
   Result<std::vector<std::pair<std::string, std::vector<std::string>>>> purge(

@@ -305,7 +305,7 @@ DocResult Store::writeOne(WriteOp& op, bool newEdits) {
   return {doc.id, rev, Status::ok()};
 }
 
-std::vector<DocResult> Store::write(std::vector<WriteOp>& ops, bool newEdits) {
+std::vector<DocResult> Store::write(std::vector<WriteOp>& ops, bool newEdits, std::string_view originPeer) {
   std::vector<DocResult> results;
   results.reserve(ops.size());
   bool anyWritten = false;
@@ -351,7 +351,8 @@ std::vector<DocResult> Store::write(std::vector<WriteOp>& ops, bool newEdits) {
 }
 
 Result<DocResult> Store::resolveConflicts(std::string_view id, std::string_view winnerRev,
-                                          std::optional<std::string_view> mergedJson) {
+                                          std::optional<std::string_view> mergedJson,
+                                          const std::vector<std::string>* expectedLeaves) {
   std::optional<WriteOp> merged;
   if (mergedJson) {
     merged = parse(*mergedJson, id);

@@ -18,6 +18,8 @@
 #include "replicator/replicator_service.h"
 
 int replicateCommand(const std::vector<std::string>& args);  // replicate.cc
+int syncCommand(const std::vector<std::string>& args);       // sync_command.cc
+int statusCommand(const std::vector<std::string>& args);     // sync_command.cc
 
 namespace {
 
@@ -29,6 +31,10 @@ int usage(FILE* out) {
                "      run a CouchDB-compatible node\n"
                "  replicate SOURCE TARGET [--continuous] [--sync] [--doc-ids ...] [--selector JSON] ...\n"
                "      replicate between two endpoints (settee replicate --help)\n"
+               "  sync --data DIR DB URL [--policy keep|lww:FIELD|merge] [--priority SELECTOR] ...\n"
+               "      keep a local database in two-way sync with a peer (settee sync --help)\n"
+               "  status --data DIR DB [--peer URL] [--json]\n"
+               "      a local database's sync state: pending, failed, conflicted, last sync\n"
                "  version\n");
   return out == stdout ? 0 : 2;
 }
@@ -164,6 +170,8 @@ int main(int argc, char** argv) {
     return serve(args);
   }
   if (command == "replicate") return replicateCommand(args);
+  if (command == "sync") return syncCommand(args);
+  if (command == "status") return statusCommand(args);
   if (command == "version" || command == "--version") {
     std::printf("settee 0.1.0\n");
     return 0;
