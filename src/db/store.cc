@@ -64,39 +64,28 @@ CREATE TABLE IF NOT EXISTS mango_row_keys(
   PRIMARY KEY(idx, doc_id)) WITHOUT ROWID;
 )sql";
 
-// The sync ledger. A peer's counts are kept by triggers in the statement that changes an entry, so they
-// are exact in every committed state (after kill -9 too) and a count reads one row. `entries` counts
-// pending and failed ones alike: pending = entries - failed. The partial index lists failed entries
-// without walking the pending ones; it costs nothing to a write that leaves an entry pending.
+// The sync ledger. An entry says what a peer knows of a document *at one sequence*: it has it (failed_error
+// NULL) or refused it. It is valid only while the document is still at that sequence, so a local write
+// adds no row: giving the document a newer sequence makes every peer's entry stale, and the document
+// pending. A peer's counts of valid entries (`acked`, `failed`) are kept with each write's counters, so a
+// count reads one row and pending = documents - acked - failed. Rows are keyed by document first: a write
+// finds every peer's entry of its document in one seek. The partial index lists refused documents.
 const char* kSyncSchema = R"sql(
 CREATE TABLE IF NOT EXISTS sync_peers(
   id INTEGER PRIMARY KEY,
   peer TEXT NOT NULL UNIQUE,
   last_sync INTEGER NOT NULL DEFAULT 0,
-  entries INTEGER NOT NULL DEFAULT 0,
+  acked INTEGER NOT NULL DEFAULT 0,
   failed INTEGER NOT NULL DEFAULT 0);
 CREATE TABLE IF NOT EXISTS sync_docs(
-  peer INTEGER NOT NULL,
   doc_id TEXT NOT NULL,
+  peer INTEGER NOT NULL,
   seq INTEGER NOT NULL,
   failed_error TEXT,
   failed_reason TEXT,
-  PRIMARY KEY(peer, doc_id)) WITHOUT ROWID;
+  PRIMARY KEY(doc_id, peer)) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS sync_docs_failed ON sync_docs(peer, doc_id) WHERE failed_error IS NOT NULL;
 CREATE TABLE IF NOT EXISTS sync_conflicts(doc_id TEXT PRIMARY KEY) WITHOUT ROWID;
-CREATE TRIGGER IF NOT EXISTS sync_docs_added AFTER INSERT ON sync_docs BEGIN
-  UPDATE sync_peers SET entries = entries + 1, failed = failed + (NEW.failed_error IS NOT NULL)
-    WHERE id = NEW.peer;
-END;
-CREATE TRIGGER IF NOT EXISTS sync_docs_removed AFTER DELETE ON sync_docs BEGIN
-  UPDATE sync_peers SET entries = entries - 1, failed = failed - (OLD.failed_error IS NOT NULL)
-    WHERE id = OLD.peer;
-END;
-CREATE TRIGGER IF NOT EXISTS sync_docs_changed AFTER UPDATE OF failed_error ON sync_docs
-  WHEN (OLD.failed_error IS NULL) != (NEW.failed_error IS NULL) BEGIN
-  UPDATE sync_peers SET failed = failed + (NEW.failed_error IS NOT NULL) - (OLD.failed_error IS NOT NULL)
-    WHERE id = NEW.peer;
-END;
 )sql";
 
 uint64_t nowMicros() {
@@ -228,7 +217,7 @@ Status Store::persistCounters() {
     if (!put.exec()) return conn_.error("update counters");
     put.reset();
   }
-  return Status::ok();
+  return persistSyncCounts();
 }
 
 Result<DatabaseInfo> Store::info() {
@@ -447,8 +436,8 @@ Status Store::compact() {
     // A document some peer has not confirmed keeps its inner bodies: when the peer's edits come back
     // in conflict with the local one, a merge needs their common ancestor's body.
     Statement scan(conn_.prepare(
-        "SELECT seq, id, tree, EXISTS(SELECT 1 FROM sync_docs WHERE peer IN (SELECT id FROM sync_peers) "
-        "AND doc_id = docs.id) FROM docs"));
+        "SELECT seq, id, tree, (SELECT count(*) FROM sync_docs s WHERE s.doc_id = docs.id AND s.seq = docs.seq "
+        "AND s.failed_error IS NULL) < (SELECT count(*) FROM sync_peers) FROM docs"));
     Statement drop(conn_.prepare("DELETE FROM revs WHERE doc_id = ? AND rev = ?"));
     Statement save(conn_.prepare("UPDATE docs SET tree = ? WHERE seq = ?"));
     std::string blob;

@@ -20,10 +20,10 @@
 //   local_docs(id, rev, body); meta(key, value).
 //   mango_indexes(id, ddoc, name, def, build_upto, built_to), mango_rows(idx, key, doc_id, vals),
 //     mango_row_keys(idx, doc_id, key) — json indexes and their rows (store_index.cc, version 3).
-//   sync_peers(id, peer UNIQUE, last_sync, entries, failed), sync_docs(peer, doc_id, seq, failed_error,
-//     failed_reason), sync_conflicts(doc_id) — the sync ledger (store_sync.cc, version 4): per peer, the
-//     documents it has not confirmed (pending, or failed with its answer), with counts kept by triggers;
-//     and the documents with live losing leaves.
+//   sync_peers(id, peer UNIQUE, last_sync, acked, failed), sync_docs(doc_id, peer, seq, failed_error,
+//     failed_reason), sync_conflicts(doc_id) — the sync ledger (store_sync.cc, version 4): what each peer
+//     has confirmed or refused of each document, by sequence (a local write adds no row: it makes the
+//     document pending by giving it a newer sequence), and the documents with live losing leaves.
 #pragma once
 
 #include <atomic>
@@ -232,16 +232,28 @@ class Store {
   struct SyncPeer {
     int64_t id = 0;
     std::string name;
+    // Documents whose entry for this peer is valid (at the document's current sequence): confirmed, or
+    // refused. pending = every document - acked - failed.
+    uint64_t acked = 0;
+    uint64_t failed = 0;
+    bool dirty = false;  // counts changed in this transaction, not yet written to sync_peers
+    // No document at or below this sequence is pending for the peer (a listing's starting point;
+    // in memory only, 0 after a reload).
+    uint64_t pendingFloor = 0;
   };
-  // The registered peers, read once and again after a registration or a rollback: a write with none
+  // The registered peers with their counts, read once and again after a rollback: a write with none
   // registered costs no statement. The caller holds mu_.
-  Result<const std::vector<SyncPeer>*> syncPeerCache();
-  Result<int64_t> syncPeerId(std::string_view peer);
-  // Keeps the ledger of document `id` in step with a write that saved `tree` at `seq`, in the caller's
-  // transaction: pending for every peer but syncOrigin_, and in sync_conflicts exactly while it has more
-  // than one live leaf. `conflicted`: whether it was stored conflicted before; set to whether it is now.
-  // `tree` null: the document is gone (purged).
-  Status keepSyncState(std::string_view id, const RevTree* tree, uint64_t seq, bool& conflicted);
+  Result<std::vector<SyncPeer>*> syncPeerCache();
+  Result<SyncPeer*> syncPeer(std::string_view peer);
+  // Keeps the ledger of document `id` in step with a write that saved `tree` at `seq` (`oldSeq`: its
+  // sequence before, 0 for a new document), in the caller's transaction: the peers' entries made at
+  // `oldSeq` are no longer valid (the document is pending again), a revision from syncOrigin_ stays
+  // confirmed for it, and sync_conflicts holds the document exactly while it has more than one live
+  // leaf. `conflicted`: whether it was stored conflicted before; set to whether it is now. `tree` null:
+  // the document is gone (purged).
+  Status keepSyncState(std::string_view id, const RevTree* tree, uint64_t seq, uint64_t oldSeq, bool& conflicted);
+  // Writes the peers' changed counts (persistCounters() calls it in every writing transaction).
+  Status persistSyncCounts();
   // Whether the tree has more than one live leaf.
   static bool hasConflict(const RevTree& tree);
   // Fills sync_conflicts from every stored tree (a file from before version 4).

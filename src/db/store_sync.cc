@@ -1,12 +1,14 @@
-// store_sync.cc — the sync ledger (settee/sync_state.h): per-peer pending and failed entries, kept in
-// the transaction of every write that saves a document, and the documents with live losing leaves.
+// store_sync.cc — the sync ledger (settee/sync_state.h): what each registered peer has confirmed or
+// refused of each document, and the documents with live losing leaves.
 //
 // Tables (store.cc creates them, version 4):
-//   sync_peers — one row per registered peer, with its last complete sync and its counts (`entries`,
-//     `failed`), which triggers on sync_docs keep, so a count is one row read.
-//   sync_docs — (peer, doc_id) → the local sequence of the change the peer has not confirmed, and, when
-//     it refused that change, its error name and reason. No row: the peer has the document as it is.
+//   sync_peers — one row per registered peer: its last complete sync and its counts of valid entries
+//     (`acked`, `failed`), written with each transaction's other counters.
+//   sync_docs — (doc_id, peer) → the document's sequence when the peer confirmed it (failed_error NULL)
+//     or refused it (its error name and reason). Valid only while the document is at that sequence.
 //   sync_conflicts — the ids of documents whose tree has more than one live leaf.
+// A document is pending for a peer when it has no valid entry: registering a peer makes every document
+// pending at no cost, and so does every local write to its document, without a row.
 #include <algorithm>
 
 #include "db/rev_tree_codec.h"
@@ -66,25 +68,44 @@ Status Store::fillConflicts() {
   return Status::ok();
 }
 
-Result<const std::vector<Store::SyncPeer>*> Store::syncPeerCache() {
+Result<std::vector<Store::SyncPeer>*> Store::syncPeerCache() {
   if (syncPeersLoaded_) return &syncPeers_;
   syncPeers_.clear();
-  Statement get(conn_.prepare("SELECT id, peer FROM sync_peers ORDER BY id"));
-  while (get.step()) syncPeers_.push_back({get.int64(0), std::string(get.text(1))});
+  Statement get(conn_.prepare("SELECT id, peer, acked, failed FROM sync_peers ORDER BY id"));
+  while (get.step()) {
+    SyncPeer p;
+    p.id = get.int64(0);
+    p.name = get.text(1);
+    p.acked = static_cast<uint64_t>(get.int64(2));
+    p.failed = static_cast<uint64_t>(get.int64(3));
+    syncPeers_.push_back(std::move(p));
+  }
   if (get.failed()) return conn_.error("read sync peers");
   syncPeersLoaded_ = true;
   return &syncPeers_;
 }
 
-Result<int64_t> Store::syncPeerId(std::string_view peer) {
+Result<Store::SyncPeer*> Store::syncPeer(std::string_view peer) {
   auto peers = syncPeerCache();
   if (!peers) return peers.status();
-  for (const SyncPeer& p : **peers)
-    if (p.name == peer) return p.id;
+  for (SyncPeer& p : **peers)
+    if (p.name == peer) return &p;
   return peerNotRegistered();
 }
 
-Status Store::keepSyncState(std::string_view id, const RevTree* tree, uint64_t seq, bool& conflicted) {
+Status Store::persistSyncCounts() {
+  for (SyncPeer& p : syncPeers_) {
+    if (!p.dirty) continue;
+    Statement put(conn_.prepare("UPDATE sync_peers SET acked = ?, failed = ? WHERE id = ?"));
+    put.bind(1, p.acked).bind(2, p.failed).bind(3, p.id);
+    if (!put.exec()) return conn_.error("update sync counts");
+    p.dirty = false;
+  }
+  return Status::ok();
+}
+
+Status Store::keepSyncState(std::string_view id, const RevTree* tree, uint64_t seq, uint64_t oldSeq,
+                            bool& conflicted) {
   const bool now = tree && hasConflict(*tree);
   if (now != conflicted) {
     Statement change(conn_.prepare(now ? "INSERT OR IGNORE INTO sync_conflicts(doc_id) VALUES(?)"
@@ -96,26 +117,47 @@ Status Store::keepSyncState(std::string_view id, const RevTree* tree, uint64_t s
   auto peers = syncPeerCache();
   if (!peers) return peers.status();
   if ((*peers)->empty()) return Status::ok();
-  if (!tree) {
-    // A purged document has nothing left to send.
-    Statement drop(conn_.prepare("DELETE FROM sync_docs WHERE peer = ? AND doc_id = ?"));
-    for (const SyncPeer& p : **peers) {
-      drop.bind(1, p.id).bind(2, id);
-      if (!drop.exec()) return conn_.error("keep sync state");
-      drop.reset();
+  SyncPeer* origin = nullptr;
+  if (!syncOrigin_.empty())
+    for (SyncPeer& p : **peers)
+      if (p.name == syncOrigin_) origin = &p;
+  // The entries made at the old sequence stop being valid: their peers' counts lose them. Nothing to
+  // look up for a new document, or while no peer has a valid entry at all (as right after registering).
+  bool originHadIt = oldSeq == 0;
+  const bool anyValid = std::any_of((*peers)->begin(), (*peers)->end(),
+                                    [](const SyncPeer& p) { return p.acked + p.failed > 0; });
+  if (oldSeq != 0 && anyValid) {
+    Statement get(
+        conn_.prepare("SELECT peer, failed_error IS NOT NULL FROM sync_docs WHERE doc_id = ? AND seq = ?"));
+    get.bind(1, id).bind(2, oldSeq);
+    while (get.step()) {
+      const int64_t peerId = get.int64(0);
+      const bool failed = get.int64(1) != 0;
+      for (SyncPeer& p : **peers) {
+        if (p.id != peerId) continue;
+        (failed ? p.failed : p.acked)--;
+        p.dirty = true;
+        if (&p == origin && !failed) originHadIt = true;
+      }
     }
+    if (get.failed()) return conn_.error("read sync state");
+  }
+  if (!tree) {
+    Statement drop(conn_.prepare("DELETE FROM sync_docs WHERE doc_id = ?"));
+    drop.bind(1, id);
+    if (!drop.exec()) return conn_.error("keep sync state");
     return Status::ok();
   }
-  // A new change is pending again, whatever the peer answered about an older one.
-  Statement mark(conn_.prepare(
-      "INSERT INTO sync_docs(peer, doc_id, seq) VALUES(?, ?, ?) ON CONFLICT(peer, doc_id) DO UPDATE SET "
-      "seq = excluded.seq, failed_error = NULL, failed_reason = NULL"));
-  for (const SyncPeer& p : **peers) {
-    // A revision from this peer is not news to it; an older unconfirmed local change stays pending.
-    if (!syncOrigin_.empty() && p.name == syncOrigin_) continue;
-    mark.bind(1, p.id).bind(2, id).bind(3, seq);
-    if (!mark.exec()) return conn_.error("keep sync state");
-    mark.reset();
+  // A revision from the peer is not news to it — unless the document had a local change the peer had
+  // not confirmed, which stays pending.
+  if (origin && originHadIt) {
+    Statement ack(
+        conn_.prepare("INSERT OR REPLACE INTO sync_docs(doc_id, peer, seq, failed_error, failed_reason) "
+                      "VALUES(?, ?, ?, NULL, NULL)"));
+    ack.bind(1, id).bind(2, origin->id).bind(3, seq);
+    if (!ack.exec()) return conn_.error("keep sync state");
+    origin->acked++;
+    origin->dirty = true;
   }
   return Status::ok();
 }
@@ -123,20 +165,12 @@ Status Store::keepSyncState(std::string_view id, const RevTree* tree, uint64_t s
 Status Store::registerSyncPeer(std::string_view peer) {
   if (peer.empty()) return badRequest("a sync peer needs a name");
   std::lock_guard lock(mu_);
-  Transaction txn(conn_);
-  if (Status st = txn.begun(); !st) return st;
+  // A new peer has no entries: every document, deleted ones too, is pending for it at once.
   Statement add(conn_.prepare("INSERT OR IGNORE INTO sync_peers(peer) VALUES(?)"));
   add.bind(1, peer);
   if (!add.exec()) return conn_.error("register sync peer");
-  if (sqlite3_changes(conn_.handle()) == 0) return txn.commit();  // already registered
-  const int64_t id = sqlite3_last_insert_rowid(conn_.handle());
-  add.reset();
-  // The peer has none of this database yet: every document, deleted ones too, is to be sent.
-  Statement all(conn_.prepare("INSERT INTO sync_docs(peer, doc_id, seq) SELECT ?, id, seq FROM docs"));
-  all.bind(1, id);
-  if (!all.exec()) return conn_.error("register sync peer");
-  syncPeersLoaded_ = false;
-  return txn.commit();
+  if (sqlite3_changes(conn_.handle()) > 0) syncPeersLoaded_ = false;
+  return Status::ok();
 }
 
 Result<std::vector<std::string>> Store::syncPeers() {
@@ -148,42 +182,81 @@ Result<std::vector<std::string>> Store::syncPeers() {
   return out;
 }
 
+namespace {
+
+// A document's current sequence (0: none) and the peer's entry of it (entrySeq 0: none).
+struct EntryState {
+  uint64_t docSeq = 0;
+  uint64_t entrySeq = 0;
+  bool failed = false;
+  bool valid() const { return entrySeq != 0 && entrySeq == docSeq; }
+};
+
+// The peer's entry of `id` set to `failure` (ok: confirmed) as of the document's sequence, when that is
+// at most `seq`; the counts follow. The caller holds the store's lock and a transaction.
+Status setEntry(Connection& conn, int64_t peerId, std::string_view id, uint64_t seq, const Status& failure,
+                uint64_t& acked, uint64_t& failed, bool& dirty) {
+  EntryState e;
+  {
+    Statement get(
+        conn.prepare("SELECT d.seq, s.seq, s.failed_error IS NOT NULL FROM docs d "
+                     "LEFT JOIN sync_docs s ON s.doc_id = d.id AND s.peer = ? WHERE d.id = ?"));
+    get.bind(1, peerId).bind(2, id);
+    if (get.step()) {
+      e.docSeq = static_cast<uint64_t>(get.int64(0));
+      e.entrySeq = get.isNull(1) ? 0 : static_cast<uint64_t>(get.int64(1));
+      e.failed = get.int64(2) != 0;
+    } else if (get.failed()) {
+      return conn.error("read sync state");
+    }
+  }
+  // Gone, or changed since: the newer change is pending, to be offered again.
+  if (e.docSeq == 0 || e.docSeq > seq) return Status::ok();
+  if (e.valid()) (e.failed ? failed : acked)--;
+  (failure.isOk() ? acked : failed)++;
+  dirty = true;
+  Statement put(
+      conn.prepare("INSERT OR REPLACE INTO sync_docs(doc_id, peer, seq, failed_error, failed_reason) "
+                   "VALUES(?, ?, ?, ?, ?)"));
+  put.bind(1, id).bind(2, peerId).bind(3, e.docSeq);
+  if (failure.isOk()) {
+    put.bindNull(4).bindNull(5);
+  } else {
+    put.bind(4, std::string_view(failure.error())).bind(5, std::string_view(failure.reason()));
+  }
+  if (!put.exec()) return conn.error("keep sync state");
+  return Status::ok();
+}
+
+}  // namespace
+
 Status Store::confirmSynced(std::string_view peer,
                             const std::vector<std::pair<std::string, uint64_t>>& docs) {
   std::lock_guard lock(mu_);
-  auto peerId = syncPeerId(peer);
-  if (!peerId) return peerId.status();
-  if (docs.empty()) return Status::ok();
   Transaction txn(conn_);
   if (Status st = txn.begun(); !st) return st;
-  // An entry above the confirmed sequence is a newer change the peer has not seen yet: it stays.
-  Statement drop(conn_.prepare("DELETE FROM sync_docs WHERE peer = ? AND doc_id = ? AND seq <= ?"));
+  auto p = syncPeer(peer);
+  if (!p) return p.status();
+  SyncPeer& sp = **p;
   for (const auto& [id, seq] : docs) {
-    drop.bind(1, *peerId).bind(2, std::string_view(id)).bind(3, seq);
-    if (!drop.exec()) return conn_.error("confirm synced documents");
-    drop.reset();
+    if (Status st = setEntry(conn_, sp.id, id, seq, Status::ok(), sp.acked, sp.failed, sp.dirty); !st)
+      return st;
   }
+  if (Status st = persistSyncCounts(); !st) return st;
   return txn.commit();
 }
 
 Status Store::markSyncFailed(std::string_view peer, std::string_view id, uint64_t seq, const Status& why) {
+  if (why.isOk()) return badRequest("a sync failure needs an error");
   std::lock_guard lock(mu_);
-  auto peerId = syncPeerId(peer);
-  if (!peerId) return peerId.status();
-  // Only while the document is as the peer refused it (its sequence not past `seq`): a newer change is
-  // pending, to be offered again.
-  Statement mark(conn_.prepare(
-      "INSERT INTO sync_docs(peer, doc_id, seq, failed_error, failed_reason) "
-      "SELECT ?1, id, seq, ?4, ?5 FROM docs WHERE id = ?2 AND seq <= ?3 "
-      "ON CONFLICT(peer, doc_id) DO UPDATE SET seq = excluded.seq, failed_error = excluded.failed_error, "
-      "failed_reason = excluded.failed_reason"));
-  mark.bind(1, *peerId)
-      .bind(2, id)
-      .bind(3, seq)
-      .bind(4, std::string_view(why.error()))
-      .bind(5, std::string_view(why.reason()));
-  if (!mark.exec()) return conn_.error("mark sync failure");
-  return Status::ok();
+  Transaction txn(conn_);
+  if (Status st = txn.begun(); !st) return st;
+  auto p = syncPeer(peer);
+  if (!p) return p.status();
+  SyncPeer& sp = **p;
+  if (Status st = setEntry(conn_, sp.id, id, seq, why, sp.acked, sp.failed, sp.dirty); !st) return st;
+  if (Status st = persistSyncCounts(); !st) return st;
+  return txn.commit();
 }
 
 Status Store::setLastSync(std::string_view peer, uint64_t micros) {
@@ -197,20 +270,24 @@ Status Store::setLastSync(std::string_view peer, uint64_t micros) {
 
 Result<DocSyncInfo> Store::docSyncState(std::string_view peer, std::string_view id) {
   std::lock_guard lock(mu_);
-  auto peerId = syncPeerId(peer);
-  if (!peerId) return peerId.status();
+  auto p = syncPeer(peer);
+  if (!p) return p.status();
   DocSyncInfo info;
   {
-    Statement get(conn_.prepare(
-        "SELECT seq, failed_error, failed_reason FROM sync_docs WHERE peer = ? AND doc_id = ?"));
-    get.bind(1, *peerId).bind(2, id);
+    Statement get(
+        conn_.prepare("SELECT d.seq, s.seq, s.failed_error, s.failed_reason FROM docs d "
+                      "LEFT JOIN sync_docs s ON s.doc_id = d.id AND s.peer = ? WHERE d.id = ?"));
+    get.bind(1, (*p)->id).bind(2, id);
     if (get.step()) {
-      info.seq = static_cast<uint64_t>(get.int64(0));
-      if (get.isNull(1)) {
+      const auto docSeq = static_cast<uint64_t>(get.int64(0));
+      const bool valid = !get.isNull(1) && static_cast<uint64_t>(get.int64(1)) == docSeq;
+      if (!valid) {
         info.pending = true;
-      } else {
+        info.seq = docSeq;
+      } else if (!get.isNull(2)) {
         info.failed = true;
-        info.failure = storedFailure(get.text(1), get.text(2));
+        info.seq = docSeq;
+        info.failure = storedFailure(get.text(2), get.text(3));
       }
     } else if (get.failed()) {
       return conn_.error("read sync state");
@@ -229,14 +306,17 @@ Result<DocSyncInfo> Store::docSyncState(std::string_view peer, std::string_view 
 
 Result<SyncCounts> Store::syncCounts(std::string_view peer) {
   std::lock_guard lock(mu_);
+  auto p = syncPeer(peer);
+  if (!p) return p.status();
   SyncCounts counts;
+  counts.failed = (*p)->failed;
+  const uint64_t docs = docCount_ + docDelCount_;
+  counts.pending = docs - std::min(docs, (*p)->acked + (*p)->failed);
   {
-    Statement get(conn_.prepare("SELECT entries, failed, last_sync FROM sync_peers WHERE peer = ?"));
-    get.bind(1, peer);
-    if (!get.step()) return get.failed() ? conn_.error("read sync counts") : peerNotRegistered();
-    counts.failed = static_cast<uint64_t>(get.int64(1));
-    counts.pending = static_cast<uint64_t>(get.int64(0)) - counts.failed;
-    counts.lastSyncMicros = static_cast<uint64_t>(get.int64(2));
+    Statement get(conn_.prepare("SELECT last_sync FROM sync_peers WHERE id = ?"));
+    get.bind(1, (*p)->id);
+    if (!get.step()) return conn_.error("read last sync");
+    counts.lastSyncMicros = static_cast<uint64_t>(get.int64(0));
   }
   // SQLite counts a table without a WHERE from its b-tree pages, and this one holds only the
   // conflicted documents.
@@ -250,8 +330,9 @@ Result<std::vector<DocSyncEntry>> Store::syncDocuments(std::string_view peer, Do
                                                        size_t limit, std::string_view after) {
   if (state == DocSyncState::Synced) return badRequest("synced documents are not listed");
   std::lock_guard lock(mu_);
-  auto peerId = syncPeerId(peer);
-  if (!peerId) return peerId.status();
+  auto p = syncPeer(peer);
+  if (!p) return p.status();
+  SyncPeer& sp = **p;
   std::vector<DocSyncEntry> out;
   const auto max = static_cast<int64_t>(std::min<size_t>(limit, INT64_MAX));
   if (state == DocSyncState::Conflicted) {
@@ -263,20 +344,38 @@ Result<std::vector<DocSyncEntry>> Store::syncDocuments(std::string_view peer, Do
     if (list.failed()) return conn_.error("list conflicted documents");
     return out;
   }
-  // Failed entries are few and have an index of their own; pending ones are the peer's rows in id order.
-  Statement list(conn_.prepare(
-      state == DocSyncState::Failed
-          ? "SELECT doc_id, seq, failed_error, failed_reason FROM sync_docs INDEXED BY sync_docs_failed "
-            "WHERE peer = ? AND failed_error IS NOT NULL AND doc_id > ? ORDER BY doc_id LIMIT ?"
-          : "SELECT doc_id, seq, failed_error, failed_reason FROM sync_docs "
-            "WHERE peer = ? AND failed_error IS NULL AND doc_id > ? ORDER BY doc_id LIMIT ?"));
-  list.bind(1, *peerId).bind(2, pagingKey(after)).bind(3, max);
-  while (list.step()) {
-    DocSyncEntry e{std::string(list.text(0)), static_cast<uint64_t>(list.int64(1)), {}};
-    if (!list.isNull(2)) e.failure = storedFailure(list.text(2), list.text(3));
-    out.push_back(std::move(e));
+  if (state == DocSyncState::Failed) {
+    // Refused documents have an index of their own; an entry left by a later change is not listed.
+    Statement list(conn_.prepare(
+        "SELECT s.doc_id, s.seq, s.failed_error, s.failed_reason FROM sync_docs s INDEXED BY "
+        "sync_docs_failed "
+        "JOIN docs d ON d.id = s.doc_id AND d.seq = s.seq "
+        "WHERE s.peer = ? AND s.failed_error IS NOT NULL AND s.doc_id > ? ORDER BY s.doc_id LIMIT ?"));
+    list.bind(1, sp.id).bind(2, pagingKey(after)).bind(3, max);
+    while (list.step())
+      out.push_back({std::string(list.text(0)), static_cast<uint64_t>(list.int64(1)),
+                     storedFailure(list.text(2), list.text(3))});
+    if (list.failed()) return conn_.error("list failed documents");
+    return out;
   }
-  if (list.failed()) return conn_.error("list sync documents");
+  // Pending documents have no row of their own: they are the documents written since the peer's floor
+  // (a sequence range of docs) without a valid entry. The floor then moves up to the oldest one found,
+  // so the next listing reads only the outbox and what was written after it.
+  Statement list(conn_.prepare(
+      "SELECT d.seq, d.id, (SELECT s.seq FROM sync_docs s WHERE s.doc_id = d.id AND s.peer = ?) FROM docs d "
+      "WHERE d.seq > ? ORDER BY d.seq"));
+  list.bind(1, sp.id).bind(2, sp.pendingFloor);
+  uint64_t oldest = 0;
+  while (list.step()) {
+    const auto seq = static_cast<uint64_t>(list.int64(0));
+    if (!list.isNull(2) && static_cast<uint64_t>(list.int64(2)) == seq) continue;
+    if (oldest == 0) oldest = seq;
+    if (list.text(1) > pagingKey(after)) out.push_back({std::string(list.text(1)), seq, {}});
+  }
+  if (list.failed()) return conn_.error("list pending documents");
+  sp.pendingFloor = oldest ? oldest - 1 : updateSeq_;
+  std::sort(out.begin(), out.end(), [](const DocSyncEntry& a, const DocSyncEntry& b) { return a.id < b.id; });
+  if (out.size() > limit) out.resize(limit);
   return out;
 }
 

@@ -61,6 +61,7 @@ Result<Store::DocRow> Store::loadDoc(std::string_view id) {
 
 Status Store::saveDoc(std::string_view id, DocRow& row, bool wasDeleted, const WrittenRev* written) {
   const bool existed = row.exists;
+  const uint64_t oldSeq = existed ? row.seq : 0;
   thread_local std::string blob;
   encodeRevTree(row.tree, blob);
   bool deleted = row.tree.deleted();
@@ -78,7 +79,7 @@ Status Store::saveDoc(std::string_view id, DocRow& row, bool wasDeleted, const W
   (deleted ? docDelCount_ : docCount_)++;
   row.exists = true;
   row.seq = seq;
-  if (Status st = keepSyncState(id, &row.tree, seq, row.conflicted); !st) return st;
+  if (Status st = keepSyncState(id, &row.tree, seq, oldSeq, row.conflicted); !st) return st;
   return keepIndexes(id, &row.tree, existed, written);
 }
 
@@ -459,7 +460,7 @@ Result<std::vector<std::pair<std::string, std::vector<std::string>>>> Store::pur
           if (!del.exec()) return fail(conn_.error("purge"));
           (wasDeleted ? docDelCount_ : docCount_)--;
           if (Status st = keepIndexes(id, nullptr, true); !st) return fail(st);
-          if (Status st = keepSyncState(id, nullptr, 0, row.conflicted); !st) return fail(st);
+          if (Status st = keepSyncState(id, nullptr, 0, row.seq, row.conflicted); !st) return fail(st);
         } else if (Status st = saveDoc(id, row, wasDeleted); !st) {
           return fail(st);
         }
