@@ -27,6 +27,8 @@ CREATE TABLE IF NOT EXISTS docs(
   seq INTEGER PRIMARY KEY,
   id TEXT NOT NULL UNIQUE,
   deleted INTEGER NOT NULL,
+  acked_by INTEGER NOT NULL DEFAULT 0,
+  failed_by INTEGER NOT NULL DEFAULT 0,
   tree BLOB NOT NULL);
 CREATE TABLE IF NOT EXISTS revs(
   rowid INTEGER PRIMARY KEY,
@@ -64,12 +66,12 @@ CREATE TABLE IF NOT EXISTS mango_row_keys(
   PRIMARY KEY(idx, doc_id)) WITHOUT ROWID;
 )sql";
 
-// The sync ledger. An entry says what a peer knows of a document *at one sequence*: it has it (failed_error
-// NULL) or refused it. It is valid only while the document is still at that sequence, so a local write
-// adds no row: giving the document a newer sequence makes every peer's entry stale, and the document
-// pending. A peer's counts of valid entries (`acked`, `failed`) are kept with each write's counters, so a
-// count reads one row and pending = documents - acked - failed. Rows are keyed by document first: a write
-// finds every peer's entry of its document in one seek. The partial index lists refused documents.
+// The sync ledger. Which peers have confirmed (acked_by) or refused (failed_by) a document at its current
+// sequence are bits of its docs row: a local write, which rewrites that row anyway, clears them, and so
+// makes the document pending for every peer without a statement of its own. A peer's counts of set bits
+// (`acked`, `failed`) are kept with each write's other counters, so a count reads no table and
+// pending = documents - acked - failed. sync_docs holds the refusals' answers (few), sync_conflicts the
+// documents with live losing leaves.
 const char* kSyncSchema = R"sql(
 CREATE TABLE IF NOT EXISTS sync_peers(
   id INTEGER PRIMARY KEY,
@@ -81,10 +83,10 @@ CREATE TABLE IF NOT EXISTS sync_docs(
   doc_id TEXT NOT NULL,
   peer INTEGER NOT NULL,
   seq INTEGER NOT NULL,
-  failed_error TEXT,
-  failed_reason TEXT,
+  failed_error TEXT NOT NULL,
+  failed_reason TEXT NOT NULL,
   PRIMARY KEY(doc_id, peer)) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS sync_docs_failed ON sync_docs(peer, doc_id) WHERE failed_error IS NOT NULL;
+CREATE INDEX IF NOT EXISTS sync_docs_by_peer ON sync_docs(peer, doc_id);
 CREATE TABLE IF NOT EXISTS sync_conflicts(doc_id TEXT PRIMARY KEY) WITHOUT ROWID;
 )sql";
 
@@ -191,7 +193,7 @@ Status Store::migrate() {
   }
   if (from < 4) {
     if (Status st = conn_.exec(kSyncSchema); !st) return st;
-    if (Status st = fillConflicts(); !st) return st;
+    if (Status st = migrateSyncLedger(); !st) return st;
   }
   if (from < kSchemaVersion) {
     Statement put(conn_.prepare("UPDATE meta SET value = ? WHERE key = 'schema_version'"));
@@ -435,9 +437,12 @@ Status Store::compact() {
     if (Status st = txn.begun(); !st) return st;
     // A document some peer has not confirmed keeps its inner bodies: when the peer's edits come back
     // in conflict with the local one, a merge needs their common ancestor's body.
-    Statement scan(conn_.prepare(
-        "SELECT seq, id, tree, (SELECT count(*) FROM sync_docs s WHERE s.doc_id = docs.id AND s.seq = docs.seq "
-        "AND s.failed_error IS NULL) < (SELECT count(*) FROM sync_peers) FROM docs"));
+    auto peers = syncPeerCache();
+    if (!peers) return peers.status();
+    uint64_t everyPeer = 0;
+    for (const SyncPeer& p : **peers) everyPeer |= p.bit();
+    Statement scan(conn_.prepare("SELECT seq, id, tree, (acked_by & ?1) != ?1 FROM docs"));
+    scan.bind(1, everyPeer);
     Statement drop(conn_.prepare("DELETE FROM revs WHERE doc_id = ? AND rev = ?"));
     Statement save(conn_.prepare("UPDATE docs SET tree = ? WHERE seq = ?"));
     std::string blob;

@@ -1,14 +1,16 @@
-// store_sync.cc — the sync ledger (settee/sync_state.h): what each registered peer has confirmed or
-// refused of each document, and the documents with live losing leaves.
+// store_sync.cc — the sync ledger (settee/sync_state.h): which registered peers have confirmed or refused
+// each document, and the documents with live losing leaves.
 //
-// Tables (store.cc creates them, version 4):
-//   sync_peers — one row per registered peer: its last complete sync and its counts of valid entries
+// Where it is kept (store.cc creates it, version 4):
+//   docs.acked_by / docs.failed_by — one bit per peer (SyncPeer::bit()): the peer has the document at
+//     this sequence, or refused it. Every write of the document rewrites its row with the bits cleared
+//     (but the origin's, for a revision pulled from a peer that had it), so it is pending again.
+//   sync_peers — one row per registered peer: its last complete sync and its counts of set bits
 //     (`acked`, `failed`), written with each transaction's other counters.
-//   sync_docs — (doc_id, peer) → the document's sequence when the peer confirmed it (failed_error NULL)
-//     or refused it (its error name and reason). Valid only while the document is at that sequence.
+//   sync_docs — (doc_id, peer) → a refusal's answer (error name and reason) and the sequence refused.
 //   sync_conflicts — the ids of documents whose tree has more than one live leaf.
-// A document is pending for a peer when it has no valid entry: registering a peer makes every document
-// pending at no cost, and so does every local write to its document, without a row.
+// A document is pending for a peer when neither of its bits is set: registering a peer makes every
+// document pending at no cost, and a local write costs the ledger nothing but its counts.
 #include <algorithm>
 
 #include "db/rev_tree_codec.h"
@@ -53,7 +55,17 @@ bool Store::hasConflict(const RevTree& tree) {
   return false;
 }
 
-Status Store::fillConflicts() {
+Status Store::migrateSyncLedger() {
+  // Files written before version 4 have no peer bits (a file that has them was set back by hand).
+  for (const char* column : {"acked_by", "failed_by"}) {
+    Statement has(conn_.prepare("SELECT 1 FROM pragma_table_info('docs') WHERE name = ?"));
+    has.bind(1, std::string_view(column));
+    if (has.step()) continue;
+    if (has.failed()) return conn_.error("read docs columns");
+    const std::string add =
+        "ALTER TABLE docs ADD COLUMN " + std::string(column) + " INTEGER NOT NULL DEFAULT 0";
+    if (Status st = conn_.exec(add.c_str()); !st) return st;
+  }
   Statement scan(conn_.prepare("SELECT id, tree FROM docs"));
   Statement add(conn_.prepare("INSERT OR IGNORE INTO sync_conflicts(doc_id) VALUES(?)"));
   while (scan.step()) {
@@ -104,60 +116,44 @@ Status Store::persistSyncCounts() {
   return Status::ok();
 }
 
-Status Store::keepSyncState(std::string_view id, const RevTree* tree, uint64_t seq, uint64_t oldSeq,
-                            bool& conflicted) {
+Status Store::keepSyncState(std::string_view id, const RevTree* tree, DocRow& row, uint64_t* ackedBy) {
   const bool now = tree && hasConflict(*tree);
-  if (now != conflicted) {
+  if (now != row.conflicted) {
     Statement change(conn_.prepare(now ? "INSERT OR IGNORE INTO sync_conflicts(doc_id) VALUES(?)"
                                        : "DELETE FROM sync_conflicts WHERE doc_id = ?"));
     change.bind(1, id);
     if (!change.exec()) return conn_.error("keep conflicted documents");
-    conflicted = now;
+    row.conflicted = now;
   }
+  if (ackedBy) *ackedBy = 0;
+  // No peer had the document and none sent it: nothing changes (a new document, or one already pending
+  // for every peer — always so while no peer is registered).
+  if ((row.ackedBy | row.failedBy) == 0 && syncOrigin_.empty()) return Status::ok();
   auto peers = syncPeerCache();
   if (!peers) return peers.status();
-  if ((*peers)->empty()) return Status::ok();
-  SyncPeer* origin = nullptr;
-  if (!syncOrigin_.empty())
-    for (SyncPeer& p : **peers)
-      if (p.name == syncOrigin_) origin = &p;
-  // The entries made at the old sequence stop being valid: their peers' counts lose them. Nothing to
-  // look up for a new document, or while no peer has a valid entry at all (as right after registering).
-  bool originHadIt = oldSeq == 0;
-  const bool anyValid = std::any_of((*peers)->begin(), (*peers)->end(),
-                                    [](const SyncPeer& p) { return p.acked + p.failed > 0; });
-  if (oldSeq != 0 && anyValid) {
-    Statement get(
-        conn_.prepare("SELECT peer, failed_error IS NOT NULL FROM sync_docs WHERE doc_id = ? AND seq = ?"));
-    get.bind(1, id).bind(2, oldSeq);
-    while (get.step()) {
-      const int64_t peerId = get.int64(0);
-      const bool failed = get.int64(1) != 0;
-      for (SyncPeer& p : **peers) {
-        if (p.id != peerId) continue;
-        (failed ? p.failed : p.acked)--;
-        p.dirty = true;
-        if (&p == origin && !failed) originHadIt = true;
-      }
+  for (SyncPeer& p : **peers) {
+    const bool had = !row.exists || (row.ackedBy & p.bit()) != 0;
+    if (row.ackedBy & p.bit()) {
+      p.acked--;
+      p.dirty = true;
     }
-    if (get.failed()) return conn_.error("read sync state");
+    if (row.failedBy & p.bit()) {
+      p.failed--;
+      p.dirty = true;
+    }
+    // A revision from the peer is not news to it — unless the document had a change the peer had not
+    // confirmed, which stays pending.
+    if (tree && ackedBy && had && !syncOrigin_.empty() && p.name == syncOrigin_) {
+      *ackedBy |= p.bit();
+      p.acked++;
+      p.dirty = true;
+    }
   }
-  if (!tree) {
+  if (row.failedBy != 0) {
+    // The refusals were of the old sequence: the document is offered again.
     Statement drop(conn_.prepare("DELETE FROM sync_docs WHERE doc_id = ?"));
     drop.bind(1, id);
     if (!drop.exec()) return conn_.error("keep sync state");
-    return Status::ok();
-  }
-  // A revision from the peer is not news to it — unless the document had a local change the peer had
-  // not confirmed, which stays pending.
-  if (origin && originHadIt) {
-    Statement ack(
-        conn_.prepare("INSERT OR REPLACE INTO sync_docs(doc_id, peer, seq, failed_error, failed_reason) "
-                      "VALUES(?, ?, ?, NULL, NULL)"));
-    ack.bind(1, id).bind(2, origin->id).bind(3, seq);
-    if (!ack.exec()) return conn_.error("keep sync state");
-    origin->acked++;
-    origin->dirty = true;
   }
   return Status::ok();
 }
@@ -165,11 +161,17 @@ Status Store::keepSyncState(std::string_view id, const RevTree* tree, uint64_t s
 Status Store::registerSyncPeer(std::string_view peer) {
   if (peer.empty()) return badRequest("a sync peer needs a name");
   std::lock_guard lock(mu_);
-  // A new peer has no entries: every document, deleted ones too, is pending for it at once.
-  Statement add(conn_.prepare("INSERT OR IGNORE INTO sync_peers(peer) VALUES(?)"));
+  auto known = syncPeer(peer);
+  if (known) return Status::ok();
+  if (known.status().code() != ErrorCode::NotFound) return known.status();
+  if (static_cast<int64_t>(syncPeers_.size()) >= kMaxSyncPeers)
+    return badRequest("a database syncs with at most " + std::to_string(kMaxSyncPeers) + " peers");
+  // A new peer has no bit set anywhere: every document, deleted ones too, is pending for it at once. Ids
+  // are never reused (no peer is removed), so its bit was never set either.
+  Statement add(conn_.prepare("INSERT INTO sync_peers(peer) VALUES(?)"));
   add.bind(1, peer);
   if (!add.exec()) return conn_.error("register sync peer");
-  if (sqlite3_changes(conn_.handle()) > 0) syncPeersLoaded_ = false;
+  syncPeersLoaded_ = false;
   return Status::ok();
 }
 
@@ -184,47 +186,51 @@ Result<std::vector<std::string>> Store::syncPeers() {
 
 namespace {
 
-// A document's current sequence (0: none) and the peer's entry of it (entrySeq 0: none).
-struct EntryState {
-  uint64_t docSeq = 0;
-  uint64_t entrySeq = 0;
-  bool failed = false;
-  bool valid() const { return entrySeq != 0 && entrySeq == docSeq; }
-};
-
-// The peer's entry of `id` set to `failure` (ok: confirmed) as of the document's sequence, when that is
-// at most `seq`; the counts follow. The caller holds the store's lock and a transaction.
-Status setEntry(Connection& conn, int64_t peerId, std::string_view id, uint64_t seq, const Status& failure,
-                uint64_t& acked, uint64_t& failed, bool& dirty) {
-  EntryState e;
+// The peer's bit of document `id` set as `failure` says (ok: confirmed; else refused, with its answer)
+// when the document is still at a sequence at most `seq`. `peerId` and `bit` name the peer; its counts
+// `ackedCount`/`failedCount` follow, and `dirty` is set when they change. The caller holds the store's
+// lock and a transaction.
+Status setPeerBit(Connection& conn, int64_t peerId, uint64_t bit, uint64_t& ackedCount, uint64_t& failedCount,
+                  bool& dirty, std::string_view id, uint64_t seq, const Status& failure) {
+  uint64_t docSeq = 0, acked = 0, failed = 0;
   {
-    Statement get(
-        conn.prepare("SELECT d.seq, s.seq, s.failed_error IS NOT NULL FROM docs d "
-                     "LEFT JOIN sync_docs s ON s.doc_id = d.id AND s.peer = ? WHERE d.id = ?"));
-    get.bind(1, peerId).bind(2, id);
+    Statement get(conn.prepare("SELECT seq, acked_by, failed_by FROM docs WHERE id = ?"));
+    get.bind(1, id);
     if (get.step()) {
-      e.docSeq = static_cast<uint64_t>(get.int64(0));
-      e.entrySeq = get.isNull(1) ? 0 : static_cast<uint64_t>(get.int64(1));
-      e.failed = get.int64(2) != 0;
+      docSeq = static_cast<uint64_t>(get.int64(0));
+      acked = static_cast<uint64_t>(get.int64(1));
+      failed = static_cast<uint64_t>(get.int64(2));
     } else if (get.failed()) {
       return conn.error("read sync state");
     }
   }
   // Gone, or changed since: the newer change is pending, to be offered again.
-  if (e.docSeq == 0 || e.docSeq > seq) return Status::ok();
-  if (e.valid()) (e.failed ? failed : acked)--;
-  (failure.isOk() ? acked : failed)++;
-  dirty = true;
-  Statement put(
-      conn.prepare("INSERT OR REPLACE INTO sync_docs(doc_id, peer, seq, failed_error, failed_reason) "
-                   "VALUES(?, ?, ?, ?, ?)"));
-  put.bind(1, id).bind(2, peerId).bind(3, e.docSeq);
+  if (docSeq == 0 || docSeq > seq) return Status::ok();
   if (failure.isOk()) {
-    put.bindNull(4).bindNull(5);
+    if (acked & bit) return Status::ok();
+    Statement drop(conn.prepare("DELETE FROM sync_docs WHERE doc_id = ? AND peer = ?"));
+    drop.bind(1, id).bind(2, peerId);
+    if ((failed & bit) && !drop.exec()) return conn.error("keep sync state");
+    if (failed & bit) failedCount--;
+    ackedCount++;
+    acked |= bit;
+    failed &= ~bit;
   } else {
-    put.bind(4, std::string_view(failure.error())).bind(5, std::string_view(failure.reason()));
+    Statement put(
+        conn.prepare("INSERT OR REPLACE INTO sync_docs(doc_id, peer, seq, failed_error, failed_reason) "
+                     "VALUES(?, ?, ?, ?, ?)"));
+    put.bind(1, id).bind(2, peerId).bind(3, docSeq).bind(4, std::string_view(failure.error()));
+    put.bind(5, std::string_view(failure.reason()));
+    if (!put.exec()) return conn.error("keep sync state");
+    if (acked & bit) ackedCount--;
+    if (!(failed & bit)) failedCount++;
+    acked &= ~bit;
+    failed |= bit;
   }
-  if (!put.exec()) return conn.error("keep sync state");
+  dirty = true;
+  Statement save(conn.prepare("UPDATE docs SET acked_by = ?, failed_by = ? WHERE id = ?"));
+  save.bind(1, acked).bind(2, failed).bind(3, id);
+  if (!save.exec()) return conn.error("keep sync state");
   return Status::ok();
 }
 
@@ -237,9 +243,10 @@ Status Store::confirmSynced(std::string_view peer,
   if (Status st = txn.begun(); !st) return st;
   auto p = syncPeer(peer);
   if (!p) return p.status();
-  SyncPeer& sp = **p;
   for (const auto& [id, seq] : docs) {
-    if (Status st = setEntry(conn_, sp.id, id, seq, Status::ok(), sp.acked, sp.failed, sp.dirty); !st)
+    if (Status st = setPeerBit(conn_, (*p)->id, (*p)->bit(), (*p)->acked, (*p)->failed, (*p)->dirty, id, seq,
+                               Status::ok());
+        !st)
       return st;
   }
   if (Status st = persistSyncCounts(); !st) return st;
@@ -253,8 +260,10 @@ Status Store::markSyncFailed(std::string_view peer, std::string_view id, uint64_
   if (Status st = txn.begun(); !st) return st;
   auto p = syncPeer(peer);
   if (!p) return p.status();
-  SyncPeer& sp = **p;
-  if (Status st = setEntry(conn_, sp.id, id, seq, why, sp.acked, sp.failed, sp.dirty); !st) return st;
+  if (Status st =
+          setPeerBit(conn_, (*p)->id, (*p)->bit(), (*p)->acked, (*p)->failed, (*p)->dirty, id, seq, why);
+      !st)
+    return st;
   if (Status st = persistSyncCounts(); !st) return st;
   return txn.commit();
 }
@@ -272,22 +281,22 @@ Result<DocSyncInfo> Store::docSyncState(std::string_view peer, std::string_view 
   std::lock_guard lock(mu_);
   auto p = syncPeer(peer);
   if (!p) return p.status();
+  const uint64_t bit = (*p)->bit();
   DocSyncInfo info;
   {
     Statement get(
-        conn_.prepare("SELECT d.seq, s.seq, s.failed_error, s.failed_reason FROM docs d "
+        conn_.prepare("SELECT d.seq, d.acked_by, d.failed_by, s.failed_error, s.failed_reason FROM docs d "
                       "LEFT JOIN sync_docs s ON s.doc_id = d.id AND s.peer = ? WHERE d.id = ?"));
     get.bind(1, (*p)->id).bind(2, id);
     if (get.step()) {
-      const auto docSeq = static_cast<uint64_t>(get.int64(0));
-      const bool valid = !get.isNull(1) && static_cast<uint64_t>(get.int64(1)) == docSeq;
-      if (!valid) {
-        info.pending = true;
-        info.seq = docSeq;
-      } else if (!get.isNull(2)) {
+      const auto seq = static_cast<uint64_t>(get.int64(0));
+      if (static_cast<uint64_t>(get.int64(2)) & bit) {
         info.failed = true;
-        info.seq = docSeq;
-        info.failure = storedFailure(get.text(2), get.text(3));
+        info.seq = seq;
+        info.failure = storedFailure(get.text(3), get.text(4));
+      } else if (!(static_cast<uint64_t>(get.int64(1)) & bit)) {
+        info.pending = true;
+        info.seq = seq;
       }
     } else if (get.failed()) {
       return conn_.error("read sync state");
@@ -345,12 +354,9 @@ Result<std::vector<DocSyncEntry>> Store::syncDocuments(std::string_view peer, Do
     return out;
   }
   if (state == DocSyncState::Failed) {
-    // Refused documents have an index of their own; an entry left by a later change is not listed.
     Statement list(conn_.prepare(
-        "SELECT s.doc_id, s.seq, s.failed_error, s.failed_reason FROM sync_docs s INDEXED BY "
-        "sync_docs_failed "
-        "JOIN docs d ON d.id = s.doc_id AND d.seq = s.seq "
-        "WHERE s.peer = ? AND s.failed_error IS NOT NULL AND s.doc_id > ? ORDER BY s.doc_id LIMIT ?"));
+        "SELECT doc_id, seq, failed_error, failed_reason FROM sync_docs WHERE peer = ? AND doc_id > ? "
+        "ORDER BY doc_id LIMIT ?"));
     list.bind(1, sp.id).bind(2, pagingKey(after)).bind(3, max);
     while (list.step())
       out.push_back({std::string(list.text(0)), static_cast<uint64_t>(list.int64(1)),
@@ -358,19 +364,18 @@ Result<std::vector<DocSyncEntry>> Store::syncDocuments(std::string_view peer, Do
     if (list.failed()) return conn_.error("list failed documents");
     return out;
   }
-  // Pending documents have no row of their own: they are the documents written since the peer's floor
-  // (a sequence range of docs) without a valid entry. The floor then moves up to the oldest one found,
-  // so the next listing reads only the outbox and what was written after it.
+  // Pending documents have no row of their own: they are the documents above the peer's floor (a
+  // sequence range of docs) with neither bit set. The floor then moves up to the oldest one found, so the
+  // next listing reads only the outbox and what was written after it.
   Statement list(conn_.prepare(
-      "SELECT d.seq, d.id, (SELECT s.seq FROM sync_docs s WHERE s.doc_id = d.id AND s.peer = ?) FROM docs d "
-      "WHERE d.seq > ? ORDER BY d.seq"));
-  list.bind(1, sp.id).bind(2, sp.pendingFloor);
+      "SELECT seq, id FROM docs WHERE seq > ? AND ((acked_by | failed_by) & ?) = 0 ORDER BY seq"));
+  list.bind(1, sp.pendingFloor).bind(2, sp.bit());
   uint64_t oldest = 0;
+  const std::string_view key = pagingKey(after);
   while (list.step()) {
     const auto seq = static_cast<uint64_t>(list.int64(0));
-    if (!list.isNull(2) && static_cast<uint64_t>(list.int64(2)) == seq) continue;
     if (oldest == 0) oldest = seq;
-    if (list.text(1) > pagingKey(after)) out.push_back({std::string(list.text(1)), seq, {}});
+    if (list.text(1) > key) out.push_back({std::string(list.text(1)), seq, {}});
   }
   if (list.failed()) return conn_.error("list pending documents");
   sp.pendingFloor = oldest ? oldest - 1 : updateSeq_;

@@ -44,15 +44,17 @@ WriteOp Store::parse(std::string_view json, std::string_view id, bool local) {
 
 Result<Store::DocRow> Store::loadDoc(std::string_view id) {
   DocRow row;
-  Statement get(conn_.prepare("SELECT seq, tree FROM docs WHERE id = ?"));
+  Statement get(conn_.prepare("SELECT seq, acked_by, failed_by, tree FROM docs WHERE id = ?"));
   get.bind(1, id);
   if (get.step()) {
-    auto tree = decodeRevTree(get.blob(1));
+    auto tree = decodeRevTree(get.blob(3));
     if (!tree) return Status(ErrorCode::Internal, "corrupt revision tree for " + std::string(id));
     row.exists = true;
     row.seq = static_cast<uint64_t>(get.int64(0));
     row.tree = std::move(*tree);
     row.conflicted = hasConflict(row.tree);
+    row.ackedBy = static_cast<uint64_t>(get.int64(1));
+    row.failedBy = static_cast<uint64_t>(get.int64(2));
   } else if (get.failed()) {
     return conn_.error("read document");
   }
@@ -61,25 +63,28 @@ Result<Store::DocRow> Store::loadDoc(std::string_view id) {
 
 Status Store::saveDoc(std::string_view id, DocRow& row, bool wasDeleted, const WrittenRev* written) {
   const bool existed = row.exists;
-  const uint64_t oldSeq = existed ? row.seq : 0;
+  uint64_t ackedBy = 0;
+  if (Status st = keepSyncState(id, &row.tree, row, &ackedBy); !st) return st;
   thread_local std::string blob;
   encodeRevTree(row.tree, blob);
   bool deleted = row.tree.deleted();
   uint64_t seq = ++updateSeq_;
   if (row.exists) {
-    Statement up(conn_.prepare("UPDATE docs SET seq = ?, deleted = ?, tree = ? WHERE seq = ?"));
-    up.bind(1, seq).bind(2, deleted).bindBlob(3, blob).bind(4, row.seq);
+    Statement up(conn_.prepare(
+        "UPDATE docs SET seq = ?, deleted = ?, tree = ?, acked_by = ?, failed_by = 0 WHERE seq = ?"));
+    up.bind(1, seq).bind(2, deleted).bindBlob(3, blob).bind(4, ackedBy).bind(5, row.seq);
     if (!up.exec()) return conn_.error("update document");
     (wasDeleted ? docDelCount_ : docCount_)--;
   } else {
-    Statement ins(conn_.prepare("INSERT INTO docs(seq, id, deleted, tree) VALUES(?, ?, ?, ?)"));
-    ins.bind(1, seq).bind(2, id).bind(3, deleted).bindBlob(4, blob);
+    Statement ins(conn_.prepare("INSERT INTO docs(seq, id, deleted, tree, acked_by) VALUES(?, ?, ?, ?, ?)"));
+    ins.bind(1, seq).bind(2, id).bind(3, deleted).bindBlob(4, blob).bind(5, ackedBy);
     if (!ins.exec()) return conn_.error("insert document");
   }
   (deleted ? docDelCount_ : docCount_)++;
   row.exists = true;
   row.seq = seq;
-  if (Status st = keepSyncState(id, &row.tree, seq, oldSeq, row.conflicted); !st) return st;
+  row.ackedBy = ackedBy;
+  row.failedBy = 0;
   return keepIndexes(id, &row.tree, existed, written);
 }
 
@@ -460,7 +465,7 @@ Result<std::vector<std::pair<std::string, std::vector<std::string>>>> Store::pur
           if (!del.exec()) return fail(conn_.error("purge"));
           (wasDeleted ? docDelCount_ : docCount_)--;
           if (Status st = keepIndexes(id, nullptr, true); !st) return fail(st);
-          if (Status st = keepSyncState(id, nullptr, 0, row.seq, row.conflicted); !st) return fail(st);
+          if (Status st = keepSyncState(id, nullptr, row, nullptr); !st) return fail(st);
         } else if (Status st = saveDoc(id, row, wasDeleted); !st) {
           return fail(st);
         }
