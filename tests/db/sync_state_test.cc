@@ -11,6 +11,7 @@
 #include <thread>
 
 #include "db/database_internal.h"
+#include "db/faulty_vfs.h"
 #include "settee/database.h"
 #include "test_util.h"
 
@@ -398,4 +399,44 @@ TEST_CASE("SyncState: a version 3 file gets the ledger, its conflicted documents
     CHECK(db->syncCounts("p")->conflicted == 1);
   }
   CHECK(scalar(path, "SELECT value FROM meta WHERE key = 'schema_version'") == 4);
+}
+
+TEST_CASE("SyncState: a write rolled back by a full disk leaves the counts as the file has them",
+          "[db][sync_state][diskfull]") {
+  using settee::test::FaultyDisk;
+  struct Disarm {
+    ~Disarm() { FaultyDisk::disarm(); }
+  } disarm;
+  TempDir dir;
+  DatabaseOptions options;
+  options.vfs = FaultyDisk::install();
+  auto opened = Database::open(dir.file("a.settee"), "sync", options);
+  REQUIRE(opened);
+  auto db = std::move(*opened);
+  REQUIRE(db->registerSyncPeer("p"));
+  std::vector<std::string> revs;
+  std::vector<std::pair<std::string, uint64_t>> confirmed;
+  for (int i = 0; i < 20; ++i) {
+    revs.push_back(put(*db, R"({"_id":"d)" + std::to_string(i) + R"("})"));
+    confirmed.emplace_back("d" + std::to_string(i), seqOf(*db, "d" + std::to_string(i)));
+  }
+  REQUIRE(db::storeOf(*db).confirmSynced("p", confirmed));
+  REQUIRE(db->syncCounts("p")->pending == 0);
+
+  std::vector<std::string> edits;
+  for (int i = 0; i < 20; ++i)
+    edits.push_back(R"({"_id":"d)" + std::to_string(i) + R"(","_rev":")" + revs[static_cast<size_t>(i)] +
+                    R"(","v":2})");
+  std::vector<std::string_view> views(edits.begin(), edits.end());
+  FaultyDisk::resetFaults();
+  FaultyDisk::failWrite(1);
+  auto results = db->bulkDocs(views);
+  FaultyDisk::disarm();
+  REQUIRE(FaultyDisk::faults() > 0);
+  REQUIRE_FALSE(results[0].status);
+  // The updates are absent, and so is what they did to the counts.
+  CHECK(db->syncCounts("p")->pending == 0);
+  CHECK(db->docSyncState("p", "d3")->state == DocSyncState::Synced);
+  for (auto& r : db->bulkDocs(views)) REQUIRE(r.status);
+  CHECK(db->syncCounts("p")->pending == 20);
 }
