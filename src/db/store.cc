@@ -191,7 +191,23 @@ Status Store::migrate() {
         !st)
       return st;
   }
-  if (from < 4) {
+  // The ledger's first layout (a row per peer and pending document, counted by triggers) was briefly
+  // version 4 too: such a file gets the ledger anew, its peers to be registered again by their next sync.
+  bool firstLedger = false;
+  if (from == 4) {
+    Statement bits(conn_.prepare("SELECT 1 FROM pragma_table_info('docs') WHERE name = 'acked_by'"));
+    firstLedger = !bits.step();
+    if (bits.failed()) return conn_.error("read docs columns");
+  }
+  if (firstLedger) {
+    if (Status st = conn_.exec(
+            "DROP TRIGGER IF EXISTS sync_docs_added; DROP TRIGGER IF EXISTS sync_docs_removed;"
+            "DROP TRIGGER IF EXISTS sync_docs_changed; DROP TABLE IF EXISTS sync_docs;"
+            "DROP TABLE IF EXISTS sync_peers;");
+        !st)
+      return st;
+  }
+  if (from < 4 || firstLedger) {
     if (Status st = conn_.exec(kSyncSchema); !st) return st;
     if (Status st = migrateSyncLedger(); !st) return st;
   }

@@ -440,3 +440,39 @@ TEST_CASE("SyncState: a write rolled back by a full disk leaves the counts as th
   for (auto& r : db->bulkDocs(views)) REQUIRE(r.status);
   CHECK(db->syncCounts("p")->pending == 20);
 }
+
+TEST_CASE("SyncState: a file with the ledger's first version 4 layout opens with the ledger anew",
+          "[db][sync_state][migration]") {
+  TempDir dir;
+  const std::string path = dir.file("first.settee");
+  {
+    auto db = openDb(path);
+    put(*db, R"({"_id":"a"})");
+  }
+  {
+    // That layout: a row per peer and pending document, counted by triggers, and no peer bits in docs.
+    sqlite3* raw = nullptr;
+    REQUIRE(sqlite3_open(path.c_str(), &raw) == SQLITE_OK);
+    REQUIRE(
+        sqlite3_exec(
+            raw,
+            "BEGIN; DROP TABLE sync_docs; DROP TABLE sync_peers;"
+            "ALTER TABLE docs DROP COLUMN acked_by; ALTER TABLE docs DROP COLUMN failed_by;"
+            "CREATE TABLE sync_peers(id INTEGER PRIMARY KEY, peer TEXT NOT NULL UNIQUE, last_sync INTEGER "
+            "NOT NULL DEFAULT 0, entries INTEGER NOT NULL DEFAULT 0, failed INTEGER NOT NULL DEFAULT 0);"
+            "CREATE TABLE sync_docs(peer INTEGER NOT NULL, doc_id TEXT NOT NULL, seq INTEGER NOT NULL,"
+            "  failed_error TEXT, failed_reason TEXT, PRIMARY KEY(peer, doc_id)) WITHOUT ROWID;"
+            "CREATE TRIGGER sync_docs_added AFTER INSERT ON sync_docs BEGIN UPDATE sync_peers SET "
+            "entries = entries + 1 WHERE id = NEW.peer; END;"
+            "INSERT INTO sync_peers(peer) VALUES('p'); INSERT INTO sync_docs VALUES(1, 'a', 1, NULL, NULL);"
+            "COMMIT;",
+            nullptr, nullptr, nullptr) == SQLITE_OK);
+    sqlite3_close(raw);
+  }
+  auto db = openDb(path);
+  CHECK(db->syncPeers()->empty());
+  REQUIRE(db->registerSyncPeer("p"));
+  CHECK(db->syncCounts("p")->pending == 1);
+  put(*db, R"({"_id":"b"})");
+  CHECK(db->syncCounts("p")->pending == 2);
+}
