@@ -262,9 +262,11 @@ class Store {
   Status persistSyncCounts();
   // Whether the tree has more than one live leaf.
   static bool hasConflict(const RevTree& tree);
-  // Brings a file from before version 4 to it: the docs rows' peer bits, and its conflicted documents
-  // listed by one scan.
-  Status migrateSyncLedger();
+  // The ledger's tables (CREATE ... IF NOT EXISTS), run by init() after kSchema.
+  static const char* syncSchema();
+  // Brings a file of schema version `from` to the ledger of version 4: its tables, the docs rows' peer
+  // bits, and its conflicted documents listed by one scan. Called by migrate(), in the opening transaction.
+  Status migrateSyncLedger(int64_t from);
 
   // Open read handles on attachment bodies being read in pieces (readAttachment), most recent last. A
   // handle remembers where its overflow pages are, so each next piece costs its own size; a new handle

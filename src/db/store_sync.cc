@@ -20,6 +20,30 @@ namespace settee::db {
 
 namespace {
 
+// The sync ledger. Which peers have confirmed (acked_by) or refused (failed_by) a document at its current
+// sequence are bits of its docs row: a local write, which rewrites that row anyway, clears them, and so
+// makes the document pending for every peer without a statement of its own. A peer's counts of set bits
+// (`acked`, `failed`) are kept with each write's other counters, so a count reads no table and
+// pending = documents - acked - failed. sync_docs holds the refusals' answers (few), sync_conflicts the
+// documents with live losing leaves.
+const char* const kSyncSchema = R"sql(
+CREATE TABLE IF NOT EXISTS sync_peers(
+  id INTEGER PRIMARY KEY,
+  peer TEXT NOT NULL UNIQUE,
+  last_sync INTEGER NOT NULL DEFAULT 0,
+  acked INTEGER NOT NULL DEFAULT 0,
+  failed INTEGER NOT NULL DEFAULT 0);
+CREATE TABLE IF NOT EXISTS sync_docs(
+  doc_id TEXT NOT NULL,
+  peer INTEGER NOT NULL,
+  seq INTEGER NOT NULL,
+  failed_error TEXT NOT NULL,
+  failed_reason TEXT NOT NULL,
+  PRIMARY KEY(doc_id, peer)) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS sync_docs_by_peer ON sync_docs(peer, doc_id);
+CREATE TABLE IF NOT EXISTS sync_conflicts(doc_id TEXT PRIMARY KEY) WITHOUT ROWID;
+)sql";
+
 Status peerNotRegistered() { return notFound("peer not registered"); }
 
 // A paging key to bind: an empty view may hold no pointer, which SQLite would bind as NULL (and every
@@ -55,7 +79,27 @@ bool Store::hasConflict(const RevTree& tree) {
   return false;
 }
 
-Status Store::migrateSyncLedger() {
+const char* Store::syncSchema() { return kSyncSchema; }
+
+Status Store::migrateSyncLedger(int64_t from) {
+  // The ledger's first layout (a row per peer and pending document, counted by triggers) was briefly
+  // version 4 too: such a file gets the ledger anew, its peers to be registered again by their next sync.
+  bool firstLedger = false;
+  if (from == 4) {
+    Statement bits(conn_.prepare("SELECT 1 FROM pragma_table_info('docs') WHERE name = 'acked_by'"));
+    firstLedger = !bits.step();
+    if (bits.failed()) return conn_.error("read docs columns");
+  }
+  if (from >= 4 && !firstLedger) return Status::ok();
+  if (firstLedger) {
+    if (Status st =
+            conn_.exec("DROP TRIGGER IF EXISTS sync_docs_added; DROP TRIGGER IF EXISTS sync_docs_removed;"
+                       "DROP TRIGGER IF EXISTS sync_docs_changed; DROP TABLE IF EXISTS sync_docs;"
+                       "DROP TABLE IF EXISTS sync_peers;");
+        !st)
+      return st;
+  }
+  if (Status st = conn_.exec(kSyncSchema); !st) return st;
   // Files written before version 4 have no peer bits (a file that has them was set back by hand).
   for (const char* column : {"acked_by", "failed_by"}) {
     Statement has(conn_.prepare("SELECT 1 FROM pragma_table_info('docs') WHERE name = ?"));
