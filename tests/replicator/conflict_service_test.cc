@@ -68,6 +68,13 @@ TEST_CASE("Conflict service: a node configured with lww resolves a pushed confli
   Json tomb(node("GET", "/notes/d?rev=" + std::string(revs.at(1)["rev"].get_string().value())).body);
   CHECK(tomb.has("_deleted"));
 
+  // Once the database is watched, its change listener wakes the service: a new conflict is resolved
+  // well before the next rescan (kRescan, 2 s) would find it.
+  auto pushed = std::chrono::steady_clock::now();
+  REQUIRE(node("POST", "/notes/_bulk_docs", conflictingRevs("e")).status == 201);
+  CHECK_FALSE(Json(waitResolved(node, "/notes/e", std::chrono::seconds(5))).has("_conflicts"));
+  CHECK(std::chrono::steady_clock::now() - pushed < std::chrono::milliseconds(1000));
+
   // A database the configuration does not name keeps CouchDB's behaviour.
   Json other(node("GET", "/other/d?conflicts=true").body);
   CHECK(other.has("_conflicts"));
