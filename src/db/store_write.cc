@@ -390,6 +390,15 @@ Result<DocResult> Store::resolveConflicts(std::string_view id, std::string_view 
     const RevTree& tree = loaded->tree;
     int keep = tree.find(winnerRev);
     if (keep < 0 || !tree.isLeaf(keep) || tree[keep].deleted) return conflict();
+    if (expectedLeaves) {
+      std::vector<std::string> live, expected(*expectedLeaves);
+      for (int leaf : tree.leavesByPriority()) {
+        if (!tree[leaf].deleted) live.push_back(tree[leaf].rev());
+      }
+      std::sort(live.begin(), live.end());
+      std::sort(expected.begin(), expected.end());
+      if (live != expected) return conflict();
+    }
     for (int leaf : tree.leavesByPriority()) {
       if (leaf == keep || tree[leaf].deleted) continue;
       WriteOp del;
