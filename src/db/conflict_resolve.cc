@@ -3,6 +3,7 @@
 // (conflict_policy.cc); the write is Store::resolveConflicts guarded by the leaves decided on.
 #include <algorithm>
 #include <map>
+#include <mutex>
 
 #include "db/conflict_policy.h"
 #include "db/metrics.h"
@@ -65,6 +66,14 @@ namespace {
 // How often the leaves may change under a resolution before it gives up: each retry means a write
 // landed between reading the conflict and writing its resolution, which a few rounds outlast.
 constexpr int kResolveAttempts = 5;
+
+// A custom resolver is called one call at a time per document (settee/conflict.h) even when a sync and a
+// node's service resolve in the same process: calls for one document take the same stripe.
+std::mutex& resolverStripe(const Database* db, std::string_view id) {
+  static std::mutex stripes[16];
+  size_t h = std::hash<std::string_view>{}(id) ^ std::hash<const void*>{}(db);
+  return stripes[h % 16];
+}
 }  // namespace
 
 // conflicts_detected counts the conflicts a policy looked at (each call that found one, whatever the
@@ -77,7 +86,10 @@ Result<ConflictResolution> Database::resolveConflict(std::string_view id, const 
     if (!input->leaves.empty()) out.rev = input->leaves.front().rev;
     if (input->leaves.size() < 2) return out;
     if (attempt == 0) metrics::count("settee.sync.conflicts_detected");
+    std::unique_lock<std::mutex> oneCall;
+    if (policy.kind == ConflictPolicy::Kind::Custom) oneCall = std::unique_lock(resolverStripe(this, id));
     auto decision = db::decide(policy, *input);
+    if (oneCall) oneCall.unlock();
     if (!decision) return decision.status();
     if (decision->keep) return out;
 

@@ -94,6 +94,19 @@ TEST_CASE("Conflict service: `default` covers every database, also one created a
   CHECK(Json(node("GET", "/kept/d?conflicts=true").body).has("_conflicts"));
 }
 
+TEST_CASE("Conflict service: a database deleted and created again is watched again", "[repl][conflict][live]") {
+  LiveServer node("[conflict_policy]\nnotes = lww:updated_at\n");
+  REQUIRE(node("PUT", "/notes").status == 201);
+  REQUIRE(node("POST", "/notes/_bulk_docs", conflictingRevs("d")).status == 201);
+  CHECK_FALSE(Json(waitResolved(node, "/notes/d", std::chrono::seconds(5))).has("_conflicts"));
+  REQUIRE(node("DELETE", "/notes").status == 200);
+  REQUIRE(node("PUT", "/notes").status == 201);
+  REQUIRE(node("POST", "/notes/_bulk_docs", conflictingRevs("d")).status == 201);
+  Json doc(waitResolved(node, "/notes/d", std::chrono::seconds(8)));
+  CHECK_FALSE(doc.has("_conflicts"));
+  CHECK(doc.str("_rev") == "2-aaa");
+}
+
 TEST_CASE("Conflict service: a merge policy on a node merges fields changed on different devices",
           "[repl][conflict][live]") {
   LiveServer node("[conflict_policy]\nnotes = merge\n");
