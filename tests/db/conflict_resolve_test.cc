@@ -164,3 +164,23 @@ TEST_CASE("Database::resolveConflict: a merge is written on CouchDB's winner wit
   CHECK(db->getAttachment("d", "x.txt"));
   CHECK(db->conflicts("d")->empty());
 }
+
+TEST_CASE(
+    "Store::conflictInput: a document a sync peer has not confirmed keeps its ancestor's body through "
+    "compaction",
+    "[db][conflict]") {
+  TempDir dir;
+  auto db = openDb(dir);
+  REQUIRE(db->registerSyncPeer("http://peer/db"));
+  twoBranches(*db);
+  REQUIRE(db->compact());
+  auto in = db::storeOf(*db).conflictInput("d");
+  REQUIRE(in);
+  REQUIRE(in->ancestorJson);  // what a merge needs when the peer's edit comes back in conflict
+  CHECK(int64_t(Json(*in->ancestorJson)["v"]) == 0);
+  auto merged =
+      db->resolveConflict("d", ConflictPolicy::merge(ConflictPolicy::BothChanged::LastWriteWins, "t"));
+  REQUIRE(merged);
+  CHECK(merged->resolved);
+  CHECK(int64_t(Json(*db->get("d"))["t"]) == 9);
+}
