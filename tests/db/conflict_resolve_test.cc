@@ -1,6 +1,8 @@
 // What a policy decides on (Store::conflictInput), the guard that stops a resolution from deleting a
 // leaf it never saw, and Database::resolveConflict end to end on one database.
 #include <catch2/catch.hpp>
+#include <chrono>
+#include <cstdio>
 
 #include "db/database_internal.h"
 #include "settee/database.h"
@@ -183,4 +185,37 @@ TEST_CASE(
   REQUIRE(merged);
   CHECK(merged->resolved);
   CHECK(int64_t(Json(*db->get("d"))["t"]) == 9);
+}
+
+// A figure, not a check: run with `settee_tests "[.conflict_bench]"`.
+TEST_CASE("Database::resolveConflict: the cost of resolving conflicts one by one", "[.conflict_bench]") {
+  TempDir dir;
+  auto db = openDb(dir);
+  constexpr int kDocs = 2000;
+  for (int i = 0; i < kDocs; i += 100) {
+    std::vector<std::string> docs;
+    for (int j = i; j < i + 100; ++j) {
+      std::string id = "doc" + std::to_string(j);
+      docs.push_back(
+          R"({"_id":")" + id +
+          R"(","_rev":"2-aaa","_revisions":{"start":2,"ids":["aaa","base"]},"title":"x","n":1,"t":5})");
+      docs.push_back(
+          R"({"_id":")" + id +
+          R"(","_rev":"2-bbb","_revisions":{"start":2,"ids":["bbb","base"]},"title":"y","n":1,"t":4})");
+    }
+    std::vector<std::string_view> views(docs.begin(), docs.end());
+    for (auto& r : db->bulkDocs(views, {.newEdits = false})) REQUIRE(r.status);
+  }
+  for (const char* text : {"lww:t", "merge:lww:t"}) {
+    auto policy = *ConflictPolicy::parse(text);
+    auto start = std::chrono::steady_clock::now();
+    int resolved = 0;
+    for (int j = 0; j < kDocs / 2; ++j) {
+      auto r = db->resolveConflict("doc" + std::to_string(j + (text[0] == 'm' ? kDocs / 2 : 0)), policy);
+      REQUIRE(r);
+      resolved += r->resolved;
+    }
+    double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+    std::printf("%s: %d conflicts resolved in %.1f ms (%.0f/s)\n", text, resolved, ms, resolved / ms * 1000);
+  }
 }
