@@ -76,7 +76,8 @@ void ConflictService::rescan() {
   std::map<std::string, Watched> next;
   for (const auto& name : names) {
     auto policy = policyFor(name);
-    if (!policy) continue;
+    if (!policy || policy->kind == ConflictPolicy::Kind::Keep)
+      continue;  // keep: nothing to do, nothing to watch
     auto db = data_.open(name);
     if (!db) continue;  // not created yet: looked for again at the next rescan
     auto it = watched_.find(name);
