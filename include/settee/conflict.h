@@ -17,8 +17,8 @@
 //   `bothChanged` (LWW by `field` for that field, or Keep the conflict for the user). The merged body is
 //   written as a child of CouchDB's winner, the other leaves deleted. Without the ancestor's body every
 //   differing field counts as changed on both sides. Values compare as whole JSON values (no deep merge
-//   of objects); `_attachments` are the winner's (a new revision can only refer to attachments of its
-//   own ancestry); members are written in a fixed order (the winner's, then the others' in leaf order),
+//   of objects); `_attachments` merge by name by the same rule (the same attachment where the digest
+//   is the same); members are written in a fixed order (the winner's, then the others' in leaf order),
 //   so every device writes the same bytes and so the same revision id. A merge equal to the winner's
 //   body only deletes the losers. More than two leaves: a field changed by several leaves to different
 //   values is changed on several sides (the n-way form of folding pairwise; order does not matter).

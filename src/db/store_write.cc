@@ -410,6 +410,44 @@ Result<DocResult> Store::resolveConflicts(std::string_view id, std::string_view 
     result = {std::string(id), std::string(winnerRev), Status::ok()};
     if (merged) {
       merged->doc->rev = RevId::parse(winnerRev);
+      // A merge may keep an attachment only a losing branch has (conflict_policy.h): its stub names
+      // nothing in the winner's ancestry, so it goes in with its stored bytes, found by digest, as an
+      // attachment new to the winner's branch.
+      std::vector<AttachmentInfo> ownAtts, otherAtts;
+      bool attsRead = false;
+      for (AttachmentIn& att : merged->doc->attachments) {
+        if (att.kind != AttachmentIn::Kind::Stub || att.info.digest.empty()) continue;
+        if (!attsRead) {
+          attsRead = true;
+          std::string body, atts;
+          for (int leaf : tree.leavesByPriority()) {
+            if (tree[leaf].deleted) continue;
+            for (int i : tree.ancestry(leaf)) {
+              Status readError;
+              if (tree[i].hasBody && loadRev(id, tree[i].rev(), body, atts, &readError)) {
+                for (auto& a : decodeAttachments(atts)) (leaf == keep ? ownAtts : otherAtts).push_back(std::move(a));
+              }
+              if (!readError) {
+                restore();
+                return readError;
+              }
+            }
+          }
+        }
+        auto same = [&](const AttachmentInfo& a) { return a.name == att.info.name && a.digest == att.info.digest; };
+        if (std::any_of(ownAtts.begin(), ownAtts.end(), same)) continue;
+        auto found = std::find_if(otherAtts.begin(), otherAtts.end(), same);
+        if (found == otherAtts.end()) continue;  // answered missing_stub by the write
+        Statement get(conn_.prepare("SELECT data FROM attachments WHERE digest = ?"));
+        get.bind(1, std::string_view(found->digest));
+        if (!get.step()) continue;
+        att.kind = AttachmentIn::Kind::Inline;
+        att.data.assign(get.blob(0));
+        att.info = *found;
+        // New to this branch: its revpos becomes the new revision's generation, so a replicator never
+        // takes it for something the peer's copy of the winner already has (atts_since).
+        att.info.revpos = 0;
+      }
       result = writeOne(*merged, true);
       if (!result.status) {
         restore();

@@ -228,3 +228,19 @@ TEST_CASE(
   d.checkConverged(lww);
   CHECK(Json(*d.a->get("d")).str("v") == "a edited on b");
 }
+
+TEST_CASE(
+    "Conflict convergence: a merge keeps an attachment added on one device and a field edited on the other",
+    "[repl][conflict]") {
+  for (Race race : kRaces) {
+    INFO(static_cast<int>(race));
+    run(race, ConflictPolicy::merge(), R"({"_id":"d","title":"base","n":0})", R"("title":"renamed","n":0)",
+        R"("title":"base","n":0,"_attachments":{"photo.jpg":{"content_type":"image/jpeg","data":"cGhvdG8="}})",
+        [](Database& db) {
+          CHECK(Json(*db.get("d")).str("title") == "renamed");
+          auto photo = db.getAttachment("d", "photo.jpg");
+          REQUIRE(photo);
+          CHECK(photo->data == "photo");
+        });
+  }
+}
