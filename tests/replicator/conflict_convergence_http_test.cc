@@ -131,12 +131,18 @@ TEST_CASE("Conflict convergence over HTTP: lww on two devices and on the node", 
       [](Database& db) { CHECK(Json(*db.get("d")).str("v") == "from a"); });
 }
 
-TEST_CASE("Conflict convergence over HTTP: merge on two devices and on the node", "[repl][conflict][live]") {
+TEST_CASE("Conflict convergence over HTTP: merge on two devices and on the node, an attachment added on one",
+          "[repl][conflict][live]") {
   run("merge", ConflictPolicy::merge(), R"({"_id":"d","title":"base","count":0})",
-      R"("title":"renamed","count":0)", R"("title":"base","count":4)", [](Database& db) {
+      R"("title":"renamed","count":0)",
+      R"("title":"base","count":4,"_attachments":{"photo.jpg":{"content_type":"image/jpeg","data":"cGhvdG8="}})",
+      [](Database& db) {
         Json doc(*db.get("d"));
         CHECK(doc.str("title") == "renamed");
         CHECK(int64_t(doc["count"]) == 4);
+        auto photo = db.getAttachment("d", "photo.jpg");
+        REQUIRE(photo);
+        CHECK(photo->data == "photo");
       });
 }
 
