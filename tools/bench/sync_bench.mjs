@@ -250,7 +250,11 @@ async function latency(kind) {
 }
 
 await runTimedBench('sync_bench', async () => {
-  await bookkeeping();
+  try {
+    await bookkeeping();
+  } catch (e) {
+    problems.push(`bookkeeping: ${e.message}`);
+  }
   console.log(`\n(b) write-to-arrival over loopback: ${opts.latencyDocs} local writes, one every ${opts.intervalMs} ms, ` +
     'settee::Sync to a live peer');
   console.log('peer            docs  median ms   p90 ms   p99 ms   max ms  device peak RSS MB');
