@@ -6,8 +6,9 @@
 //     POST _bulk_docs (batches of --batch) and by single PUTs (--put-concurrency at a time), first with no
 //     sync peer registered, then with one (registered by a `settee sync` pointed at a closed port and
 //     stopped: every write then keeps that peer's pending entry in its transaction, and nothing else
-//     runs). Runs alternate the two setups; reported: docs/s (median of --runs), the ratio against the
-//     no-peer run measured in the same session, the node's peak RSS (/usr/bin/time -v), and the outbox
+//     runs). Runs alternate the two setups; reported: docs/s (median of --runs), the node's CPU time per
+//     document (/usr/bin/time -v; the limit is checked on it, as other work on a shared machine does not
+//     inflate it), each as a ratio against the no-peer runs of the same session, peak RSS, and the outbox
 //     `settee status --json` counts afterwards (it must equal the documents written, or the peer was not
 //     really registered). The store-level counterpart, without HTTP, is the ledger's
 //     build/sync_state_bench (run too when it is built).
@@ -56,7 +57,7 @@ const groups = new Set(); // process groups of /usr/bin/time children, killed on
 process.on('exit', () => { for (const g of groups) { try { process.kill(-g, 'SIGKILL'); } catch { /* gone */ } } });
 const problems = [];
 
-// `settee serve` on `data` under /usr/bin/time -v; stop() returns its peak RSS in kB.
+// `settee serve` on `data` under /usr/bin/time -v; stop() returns its peak RSS in kB and CPU seconds.
 async function timedServe(data) {
   const port = await freePort();
   const timeFile = path.join(path.dirname(data), `time-${port}.txt`);
@@ -76,8 +77,11 @@ async function timedServe(data) {
       try { process.kill(-child.pid, 'SIGTERM'); } catch { /* gone */ }
       await exited;
       groups.delete(child.pid);
-      const m = /Maximum resident set size \(kbytes\):\s*(\d+)/.exec(fs.readFileSync(timeFile, 'utf8'));
-      return m ? Number(m[1]) : null;
+      const text = fs.readFileSync(timeFile, 'utf8');
+      const m = /Maximum resident set size \(kbytes\):\s*(\d+)/.exec(text);
+      const user = /User time \(seconds\):\s*([\d.]+)/.exec(text);
+      const sys = /System time \(seconds\):\s*([\d.]+)/.exec(text);
+      return { rssKb: m ? Number(m[1]) : null, cpu: user && sys ? Number(user[1]) + Number(sys[1]) : NaN };
     },
   };
 }
@@ -128,13 +132,15 @@ async function bookkeepingRun(withPeer, run) {
       }
     }));
     const putRate = opts.puts / ((performance.now() - t1) / 1000);
-    const rssKb = await node.stop();
+    const { rssKb, cpu } = await node.stop();
     const st = withPeer ? await status(data, peer) : {};
     if (withPeer && st.pending !== opts.docs + opts.puts) {
       problems.push(`with a registered peer the outbox holds ${st.pending ?? st.error} documents, not the ` +
         `${opts.docs + opts.puts} written`);
     }
-    return { bulkRate, putRate, rssKb, pending: st.pending };
+    // The node's CPU seconds per document over the whole run (start-up aside, the same in both setups):
+    // what the bookkeeping adds, without the wall clock's noise from other work on the machine.
+    return { bulkRate, putRate, rssKb, cpuPerKDoc: (cpu / (opts.docs + opts.puts)) * 1000, pending: st.pending };
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }
@@ -149,25 +155,30 @@ async function bookkeeping() {
     for (const peers of order) rows[peers].push(await bookkeepingRun(peers === 1, run));
   }
   const m = (peers, k) => median(rows[peers].map((r) => r[k]));
-  console.log('peers  bulk docs/s  ratio   PUT docs/s  ratio   peak RSS MB  outbox after');
+  console.log('peers  bulk docs/s  ratio   PUT docs/s  ratio   CPU ms/1k docs  ratio  peak RSS MB  outbox after');
   for (const peers of [0, 1]) {
     console.log(`${String(peers).padEnd(7)}${fmt(m(peers, 'bulkRate')).padStart(11)}  ` +
       `${(m(peers, 'bulkRate') / m(0, 'bulkRate')).toFixed(3).padStart(5)}  ${fmt(m(peers, 'putRate')).padStart(11)}  ` +
-      `${(m(peers, 'putRate') / m(0, 'putRate')).toFixed(3).padStart(5)}  ${fmt(m(peers, 'rssKb') / 1024).padStart(11)}  ` +
+      `${(m(peers, 'putRate') / m(0, 'putRate')).toFixed(3).padStart(5)}  ` +
+      `${fmt(m(peers, 'cpuPerKDoc') * 1000).padStart(14)}  ${(m(peers, 'cpuPerKDoc') / m(0, 'cpuPerKDoc')).toFixed(3).padStart(5)}  ` +
+      `${fmt(m(peers, 'rssKb') / 1024).padStart(11)}  ` +
       `${peers ? rows[1].map((r) => r.pending).join('/') : '-'}`);
   }
+  // The limit is checked on the node's CPU time per document, which other work on a shared machine does
+  // not inflate; the wall-clock rates are printed beside it.
   const limit = opts.ci ? 0.25 : 0.10;
   for (const k of ['bulkRate', 'putRate']) {
-    const cost = 1 - m(1, k) / m(0, k);
-    console.log(`bookkeeping cost on ${k === 'bulkRate' ? '_bulk_docs' : 'single PUTs'}: ${(cost * 100).toFixed(1)}% ` +
-      `(limit ${limit * 100}%)`);
-    if (cost > limit) problems.push(`bookkeeping costs ${(cost * 100).toFixed(1)}% of the ${k} (limit ${limit * 100}%)`);
+    console.log(`wall-clock cost on ${k === 'bulkRate' ? '_bulk_docs' : 'single PUTs'}: ` +
+      `${((1 - m(1, k) / m(0, k)) * 100).toFixed(1)}%`);
   }
+  const cost = m(1, 'cpuPerKDoc') / m(0, 'cpuPerKDoc') - 1;
+  console.log(`bookkeeping cost in the node's CPU time per document: ${(cost * 100).toFixed(1)}% (limit ${limit * 100}%)`);
+  if (cost > limit) problems.push(`bookkeeping costs ${(cost * 100).toFixed(1)}% more CPU per write (limit ${limit * 100}%)`);
   const storeBench = path.join(path.dirname(setteeBinary()), 'sync_state_bench');
   if (fs.existsSync(storeBench)) {
     console.log(`\nthe store-level counterpart (${storeBench}):`);
     const r = await new Promise((resolve) => {
-      const c = spawn(storeBench, opts.ci ? ['--ci'] : [], { stdio: 'inherit' });
+      const c = spawn(storeBench, opts.ci ? ['2000', '3'] : [], { stdio: 'inherit' });
       c.once('close', resolve);
     });
     if (r !== 0) problems.push(`sync_state_bench exited ${r}`);
