@@ -193,7 +193,7 @@ for (const kind of ['pouchdb-server', 'settee']) {
             checkSide('peer', peerSnap, policy, devRevs, peerRevs); // the precise difference
             throw e;
           });
-          const st = await device.waitCaughtUp(peer, { sinceMs: since - 1000, what: 'the reconnected sync' });
+          const st = await device.waitCaughtUp(peer, { sinceMs: since, what: 'the reconnected sync' });
           const wantConflicted = Object.keys(BASE)
             .filter((id) => expected(policy, id, devRevs.get(id), peerRevs.get(id)).conflicted).length;
           if (!st.standin) assert.equal(st.conflicted, wantConflicted, `settee status counts the conflicts left: ${JSON.stringify(st.raw)}`);
@@ -209,7 +209,7 @@ for (const kind of ['pouchdb-server', 'settee']) {
           const seqBefore = await updateSeq(peer);
           device.startSync(peer, ['--policy', policy]);
           const again = Date.now();
-          await device.waitCaughtUp(peer, { sinceMs: again - 1000, what: 'another round' });
+          await device.waitCaughtUp(peer, { sinceMs: again, what: 'another round' });
           await sleep(1500);
           await device.stopSync(peer);
           assert.equal(await updateSeq(peer), seqBefore, 'another round writes nothing to the peer');
@@ -255,7 +255,7 @@ for (const kind of ['pouchdb-server', 'settee']) {
             const titleDone = policy === 'merge' ? s.title?.conflicts?.length === 1 : s.title?.conflicts?.length === 0;
             return titleDone && s.fields?.conflicts?.length === 0;
           }, 60000, 'the peer to hold the resolutions');
-          for (const d of devices) await d.waitCaughtUp(peer, { sinceMs: since - 1000, what: `${d.name} to catch up` });
+          for (const d of devices) await d.waitCaughtUp(peer, { sinceMs: since, what: `${d.name} to catch up` });
 
           // No ping-pong: with both syncs still running, nothing more is written to the peer.
           const seq = await updateSeq(peer);

@@ -191,7 +191,8 @@ export class Device {
       return await waitFor(async () => {
         last = await this.status(peerUrl);
         if (last.pending !== 0 || !hasSynced(last)) return false;
-        return lastSyncMs(last) >= sinceMs ? last : false;
+        // `settee status` gives the time to the second: a sync that ended in the second `sinceMs` falls in.
+        return lastSyncMs(last) >= sinceMs - 1000 ? last : false;
       }, ms, what);
     } catch (e) {
       e.message += `\nlast status: ${JSON.stringify(last?.raw)}\nsync output: ${this.syncOutput(peerUrl).slice(-2000)}`;

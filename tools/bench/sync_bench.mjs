@@ -4,13 +4,11 @@
 //
 // (a) Bookkeeping on local writes. A `settee serve` on a fresh data directory takes ~1 KB documents by
 //     POST _bulk_docs (batches of --batch) and by single PUTs (--put-concurrency at a time), first with no
-//     sync peer registered, then with one (registered by a `settee sync` pointed at a closed port and
-//     stopped: every write then keeps that peer's pending entry in its transaction, and nothing else
-//     runs). Runs alternate the two setups; reported: docs/s (median of --runs), the node's CPU time per
+//     sync peer registered, then with one (registered by `sync_bench_device --register` while the node is
+//     down: every write then keeps that peer's pending entry in its transaction, and nothing else runs). Runs alternate the two setups; reported: docs/s (median of --runs), the node's CPU time per
 //     document (/usr/bin/time -v; the limit is checked on it, as other work on a shared machine does not
 //     inflate it), each as a ratio against the no-peer runs of the same session, peak RSS, and the outbox
-//     `settee status --json` counts afterwards (it must equal the documents written, or the peer was not
-//     really registered). The store-level counterpart, without HTTP, is the ledger's
+//     depth afterwards (it must equal the documents written, or the peer was not really registered). The store-level counterpart, without HTTP, is the ledger's
 //     build/sync_state_bench (run too when it is built).
 // (b) Write-to-arrival latency. build/sync_bench_device (tools/bench/sync_bench_device.cc) owns a local
 //     database synced with a peer by settee::Sync and writes --latency-docs documents, one every
@@ -28,7 +26,7 @@ import fs from 'node:fs';
 import nodeHttp from 'node:http';
 import path from 'node:path';
 import {
-  freePort, http, runSettee, setteeBinary, sleep, spawnSettee, startPouchServer, startSettee, tempDir,
+  freePort, http, setteeBinary, sleep, startPouchServer, startSettee, tempDir,
 } from '../../compat/helpers.mjs';
 import { makeDoc } from './bench_docs.mjs';
 import { fmt, median, parseOptions, runTimedBench } from './bench_util.mjs';
@@ -74,7 +72,10 @@ async function timedServe(data) {
   return {
     url,
     stop: async () => {
-      try { process.kill(-child.pid, 'SIGTERM'); } catch { /* gone */ }
+      // SIGTERM to settee alone (the child of /usr/bin/time), so time lives to write its report.
+      let served = [];
+      try { served = fs.readFileSync(`/proc/${child.pid}/task/${child.pid}/children`, 'utf8').trim().split(/\s+/); } catch { /* gone */ }
+      for (const pid of served.filter(Boolean)) { try { process.kill(Number(pid), 'SIGTERM'); } catch { /* gone */ } }
       await exited;
       groups.delete(child.pid);
       const text = fs.readFileSync(timeFile, 'utf8');
@@ -86,19 +87,20 @@ async function timedServe(data) {
   };
 }
 
-async function status(data, peer) {
-  const r = await runSettee(['status', '--data', data, 'app', '--peer', peer, '--json'], { timeoutMs: 30000 });
-  if (r.code !== 0) return { error: r.out.trim() };
-  try {
-    const j = JSON.parse(r.out.slice(r.out.indexOf('{')));
-    return { pending: j.counts?.pending ?? j.pending, json: j };
-  } catch {
-    return { error: r.out.trim() };
-  }
+// The outbox depth for `peer` (sync_bench_device --pending, straight from the ledger).
+async function pending(data, peer) {
+  const r = await new Promise((resolve) => {
+    const c = spawn(deviceBinary(), ['--pending', data, 'app', peer], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    c.stdout.on('data', (d) => { out += d; });
+    c.stderr.on('data', (d) => { out += d; });
+    c.once('close', (code) => resolve({ code, out }));
+  });
+  return r.code === 0 ? Number(r.out.trim()) : r.out.trim();
 }
 
 // One run of (a): returns { bulkRate, putRate, rssKb, pending }.
-async function bookkeepingRun(withPeer, run) {
+async function bookkeepingRun(withPeer) {
   const dir = tempDir('sync-bench');
   const data = path.join(dir, 'data');
   const peer = `http://127.0.0.1:${await freePort()}/nobody-listens`;
@@ -107,17 +109,20 @@ async function bookkeepingRun(withPeer, run) {
     if ((await http('PUT', `${node.url}/app`)).status !== 201) throw new Error('PUT /app failed');
     await node.stop();
     if (withPeer) {
-      const sync = spawnSettee(['sync', '--data', data, 'app', peer]);
-      await sleep(1000);
-      const r = await sync.stop();
-      if (r.code !== 0) throw new Error(`settee sync (to register the peer) ended with ${r.code} ${r.signal}: ${r.out.slice(-500)}`);
+      const r = await new Promise((resolve) => {
+        const c = spawn(deviceBinary(), ['--register', data, 'app', peer], { stdio: ['ignore', 'ignore', 'pipe'] });
+        let err = '';
+        c.stderr.on('data', (d) => { err += d; });
+        c.once('close', (code) => resolve({ code, err }));
+      });
+      if (r.code !== 0) throw new Error(`registering the peer failed (${r.code}): ${r.err}`);
     }
     node = await timedServe(data);
     const db = `${node.url}/app`;
     const t0 = performance.now();
     for (let at = 0; at < opts.docs; at += opts.batch) {
       const docs = [];
-      for (let i = at; i < Math.min(opts.docs, at + opts.batch); i++) docs.push(makeDoc(i + run * 10000000));
+      for (let i = at; i < Math.min(opts.docs, at + opts.batch); i++) docs.push(makeDoc(i));
       const res = await http('POST', `${db}/_bulk_docs`, { docs }, { timeoutMs: 120000 });
       if (res.status !== 201) throw new Error(`_bulk_docs: ${res.status} ${res.text.slice(0, 200)}`);
     }
@@ -126,21 +131,20 @@ async function bookkeepingRun(withPeer, run) {
     const t1 = performance.now();
     await Promise.all(Array.from({ length: opts.putConcurrency }, async () => {
       for (let i = next++; i < opts.puts; i = next++) {
-        const doc = makeDoc(20000000 + i);
+        const doc = { ...makeDoc(i), _id: `put-${String(i).padStart(7, '0')}` };
         const res = await http('PUT', `${db}/${doc._id}`, doc);
         if (res.status !== 201) throw new Error(`PUT: ${res.status} ${res.text.slice(0, 200)}`);
       }
     }));
     const putRate = opts.puts / ((performance.now() - t1) / 1000);
     const { rssKb, cpu } = await node.stop();
-    const st = withPeer ? await status(data, peer) : {};
-    if (withPeer && st.pending !== opts.docs + opts.puts) {
-      problems.push(`with a registered peer the outbox holds ${st.pending ?? st.error} documents, not the ` +
-        `${opts.docs + opts.puts} written`);
+    const outbox = withPeer ? await pending(data, peer) : undefined;
+    if (withPeer && outbox !== opts.docs + opts.puts) {
+      problems.push(`with a registered peer the outbox holds ${outbox} documents, not the ${opts.docs + opts.puts} written`);
     }
     // The node's CPU seconds per document over the whole run (start-up aside, the same in both setups):
     // what the bookkeeping adds, without the wall clock's noise from other work on the machine.
-    return { bulkRate, putRate, rssKb, cpuPerKDoc: (cpu / (opts.docs + opts.puts)) * 1000, pending: st.pending };
+    return { bulkRate, putRate, rssKb, cpuPerKDoc: (cpu / (opts.docs + opts.puts)) * 1000, pending: outbox };
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }
@@ -152,7 +156,7 @@ async function bookkeeping() {
   const rows = { 0: [], 1: [] };
   for (let run = 0; run < opts.runs; run++) {
     const order = run % 2 ? [1, 0] : [0, 1];
-    for (const peers of order) rows[peers].push(await bookkeepingRun(peers === 1, run));
+    for (const peers of order) rows[peers].push(await bookkeepingRun(peers === 1));
   }
   const m = (peers, k) => median(rows[peers].map((r) => r[k]));
   console.log('peers  bulk docs/s  ratio   PUT docs/s  ratio   CPU ms/1k docs  ratio  peak RSS MB  outbox after');
@@ -215,6 +219,12 @@ function follow(db, onDoc) {
   return { ready, close: () => req.destroy() };
 }
 
+function deviceBinary() {
+  const device = path.join(path.dirname(setteeBinary()), 'sync_bench_device');
+  if (!fs.existsSync(device)) throw new Error(`${device} is not built (cmake --build build --target sync_bench_device)`);
+  return device;
+}
+
 const pct = (sorted, p) => sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)];
 
 async function latency(kind) {
@@ -230,8 +240,7 @@ async function latency(kind) {
       }
     });
     await feed.ready;
-    const device = path.join(path.dirname(setteeBinary()), 'sync_bench_device');
-    if (!fs.existsSync(device)) throw new Error(`${device} is not built (cmake --build build --target sync_bench_device)`);
+    const device = deviceBinary();
     const timeFile = path.join(dir, 'time.txt');
     const child = spawn('/usr/bin/time', ['-v', '-o', timeFile, device, path.join(dir, 'device'), db,
       String(opts.latencyDocs), String(opts.intervalMs), 'lat'], { stdio: ['ignore', 'pipe', 'pipe'], detached: true });

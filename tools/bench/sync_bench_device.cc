@@ -2,6 +2,8 @@
 // that owns a local database, keeps it in sync with a peer through settee::Sync, and writes documents.
 //
 //   build/sync_bench_device DIR PEER_URL N INTERVAL_MS [PREFIX]
+//   build/sync_bench_device --register DATA_DIR DB PEER_URL
+//   build/sync_bench_device --pending DATA_DIR DB PEER_URL
 //
 // Opens (or creates) DIR/app.settee, starts a Sync with PEER_URL and waits until it is idle (prints
 // "ready"). Then writes N documents, one every INTERVAL_MS, each {"_id": PREFIX-i, "t": <microseconds
@@ -9,6 +11,12 @@
 // can tell each one's time from the local write to its arrival. Then waits until the outbox is empty
 // (prints "done <seconds>") or 60 s have passed (exit 1), and stops the Sync. Exit 2 for bad arguments or
 // a Sync that cannot start. Output lines are flushed at once: the driver reads them as they come.
+//
+// --register makes PEER_URL (given as a key: no credentials, no trailing slash) a sync peer of database
+// DB under the data directory DATA_DIR (as `settee serve --data DATA_DIR` keeps it), and nothing else:
+// from then on every write keeps that peer's pending entry, which is the bookkeeping sync_bench.mjs
+// measures. The ledger alone, so the measure needs neither `settee sync` nor a reachable peer.
+// --pending prints that peer's outbox depth (SyncCounts::pending).
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -38,9 +46,37 @@ bool waitUntil(F done, std::chrono::milliseconds limit) {
   return false;
 }
 
+// --register or --pending.
+int ledger(const std::string& mode, const std::string& dataDir, const std::string& name,
+           const std::string& peer) {
+  settee::DataDir data(dataDir);
+  auto db = data.open(name);
+  if (!db) {
+    std::fprintf(stderr, "sync_bench_device: %s: %s\n", name.c_str(), db.status().reason().c_str());
+    return 2;
+  }
+  if (mode == "--register") {
+    if (settee::Status st = (*db)->registerSyncPeer(peer); !st) {
+      std::fprintf(stderr, "sync_bench_device: registering %s: %s\n", peer.c_str(), st.reason().c_str());
+      return 2;
+    }
+    return 0;
+  }
+  auto counts = (*db)->syncCounts(peer);
+  if (!counts) {
+    std::fprintf(stderr, "sync_bench_device: counts of %s: %s\n", peer.c_str(),
+                 counts.status().reason().c_str());
+    return 2;
+  }
+  std::printf("%llu\n", static_cast<unsigned long long>(counts->pending));
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
+  if (argc == 5 && (std::string(argv[1]) == "--register" || std::string(argv[1]) == "--pending"))
+    return ledger(argv[1], argv[2], argv[3], argv[4]);
   if (argc < 5) {
     std::fprintf(stderr, "usage: sync_bench_device DIR PEER_URL N INTERVAL_MS [PREFIX]\n");
     return 2;
