@@ -105,11 +105,17 @@ test('a design document a member may not write is failed with the peer\'s reason
     device.startSync(asBob);
     await waitFor(async () => (await http('GET', peer, undefined, auth)).json.doc_count === 100, 60000,
       'the other documents on the peer');
-    const st = await waitFor(async () => {
-      const s = await device.status(asBob);
-      return s.failed === 1 && s.pending === 0 ? s : false;
-    }, 60000, 'the design document to be failed and nothing pending');
+    await waitFor(() => {
+      const s = device.live(asBob);
+      return s?.failed === 1 && s.pending === 0;
+    }, 60000, 'the design document to be failed and nothing pending').catch((e) => {
+      e.message += `\n${device.syncOutput(asBob).slice(-2000)}`;
+      throw e;
+    });
     await device.stopSync(asBob);
+    const st = await device.status(asBob);
+    assert.equal(st.failed, 1, JSON.stringify(st.raw));
+    assert.equal(st.pending, 0, JSON.stringify(st.raw));
     const failed = st.failedDocs.find((d) => d.id === '_design/app');
     assert.ok(failed, `the failed list names the design document: ${JSON.stringify(st.raw)}`);
     const said = JSON.stringify(failed);
@@ -141,11 +147,16 @@ test('a document over the peer\'s max_document_size is failed (413) and holds ba
     device.startSync(asAdmin);
     await waitFor(async () => (await http('GET', peer, undefined, { headers: peerNode.auth })).json.doc_count === 100,
       60000, 'the other documents on the peer');
-    const st = await waitFor(async () => {
-      const s = await device.status(asAdmin);
-      return s.failed === 1 && s.pending === 0 ? s : false;
-    }, 60000, 'the large document to be failed and nothing pending');
+    await waitFor(() => {
+      const s = device.live(asAdmin);
+      return s?.failed === 1 && s.pending === 0;
+    }, 60000, 'the large document to be failed and nothing pending').catch((e) => {
+      e.message += `\n${device.syncOutput(asAdmin).slice(-2000)}`;
+      throw e;
+    });
     await device.stopSync(asAdmin);
+    const st = await device.status(asAdmin);
+    assert.equal(st.failed, 1, JSON.stringify(st.raw));
     const failed = st.failedDocs.find((d) => d.id === 'huge');
     assert.ok(failed, `the failed list names the large document: ${JSON.stringify(st.raw)}`);
     assert.match(JSON.stringify(failed), /too_large|413/, `the peer's answer: ${JSON.stringify(failed)}`);

@@ -4,8 +4,9 @@
 //
 // A data directory belongs to one process at a time, as an app's would: the device's database is edited
 // "offline" through a `settee serve` on its data directory that is stopped before `settee sync` starts
-// again (Device.edit), and read the same way (Device.snapshot). `settee status` only reads, and may run
-// beside a running `settee sync` (SQLite's WAL lets readers in other processes see committed writes).
+// again (Device.edit), and read the same way (Device.snapshot). While `settee sync` runs, its live status
+// line (state, pending, failed, conflicted, last sync) tells how far it got (Device.live); `settee status
+// --json` is asked when it has stopped (Device.status), for the document lists and the peer's reasons.
 //
 // Every process is started through helpers.mjs (spawnSettee), so it is killed by PID if the test dies.
 //
@@ -19,6 +20,7 @@ import { PouchDB, freePort, http, runSettee, sleep, spawnSettee, tempDir, waitFo
 import { snapshot } from './snapshot.mjs';
 
 const STANDIN = process.env.SYNC_STANDIN === 'replicate';
+const STOP_MS = 15000; // SIGTERM to exit
 
 // `settee serve` on `dataDir` (kept when it stops). `config` is the text of an ini file (admins, limits).
 export async function serveDir(dataDir, { config } = {}) {
@@ -140,12 +142,15 @@ export class Device {
     return proc;
   }
 
-  // SIGTERM; the command must end cleanly (exit 0) within the helpers' bound.
+  // SIGTERM; the command must end cleanly (exit 0) within STOP_MS.
   async stopSync(peerUrl) {
     const proc = this.syncs.get(peerUrl);
     assert.ok(proc, `${this.name} does not sync with ${peerUrl}`);
     this.syncs.delete(peerUrl);
-    const r = await proc.stop();
+    try { process.kill(proc.pid, 'SIGTERM'); } catch { /* gone */ }
+    const timer = setTimeout(() => { try { process.kill(proc.pid, 'SIGKILL'); } catch { /* gone */ } }, STOP_MS);
+    const r = await proc.done;
+    clearTimeout(timer);
     assert.ok(r.code === 0 || (r.code === null && r.signal === 'SIGTERM'),
       `settee sync did not end cleanly on SIGTERM: ${JSON.stringify({ code: r.code, signal: r.signal })}\n${r.out.slice(-2000)}`);
     return r;
@@ -161,6 +166,20 @@ export class Device {
 
   syncOutput(peerUrl) {
     return this.syncs.get(peerUrl)?.output() ?? '';
+  }
+
+  // The last live status line of the running `settee sync` with `peerUrl`, as
+  // {state, pending, failed, conflicted, lastSync (ISO or null)}, or null before the first.
+  live(peerUrl) {
+    const lines = this.syncOutput(peerUrl).split('\n');
+    for (let i = lines.length - 1; i >= 0; i--) {
+      const m = /(\w+) pending=(\d+) failed=(\d+) conflicted=(\d+) docs\/s=\S+ last_sync=(\S+)/.exec(lines[i]);
+      if (m) {
+        return { state: m[1], pending: Number(m[2]), failed: Number(m[3]), conflicted: Number(m[4]),
+          lastSync: m[5] === 'never' ? null : m[5], line: lines[i] };
+      }
+    }
+    return null;
   }
 
   // `settee status --data DIR DB --peer PEER --json`, normalised by readStatus.
@@ -179,8 +198,8 @@ export class Device {
     return readStatus(json);
   }
 
-  // Waits until the status for `peerUrl` says nothing is pending and a sync completed since `sinceMs`
-  // (when the last sync time is given in microseconds or as a date).
+  // Waits until the running sync with `peerUrl` says (its live status line) it is idle, nothing is
+  // pending, and a sync completed since `sinceMs`. Returns that status.
   async waitCaughtUp(peerUrl, { sinceMs = 0, ms = 60000, what = 'sync to catch up' } = {}) {
     let last;
     if (STANDIN) {
@@ -189,13 +208,13 @@ export class Device {
     }
     try {
       return await waitFor(async () => {
-        last = await this.status(peerUrl);
-        if (last.pending !== 0 || !hasSynced(last)) return false;
+        last = this.live(peerUrl);
+        if (!last || last.state !== 'idle' || last.pending !== 0 || !hasSynced(last)) return false;
         // `settee status` gives the time to the second: a sync that ended in the second `sinceMs` falls in.
         return lastSyncMs(last) >= sinceMs - 1000 ? last : false;
       }, ms, what);
     } catch (e) {
-      e.message += `\nlast status: ${JSON.stringify(last?.raw)}\nsync output: ${this.syncOutput(peerUrl).slice(-2000)}`;
+      e.message += `\nsync output: ${this.syncOutput(peerUrl).slice(-2000)}`;
       throw e;
     }
   }
