@@ -16,7 +16,7 @@
 //     (include_docs) and takes arrival - write time per document. Peers: a Settee node and pouchdb-server,
 //     over loopback. Reported: median, p90, p99 and max in ms, and the device's peak RSS.
 //
-//   node tools/bench/sync_bench.mjs [--runs 5] [--docs 20000] [--batch 100] [--puts 2000]
+//   node tools/bench/sync_bench.mjs [--runs 5] [--docs 50000] [--batch 100] [--puts 5000]
 //        [--put-concurrency 8] [--latency-docs 500] [--interval-ms 10] [--ci]
 // --ci: a quick check (fewer documents and runs) that fails when a document does not arrive, the outbox
 // count is wrong, or bookkeeping costs more than 25% (a loose bound for short, noisy runs); the full run
@@ -32,7 +32,7 @@ import { makeDoc } from './bench_docs.mjs';
 import { fmt, median, parseOptions, runTimedBench } from './bench_util.mjs';
 
 function parseArgs(argv) {
-  const opts = { runs: 5, docs: 20000, batch: 100, puts: 2000, putConcurrency: 8, latencyDocs: 500, intervalMs: 10, ci: false };
+  const opts = { runs: 5, docs: 50000, batch: 100, puts: 5000, putConcurrency: 8, latencyDocs: 500, intervalMs: 10, ci: false };
   const usage = 'sync_bench.mjs [--runs R] [--docs N] [--batch B] [--puts N] [--put-concurrency C] ' +
     '[--latency-docs N] [--interval-ms MS] [--ci]';
   parseOptions(argv, opts, usage, (a, take) => {
