@@ -10,13 +10,15 @@
 //   last);
 // - the outbox count after kill -9 of `settee sync` mid-push: a gate in front of the peer lets the first
 //   _bulk_docs through and holds the next ones unanswered; after the kill, `settee status --json` counts
-//   as pending exactly the documents the peer lacks (asked with _revs_diff), and a new sync sends them.
+//   as pending exactly the documents the peer lacks (asked with _revs_diff), and a new sync sends them;
+// - and the opposite of a fault: an idle sync with a live, silent peer (a Settee node, pouchdb-server)
+//   stays idle for longer than the replicator's feed-silence limit, never reported offline.
 //
 // FAULT_SEED=N replays a fault mix.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import nodeHttp from 'node:http';
-import { PouchDB, http, sleep, startSettee, waitFor } from './helpers.mjs';
+import { PouchDB, http, sleep, startPouchServer, startSettee, waitFor } from './helpers.mjs';
 import { startFaultProxy } from './fault_proxy.mjs';
 import { snapshot, withoutStatuses, assertSameDatabase } from './snapshot.mjs';
 import { Device, bulkWrite, changesOrder, startNodeWithAdmin } from './sync_support.mjs';
@@ -312,3 +314,26 @@ function gateOnPort(port, upstream) {
     }));
   });
 }
+
+test('an idle sync with a live peer that has nothing to say stays idle, never offline', { timeout: 120000 }, async () => {
+  const pouch = await startPouchServer();
+  cleanups.push(() => pouch.stop());
+  const peers = [await freshDb(), await freshDb(pouch.url)];
+  const devices = [];
+  for (const [i, peer] of peers.entries()) {
+    const d = await deviceWith(`idle${i}`);
+    devices.push(d);
+    d.startSync(peer);
+    await d.waitCaughtUp(peer, { what: `the first sync with ${peer}` });
+  }
+  // Past the replicator's 25 s of tolerated silence on a waiting changes feed (tuning.h feedSilence).
+  await sleep(32000);
+  for (const [i, d] of devices.entries()) {
+    const lines = d.syncOutput(peers[i]).split('\n').filter((l) => / pending=/.test(l));
+    const idleAt = lines.findIndex((l) => / idle /.test(l));
+    const after = lines.slice(idleAt + 1);
+    await d.stopSync(peers[i]);
+    assert.deepEqual(after.filter((l) => !/ stopped /.test(l)), [],
+      `${peers[i]}: no state change while idle with a live peer:\n${lines.join('\n')}`);
+  }
+});
