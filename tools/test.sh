@@ -45,4 +45,7 @@ if [[ -f compat/package.json ]]; then
   # The Mango benchmark at a small size: proves the script and its correctness checks run (its figures are
   # for the full run, tools/bench/mango_bench.sh without --ci).
   echo "== Mango benchmark, CI size (tools/bench/mango_bench.sh --ci)" && tools/bench/mango_bench.sh --ci
+  # Sync: the outbox is exact and documents arrive; bookkeeping cost within a loose bound for short runs
+  # (the full run, tools/bench/sync_bench.sh, checks the 10%).
+  echo "== sync benchmark, CI size (tools/bench/sync_bench.sh --ci)" && tools/bench/sync_bench.sh --ci
 fi
