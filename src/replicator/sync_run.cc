@@ -317,10 +317,10 @@ void Sync::Impl::checkIdle() {
   // Complete only when nothing waits for the second phase (held back on a metered network).
   const bool complete = !largeDue && largeSkipped() == 0;
   const uint64_t now = nowMicros();
-  if (complete) {
+  {
     std::lock_guard lock(mu);
-    lastSyncMicros = now;
-    lastError = Status::ok();
+    lastError = Status::ok();  // caught up: whatever failed before has passed
+    if (complete) lastSyncMicros = now;
   }
   if (complete) {
     // The database keeps it for the next start and for `settee status`; one that cannot (an old file)
