@@ -101,7 +101,8 @@ Status Sync::Impl::start() {
   pullSelector = std::move(*pull);
   priorityPushSelector = options.prioritySelector.empty() ? std::string() : std::move(*priorityPush);
   priorityPullSelector = options.prioritySelector.empty() ? std::string() : std::move(*priorityPull);
-  basePushed = basePulled = baseFailures = 0;
+  basePushed = basePulled = 0;
+  refusedSeen.clear();
   backoff = repl::SyncBackoff(options.minBackoff, options.maxBackoff);
   {
     std::lock_guard lock(mu);

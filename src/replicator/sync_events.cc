@@ -20,6 +20,13 @@ void Sync::Impl::onDocs(const DocsEvent& e) {
   const bool push = repl::isPush(e.role);
   for (const auto& o : e.outcomes) {
     if (!o.status) {
+      // The large push passes every document the continuous push passed, refused ones too: one refusal
+      // of one change is told once.
+      if (push && !refusedSeen.insert(o.id + '\n' + o.seq).second) continue;
+      if (push) {
+        std::lock_guard lock(mu);
+        ++progress.pushFailures;
+      }
       emit({DocEventKind::Failed, o.id, o.revs.empty() ? std::string() : o.revs.front(), o.status});
       continue;
     }
@@ -56,14 +63,13 @@ void Sync::Impl::resolveOne() {
 }
 
 void Sync::Impl::refreshProgress() {
-  uint64_t pushed = basePushed, pulled = basePulled, failures = baseFailures, pending = 0;
+  uint64_t pushed = basePushed, pulled = basePulled, pending = 0;
   for (size_t i = 0; i < repl::kSyncRoles; ++i) {
     if (!reps[i]) continue;
     const auto role = static_cast<SyncRole>(i);
     const auto stats = reps[i]->stats();
     if (repl::isPush(role)) {
       pushed += stats.docsWritten;
-      failures += stats.docWriteFailures;
     } else {
       pulled += stats.docsWritten;
       pending += stats.pending;
@@ -72,7 +78,6 @@ void Sync::Impl::refreshProgress() {
   std::lock_guard lock(mu);
   progress.docsPushed = pushed;
   progress.docsPulled = pulled;
-  progress.pushFailures = failures;
   progress.pullPending = pending;
   rate.add(Clock::now(), pushed + pulled);
 }

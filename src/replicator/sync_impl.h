@@ -76,7 +76,8 @@ struct Sync::Impl {
   std::array<ReplicationState, repl::kSyncRoles> repState{};
   uint64_t nextInstance = 0;
   // What replications already stopped this start() wrote: a stopped replication's stats are added here.
-  uint64_t basePushed = 0, basePulled = 0, baseFailures = 0;
+  uint64_t basePushed = 0, basePulled = 0;
+  std::set<std::string> refusedSeen;  // "id\nseq" of the push refusals told since start()
   repl::SyncBackoff backoff{std::chrono::milliseconds(1000), std::chrono::milliseconds(300000)};
   std::mt19937_64 rng{std::random_device{}()};
   Status failure;               // the connection's failure, once one replication failed

@@ -224,7 +224,6 @@ void Sync::Impl::stopRep(SyncRole role) {
   repState[at(role)] = ReplicationState::Stopped;
   if (repl::isPush(role)) {
     basePushed += stats.docsWritten;
-    baseFailures += stats.docWriteFailures;
   } else {
     basePulled += stats.docsWritten;
   }
