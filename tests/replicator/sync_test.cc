@@ -4,6 +4,7 @@
 
 #include <catch2/catch.hpp>
 #include <condition_variable>
+#include <filesystem>
 #include <fstream>
 #include <mutex>
 #include <sstream>
@@ -146,6 +147,12 @@ int connectionsTo(int port) {
   return count;
 }
 
+int threadCount() {
+  int n = 0;
+  for ([[maybe_unused]] auto& entry : std::filesystem::directory_iterator("/proc/self/task")) ++n;
+  return n;
+}
+
 SyncOptions quick() {
   SyncOptions o;
   o.minBackoff = 200ms;
@@ -244,6 +251,7 @@ TEST_CASE(
   auto options = quick();
   options.minBackoff = 30s;  // longer than the test: only networkChanged(true) can bring it back in time
   options.maxBackoff = 60s;
+  const int threadsBefore = threadCount();
   Recorder rec;
   Sync sync(db, peerUrl(peer, "shared"), options);
   rec.attach(sync);
@@ -261,8 +269,9 @@ TEST_CASE(
                                 .count());
   CHECK(offline->nextRetryMicros >= now + 20'000'000);  // at least minBackoff, less the time since
   CHECK(sync.status().state == SyncState::Offline);
-  // Backing off costs nothing: no connection to the peer's port stays open.
+  // Backing off costs nothing: no connection to the peer's port stays open, no replication runs.
   CHECK(connectionsTo(peer.port()) == 0);
+  CHECK(threadCount() == threadsBefore + 1);
 
   peer.start();
   putLocal(*db, R"({"_id":"while-away"})");
@@ -281,11 +290,13 @@ TEST_CASE("Sync: networkChanged(false) stops every request until networkChanged(
   REQUIRE(peer("PUT", "/shared").status == 201);
   TempDir dir;
   auto db = openDb(dir);
+  const int threadsBefore = threadCount();
   Recorder rec;
   Sync sync(db, peerUrl(peer, "shared"), quick());
   rec.attach(sync);
   REQUIRE(sync.start().isOk());
   REQUIRE(rec.waitState(SyncState::Idle));
+  CHECK(threadCount() > threadsBefore + 1);  // the replications' threads
 
   auto mark = rec.mark();
   sync.networkChanged(false);
@@ -299,6 +310,7 @@ TEST_CASE("Sync: networkChanged(false) stops every request until networkChanged(
   CHECK_FALSE(db->get("meanwhile"));
   CHECK_FALSE(peerHas(peer, "shared", "local-meanwhile"));
   CHECK(connectionsTo(peer.port()) == 0);
+  CHECK(threadCount() == threadsBefore + 1);  // the Sync's own, waiting; no replication runs
   CHECK(sync.status().state == SyncState::Offline);
 
   mark = rec.mark();
