@@ -35,6 +35,7 @@ void Sync::Impl::onDocs(const DocsEvent& e) {
       conflictQueue.emplace_back(o.id, o.revs.back());
   }
   progressDirty = true;
+  if (repl::isContinuous(e.role)) checkIdle();  // a batch written while caught up: synced as of now
 }
 
 // Checks one pulled document for conflicts and applies the policy. A failure (the database's, or a policy

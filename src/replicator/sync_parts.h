@@ -27,6 +27,11 @@ inline bool isPush(SyncRole role) {
 }
 inline bool isContinuous(SyncRole role) { return role == SyncRole::Push || role == SyncRole::Pull; }
 
+// Tries after the first of each request a Sync's replications make before they fail and the Sync backs
+// off: one, for the routine reopening of a feed the peer keeps open with heartbeats (sync_run.cc); more
+// would only delay the Offline state an app shows when the peer is gone.
+inline constexpr int kSyncRequestRetries = 1;
+
 // The delay before reconnecting after the n-th failure in a row: drawn uniformly from
 // [min, min(max, min * 2^n)] — "full jitter" above a floor. The jitter spreads the reconnections of many
 // devices that lost the same peer at once (a server restart) over the whole window instead of sending

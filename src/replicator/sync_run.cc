@@ -11,11 +11,14 @@
 // the network is metered. Connecting lasts until a replication has reached the peer; Idle is both
 // continuous replications caught up with no large push running.
 //
-// Failures: every replication runs with retries = 0, so its first failed request (network, timeout, 5xx,
-// a refusal of the whole replication) ends it as Failed and the backing off is the Sync's own: all the
-// connection's replications stop, the state is Offline with the error, and nothing runs until a jittered
-// delay (SyncBackoff) passes, networkChanged(true) or stop(). (The HTTP client already re-sends once a
-// request that met a stale pooled connection, so a peer closing idle connections is no failure.)
+// Failures: every replication runs with retries = kSyncRequestRetries (one), so a request that fails
+// twice ends it as Failed, and the backing off is the Sync's own: all the connection's replications stop,
+// the state is Offline with the error, and nothing runs until a jittered delay (SyncBackoff) passes,
+// networkChanged(true) or stop(). The one quick retry inside a replication (its Retrying state, a fraction
+// of a second) is not shown as Offline: a peer that follows CouchDB keeps a longpoll feed with heartbeats
+// open past its timeout, and the replicator ends such a feed at its deadline and asks again — routine,
+// every timeout + 2.5 heartbeats of quiet, and no sign of a lost peer. (The HTTP client also re-sends once
+// a request that met a stale pooled connection.)
 #include <chrono>
 
 #include "db/database_internal.h"
@@ -186,7 +189,7 @@ void Sync::Impl::startRep(SyncRole role) {
   o.heartbeat = options.heartbeat;
   o.caFile = options.caFile;
   o.headers = options.headers;
-  o.retries = 0;  // the Sync backs off itself (see the top of this file)
+  o.retries = repl::kSyncRequestRetries;  // then the Sync backs off itself (see the top of this file)
   o.syncPeer = peer;
   o.onDocuments = [this, role](const std::vector<DocOutcome>& outcomes) {
     {
@@ -246,6 +249,7 @@ void Sync::Impl::startMain() {
 void Sync::Impl::onRepEvent(const RepEvent& e) {
   const size_t i = at(e.role);
   if (e.instance != instance[i] || !failure) return;  // a stopped replication's late word
+  const ReplicationState before = repState[i];
   repState[i] = e.state;
   progressDirty = true;
   switch (e.state) {
@@ -259,7 +263,9 @@ void Sync::Impl::onRepEvent(const RepEvent& e) {
       maybeStartLarge();
       checkIdle();
       break;
-    case ReplicationState::Retrying:  // not with retries = 0; taken as the failure it announces
+    case ReplicationState::Retrying:  // its one quick retry: Failed follows if that fails too
+      repState[i] = before;
+      break;
     case ReplicationState::Failed:
       failure = e.status.isOk() ? Status(ErrorCode::Internal, "a replication failed") : e.status;
       break;
@@ -301,33 +307,34 @@ void Sync::Impl::maybeStartLarge() {
   setState(SyncState::Syncing);
 }
 
+// Both continuous replications caught up: Idle, and — with nothing held back for the second phase — a
+// complete sync as of now. Called on each of their Idle reports (a checkpoint while caught up is one) and
+// on each batch they write while caught up (small news is written without leaving the caught-up state), so
+// the last sync time follows what is synced.
 void Sync::Impl::checkIdle() {
   if (!mainStarted || !failure || reps[at(SyncRole::LargePush)]) return;
   if (repState[at(SyncRole::Push)] != ReplicationState::Idle ||
       repState[at(SyncRole::Pull)] != ReplicationState::Idle)
     return;
+  backoff.reset();
+  const bool complete = !largeDue && largeSkipped() == 0;
+  const uint64_t now = nowMicros();
   bool wasIdle;
   {
     std::lock_guard lock(mu);
     wasIdle = state == SyncState::Idle;
-  }
-  if (wasIdle) return;
-  backoff.reset();
-  // Complete only when nothing waits for the second phase (held back on a metered network).
-  const bool complete = !largeDue && largeSkipped() == 0;
-  const uint64_t now = nowMicros();
-  {
-    std::lock_guard lock(mu);
     lastError = Status::ok();  // caught up: whatever failed before has passed
     if (complete) lastSyncMicros = now;
   }
-  if (complete) {
-    // The database keeps it for the next start and for `settee status`; one that cannot (an old file)
-    // leaves it in memory only, which the status still shows.
-    (void)db::storeOf(*db).setLastSync(peer, now);
+  // The database keeps it for the next start and for `settee status`; one that cannot (an old file)
+  // leaves it in memory only, which the status still shows.
+  if (complete) (void)db::storeOf(*db).setLastSync(peer, now);
+  if (wasIdle) {
+    progressDirty = true;
+  } else {
+    refreshProgress();
+    setState(SyncState::Idle);
   }
-  refreshProgress();
-  setState(SyncState::Idle);
 }
 
 }  // namespace settee
