@@ -95,6 +95,13 @@ void Sync::Impl::main() {
       connectNow = false;
     }
     if (offline) {
+      bool wasBackingOff;
+      {
+        std::lock_guard lock(mu);
+        wasBackingOff = nextRetryMicros != 0;
+        nextRetryMicros = 0;  // no try is due: the app's word is awaited
+      }
+      if (wasBackingOff) notifyStatus();
       setState(SyncState::Offline);
       pump(Clock::time_point::max(), [&] { return stopRequested || network; });
       continue;

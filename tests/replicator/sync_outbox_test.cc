@@ -335,6 +335,14 @@ TEST_CASE("Sync: a conflict a pull brings is detected, and resolved by the polic
   bool done = false;  // the peer's state: nothing to wait on but a poll
   for (int i = 0; i < 200 && !(done = converged()); ++i) std::this_thread::sleep_for(50ms);
   CHECK(done);
+  INFO("peer: "
+       << peer("GET", "/shared/c?open_revs=all&revs=true", "", {{"Accept", "application/json"}}).body);
+  INFO("events: " << [&] {
+    std::string all;
+    for (const auto& e : rec.events())
+      if (e.id == "c") all += std::string(docEventName(e.kind)) + " " + e.rev + " " + e.error.reason() + "; ";
+    return all;
+  }());
   CHECK(Json(peer("GET", "/shared/c").body).str("_rev") == resolved->rev);
 }
 

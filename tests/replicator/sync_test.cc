@@ -304,6 +304,12 @@ TEST_CASE(
   CHECK(connectionsTo(peer.port()) == 0);
   CHECK(threadCount() == threadsBefore + 1);
 
+  // Told offline while backing off: no try is due any more, only the app's word brings it back.
+  mark = rec.mark();
+  sync.networkChanged(false);
+  REQUIRE(rec.waitStatus(
+      [](const SyncStatus& s) { return s.state == SyncState::Offline && s.nextRetryMicros == 0; }, mark, 5s));
+
   peer.start();
   putLocal(*db, R"({"_id":"while-away"})");
   mark = rec.mark();
