@@ -24,14 +24,15 @@
 // it takes what the peer has in the peer's order. Connecting lasts until the peer answered; Idle is
 // both continuous replications caught up with no second phase running; lastSyncMicros is set (and kept
 // by the database) on each entry into Idle with nothing held back for the second phase (an Idle that a
-// metered network holds short of complete leaves it as it was). Any failure of a request to the peer
-// (network, timeout, 5xx, a refusal of the replication itself such as 401) stops every replication and
-// makes the state Offline with the error in lastError and the time of the next try in nextRetryMicros:
-// the delay is drawn between minBackoff and a ceiling that doubles with each failure in a row up to
-// maxBackoff, and starts over once Idle is reached. networkChanged(false) stops every replication (Offline
-// with nextRetryMicros 0, lastError unchanged); networkChanged(true) connects at once when Offline and is
-// a no-op when connected. A document the peer refuses is not a failure of the sync: a Failed event, the
-// ledger's failed state, progress.pushFailures, and the rest goes on.
+// metered network holds short of complete leaves it as it was; while caught up, each batch of news
+// written moves it on). A request to the peer that fails twice (network, timeout, 5xx; a refusal of the
+// replication itself such as 401 at once) stops every replication and makes the state Offline with
+// the error in lastError and the time of the next try in nextRetryMicros: the delay is drawn between
+// minBackoff and a ceiling that doubles with each failure in a row up to maxBackoff, and starts over once
+// Idle is reached. networkChanged(false) stops every replication (Offline with nextRetryMicros 0,
+// lastError unchanged); networkChanged(true) connects at once when Offline and is a no-op when connected.
+// A document the peer refuses is not a failure of the sync: a Failed event, the ledger's failed state,
+// progress.pushFailures, and the rest goes on.
 // Conflicts: every document a pull wrote is checked on the Sync's thread (not inside the pull's batch);
 // one with live conflicts gives ConflictDetected and, unless the policy is Keep, is resolved by
 // Database::resolveConflict: ConflictResolved with the winner, or with `error` set when the resolution
