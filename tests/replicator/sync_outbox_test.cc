@@ -328,9 +328,11 @@ TEST_CASE("Sync: a conflict a pull brings is detected, and resolved by the polic
   REQUIRE(resolved->error.isOk());
   // The resolution is pushed like any edit: both sides end with the peer's body and no conflict.
   auto converged = [&] {
-    Json remote(peer("GET", "/shared/c?conflicts=true").body);
+    // The loser's tombstone has arrived (before it, the peer may hold the loser live, or not yet at all).
+    Json remote(peer("GET", "/shared/c?conflicts=true&deleted_conflicts=true").body);
     auto local = db->conflicts("c");
-    return !remote.has("_conflicts") && local && local->empty() && remote.str("v") == "peer";
+    return !remote.has("_conflicts") && remote.has("_deleted_conflicts") && local && local->empty() &&
+           remote.str("v") == "peer";
   };
   bool done = false;  // the peer's state: nothing to wait on but a poll
   for (int i = 0; i < 200 && !(done = converged()); ++i) std::this_thread::sleep_for(50ms);
