@@ -112,6 +112,7 @@ Status Sync::Impl::start() {
     rate.clear();
     lastError = Status::ok();
     nextRetryMicros = 0;
+    state = network ? SyncState::Connecting : SyncState::Offline;
   }
   thread = std::thread([this] { main(); });
   return Status::ok();

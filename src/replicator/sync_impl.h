@@ -106,6 +106,7 @@ struct Sync::Impl {
   void onRepEvent(const RepEvent& e);
   void backOff(const Status& why);
   void setState(SyncState s);
+  void enterState(SyncState s);
   // Handles what arrives until `done()` (called under mu) or `deadline`; true when done.
   bool pump(Clock::time_point deadline, const std::function<bool()>& done);
 

@@ -47,6 +47,17 @@ void Sync::Impl::setState(SyncState s) {
   notifyStatus();
 }
 
+// As setState, told even when the state is already `s`: start() shows the first state at once (so
+// status() never says Stopped after start()), and the listener still hears it from here.
+void Sync::Impl::enterState(SyncState s) {
+  {
+    std::lock_guard lock(mu);
+    state = s;
+    nextRetryMicros = 0;  // entered afresh: no try is due (told offline waits for the app's word)
+  }
+  notifyStatus();
+}
+
 bool Sync::Impl::pump(Clock::time_point deadline, const std::function<bool()>& done) {
   std::unique_lock lock(mu);
   for (;;) {
@@ -95,14 +106,7 @@ void Sync::Impl::main() {
       connectNow = false;
     }
     if (offline) {
-      bool wasBackingOff;
-      {
-        std::lock_guard lock(mu);
-        wasBackingOff = nextRetryMicros != 0;
-        nextRetryMicros = 0;  // no try is due: the app's word is awaited
-      }
-      if (wasBackingOff) notifyStatus();
-      setState(SyncState::Offline);
+      enterState(SyncState::Offline);
       pump(Clock::time_point::max(), [&] { return stopRequested || network; });
       continue;
     }
@@ -140,7 +144,7 @@ bool Sync::Impl::session() {
   largeDue = options.largeAttachmentBytes > 0;
   skippedAtLarge = 0;
   repState.fill(ReplicationState::Stopped);
-  setState(SyncState::Connecting);
+  enterState(SyncState::Connecting);
   if (!priorityPushSelector.empty()) {
     startRep(SyncRole::PriorityPush);
     startRep(SyncRole::PriorityPull);

@@ -303,6 +303,7 @@ TEST_CASE("Sync: the last sync time is kept by the database across restarts", "[
   Sync again(db, peerUrl(peer, "shared"), quick());
   again.networkChanged(false);  // not connected: the time comes from the database alone
   REQUIRE(again.start().isOk());
+  CHECK(again.status().state == SyncState::Offline);
   CHECK(again.status().lastSyncMicros == last);
 }
 

@@ -201,6 +201,7 @@ TEST_CASE("Sync: two-way sync converges, passing through connecting, syncing and
                                    std::chrono::system_clock::now().time_since_epoch())
                                    .count());
   REQUIRE(sync.start().isOk());
+  CHECK(sync.status().state != SyncState::Stopped);  // started: the state says so at once
   auto idle = rec.waitState(SyncState::Idle);
   REQUIRE(idle);
   auto states = rec.states();
