@@ -358,7 +358,7 @@ TEST_CASE("Sync: networkChanged(false) stops every request until networkChanged(
   CHECK(peerHas(peer, "shared", "local-meanwhile"));
 }
 
-TEST_CASE("Sync: priority documents reach the peer before the others pending with them", "[sync][remote]") {
+TEST_CASE("Sync: priority documents go before the others pending with them, both ways", "[sync][remote]") {
   LiveServer peer;
   REQUIRE(peer("PUT", "/shared").status == 201);
   TempDir dir;
@@ -376,6 +376,31 @@ TEST_CASE("Sync: priority documents reach the peer before the others pending wit
   auto order = changesOrder(peer, "shared");
   REQUIRE(order.size() == 305);
   for (int i = 0; i < 5; ++i) CHECK(order[i].rfind("confirm", 0) == 0);
+  sync.stop();
+
+  // Pull: the same first-things-first from a peer that has the others first in its own order.
+  REQUIRE(peer("PUT", "/field").status == 201);
+  std::string photos = R"({"docs":[)";
+  for (int i = 0; i < 300; ++i)
+    photos += (i ? "," : "") + std::string(R"({"_id":"photo)") + std::to_string(i) + R"("})";
+  REQUIRE(peer("POST", "/field/_bulk_docs", photos + "]}").status == 201);
+  for (int i = 0; i < 5; ++i)
+    REQUIRE(peer("PUT", "/field/confirm" + std::to_string(i), R"({"urgent":true})").status == 201);
+  REQUIRE(changesOrder(peer, "field").front() == "photo0");
+  TempDir dir2;
+  auto device = openDb(dir2, "device");
+  Recorder rec2;
+  Sync pull(device, peerUrl(peer, "field"), options);
+  rec2.attach(pull);
+  REQUIRE(pull.start().isOk());
+  REQUIRE(rec2.waitState(SyncState::Idle, 0, 30s));
+  std::vector<std::string> local;
+  REQUIRE(device->changes({}, [&](const Change& c) {
+    local.push_back(c.id);
+    return true;
+  }));
+  REQUIRE(local.size() == 305);
+  for (int i = 0; i < 5; ++i) CHECK(local[i].rfind("confirm", 0) == 0);
 }
 
 TEST_CASE("Sync: push and pull selectors and pull ids choose what travels", "[sync][remote]") {
