@@ -8,16 +8,26 @@
 // Policies (ConflictPolicy::parse takes the text forms in brackets):
 // - Keep ["keep"]: CouchDB's behaviour; nothing is written, losers stay for the app.
 // - LastWriteWins ["lww:FIELD"]: the live leaf whose top-level `FIELD` is greatest wins (numbers compare
-//   as numbers, strings as strings — ISO 8601 times order correctly — a number beats a string); ties and
-//   leaves without the field fall back to CouchDB's order (its winner when no leaf has the field). The
-//   other leaves are deleted by new revisions; the winning body is not rewritten.
+//   as numbers, strings as strings — ISO 8601 times order correctly — a number beats a string; null,
+//   booleans, objects and arrays count as a missing field); ties and leaves without the field fall back
+//   to CouchDB's order (its winner when no leaf has the field). The other leaves are deleted by new
+//   revisions; the winning body is not rewritten.
 // - Merge ["merge", "merge:lww:FIELD"]: a three-way merge of top-level fields against the leaves' common
 //   ancestor: a field changed on one side only is taken; one changed on several sides falls back to
 //   `bothChanged` (LWW by `field` for that field, or Keep the conflict for the user). The merged body is
 //   written as a child of CouchDB's winner, the other leaves deleted. Without the ancestor's body every
-//   differing field counts as changed on both sides.
+//   differing field counts as changed on both sides. Values compare as whole JSON values (no deep merge
+//   of objects); `_attachments` merge by name by the same rule (the same attachment where the digest
+//   is the same); members are written in a fixed order (the winner's, then the others' in leaf order),
+//   so every device writes the same bytes and so the same revision id. A merge equal to the winner's
+//   body only deletes the losers. More than two leaves: a field changed by several leaves to different
+//   values is changed on several sides (the n-way form of folding pairwise; order does not matter).
 // - Custom: the app's resolver gets the leaves and the ancestor and returns the body to keep (or asks to
 //   keep the conflict). It must be deterministic for devices to converge.
+// Convergence needs the same input on every device: the same live leaves (a sync round apart) and the
+// ancestor's body on all or none of them (Settee keeps it through compaction for documents with
+// unconfirmed edits). Devices that decided on different inputs write different resolutions, which meet
+// as a new, smaller conflict that the next round resolves the same way everywhere.
 // Contract: plain values; a resolver may be called from any of the library's threads, one call at a time
 // per document.
 #pragma once
@@ -59,7 +69,8 @@ struct ConflictDecision {
 struct ConflictResolution {
   bool resolved = false;  // false: no conflict, or the policy kept it
   std::string rev;        // the winner after the resolution
-  std::vector<std::string> deleted;  // the losing leaves deleted (their new tombstone revisions)
+  // The losing leaves deleted: their new tombstone revisions, in CouchDB's order of the leaves they close.
+  std::vector<std::string> deleted;
 };
 
 struct ConflictPolicy {

@@ -96,11 +96,6 @@ int compareNumbers(element a, element b) {
 
 bool jsonEqual(element a, element b);
 
-bool optEqual(const std::optional<element>& a, const std::optional<element>& b) {
-  if (!a || !b) return !a && !b;
-  return jsonEqual(*a, *b);
-}
-
 std::optional<element> member(simdjson::dom::object obj, std::string_view key) {
   element value;
   if (obj.at_key(key).get(value)) return std::nullopt;
@@ -212,6 +207,44 @@ Result<ConflictDecision> decideLww(const ConflictPolicy& policy, const ConflictI
   return ConflictDecision::choose(input.leaves[lwwPick(*parsed, policy.field, all)].rev);
 }
 
+// Two attachment entries are the same attachment when their digests are (revpos and stub flags may
+// differ between branches that did not touch it).
+bool sameAttachment(element a, element b) {
+  element da, db;
+  if (a.type() != element_type::OBJECT || b.type() != element_type::OBJECT || a["digest"].get(da) ||
+      b["digest"].get(db))
+    return jsonEqual(a, b);
+  return jsonEqual(da, db);
+}
+
+// Which leaf's value (or absence) a member takes, by the three-way rule (conflict_policy.h): its
+// index, or -1 when it changed on several sides and the policy keeps such conflicts.
+template <class Eq>
+int pickSide(const std::vector<std::optional<element>>& values, const std::optional<element>& base,
+             bool ancestorKnown, const Eq& eq, const ConflictPolicy& policy, const Parsed& p) {
+  auto same = [&](const std::optional<element>& a, const std::optional<element>& b) {
+    if (!a || !b) return !a && !b;
+    return eq(*a, *b);
+  };
+  const size_t n = values.size();
+  // The leaves that changed the member: those differing from the ancestor, or, without the
+  // ancestor's body, every leaf as soon as they disagree.
+  std::vector<size_t> changers;
+  for (size_t i = 0; i < n; ++i) {
+    if (ancestorKnown ? !same(values[i], base) : !same(values[i], values[0])) changers.push_back(i);
+  }
+  if (changers.empty()) return 0;  // unchanged everywhere (or, without an ancestor, the same everywhere)
+  if (!ancestorKnown) {
+    changers.clear();
+    for (size_t i = 0; i < n; ++i) changers.push_back(i);
+  }
+  bool agree = true;
+  for (size_t i : changers) agree = agree && same(values[i], values[changers.front()]);
+  if (agree) return static_cast<int>(changers.front());
+  if (policy.bothChanged == ConflictPolicy::BothChanged::Keep) return -1;
+  return static_cast<int>(lwwPick(p, policy.field, changers));
+}
+
 Result<ConflictDecision> decideMerge(const ConflictPolicy& policy, const ConflictInput& input) {
   auto parsedOr = parseInput(input, true);
   if (!parsedOr) return parsedOr.status();
@@ -233,41 +266,56 @@ Result<ConflictDecision> decideMerge(const ConflictPolicy& policy, const Conflic
     for (size_t i = 0; i < n; ++i) values[i] = member(p.leaves[i], key);
     std::optional<element> base;
     if (p.ancestor) base = member(*p.ancestor, key);
-    // The leaves that changed the member: those differing from the ancestor, or, without the
-    // ancestor's body, every leaf as soon as they disagree.
-    std::vector<size_t> changers;
-    for (size_t i = 0; i < n; ++i) {
-      if (p.ancestor ? !optEqual(values[i], base) : !optEqual(values[i], values[0])) changers.push_back(i);
-    }
-    if (!p.ancestor && !changers.empty()) {
-      changers.clear();
-      for (size_t i = 0; i < n; ++i) changers.push_back(i);
-    }
-    std::optional<element> chosen;
-    if (changers.empty()) {
-      chosen = values[0];  // unchanged everywhere (or, without an ancestor, the same everywhere)
-    } else {
-      bool agree = true;
-      for (size_t i : changers) agree = agree && optEqual(values[i], values[changers.front()]);
-      if (agree) {
-        chosen = values[changers.front()];
-      } else if (policy.bothChanged == ConflictPolicy::BothChanged::Keep) {
-        return ConflictDecision::keepConflict();
-      } else {
-        chosen = values[lwwPick(p, policy.field, changers)];
-      }
-    }
-    if (chosen) chosenMembers.emplace_back(key, *chosen);
+    int side = pickSide(values, base, p.ancestor.has_value(), jsonEqual, policy, p);
+    if (side < 0) return ConflictDecision::keepConflict();
+    if (values[side]) chosenMembers.emplace_back(key, *values[side]);
   }
 
-  // Same content as the winner (member for member, in its order): nothing to write on it, only the
-  // losers to delete.
+  // Attachments by name, by the same rule, an attachment being the same where its digest is.
+  auto attachmentsOf = [](simdjson::dom::object doc) -> std::optional<simdjson::dom::object> {
+    auto atts = member(doc, "_attachments");
+    if (!atts || atts->type() != element_type::OBJECT) return std::nullopt;
+    return simdjson::dom::object(*atts);
+  };
+  std::vector<std::optional<simdjson::dom::object>> leafAtts(n);
+  std::vector<std::string_view> names;
+  std::set<std::string_view> seenNames;
+  for (size_t i = 0; i < n; ++i) {
+    leafAtts[i] = attachmentsOf(p.leaves[i]);
+    if (!leafAtts[i]) continue;
+    for (auto field : *leafAtts[i]) {
+      if (seenNames.insert(field.key).second) names.push_back(field.key);
+    }
+  }
+  std::optional<simdjson::dom::object> baseAtts;
+  if (p.ancestor) baseAtts = attachmentsOf(*p.ancestor);
+  std::vector<std::pair<std::string_view, element>> chosenAtts;
+  for (std::string_view name : names) {
+    std::vector<std::optional<element>> values(n);
+    for (size_t i = 0; i < n; ++i) {
+      if (leafAtts[i]) values[i] = member(*leafAtts[i], name);
+    }
+    std::optional<element> base;
+    if (baseAtts) base = member(*baseAtts, name);
+    int side = pickSide(values, base, p.ancestor.has_value(), sameAttachment, policy, p);
+    if (side < 0) return ConflictDecision::keepConflict();
+    if (values[side]) chosenAtts.emplace_back(name, *values[side]);
+  }
+
+  // Same content as the winner (member for member, in its order, and the same attachments): nothing to
+  // write on it, only the losers to delete.
   size_t winnerMembers = 0;
   for (auto field : p.leaves[0]) winnerMembers += metadataMember(field.key) ? 0 : 1;
   bool sameAsWinner = winnerMembers == chosenMembers.size();
   for (size_t i = 0; sameAsWinner && i < chosenMembers.size(); ++i) {
     auto w = member(p.leaves[0], chosenMembers[i].first);
     sameAsWinner = w && jsonEqual(*w, chosenMembers[i].second);
+  }
+  size_t winnerAttCount = leafAtts[0] ? leafAtts[0]->size() : 0;
+  sameAsWinner = sameAsWinner && winnerAttCount == chosenAtts.size();
+  for (size_t i = 0; sameAsWinner && i < chosenAtts.size(); ++i) {
+    auto w = member(*leafAtts[0], chosenAtts[i].first);
+    sameAsWinner = w && sameAttachment(*w, chosenAtts[i].second);
   }
   if (sameAsWinner) return ConflictDecision::choose(input.leaves[0].rev);
 
@@ -278,10 +326,15 @@ Result<ConflictDecision> decideMerge(const ConflictPolicy& policy, const Conflic
     writeKey(mw, key);
     writeElement(mw, value);
   }
-  // The winner's attachments (stubs of revisions in its own ancestry), which the new revision extends.
-  if (auto atts = member(p.leaves[0], "_attachments")) {
+  // Stubs: the store finds a losing branch's attachment by its digest (Store::resolveConflicts).
+  if (!chosenAtts.empty()) {
     writeKey(mw, "_attachments");
-    writeElement(mw, *atts);
+    mw.StartObject();
+    for (const auto& [name, value] : chosenAtts) {
+      writeKey(mw, name);
+      writeElement(mw, value);
+    }
+    mw.EndObject();
   }
   mw.EndObject();
   return ConflictDecision::merged(std::string(bufferView(merged)), input.leaves[0].rev);

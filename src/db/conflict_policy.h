@@ -19,12 +19,14 @@
 //   several sides" and go to bothChanged. This is the n-way form of folding pairwise from the winner: the
 //   result does not depend on the order leaves are folded in. Without the ancestor's body a member on
 //   which the leaves disagree is changed on several sides.
-// - Merge leaves `_id`, `_rev` and the read-only members (`_revisions`, `_conflicts`, ...) out, and takes
-//   `_attachments` from CouchDB's winner, the leaf the merged body extends: a new revision can only refer
-//   to attachments its own ancestry stored, and a loser's attachments are not in the winner's.
-// - The merged body's members are written in a fixed order: the winner's members in its order, then
-//   members only later leaves have, in leaf order and each leaf's order. A merge equal to the winner's
-//   body writes nothing new for it (choose(winner)); only the losers are deleted.
+// - Merge leaves `_id`, `_rev` and the read-only members (`_revisions`, `_conflicts`, ...) out, and
+//   merges `_attachments` by name with the same rule, two entries being the same attachment when their
+//   digests are: one added, replaced or deleted on one side only is taken from that side. An attachment
+//   only a losing branch has is written into the merged revision with its stored bytes, found by digest
+//   (Store::resolveConflicts), since a stub can only name attachments of the winner's own ancestry.
+// - The merged body's members (and attachments) are written in a fixed order: the winner's in its
+//   order, then those only later leaves have, in leaf order and each leaf's order. A merge equal to the
+//   winner's body writes nothing new for it (choose(winner)); only the losers are deleted.
 #pragma once
 
 #include "settee/conflict.h"

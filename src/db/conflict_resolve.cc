@@ -1,8 +1,9 @@
-// Resolving a conflict by policy: what the store gives a policy to decide on (Store::conflictInput) and
-// the read–decide–write loop of Database::resolveConflict. The decision itself is pure
-// (conflict_policy.cc); the write is Store::resolveConflicts guarded by the leaves decided on.
+// Resolving a conflict: the store's write of a resolution (Store::resolveConflicts, guarded by the leaves
+// decided on), what the store gives a policy to decide on (Store::conflictInput), and the
+// read–decide–write loop of Database::resolveConflict. The decision itself is pure (conflict_policy.cc).
 #include <algorithm>
 #include <map>
+#include <mutex>
 
 #include "db/conflict_policy.h"
 #include "db/metrics.h"
@@ -12,6 +13,116 @@
 namespace settee {
 
 namespace db {
+
+Result<DocResult> Store::resolveConflicts(std::string_view id, std::string_view winnerRev,
+                                          std::optional<std::string_view> mergedJson,
+                                          const std::vector<std::string>* expectedLeaves) {
+  std::optional<WriteOp> merged;
+  if (mergedJson) {
+    merged = parse(*mergedJson, id);
+    if (!merged->doc) return merged->doc.status();
+  }
+  DocResult result;
+  {
+    std::lock_guard lock(mu_);
+    dropIdleBlobReaders();
+    const uint64_t seq0 = updateSeq_, count0 = docCount_, del0 = docDelCount_;
+    auto restore = [&] {
+      updateSeq_ = seq0;
+      docCount_ = count0;
+      docDelCount_ = del0;
+    };
+    Transaction txn(conn_);
+    if (Status st = txn.begun(); !st) return st;
+    auto loaded = loadDoc(id);
+    if (!loaded) return loaded.status();
+    if (!loaded->exists) return notFound("missing");
+    const RevTree& tree = loaded->tree;
+    int keep = tree.find(winnerRev);
+    if (keep < 0 || !tree.isLeaf(keep) || tree[keep].deleted) return conflict();
+    if (expectedLeaves) {
+      std::vector<std::string> live, expected(*expectedLeaves);
+      for (int leaf : tree.leavesByPriority()) {
+        if (!tree[leaf].deleted) live.push_back(tree[leaf].rev());
+      }
+      std::sort(live.begin(), live.end());
+      std::sort(expected.begin(), expected.end());
+      if (live != expected) return conflict();
+    }
+    for (int leaf : tree.leavesByPriority()) {
+      if (leaf == keep || tree[leaf].deleted) continue;
+      WriteOp del;
+      ParsedDoc tomb;
+      tomb.id.assign(id);
+      tomb.rev = RevId{tree[leaf].gen, tree[leaf].hash};
+      tomb.deleted = true;
+      del.doc = std::move(tomb);
+      DocResult r = writeOne(del, true);
+      if (!r.status) {
+        restore();
+        return r.status;
+      }
+    }
+    result = {std::string(id), std::string(winnerRev), Status::ok()};
+    if (merged) {
+      merged->doc->rev = RevId::parse(winnerRev);
+      // A merge may keep an attachment only a losing branch has (conflict_policy.h): its stub names
+      // nothing in the winner's ancestry, so it goes in with its stored bytes, found by digest, as an
+      // attachment new to the winner's branch.
+      std::vector<AttachmentInfo> ownAtts, otherAtts;
+      bool attsRead = false;
+      for (AttachmentIn& att : merged->doc->attachments) {
+        if (att.kind != AttachmentIn::Kind::Stub || att.info.digest.empty()) continue;
+        if (!attsRead) {
+          attsRead = true;
+          std::string body, atts;
+          for (int leaf : tree.leavesByPriority()) {
+            if (tree[leaf].deleted) continue;
+            for (int i : tree.ancestry(leaf)) {
+              Status readError;
+              if (tree[i].hasBody && loadRev(id, tree[i].rev(), body, atts, &readError)) {
+                for (auto& a : decodeAttachments(atts))
+                  (leaf == keep ? ownAtts : otherAtts).push_back(std::move(a));
+              }
+              if (!readError) {
+                restore();
+                return readError;
+              }
+            }
+          }
+        }
+        auto same = [&](const AttachmentInfo& a) {
+          return a.name == att.info.name && a.digest == att.info.digest;
+        };
+        if (std::any_of(ownAtts.begin(), ownAtts.end(), same)) continue;
+        auto found = std::find_if(otherAtts.begin(), otherAtts.end(), same);
+        if (found == otherAtts.end()) continue;  // answered missing_stub by the write
+        Statement get(conn_.prepare("SELECT data FROM attachments WHERE digest = ?"));
+        get.bind(1, std::string_view(found->digest));
+        if (!get.step()) continue;
+        att.kind = AttachmentIn::Kind::Inline;
+        att.data.assign(get.blob(0));
+        att.info = *found;
+        // New to this branch: its revpos becomes the new revision's generation, so a replicator never
+        // takes it for something the peer's copy of the winner already has (atts_since).
+        att.info.revpos = 0;
+      }
+      result = writeOne(*merged, true);
+      if (!result.status) {
+        restore();
+        return result.status;
+      }
+    }
+    Status st = persistCounters();
+    if (st) st = txn.commit();
+    if (!st) {
+      restore();
+      return st;
+    }
+  }
+  notify();
+  return result;
+}
 
 Result<ConflictInput> Store::conflictInput(std::string_view id) {
   std::lock_guard lock(mu_);
@@ -65,6 +176,14 @@ namespace {
 // How often the leaves may change under a resolution before it gives up: each retry means a write
 // landed between reading the conflict and writing its resolution, which a few rounds outlast.
 constexpr int kResolveAttempts = 5;
+
+// A custom resolver is called one call at a time per document (settee/conflict.h) even when a sync and a
+// node's service resolve in the same process: calls for one document take the same stripe.
+std::mutex& resolverStripe(const Database* db, std::string_view id) {
+  static std::mutex stripes[16];
+  size_t h = std::hash<std::string_view>{}(id) ^ std::hash<const void*>{}(db);
+  return stripes[h % 16];
+}
 }  // namespace
 
 // conflicts_detected counts the conflicts a policy looked at (each call that found one, whatever the
@@ -77,7 +196,10 @@ Result<ConflictResolution> Database::resolveConflict(std::string_view id, const 
     if (!input->leaves.empty()) out.rev = input->leaves.front().rev;
     if (input->leaves.size() < 2) return out;
     if (attempt == 0) metrics::count("settee.sync.conflicts_detected");
+    std::unique_lock<std::mutex> oneCall;
+    if (policy.kind == ConflictPolicy::Kind::Custom) oneCall = std::unique_lock(resolverStripe(this, id));
     auto decision = db::decide(policy, *input);
+    if (oneCall) oneCall.unlock();
     if (!decision) return decision.status();
     if (decision->keep) return out;
 

@@ -27,6 +27,8 @@ CREATE TABLE IF NOT EXISTS docs(
   seq INTEGER PRIMARY KEY,
   id TEXT NOT NULL UNIQUE,
   deleted INTEGER NOT NULL,
+  acked_by INTEGER NOT NULL DEFAULT 0,
+  failed_by INTEGER NOT NULL DEFAULT 0,
   tree BLOB NOT NULL);
 CREATE TABLE IF NOT EXISTS revs(
   rowid INTEGER PRIMARY KEY,
@@ -62,41 +64,6 @@ CREATE TABLE IF NOT EXISTS mango_row_keys(
   doc_id TEXT NOT NULL,
   key BLOB NOT NULL,
   PRIMARY KEY(idx, doc_id)) WITHOUT ROWID;
-)sql";
-
-// The sync ledger. A peer's counts are kept by triggers in the statement that changes an entry, so they
-// are exact in every committed state (after kill -9 too) and a count reads one row. `entries` counts
-// pending and failed ones alike: pending = entries - failed. The partial index lists failed entries
-// without walking the pending ones; it costs nothing to a write that leaves an entry pending.
-const char* kSyncSchema = R"sql(
-CREATE TABLE IF NOT EXISTS sync_peers(
-  id INTEGER PRIMARY KEY,
-  peer TEXT NOT NULL UNIQUE,
-  last_sync INTEGER NOT NULL DEFAULT 0,
-  entries INTEGER NOT NULL DEFAULT 0,
-  failed INTEGER NOT NULL DEFAULT 0);
-CREATE TABLE IF NOT EXISTS sync_docs(
-  peer INTEGER NOT NULL,
-  doc_id TEXT NOT NULL,
-  seq INTEGER NOT NULL,
-  failed_error TEXT,
-  failed_reason TEXT,
-  PRIMARY KEY(peer, doc_id)) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS sync_docs_failed ON sync_docs(peer, doc_id) WHERE failed_error IS NOT NULL;
-CREATE TABLE IF NOT EXISTS sync_conflicts(doc_id TEXT PRIMARY KEY) WITHOUT ROWID;
-CREATE TRIGGER IF NOT EXISTS sync_docs_added AFTER INSERT ON sync_docs BEGIN
-  UPDATE sync_peers SET entries = entries + 1, failed = failed + (NEW.failed_error IS NOT NULL)
-    WHERE id = NEW.peer;
-END;
-CREATE TRIGGER IF NOT EXISTS sync_docs_removed AFTER DELETE ON sync_docs BEGIN
-  UPDATE sync_peers SET entries = entries - 1, failed = failed - (OLD.failed_error IS NOT NULL)
-    WHERE id = OLD.peer;
-END;
-CREATE TRIGGER IF NOT EXISTS sync_docs_changed AFTER UPDATE OF failed_error ON sync_docs
-  WHEN (OLD.failed_error IS NULL) != (NEW.failed_error IS NULL) BEGIN
-  UPDATE sync_peers SET failed = failed + (NEW.failed_error IS NOT NULL) - (OLD.failed_error IS NOT NULL)
-    WHERE id = NEW.peer;
-END;
 )sql";
 
 uint64_t nowMicros() {
@@ -144,7 +111,7 @@ Status Store::init(const std::string& path) {
   if (Status st = txn.begun(); !st) return st;
   if (Status st = migrate(); !st) return st;
   if (Status st = conn_.exec(kSchema); !st) return st;
-  if (Status st = conn_.exec(kSyncSchema); !st) return st;
+  if (Status st = conn_.exec(syncSchema()); !st) return st;
   Statement get(conn_.prepare("SELECT key, value FROM meta"));
   bool fresh = true;
   while (get.step()) {
@@ -200,10 +167,7 @@ Status Store::migrate() {
         !st)
       return st;
   }
-  if (from < 4) {
-    if (Status st = conn_.exec(kSyncSchema); !st) return st;
-    if (Status st = fillConflicts(); !st) return st;
-  }
+  if (Status st = migrateSyncLedger(from); !st) return st;
   if (from < kSchemaVersion) {
     Statement put(conn_.prepare("UPDATE meta SET value = ? WHERE key = 'schema_version'"));
     put.bind(1, kSchemaVersion);
@@ -228,7 +192,7 @@ Status Store::persistCounters() {
     if (!put.exec()) return conn_.error("update counters");
     put.reset();
   }
-  return Status::ok();
+  return persistSyncCounts();
 }
 
 Result<DatabaseInfo> Store::info() {
@@ -446,9 +410,12 @@ Status Store::compact() {
     if (Status st = txn.begun(); !st) return st;
     // A document some peer has not confirmed keeps its inner bodies: when the peer's edits come back
     // in conflict with the local one, a merge needs their common ancestor's body.
-    Statement scan(conn_.prepare(
-        "SELECT seq, id, tree, EXISTS(SELECT 1 FROM sync_docs WHERE peer IN (SELECT id FROM sync_peers) "
-        "AND doc_id = docs.id) FROM docs"));
+    auto peers = syncPeerCache();
+    if (!peers) return peers.status();
+    uint64_t everyPeer = 0;
+    for (const SyncPeer& p : **peers) everyPeer |= p.bit();
+    Statement scan(conn_.prepare("SELECT seq, id, tree, (acked_by & ?1) != ?1 FROM docs"));
+    scan.bind(1, everyPeer);
     Statement drop(conn_.prepare("DELETE FROM revs WHERE doc_id = ? AND rev = ?"));
     Statement save(conn_.prepare("UPDATE docs SET tree = ? WHERE seq = ?"));
     std::string blob;

@@ -20,10 +20,11 @@
 //   local_docs(id, rev, body); meta(key, value).
 //   mango_indexes(id, ddoc, name, def, build_upto, built_to), mango_rows(idx, key, doc_id, vals),
 //     mango_row_keys(idx, doc_id, key) — json indexes and their rows (store_index.cc, version 3).
-//   sync_peers(id, peer UNIQUE, last_sync, entries, failed), sync_docs(peer, doc_id, seq, failed_error,
-//     failed_reason), sync_conflicts(doc_id) — the sync ledger (store_sync.cc, version 4): per peer, the
-//     documents it has not confirmed (pending, or failed with its answer), with counts kept by triggers;
-//     and the documents with live losing leaves.
+//   sync_peers(id, peer UNIQUE, last_sync, acked, failed), docs.acked_by / docs.failed_by, sync_docs(doc_id,
+//     peer, seq, failed_error, failed_reason), sync_conflicts(doc_id) — the sync ledger (store_sync.cc,
+//     version 4): which peers have confirmed or refused each document at its current sequence (bits in
+//     its row, cleared by the write that gives it a new one), the refusals' answers, and the documents
+//     with live losing leaves.
 #pragma once
 
 #include <atomic>
@@ -183,6 +184,8 @@ class Store {
     uint64_t seq = 0;
     RevTree tree;
     bool conflicted = false;  // the stored tree has more than one live leaf (so sync_conflicts has it)
+    uint64_t ackedBy = 0;     // the sync peers (SyncPeer::bit()) that have it at this sequence
+    uint64_t failedBy = 0;    // the sync peers that refused it at this sequence
   };
   Result<DocRow> loadDoc(std::string_view id);
   // A revision a write just stored, with its body, so keeping index rows need not read it back.
@@ -230,22 +233,40 @@ class Store {
 
   // ---- sync ledger (store_sync.cc) ----
   struct SyncPeer {
-    int64_t id = 0;
+    int64_t id = 0;  // 1..kMaxSyncPeers
     std::string name;
+    // Documents this peer has confirmed / refused at their current sequence (pending = every document
+    // - acked - failed), as the docs rows' bits say.
+    uint64_t acked = 0;
+    uint64_t failed = 0;
+    bool dirty = false;  // counts changed in this transaction, not yet written to sync_peers
+    // No document at or below this sequence is pending for the peer (a listing's starting point;
+    // in memory only, 0 after a reload).
+    uint64_t pendingFloor = 0;
+    uint64_t bit() const { return uint64_t{1} << (id - 1); }
   };
-  // The registered peers, read once and again after a registration or a rollback: a write with none
-  // registered costs no statement. The caller holds mu_.
-  Result<const std::vector<SyncPeer>*> syncPeerCache();
-  Result<int64_t> syncPeerId(std::string_view peer);
-  // Keeps the ledger of document `id` in step with a write that saved `tree` at `seq`, in the caller's
-  // transaction: pending for every peer but syncOrigin_, and in sync_conflicts exactly while it has more
-  // than one live leaf. `conflicted`: whether it was stored conflicted before; set to whether it is now.
-  // `tree` null: the document is gone (purged).
-  Status keepSyncState(std::string_view id, const RevTree* tree, uint64_t seq, bool& conflicted);
+  // A peer is a bit of docs.acked_by / docs.failed_by (the sign bit left alone).
+  static constexpr int64_t kMaxSyncPeers = 63;
+  // The registered peers with their counts, read once and again after a rollback: a write with none
+  // registered costs nothing. The caller holds mu_.
+  Result<std::vector<SyncPeer>*> syncPeerCache();
+  Result<SyncPeer*> syncPeer(std::string_view peer);
+  // Keeps the ledger of document `id` in step with a write that saves `tree` (null: the document is
+  // gone, purged), in the caller's transaction, before its docs row is written. `row` is the document as
+  // stored before. Every peer's confirmation or refusal of the old sequence ends (the document is pending
+  // again), but a revision from syncOrigin_ stays confirmed for it: *ackedBy is the new row's bits.
+  // sync_conflicts holds the document exactly while it has more than one live leaf (row.conflicted is
+  // set to whether it has now).
+  Status keepSyncState(std::string_view id, const RevTree* tree, DocRow& row, uint64_t* ackedBy);
+  // Writes the peers' changed counts (persistCounters() calls it in every writing transaction).
+  Status persistSyncCounts();
   // Whether the tree has more than one live leaf.
   static bool hasConflict(const RevTree& tree);
-  // Fills sync_conflicts from every stored tree (a file from before version 4).
-  Status fillConflicts();
+  // The ledger's tables (CREATE ... IF NOT EXISTS), run by init() after kSchema.
+  static const char* syncSchema();
+  // Brings a file of schema version `from` to the ledger of version 4: its tables, the docs rows' peer
+  // bits, and its conflicted documents listed by one scan. Called by migrate(), in the opening transaction.
+  Status migrateSyncLedger(int64_t from);
 
   // Open read handles on attachment bodies being read in pieces (readAttachment), most recent last. A
   // handle remembers where its overflow pages are, so each next piece costs its own size; a new handle

@@ -44,15 +44,17 @@ WriteOp Store::parse(std::string_view json, std::string_view id, bool local) {
 
 Result<Store::DocRow> Store::loadDoc(std::string_view id) {
   DocRow row;
-  Statement get(conn_.prepare("SELECT seq, tree FROM docs WHERE id = ?"));
+  Statement get(conn_.prepare("SELECT seq, acked_by, failed_by, tree FROM docs WHERE id = ?"));
   get.bind(1, id);
   if (get.step()) {
-    auto tree = decodeRevTree(get.blob(1));
+    auto tree = decodeRevTree(get.blob(3));
     if (!tree) return Status(ErrorCode::Internal, "corrupt revision tree for " + std::string(id));
     row.exists = true;
     row.seq = static_cast<uint64_t>(get.int64(0));
     row.tree = std::move(*tree);
     row.conflicted = hasConflict(row.tree);
+    row.ackedBy = static_cast<uint64_t>(get.int64(1));
+    row.failedBy = static_cast<uint64_t>(get.int64(2));
   } else if (get.failed()) {
     return conn_.error("read document");
   }
@@ -61,24 +63,28 @@ Result<Store::DocRow> Store::loadDoc(std::string_view id) {
 
 Status Store::saveDoc(std::string_view id, DocRow& row, bool wasDeleted, const WrittenRev* written) {
   const bool existed = row.exists;
+  uint64_t ackedBy = 0;
+  if (Status st = keepSyncState(id, &row.tree, row, &ackedBy); !st) return st;
   thread_local std::string blob;
   encodeRevTree(row.tree, blob);
   bool deleted = row.tree.deleted();
   uint64_t seq = ++updateSeq_;
   if (row.exists) {
-    Statement up(conn_.prepare("UPDATE docs SET seq = ?, deleted = ?, tree = ? WHERE seq = ?"));
-    up.bind(1, seq).bind(2, deleted).bindBlob(3, blob).bind(4, row.seq);
+    Statement up(conn_.prepare(
+        "UPDATE docs SET seq = ?, deleted = ?, tree = ?, acked_by = ?, failed_by = 0 WHERE seq = ?"));
+    up.bind(1, seq).bind(2, deleted).bindBlob(3, blob).bind(4, ackedBy).bind(5, row.seq);
     if (!up.exec()) return conn_.error("update document");
     (wasDeleted ? docDelCount_ : docCount_)--;
   } else {
-    Statement ins(conn_.prepare("INSERT INTO docs(seq, id, deleted, tree) VALUES(?, ?, ?, ?)"));
-    ins.bind(1, seq).bind(2, id).bind(3, deleted).bindBlob(4, blob);
+    Statement ins(conn_.prepare("INSERT INTO docs(seq, id, deleted, tree, acked_by) VALUES(?, ?, ?, ?, ?)"));
+    ins.bind(1, seq).bind(2, id).bind(3, deleted).bindBlob(4, blob).bind(5, ackedBy);
     if (!ins.exec()) return conn_.error("insert document");
   }
   (deleted ? docDelCount_ : docCount_)++;
   row.exists = true;
   row.seq = seq;
-  if (Status st = keepSyncState(id, &row.tree, seq, row.conflicted); !st) return st;
+  row.ackedBy = ackedBy;
+  row.failedBy = 0;
   return keepIndexes(id, &row.tree, existed, written);
 }
 
@@ -358,75 +364,6 @@ std::vector<DocResult> Store::write(std::vector<WriteOp>& ops, bool newEdits, st
   return results;
 }
 
-Result<DocResult> Store::resolveConflicts(std::string_view id, std::string_view winnerRev,
-                                          std::optional<std::string_view> mergedJson,
-                                          const std::vector<std::string>* expectedLeaves) {
-  std::optional<WriteOp> merged;
-  if (mergedJson) {
-    merged = parse(*mergedJson, id);
-    if (!merged->doc) return merged->doc.status();
-  }
-  DocResult result;
-  {
-    std::lock_guard lock(mu_);
-    dropIdleBlobReaders();
-    const uint64_t seq0 = updateSeq_, count0 = docCount_, del0 = docDelCount_;
-    auto restore = [&] {
-      updateSeq_ = seq0;
-      docCount_ = count0;
-      docDelCount_ = del0;
-    };
-    Transaction txn(conn_);
-    if (Status st = txn.begun(); !st) return st;
-    auto loaded = loadDoc(id);
-    if (!loaded) return loaded.status();
-    if (!loaded->exists) return notFound("missing");
-    const RevTree& tree = loaded->tree;
-    int keep = tree.find(winnerRev);
-    if (keep < 0 || !tree.isLeaf(keep) || tree[keep].deleted) return conflict();
-    if (expectedLeaves) {
-      std::vector<std::string> live, expected(*expectedLeaves);
-      for (int leaf : tree.leavesByPriority()) {
-        if (!tree[leaf].deleted) live.push_back(tree[leaf].rev());
-      }
-      std::sort(live.begin(), live.end());
-      std::sort(expected.begin(), expected.end());
-      if (live != expected) return conflict();
-    }
-    for (int leaf : tree.leavesByPriority()) {
-      if (leaf == keep || tree[leaf].deleted) continue;
-      WriteOp del;
-      ParsedDoc tomb;
-      tomb.id.assign(id);
-      tomb.rev = RevId{tree[leaf].gen, tree[leaf].hash};
-      tomb.deleted = true;
-      del.doc = std::move(tomb);
-      DocResult r = writeOne(del, true);
-      if (!r.status) {
-        restore();
-        return r.status;
-      }
-    }
-    result = {std::string(id), std::string(winnerRev), Status::ok()};
-    if (merged) {
-      merged->doc->rev = RevId::parse(winnerRev);
-      result = writeOne(*merged, true);
-      if (!result.status) {
-        restore();
-        return result.status;
-      }
-    }
-    Status st = persistCounters();
-    if (st) st = txn.commit();
-    if (!st) {
-      restore();
-      return st;
-    }
-  }
-  notify();
-  return result;
-}
-
 Result<std::vector<std::pair<std::string, std::vector<std::string>>>> Store::purge(
     const std::vector<std::pair<std::string, std::vector<std::string>>>& revs) {
   std::vector<std::pair<std::string, std::vector<std::string>>> out;
@@ -468,7 +405,7 @@ Result<std::vector<std::pair<std::string, std::vector<std::string>>>> Store::pur
           if (!del.exec()) return fail(conn_.error("purge"));
           (wasDeleted ? docDelCount_ : docCount_)--;
           if (Status st = keepIndexes(id, nullptr, true); !st) return fail(st);
-          if (Status st = keepSyncState(id, nullptr, 0, row.conflicted); !st) return fail(st);
+          if (Status st = keepSyncState(id, nullptr, row, nullptr); !st) return fail(st);
         } else if (Status st = saveDoc(id, row, wasDeleted); !st) {
           return fail(st);
         }

@@ -76,7 +76,8 @@ void ConflictService::rescan() {
   std::map<std::string, Watched> next;
   for (const auto& name : names) {
     auto policy = policyFor(name);
-    if (!policy) continue;
+    if (!policy || policy->kind == ConflictPolicy::Kind::Keep)
+      continue;  // keep: nothing to do, nothing to watch
     auto db = data_.open(name);
     if (!db) continue;  // not created yet: looked for again at the next rescan
     auto it = watched_.find(name);
@@ -102,14 +103,51 @@ void ConflictService::rescan() {
   watched_ = std::move(next);
 }
 
+void ConflictService::resolveKnown(Watched& w) {
+  // The sequence first: a document that changes while the list is read is in the feed from there.
+  auto info = w.db->info();
+  if (!info) return;  // read again at the next wake-up (fresh stays set)
+  std::string after;
+  for (;;) {
+    auto page = w.db->conflictedDocuments(kPage, after);
+    if (!page) {
+      // The list could not be read: the changes feed from the start finds the same documents.
+      std::fprintf(stderr, "[error] conflict policies: conflicted documents of %s: %s\n",
+                   w.db->name().c_str(), page.status().reason().c_str());
+      w.fresh = false;
+      return;
+    }
+    for (const auto& id : *page) resolve(w, id);
+    if (page->size() < kPage || stopping()) break;
+    after = page->back();
+  }
+  w.seenSeq = info->updateSeq;
+  w.fresh = false;
+}
+
+bool ConflictService::stopping() {
+  std::lock_guard lock(wake_->mu);
+  return wake_->stopping;
+}
+
+void ConflictService::resolve(Watched& w, const std::string& id) {
+  if (id.rfind("_design/", 0) == 0) return;
+  auto resolved = w.db->resolveConflict(id, w.policy);
+  if (!resolved)
+    std::fprintf(stderr, "[error] conflict policy %s on %s/%s: %s\n", w.policy.describe().c_str(),
+                 w.db->name().c_str(), id.c_str(), resolved.status().reason().c_str());
+}
+
 void ConflictService::resolveChanged(Watched& w) {
+  if (w.fresh) resolveKnown(w);
+  if (w.fresh) return;
   ChangesOptions options;
   options.since = w.seenSeq;
   options.allLeaves = true;
   std::vector<std::string> ids;
   // A document with one leaf has no conflict; one with several may (its other leaves may be deleted).
   auto scanned = w.db->changes(options, [&](const Change& c) {
-    if (c.revs.size() > 1 && c.id.rfind("_design/", 0) != 0) ids.push_back(c.id);
+    if (c.revs.size() > 1) ids.push_back(c.id);
     return true;
   });
   if (!scanned) {
@@ -119,14 +157,8 @@ void ConflictService::resolveChanged(Watched& w) {
   }
   w.seenSeq = *scanned;
   for (const auto& id : ids) {
-    {
-      std::lock_guard lock(wake_->mu);
-      if (wake_->stopping) return;
-    }
-    auto resolved = w.db->resolveConflict(id, w.policy);
-    if (!resolved)
-      std::fprintf(stderr, "[error] conflict policy %s on %s/%s: %s\n", w.policy.describe().c_str(),
-                   w.db->name().c_str(), id.c_str(), resolved.status().reason().c_str());
+    if (stopping()) return;
+    resolve(w, id);
   }
 }
 

@@ -5,8 +5,9 @@
 // a document of several live leaves; with a policy configured for that database the node resolves it at
 // once, and the resolution is an ordinary new revision every peer then pulls. Conflicts found are those
 // of documents that changed: the service reads each database's changes feed (style=all_docs) from the
-// last sequence it saw, so its cost follows the write rate, not the database's size. On start it reads
-// each database's feed from the beginning once, for conflicts that arrived while it was not running.
+// last sequence it saw, so its cost follows the write rate, not the database's size. When it starts
+// watching a database it first resolves the conflicts the database lists (Database::conflictedDocuments,
+// kept by every write), for those that arrived while it was not running.
 //
 // Threading: a change listener on each watched database only notes that something changed and wakes
 // the service's one worker thread; reads and resolutions run there, never on the writer's thread. A
@@ -62,11 +63,20 @@ class ConflictService {
     Database::ListenerId listener = 0;
     uint64_t seenSeq = 0;
     ConflictPolicy policy;
+    bool fresh = true;  // its known conflicts not yet resolved (resolveKnown)
   };
+  // Documents listed per read of a database's conflicted documents.
+  static constexpr size_t kPage = 500;
   void run();
   // Opens (or re-opens, when the data directory holds a new instance) the databases to watch.
   void rescan();
+  // A database just watched: the conflicts it already has, from its list of conflicted documents (kept
+  // by every write, so no scan of the database); then its changes from the sequence read before.
+  void resolveKnown(Watched& watched);
+  // Conflicted documents among those changed since watched.seenSeq.
   void resolveChanged(Watched& watched);
+  void resolve(Watched& watched, const std::string& id);
+  bool stopping();
   std::optional<ConflictPolicy> policyFor(const std::string& name) const;
 
   DataDir& data_;

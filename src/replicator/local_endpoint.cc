@@ -123,17 +123,26 @@ Result<std::vector<FetchedRev>> LocalEndpoint::fetch(const std::vector<MissingRe
   for (const auto& m : missing) {
     ReadOptions options;
     options.revs = true;
-    options.attachments = deferred == nullptr;
+    options.attachments = true;
     options.latest = true;
-    if (options.attachments) options.attsSince = m.possibleAncestors;
-    auto revs = db::storeOf(*db_).getRevisions(m.id, m.missing, options);
+    options.attsSince = m.possibleAncestors;
+    // Setting revisions with attachments aside, their attachments are read by reference (no bytes): what
+    // is not a stub is what would travel, so the deferred entry counts exactly those bytes.
+    auto revs = db::storeOf(*db_).getRevisions(m.id, m.missing, options,
+                                               deferred ? db::Store::FollowMode::Reference : db::Store::FollowMode::Load);
     if (!revs) {
       if (revs.status().code() == ErrorCode::NotFound) continue;
       return revs.status();
     }
     for (auto& r : *revs) {
-      if (deferred && r.hasAttachments()) deferred->push_back({m.id, {r.revString()}, m.possibleAncestors, r.stubBytes()});
-      else out.push_back({m.id, std::move(r), {}});
+      if (deferred && r.hasAttachments()) {
+        uint64_t bytes = 0;
+        for (const auto& a : r.attachments)
+          if (a.kind != db::AttachmentIn::Kind::Stub) bytes += a.sentLength();
+        deferred->push_back({m.id, {r.revString()}, m.possibleAncestors, bytes});
+      } else {
+        out.push_back({m.id, std::move(r), {}});
+      }
     }
   }
   return out;
@@ -191,7 +200,7 @@ Result<std::vector<DocResult>> LocalEndpoint::write(const std::vector<FetchedRev
     else ops.push_back({d.rev.status(), {}});
   }
   if (ops.empty()) return failures;
-  for (auto& r : db::storeOf(*db_).write(ops, false)) {
+  for (auto& r : db::storeOf(*db_).write(ops, false, originPeer_)) {
     if (r.status.code() == ErrorCode::Internal) return r.status;
     if (!r.status) failures.push_back(std::move(r));
   }

@@ -13,8 +13,11 @@ namespace settee::repl {
 
 class LocalEndpoint : public Endpoint {
  public:
-  explicit LocalEndpoint(std::shared_ptr<Database> db, std::shared_ptr<const LocalAccess> access = nullptr)
-      : db_(std::move(db)), access_(std::move(access)) {}
+  // `originPeer`: the sync peer (settee/sync_state.h) the revisions written here come from, so they are
+  // not pending for it (empty: none).
+  explicit LocalEndpoint(std::shared_ptr<Database> db, std::shared_ptr<const LocalAccess> access = nullptr,
+                         std::string originPeer = {})
+      : db_(std::move(db)), access_(std::move(access)), originPeer_(std::move(originPeer)) {}
   std::string describe() const override;
   Result<PeerInfo> info() override;
   Status create() override { return Status::ok(); }
@@ -37,6 +40,7 @@ class LocalEndpoint : public Endpoint {
 
   std::shared_ptr<Database> db_;
   std::shared_ptr<const LocalAccess> access_;
+  const std::string originPeer_;
   std::atomic<bool> interrupted_{false};
 };
 

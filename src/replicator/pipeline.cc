@@ -1,5 +1,6 @@
 #include "replicator/pipeline.h"
 
+#include <algorithm>
 #include <thread>
 
 #include "replicator/tuning.h"
@@ -70,10 +71,31 @@ void Pipeline::work() {
 }
 
 Status Pipeline::process(Batch& batch) {
+  // What the batch did to each document is gathered only for a recorder that wants it.
+  const bool record = agents_.recorder.wanted();
+  BatchOutcome outcome;
+  if (record)
+    for (const ChangeRow& row : batch.rows) outcome.rows.emplace_back(row.id, row.seq);
   auto missing = agents_.differ.diff(std::move(batch.rows), batch.firstPass);
   if (!missing) return missing.status();
-  return agents_.fetcher.fetch(
-      *missing, [this](const std::vector<FetchedRev>& docs) { return agents_.writer.write(docs); });
+  Status st = agents_.fetcher.fetch(
+      *missing,
+      [&](const std::vector<FetchedRev>& docs) -> Status {
+        auto refused = agents_.writer.write(docs);
+        if (!refused) return refused.status();
+        if (record) {
+          for (const FetchedRev& d : docs) {
+            const bool ok = d.rev && std::none_of(refused->begin(), refused->end(),
+                                                  [&](const DocResult& r) { return r.id == d.id; });
+            if (ok) outcome.written.emplace_back(d.id, d.rev->revString());
+          }
+          for (DocResult& r : *refused) outcome.refused.push_back(std::move(r));
+        }
+        return Status::ok();
+      },
+      record ? &outcome.skipped : nullptr);
+  if (!st) return st;
+  return agents_.recorder.record(outcome);
 }
 
 }  // namespace settee::repl

@@ -3,7 +3,8 @@
 //
 // The calling thread reads: the changes reader fills a bounded BatchQueue and the checkpointer records
 // at intervals. `workers` threads each take a batch and run it through the revs differ, the revision
-// fetcher and the revision writer, then tell the checkpointer the batch is written. The pipeline holds
+// fetcher and the revision writer, hand what it did to the outcome recorder, then tell the checkpointer
+// the batch is written. The pipeline holds
 // no state of the replication's own: what it sees (caught up, following again, a checkpoint recorded)
 // it tells the observer, and the coordinator decides what state that means.
 // Contract: run() once, from one thread; it returns when a one-shot replication has read everything and
@@ -16,6 +17,7 @@
 #include "replicator/batch_queue.h"
 #include "replicator/changes_reader.h"
 #include "replicator/checkpointer.h"
+#include "replicator/outcome_recorder.h"
 #include "replicator/rev_fetcher.h"
 #include "replicator/rev_writer.h"
 #include "replicator/revs_differ.h"
@@ -45,6 +47,7 @@ struct Agents {
   RevFetcher& fetcher;
   RevWriter& writer;
   Checkpointer& checkpointer;
+  OutcomeRecorder& recorder;
 };
 
 class Pipeline {

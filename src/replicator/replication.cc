@@ -145,8 +145,11 @@ struct Replication::Impl final : TroubleObserver, PipelineObserver {
 
   // --- Starting ----------------------------------------------------------------------------------------
 
-  Result<std::unique_ptr<Endpoint>> open(const ReplicationPeer& peer) {
-    if (peer.db) return std::unique_ptr<Endpoint>(std::make_unique<LocalEndpoint>(peer.db, peer.access));
+  // A local target writes what it is sent as the sync peer's own revisions (not pending for it).
+  Result<std::unique_ptr<Endpoint>> open(const ReplicationPeer& peer, bool isTarget) {
+    if (peer.db)
+      return std::unique_ptr<Endpoint>(
+          std::make_unique<LocalEndpoint>(peer.db, peer.access, isTarget ? options.syncPeer : std::string()));
     EndpointOptions eo;
     eo.timeout = options.timeout;
     eo.heartbeat = heartbeat();
@@ -156,9 +159,9 @@ struct Replication::Impl final : TroubleObserver, PipelineObserver {
   }
 
   Status openEndpoints() {
-    auto s = open(sourcePeer);
+    auto s = open(sourcePeer, false);
     if (!s) return s.status();
-    auto t = open(targetPeer);
+    auto t = open(targetPeer, true);
     if (!t) return t.status();
     std::lock_guard lock(interruptMu);
     source = std::move(*s);
@@ -179,6 +182,9 @@ struct Replication::Impl final : TroubleObserver, PipelineObserver {
     }
     if (!options.selector.empty()) md5.update("\nselector:" + options.selector);
     if (!options.filter.empty()) md5.update("\nfilter:" + options.filter + "\n" + options.queryParams);
+    // It leaves documents out: a replication without the limit must not resume past them.
+    if (sourcePeer.db && options.maxAttachmentBytes > 0)
+      md5.update("\nmax_attachment_bytes:" + std::to_string(options.maxAttachmentBytes));
     return md5.finishHex();
   }
 
@@ -200,6 +206,12 @@ struct Replication::Impl final : TroubleObserver, PipelineObserver {
       ti = retry.run([&] { return target->info(); }, orMissing);
     }
     if (!ti) return ti.status();
+    // The peer's writes are kept from now on in each local database's sync ledger.
+    if (!options.syncPeer.empty()) {
+      for (const ReplicationPeer* peer : {&sourcePeer, &targetPeer})
+        if (peer->db)
+          if (Status st = peer->db->registerSyncPeer(options.syncPeer); !st) return st;
+    }
     std::lock_guard lock(mu);
     id = replicationId();
     return ti->updateSeq;
@@ -225,14 +237,16 @@ struct Replication::Impl final : TroubleObserver, PipelineObserver {
                          Filter{options.docIds, options.selector, options.filter, options.queryParams},
                          batchSize(), heartbeat(), retry, progress, *since);
     RevsDiffer differ(*target, retry, progress);
-    RevFetcher fetcher(*source, retry);
+    RevFetcher fetcher(*source, retry, progress, sourcePeer.db ? options.maxAttachmentBytes : 0);
     RevWriter writer(*target, retry, progress);
+    OutcomeRecorder recorder(options.onDocuments, options.syncPeer.empty() ? nullptr : sourcePeer.db,
+                             options.syncPeer);
     PipelineOptions po;
     po.continuous = options.continuous;
     po.workers = workerCount();
     po.checkpointInterval = checkpointInterval();
     po.emptyTargetFromStart = *since == "0" && neverWritten(*targetSeq);
-    Pipeline pipe({reader, differ, fetcher, writer, checkpointer}, po, stop, *this);
+    Pipeline pipe({reader, differ, fetcher, writer, checkpointer, recorder}, po, stop, *this);
     {
       std::lock_guard lock(interruptMu);
       pipeline = &pipe;

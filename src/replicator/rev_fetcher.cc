@@ -6,7 +6,8 @@
 
 namespace settee::repl {
 
-Status RevFetcher::fetch(const std::vector<MissingRevs>& missing, const Deliver& deliver) {
+Status RevFetcher::fetch(const std::vector<MissingRevs>& missing, const Deliver& deliver,
+                         std::vector<std::string>* skipped) {
   for (size_t at = 0; at < missing.size(); at += tuning::kFetchBatch) {
     const auto end = missing.begin() + static_cast<long>(std::min(missing.size(), at + tuning::kFetchBatch));
     std::vector<MissingRevs> chunk(missing.begin() + static_cast<long>(at), end);
@@ -18,12 +19,25 @@ Status RevFetcher::fetch(const std::vector<MissingRevs>& missing, const Deliver&
     if (!docs) return docs.status();
     if (!docs->empty())
       if (Status st = deliver(*docs); !st) return st;
-    if (Status st = fetchWithAttachments(deferred, deliver); !st) return st;
+    if (Status st = fetchWithAttachments(deferred, deliver, skipped); !st) return st;
   }
   return Status::ok();
 }
 
-Status RevFetcher::fetchWithAttachments(std::vector<MissingRevs>& deferred, const Deliver& deliver) {
+Status RevFetcher::fetchWithAttachments(std::vector<MissingRevs>& deferred, const Deliver& deliver,
+                                        std::vector<std::string>* skipped) {
+  if (maxAttachmentBytes_ > 0) {
+    const auto over = std::stable_partition(deferred.begin(), deferred.end(), [this](const MissingRevs& m) {
+      return m.attachmentBytes <= maxAttachmentBytes_;
+    });
+    if (over != deferred.end()) {
+      const auto count = static_cast<uint64_t>(deferred.end() - over);
+      progress_.update([&](ReplicationStats& s) { s.docsSkipped += count; });
+      if (skipped)
+        for (auto it = over; it != deferred.end(); ++it) skipped->push_back(it->id);
+      deferred.erase(over, deferred.end());
+    }
+  }
   auto send = [&](const Result<std::vector<FetchedRev>>& docs) -> Status {
     if (!docs) return docs.status();
     return docs->empty() ? Status::ok() : deliver(*docs);

@@ -2,8 +2,8 @@
 
 namespace settee::repl {
 
-Status RevWriter::write(const std::vector<FetchedRev>& docs) {
-  if (docs.empty()) return Status::ok();
+Result<std::vector<DocResult>> RevWriter::write(const std::vector<FetchedRev>& docs) {
+  if (docs.empty()) return std::vector<DocResult>{};
   auto failures = retry_.run([&] { return target_.write(docs); });
   if (!failures) return failures.status();
   progress_.update([&](ReplicationStats& s) {
@@ -11,7 +11,7 @@ Status RevWriter::write(const std::vector<FetchedRev>& docs) {
     s.docsWritten += docs.size() - failures->size();
     s.docWriteFailures += failures->size();
   });
-  return Status::ok();
+  return std::move(*failures);
 }
 
 }  // namespace settee::repl

@@ -20,8 +20,9 @@ class RevWriter {
   RevWriter(Endpoint& target, RetryPolicy& retry, Progress& progress)
       : target_(target), retry_(retry), progress_(progress) {}
 
-  // Writes `docs` (left intact, so a failed request is retried with the same group).
-  Status write(const std::vector<FetchedRev>& docs);
+  // Writes `docs` (left intact, so a failed request is retried with the same group); answers the
+  // documents the target refused, each with its answer.
+  Result<std::vector<DocResult>> write(const std::vector<FetchedRev>& docs);
 
  private:
   Endpoint& target_;

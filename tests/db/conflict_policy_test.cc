@@ -210,22 +210,49 @@ TEST_CASE("decide: merge of three leaves takes each one-sided change and decides
   CHECK(mergedBody(byT, swapped) == R"({"a":1,"b":2,"c":9,"t":7})");
 }
 
-TEST_CASE("decide: merge keeps the winner's attachments and leaves metadata out", "[db][conflict]") {
+namespace {
+// A leaf (or ancestor) with attachments given as name -> digest, and a member.
+std::string withAtts(const std::string& rev, std::vector<std::pair<std::string, std::string>> atts,
+                     const std::string& members) {
+  std::string out = R"({"_id":"doc","_rev":")" + rev + R"(","_attachments":{)";
+  for (size_t i = 0; i < atts.size(); ++i) {
+    out += (i ? "," : "") + std::string("\"") + atts[i].first +
+           R"(":{"content_type":"text/plain","digest":")" + atts[i].second + R"(","length":1,"revpos":)" +
+           std::to_string(2 + i) + R"(,"stub":true})";
+  }
+  return out + "}" + (members.empty() ? "" : "," + members) + "}";
+}
+}  // namespace
+
+TEST_CASE("decide: merge takes attachments by name by the same rule, and leaves metadata out",
+          "[db][conflict]") {
   ConflictInput in;
   in.id = "doc";
-  in.leaves = {
-      {"3-w",
-       R"({"_id":"doc","_rev":"3-w","_attachments":{"a.txt":{"content_type":"text/plain","digest":"md5-x","length":1,"revpos":2,"stub":true}},"v":1})"},
-      {"3-l",
-       R"({"_id":"doc","_rev":"3-l","_attachments":{"b.txt":{"content_type":"text/plain","digest":"md5-y","length":1,"revpos":3,"stub":true}},"w":1})"}};
+  // The ancestor has keep.txt and gone.txt; the winner changed keep.txt and added w.txt, the loser
+  // deleted gone.txt and added l.txt.
   in.ancestorRev = "2-a";
-  in.ancestorJson = R"({"_id":"doc","_rev":"2-a"})";
+  in.ancestorJson = withAtts("2-a", {{"keep.txt", "md5-k"}, {"gone.txt", "md5-g"}}, "");
+  in.leaves = {{"3-w", withAtts("3-w", {{"keep.txt", "md5-k2"}, {"gone.txt", "md5-g"}, {"w.txt", "md5-w"}},
+                                R"("v":1)")},
+               {"3-l", withAtts("3-l", {{"keep.txt", "md5-k"}, {"l.txt", "md5-l"}}, R"("w":1)")}};
   Json merged(mergedBody(ConflictPolicy::merge(), in));
   CHECK(int64_t(merged["v"]) == 1);
   CHECK(int64_t(merged["w"]) == 1);
-  CHECK(merged.has("_attachments"));
-  CHECK_FALSE(merged["_attachments"]["a.txt"].error());
-  CHECK(merged["_attachments"]["b.txt"].error());
+  CHECK_FALSE(merged.has("_id"));
+  auto atts = merged["_attachments"];
+  CHECK(std::string(atts["keep.txt"]["digest"].get_string().value()) == "md5-k2");
+  CHECK_FALSE(atts["w.txt"].error());
+  CHECK_FALSE(atts["l.txt"].error());
+  CHECK(atts["gone.txt"].error());
+  CHECK(simdjson::dom::object(atts).size() == 3);
+
+  // An attachment replaced differently on both sides is changed on both sides.
+  in.leaves[1] = {"3-l", withAtts("3-l", {{"keep.txt", "md5-k3"}}, R"("w":1)")};
+  CHECK(decided(ConflictPolicy::merge(), in).keep);
+  // The same attachment (digest) on both sides with different revpos is no change.
+  in.leaves = {{"3-w", withAtts("3-w", {{"keep.txt", "md5-k"}, {"gone.txt", "md5-g"}}, R"("v":1)")},
+               {"3-l", withAtts("3-l", {{"gone.txt", "md5-g"}, {"keep.txt", "md5-k"}}, R"("v":1)")}};
+  CHECK(chosen(ConflictPolicy::merge(), in) == "3-w");
 }
 
 TEST_CASE("decide: the same input gives the same bytes", "[db][conflict]") {

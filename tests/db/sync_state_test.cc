@@ -11,6 +11,7 @@
 #include <thread>
 
 #include "db/database_internal.h"
+#include "db/faulty_vfs.h"
 #include "settee/database.h"
 #include "test_util.h"
 
@@ -102,13 +103,19 @@ TEST_CASE("SyncState: a local write is pending for every registered peer, a pull
   CHECK(state.seq == seqOf(*db, "local"));
   CHECK(db->docSyncState("http://a/db", "fromA")->state == DocSyncState::Synced);
 
-  SECTION("a revision pulled from a peer leaves that peer's entry of an unconfirmed local edit as it was") {
-    const uint64_t before = seqOf(*db, "local");
+  SECTION(
+      "a revision pulled from a peer keeps an unconfirmed local edit pending for it, and a confirmed "
+      "document synced") {
     pull(*db, R"({"_id":"local","_rev":"1-ffff","_revisions":{"start":1,"ids":["ffff"]}})", "http://a/db");
     auto again = *db->docSyncState("http://a/db", "local");
     CHECK(again.pending);
-    CHECK(again.seq == before);
-    CHECK(db->docSyncState("http://b/db", "local")->seq == seqOf(*db, "local"));
+    CHECK(again.seq == seqOf(*db, "local"));
+    pull(*db, R"({"_id":"fromA","_rev":"2-bbbb","_revisions":{"start":2,"ids":["bbbb","aaaa"]}})",
+         "http://a/db");
+    CHECK(db->docSyncState("http://a/db", "fromA")->state == DocSyncState::Synced);
+    CHECK(db->docSyncState("http://b/db", "fromA")->seq == seqOf(*db, "fromA"));
+    CHECK(db->syncCounts("http://a/db")->pending == 1);
+    CHECK(db->syncCounts("http://b/db")->pending == 2);
   }
   SECTION("paging goes on after the last id given") {
     CHECK(ids(*db->syncDocuments("http://b/db", DocSyncState::Pending, 1)) ==
@@ -136,6 +143,7 @@ TEST_CASE(
     REQUIRE(db->remove("gone", rev));
   }
   CHECK(scalar(path, "SELECT count(*) FROM sync_docs") == 0);
+  CHECK(scalar(path, "SELECT count(*) FROM docs WHERE acked_by != 0 OR failed_by != 0") == 0);
 
   auto db = openDb(path);
   REQUIRE(db->registerSyncPeer("p"));
@@ -231,8 +239,9 @@ TEST_CASE("SyncState: counts after a reopen equal what the file holds, as they w
   }
   CHECK(before.pending == 26);
   CHECK(before.failed == 5);
-  CHECK(scalar(path, "SELECT count(*) FROM sync_docs WHERE failed_error IS NULL") == 26);
-  CHECK(scalar(path, "SELECT count(*) FROM sync_docs WHERE failed_error IS NOT NULL") == 5);
+  // Counted again from the documents' rows: pending without the peer's bit (peer 1: bit 1).
+  CHECK(scalar(path, "SELECT count(*) FROM docs WHERE ((acked_by | failed_by) & 1) = 0") == 26);
+  CHECK(scalar(path, "SELECT count(*) FROM docs WHERE (failed_by & 1) != 0") == 5);
   auto db = openDb(path);
   auto after = *db->syncCounts("p");
   CHECK(after.pending == before.pending);
@@ -375,6 +384,7 @@ TEST_CASE("SyncState: a version 3 file gets the ledger, its conflicted documents
     REQUIRE(sqlite3_open(path.c_str(), &raw) == SQLITE_OK);
     REQUIRE(sqlite3_exec(raw,
                          "BEGIN; DROP TABLE sync_docs; DROP TABLE sync_peers; DROP TABLE sync_conflicts;"
+                         "ALTER TABLE docs DROP COLUMN acked_by; ALTER TABLE docs DROP COLUMN failed_by;"
                          "UPDATE meta SET value = 3 WHERE key = 'schema_version'; COMMIT;",
                          nullptr, nullptr, nullptr) == SQLITE_OK);
     sqlite3_close(raw);
@@ -389,4 +399,80 @@ TEST_CASE("SyncState: a version 3 file gets the ledger, its conflicted documents
     CHECK(db->syncCounts("p")->conflicted == 1);
   }
   CHECK(scalar(path, "SELECT value FROM meta WHERE key = 'schema_version'") == 4);
+}
+
+TEST_CASE("SyncState: a write rolled back by a full disk leaves the counts as the file has them",
+          "[db][sync_state][diskfull]") {
+  using settee::test::FaultyDisk;
+  struct Disarm {
+    ~Disarm() { FaultyDisk::disarm(); }
+  } disarm;
+  TempDir dir;
+  DatabaseOptions options;
+  options.vfs = FaultyDisk::install();
+  auto opened = Database::open(dir.file("a.settee"), "sync", options);
+  REQUIRE(opened);
+  auto db = std::move(*opened);
+  REQUIRE(db->registerSyncPeer("p"));
+  std::vector<std::string> revs;
+  std::vector<std::pair<std::string, uint64_t>> confirmed;
+  for (int i = 0; i < 20; ++i) {
+    revs.push_back(put(*db, R"({"_id":"d)" + std::to_string(i) + R"("})"));
+    confirmed.emplace_back("d" + std::to_string(i), seqOf(*db, "d" + std::to_string(i)));
+  }
+  REQUIRE(db::storeOf(*db).confirmSynced("p", confirmed));
+  REQUIRE(db->syncCounts("p")->pending == 0);
+
+  std::vector<std::string> edits;
+  for (int i = 0; i < 20; ++i)
+    edits.push_back(R"({"_id":"d)" + std::to_string(i) + R"(","_rev":")" + revs[static_cast<size_t>(i)] +
+                    R"(","v":2})");
+  std::vector<std::string_view> views(edits.begin(), edits.end());
+  FaultyDisk::resetFaults();
+  FaultyDisk::failWrite(1);
+  auto results = db->bulkDocs(views);
+  FaultyDisk::disarm();
+  REQUIRE(FaultyDisk::faults() > 0);
+  REQUIRE_FALSE(results[0].status);
+  // The updates are absent, and so is what they did to the counts.
+  CHECK(db->syncCounts("p")->pending == 0);
+  CHECK(db->docSyncState("p", "d3")->state == DocSyncState::Synced);
+  for (auto& r : db->bulkDocs(views)) REQUIRE(r.status);
+  CHECK(db->syncCounts("p")->pending == 20);
+}
+
+TEST_CASE("SyncState: a file with the ledger's first version 4 layout opens with the ledger anew",
+          "[db][sync_state][migration]") {
+  TempDir dir;
+  const std::string path = dir.file("first.settee");
+  {
+    auto db = openDb(path);
+    put(*db, R"({"_id":"a"})");
+  }
+  {
+    // That layout: a row per peer and pending document, counted by triggers, and no peer bits in docs.
+    sqlite3* raw = nullptr;
+    REQUIRE(sqlite3_open(path.c_str(), &raw) == SQLITE_OK);
+    REQUIRE(
+        sqlite3_exec(
+            raw,
+            "BEGIN; DROP TABLE sync_docs; DROP TABLE sync_peers;"
+            "ALTER TABLE docs DROP COLUMN acked_by; ALTER TABLE docs DROP COLUMN failed_by;"
+            "CREATE TABLE sync_peers(id INTEGER PRIMARY KEY, peer TEXT NOT NULL UNIQUE, last_sync INTEGER "
+            "NOT NULL DEFAULT 0, entries INTEGER NOT NULL DEFAULT 0, failed INTEGER NOT NULL DEFAULT 0);"
+            "CREATE TABLE sync_docs(peer INTEGER NOT NULL, doc_id TEXT NOT NULL, seq INTEGER NOT NULL,"
+            "  failed_error TEXT, failed_reason TEXT, PRIMARY KEY(peer, doc_id)) WITHOUT ROWID;"
+            "CREATE TRIGGER sync_docs_added AFTER INSERT ON sync_docs BEGIN UPDATE sync_peers SET "
+            "entries = entries + 1 WHERE id = NEW.peer; END;"
+            "INSERT INTO sync_peers(peer) VALUES('p'); INSERT INTO sync_docs VALUES(1, 'a', 1, NULL, NULL);"
+            "COMMIT;",
+            nullptr, nullptr, nullptr) == SQLITE_OK);
+    sqlite3_close(raw);
+  }
+  auto db = openDb(path);
+  CHECK(db->syncPeers()->empty());
+  REQUIRE(db->registerSyncPeer("p"));
+  CHECK(db->syncCounts("p")->pending == 1);
+  put(*db, R"({"_id":"b"})");
+  CHECK(db->syncCounts("p")->pending == 2);
 }

@@ -56,6 +56,17 @@ struct Network {
     REQUIRE(info.status == 200);
     return int64_t(Json(info.body)["update_seq"]);
   }
+  // Waits until the node's service is done: its update_seq unchanged for 300 ms (at most 10 s).
+  void settle() {
+    auto until = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    int64_t last = nodeSeq();
+    for (int quiet = 0; quiet < 3 && std::chrono::steady_clock::now() < until;) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+      int64_t now = nodeSeq();
+      quiet = now == last ? quiet + 1 : 0;
+      last = now;
+    }
+  }
   // The node's tree of `d`, seen by pulling it whole into a fresh database.
   std::string nodeTree() {
     auto copy = openDb(dir, "copy" + std::to_string(++copies));
@@ -85,7 +96,7 @@ void run(const std::string& nodePolicy, const ConflictPolicy& policy, const std:
   n.sync(n.b);
   n.sync(n.a);
   // Let the node's service finish whatever it was woken for.
-  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  n.settle();
   n.sync(n.b);
   n.sync(n.a);
 
@@ -104,7 +115,7 @@ void run(const std::string& nodePolicy, const ConflictPolicy& policy, const std:
     n.sync(n.a);
     n.sync(n.b);
   }
-  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  n.settle();
   CHECK(n.a->info()->updateSeq == sa);
   CHECK(n.b->info()->updateSeq == sb);
   CHECK(n.nodeSeq() == sp);
@@ -120,12 +131,18 @@ TEST_CASE("Conflict convergence over HTTP: lww on two devices and on the node", 
       [](Database& db) { CHECK(Json(*db.get("d")).str("v") == "from a"); });
 }
 
-TEST_CASE("Conflict convergence over HTTP: merge on two devices and on the node", "[repl][conflict][live]") {
+TEST_CASE("Conflict convergence over HTTP: merge on two devices and on the node, an attachment added on one",
+          "[repl][conflict][live]") {
   run("merge", ConflictPolicy::merge(), R"({"_id":"d","title":"base","count":0})",
-      R"("title":"renamed","count":0)", R"("title":"base","count":4)", [](Database& db) {
+      R"("title":"renamed","count":0)",
+      R"("title":"base","count":4,"_attachments":{"photo.jpg":{"content_type":"image/jpeg","data":"cGhvdG8="}})",
+      [](Database& db) {
         Json doc(*db.get("d"));
         CHECK(doc.str("title") == "renamed");
         CHECK(int64_t(doc["count"]) == 4);
+        auto photo = db.getAttachment("d", "photo.jpg");
+        REQUIRE(photo);
+        CHECK(photo->data == "photo");
       });
 }
 

@@ -201,3 +201,46 @@ TEST_CASE("Conflict convergence: a deterministic custom resolver converges too",
     });
   }
 }
+
+TEST_CASE(
+    "Conflict convergence: an edit of a resolved-away leaf racing the resolution makes a new conflict that "
+    "every device resolves the same way",
+    "[repl][conflict]") {
+  auto lww = ConflictPolicy::lastWriteWins("t");
+  Devices d;
+  d.conflict(R"({"_id":"d","v":"base","t":1})", R"("v":"a","t":2)", R"("v":"b","t":3)");
+  // A resolves: B's leaf (t=3) wins, A's own leaf is deleted.
+  std::string aLeaf;
+  auto leaves = d.a->getOpenRevs("d", {});
+  REQUIRE(leaves);
+  for (auto& leaf : *leaves) {
+    if (Json(leaf.json).str("v") == "a") aLeaf = leaf.rev;
+  }
+  REQUIRE(d.resolve(*d.a, lww).resolved);
+  // Meanwhile B, which has not heard of it, edits that very leaf (the later write of all).
+  REQUIRE(d.b->put(R"({"_id":"d","_rev":")" + aLeaf + R"(","v":"a edited on b","t":4})"));
+  // Each device resolves whatever it has after each sync, until nothing changes.
+  for (int round = 0; round < 3; ++round) {
+    d.sync(d.a);
+    d.sync(d.b);
+    for (auto* db : {d.a.get(), d.b.get(), d.p.get()}) REQUIRE(db->resolveConflict("d", lww));
+  }
+  d.checkConverged(lww);
+  CHECK(Json(*d.a->get("d")).str("v") == "a edited on b");
+}
+
+TEST_CASE(
+    "Conflict convergence: a merge keeps an attachment added on one device and a field edited on the other",
+    "[repl][conflict]") {
+  for (Race race : kRaces) {
+    INFO(static_cast<int>(race));
+    run(race, ConflictPolicy::merge(), R"({"_id":"d","title":"base","n":0})", R"("title":"renamed","n":0)",
+        R"("title":"base","n":0,"_attachments":{"photo.jpg":{"content_type":"image/jpeg","data":"cGhvdG8="}})",
+        [](Database& db) {
+          CHECK(Json(*db.get("d")).str("title") == "renamed");
+          auto photo = db.getAttachment("d", "photo.jpg");
+          REQUIRE(photo);
+          CHECK(photo->data == "photo");
+        });
+  }
+}

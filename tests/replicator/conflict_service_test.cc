@@ -5,8 +5,10 @@
 #include <fstream>
 #include <thread>
 
+#include "db/json.h"
 #include "http/config.h"
 #include "live_server.h"
+#include "settee/database.h"
 #include "test_util.h"
 
 using namespace settee;
@@ -94,6 +96,20 @@ TEST_CASE("Conflict service: `default` covers every database, also one created a
   CHECK(Json(node("GET", "/kept/d?conflicts=true").body).has("_conflicts"));
 }
 
+TEST_CASE("Conflict service: a database deleted and created again is watched again",
+          "[repl][conflict][live]") {
+  LiveServer node("[conflict_policy]\nnotes = lww:updated_at\n");
+  REQUIRE(node("PUT", "/notes").status == 201);
+  REQUIRE(node("POST", "/notes/_bulk_docs", conflictingRevs("d")).status == 201);
+  CHECK_FALSE(Json(waitResolved(node, "/notes/d", std::chrono::seconds(5))).has("_conflicts"));
+  REQUIRE(node("DELETE", "/notes").status == 200);
+  REQUIRE(node("PUT", "/notes").status == 201);
+  REQUIRE(node("POST", "/notes/_bulk_docs", conflictingRevs("d")).status == 201);
+  Json doc(waitResolved(node, "/notes/d", std::chrono::seconds(8)));
+  CHECK_FALSE(doc.has("_conflicts"));
+  CHECK(doc.str("_rev") == "2-aaa");
+}
+
 TEST_CASE("Conflict service: a merge policy on a node merges fields changed on different devices",
           "[repl][conflict][live]") {
   LiveServer node("[conflict_policy]\nnotes = merge\n");
@@ -130,4 +146,29 @@ TEST_CASE("Config: [conflict_policy] values are checked when the file is read", 
   CHECK(st.code() == ErrorCode::BadRequest);
   CHECK(st.reason().find("local.ini:2") != std::string::npos);
   CHECK(st.reason().find("newest") != std::string::npos);
+}
+
+TEST_CASE("Conflict service: conflicts already in a database when the node starts are resolved",
+          "[repl][conflict][live]") {
+  TempDir data;
+  {
+    // Written before the node runs, as a node stopped during a push would leave them.
+    auto db = Database::open(data.file("notes.settee"), "notes");
+    REQUIRE(db);
+    for (int i = 0; i < 3; ++i) {
+      std::string id = "pre" + std::to_string(i);
+      Json batch(conflictingRevs(id));
+      std::vector<std::string> docs;
+      for (auto d : simdjson::dom::array(batch["docs"])) docs.push_back(settee::db::toJson(d));
+      std::vector<std::string_view> views(docs.begin(), docs.end());
+      for (auto& r : (*db)->bulkDocs(views, {.newEdits = false})) REQUIRE(r.status);
+    }
+    REQUIRE((*db)->conflictedDocuments(10)->size() == 3);
+  }
+  LiveServer node("[conflict_policy]\nnotes = lww:updated_at\n", {"--data", data.path()});
+  for (int i = 0; i < 3; ++i) {
+    Json doc(waitResolved(node, "/notes/pre" + std::to_string(i), std::chrono::seconds(5)));
+    CHECK_FALSE(doc.has("_conflicts"));
+    CHECK(doc.str("_rev") == "2-aaa");
+  }
 }
