@@ -17,10 +17,33 @@
 //   document, in a second phase an app pauses on a metered network.
 // Resumes from CouchDB-style checkpoints after an app restart.
 //
+// How it goes (src/replicator/sync_run.cc): each connection runs the priority pair first (a one-shot push
+// and pull of what `prioritySelector` names, within the push/pull selectors), then a continuous push and
+// pull; the push leaves out documents over `largeAttachmentBytes`, which a one-shot push without the
+// limit carries whenever the continuous push is caught up (not while metered). The pull is one phase:
+// it takes what the peer has in the peer's order. Connecting lasts until the peer answered; Idle is
+// both continuous replications caught up with no second phase running; lastSyncMicros is set (and kept
+// by the database) on each entry into Idle with nothing held back for the second phase (an Idle that a
+// metered network holds short of complete leaves it as it was; while caught up, each batch of news
+// written moves it on). A request to the peer that fails twice (network, timeout, 5xx; a refusal of the
+// replication itself such as 401 at once) stops every replication and makes the state Offline with
+// the error in lastError and the time of the next try in nextRetryMicros: the delay is drawn between
+// minBackoff and a ceiling that doubles with each failure in a row up to maxBackoff, and starts over once
+// Idle is reached. networkChanged(false) stops every replication (Offline with nextRetryMicros 0,
+// lastError unchanged); networkChanged(true) connects at once when Offline and is a no-op when connected.
+// A document the peer refuses is not a failure of the sync: a Failed event, the ledger's failed state,
+// progress.pushFailures, and the rest goes on.
+// Conflicts: every document a pull wrote is checked on the Sync's thread (not inside the pull's batch);
+// one with live conflicts gives ConflictDetected and, unless the policy is Keep, is resolved by
+// Database::resolveConflict: ConflictResolved with the winner, or with `error` set when the resolution
+// failed (also the lastError; the conflict stays for the app).
+//
 // Contract: start() returns at once; the work runs on threads of the Sync's own. Listeners are called
-// from those threads, one at a time (keep them short; they may call status() and the query calls, not
-// stop() or the destructor). Every other call may be made from any thread. stop() and the destructor wait
-// for the threads. One Sync per (database, peer) at a time.
+// from one of those threads, one at a time (keep them short; they may call status() and the query calls,
+// not stop() or the destructor; the last status, Stopped, is told before stop() or the destructor returns, so
+// a listener's captures must outlive the Sync). Every other call may be made from any thread. stop() and the
+// destructor wait for the threads; start() after stop() starts again (progress counts from zero). One
+// Sync per (database, peer) at a time.
 #pragma once
 
 #include <chrono>
@@ -68,6 +91,9 @@ struct SyncStatus {
   SyncState state = SyncState::Stopped;
   Status lastError;             // the last failure (ok when none since the last success)
   uint64_t lastSyncMicros = 0;  // last time both directions were caught up (persisted); 0: never
+  // Offline after a failure: when the next attempt is due (microseconds since the epoch); 0 otherwise
+  // (not offline, or offline by the app's word, which waits for networkChanged(true)).
+  uint64_t nextRetryMicros = 0;
   SyncProgress progress;
   SyncCounts counts;            // pending / failed / conflicted now
 };
@@ -79,7 +105,7 @@ struct DocEvent {
   DocEventKind kind = DocEventKind::Pulled;
   std::string id;
   std::string rev;  // the revision pulled/pushed/refused, or the resolution's winner
-  Status error;     // Failed: the peer's answer
+  Status error;     // Failed: the peer's answer; ConflictResolved: not ok when the resolution failed
 };
 
 class Sync {
@@ -122,8 +148,10 @@ class Sync {
   std::unique_ptr<Impl> impl_;
 };
 
-// The key a Sync with `url` keeps its state under: scheme, host, port and path, without credentials,
-// query or trailing slash.
+// The key a Sync with `url` keeps its state under: "scheme://host:port/path" — the port always written
+// (so http://h/db and http://h:80/db are one peer), an IPv6 host in brackets, the path as given
+// (percent-encoded) without trailing slashes; no credentials, query or fragment. Empty when `url` is not
+// an http or https URL.
 std::string syncPeerKey(std::string_view url);
 
 }  // namespace settee

@@ -77,8 +77,11 @@ class RemoteEndpoint : public Endpoint {
         {"style", "all_docs"}, {"since", unquote(since)}, {"limit", std::to_string(limit)}};
     if (wait) {
       q.emplace_back("feed", "longpoll");
+      // No `heartbeat` asked: CouchDB (and Settee) keep a longpoll with heartbeats open past its timeout
+      // until a change comes, so every quiet feed would end at the deadline below as a failed request
+      // (Retrying, then a growing backoff that delays the next change). Without it the peer answers
+      // empty at `timeout`, inside the watchdog's silence.
       q.emplace_back("timeout", std::to_string(timeout.count()));
-      q.emplace_back("heartbeat", std::to_string(session_.options().heartbeat.count()));
     }
     std::string body;
     std::string method = "GET";
@@ -111,9 +114,9 @@ class RemoteEndpoint : public Endpoint {
     }
     http::ClientRequest req = session_.request(method, "/_changes" + http::buildQuery(q), body);
     req.maxBodySize = std::max(tuning::kSmallAnswerBytes, limit * tuning::kChangesRowBytes);
-    // The feed watchdog: the read timer restarts with every byte, heartbeats included, so only a feed
-    // silent past two heartbeats (or past its own timeout, for a peer without heartbeats) times out.
-    // A feed that keeps sending heartbeats past its timeout, and one silence more, never ends: it fails.
+    // The feed watchdog: the read timer restarts with every byte, so only a feed silent past 2.5
+    // heartbeats (the peer was asked to answer within 1.5) times out. A feed that keeps sending bytes
+    // (heartbeats nobody asked for) past its timeout, and one silence more, never ends: it fails.
     if (wait) {
       auto silence =
           std::max(tuning::feedSilence(session_.options().heartbeat), timeout + session_.options().heartbeat);

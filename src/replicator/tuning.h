@@ -37,11 +37,11 @@ inline constexpr size_t kQueueDepth = 4;
 // How often a running replication records its checkpoint (CouchDB: 30 s). Shorter means less re-read
 // after a crash; each checkpoint costs two small writes.
 inline constexpr std::chrono::milliseconds kCheckpointInterval{5000};
-// Continuous mode reads the source with longpoll requests that ask for a heartbeat (a newline) every
-// kHeartbeat (ReplicationOptions::heartbeat overrides it). The watchdog: a feed silent for 2.5
-// heartbeats is dead — the request is abandoned and reopened like any failed request (state Retrying).
-// Each longpoll asks the source to answer within 1.5 heartbeats, so a peer that sends no heartbeats
-// still answers (empty) before the watchdog bites.
+// Continuous mode reads the source with longpoll requests timed by kHeartbeat (ReplicationOptions::
+// heartbeat overrides it). The watchdog: a feed silent for 2.5 heartbeats is dead — the request is
+// abandoned and reopened like any failed request (state Retrying). Each longpoll asks the source to
+// answer within 1.5 heartbeats, so a live peer answers (empty) before the watchdog bites; it asks for no
+// heartbeat lines, since CouchDB keeps a longpoll that has them open past its timeout.
 inline constexpr std::chrono::milliseconds kHeartbeat{10000};
 inline constexpr std::chrono::milliseconds feedSilence(std::chrono::milliseconds heartbeat) { return heartbeat * 5 / 2; }
 inline constexpr std::chrono::milliseconds longpollTimeout(std::chrono::milliseconds heartbeat) { return heartbeat * 3 / 2; }
