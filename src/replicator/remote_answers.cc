@@ -300,4 +300,20 @@ Result<std::vector<DocResult>> decodeBulkDocs(const std::string& body, const std
   return failures;
 }
 
+Status decodeTooLarge(const std::string& body) {
+  simdjson::dom::parser p;
+  element root;
+  std::string_view error, reason;
+  if (!p.parse(body).get(root) && root.type() == element_type::OBJECT) {
+    if (root["error"].get(error)) error = {};
+    if (root["reason"].get(reason)) reason = {};
+  }
+  // too_large, the name a stored refusal can keep (settee/sync_state.h); the peer's own words follow in
+  // the reason (CouchDB says document_too_large and names the document).
+  std::string why = "the document is over the peer's max_document_size (HTTP 413";
+  if (!error.empty()) why += " " + std::string(error.substr(0, 80));
+  if (!reason.empty()) why += ": " + std::string(reason.substr(0, 200));
+  return {ErrorCode::TooLarge, why + ")"};
+}
+
 }  // namespace settee::repl

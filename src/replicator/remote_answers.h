@@ -38,6 +38,10 @@ Result<std::vector<FetchedRev>> decodeOpenRevs(const std::string& body, const Mi
                                                const std::string& what);
 // POST _bulk_docs new_edits=false: the per-document failures (CouchDB lists only those).
 Result<std::vector<DocResult>> decodeBulkDocs(const std::string& body, const std::string& what);
+// A write of one document answered 413 (over the peer's max_document_size): that document's refusal,
+// too_large, with the peer's error name and reason in the reason. Any body is taken: the status already
+// says what happened, the body only adds why.
+Status decodeTooLarge(const std::string& body);
 
 // A checked revision as a value: parsed once, here, from the answer's own element (never re-serialised).
 // A revision that fails CouchDB's document rules is kept as that failure, for the writer to count.

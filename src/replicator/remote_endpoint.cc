@@ -293,23 +293,7 @@ class RemoteEndpoint : public Endpoint {
       bulk.push_back(&inlined.back());
     }
     if (bulk.empty()) return failures;
-    db::JsonBuffer buf;
-    db::JsonWriter w(buf);
-    w.StartObject();
-    db::writeKey(w, "new_edits");
-    w.Bool(false);
-    db::writeKey(w, "docs");
-    w.StartArray();
-    for (const db::Revision* rev : bulk) db::renderRevision(w, buf, *rev);
-    w.EndArray();
-    w.EndObject();
-    std::string body(db::bufferView(buf));
-    http::ClientRequest req = session_.request("POST", "/_bulk_docs", body);
-    req.maxBodySize = tuning::kBatchAnswerBytes;
-    auto r = session_.exchange(session_.client(), std::move(req));
-    const std::string what = "POST " + describe() + "/_bulk_docs";
-    if (Status st = statusOf(r, what); !st) return st;
-    auto answered = decodeBulkDocs(r.body, what);
+    auto answered = postBulk(bulk.data(), bulk.size());
     if (!answered) return answered.status();
     for (auto& f : *answered) failures.push_back(std::move(f));
     return failures;
@@ -404,6 +388,40 @@ class RemoteEndpoint : public Endpoint {
     return Answer(std::move(*got));
   }
 
+  // One _bulk_docs new_edits=false for `n` revisions from `revs`: the documents the target refused. A
+  // peer answers the whole request 413 when one document is over its max_document_size (CouchDB 3.4 and
+  // a Settee node do): as CouchDB's replicator does, the halves are sent apart, down to the one document
+  // that is too large, which is refused alone (a write failure) so the others are still written.
+  Result<std::vector<DocResult>> postBulk(const db::Revision* const* revs, size_t n) {
+    db::JsonBuffer buf;
+    db::JsonWriter w(buf);
+    w.StartObject();
+    db::writeKey(w, "new_edits");
+    w.Bool(false);
+    db::writeKey(w, "docs");
+    w.StartArray();
+    for (size_t i = 0; i < n; ++i) db::renderRevision(w, buf, *revs[i]);
+    w.EndArray();
+    w.EndObject();
+    std::string body(db::bufferView(buf));
+    http::ClientRequest req = session_.request("POST", "/_bulk_docs", body);
+    req.maxBodySize = tuning::kBatchAnswerBytes;
+    auto r = session_.exchange(session_.client(), std::move(req));
+    if (r.ok() && r.status == 413) {
+      if (n == 1) return std::vector<DocResult>{{revs[0]->id, revs[0]->revString(), decodeTooLarge(r.body)}};
+      const size_t half = n / 2;
+      auto first = postBulk(revs, half);
+      if (!first) return first;
+      auto second = postBulk(revs + half, n - half);
+      if (!second) return second;
+      for (auto& f : *second) first->push_back(std::move(f));
+      return first;
+    }
+    const std::string what = "POST " + describe() + "/_bulk_docs";
+    if (Status st = statusOf(r, what); !st) return st;
+    return decodeBulkDocs(r.body, what);
+  }
+
   // PUT /db/{id}?new_edits=false with the revision as multipart/related (see remote_writes.h). nullopt
   // when written; a DocResult when the target refused this document (counted as a write failure;
   // bad_content_type when it does not take multipart at all); an error to retry the batch.
@@ -414,6 +432,8 @@ class RemoteEndpoint : public Endpoint {
     if (req.bodyLength) req.deadlineMs = session_.deadlineFor(req.bodyLength);
     auto r = session_.exchange(session_.client(), std::move(req));
     if (r.ok() && (r.status == 201 || r.status == 202)) return std::optional<DocResult>();
+    if (r.ok() && r.status == 413)  // this document is over the peer's max_document_size
+      return std::optional<DocResult>(DocResult{d.id, d.rev->revString(), decodeTooLarge(r.body)});
     Status st = statusOf(r, "PUT " + d.id);
     // Network errors and 5xx retry the batch; a refusal of this one document is its write failure.
     if (!r.ok() || r.status >= 500 || r.status == 408 || r.status == 429) return st;
