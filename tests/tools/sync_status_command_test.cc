@@ -1,0 +1,97 @@
+// `settee sync` and `settee status` as a user runs them: the built binary in a child process, on a data
+// directory the test prepared with the library.
+#include <sys/wait.h>
+
+#include <catch2/catch.hpp>
+#include <cstdio>
+#include <fstream>
+#include <sstream>
+#include <string>
+
+#include "test_util.h"
+
+using settee::test::TempDir;
+
+namespace {
+
+struct Run {
+  int exitCode = -1;
+  std::string out, err;
+};
+
+// Runs `settee ARGS` (arguments without shell metacharacters other than quotes the test wrote), at most 60 s.
+Run runSettee(const std::string& args) {
+  TempDir tmp;
+  const std::string errFile = tmp.file("stderr");
+  const std::string command = "timeout 60 " + std::string(SETTEE_BINARY) + " " + args + " 2>" + errFile;
+  Run r;
+  FILE* p = popen(command.c_str(), "r");
+  REQUIRE(p);
+  char buf[4096];
+  size_t n;
+  while ((n = fread(buf, 1, sizeof buf, p)) > 0) r.out.append(buf, n);
+  const int status = pclose(p);
+  r.exitCode = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  std::ifstream in(errFile);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  r.err = ss.str();
+  return r;
+}
+
+constexpr const char* kPeer = "http://127.0.0.1:5984/remote";
+
+}  // namespace
+
+TEST_CASE("settee sync --help and settee status --help list every option with its default", "[tools][cli]") {
+  auto sync = runSettee("sync --help");
+  CHECK(sync.exitCode == 0);
+  for (const char* option : {"--data", "--policy", "keep", "lww:FIELD", "merge:lww:FIELD", "--priority",
+                             "--pull-selector", "--push-selector", "--doc-ids", "--large-attachments",
+                             "default 524288", "--metered", "--ca-file", "--header", "default ./data"}) {
+    INFO(option);
+    CHECK(sync.out.find(option) != std::string::npos);
+  }
+  auto status = runSettee("status --help");
+  CHECK(status.exitCode == 0);
+  for (const char* option : {"--data", "--peer", "--json", "--limit", "default 20", "\"pending_docs\"",
+                             "\"failed_docs\"", "\"conflicted_docs\"", "\"last_sync\""}) {
+    INFO(option);
+    CHECK(status.out.find(option) != std::string::npos);
+  }
+}
+
+TEST_CASE("settee sync and settee status name a bad option in their error and exit with 2", "[tools][cli]") {
+  TempDir dir;
+  auto sync = runSettee("sync --data " + dir.path() + " app " + kPeer + " --bogus-flag");
+  CHECK(sync.exitCode == 2);
+  CHECK(sync.err.find("--bogus-flag") != std::string::npos);
+
+  auto policy = runSettee("sync --data " + dir.path() + " app " + kPeer + " --policy whatever");
+  CHECK(policy.exitCode == 2);
+  CHECK(policy.err.find("--policy") != std::string::npos);
+
+  auto selector = runSettee("sync --data " + dir.path() + " app " + kPeer + " --priority not-json");
+  CHECK(selector.exitCode == 2);
+  CHECK(selector.err.find("--priority") != std::string::npos);
+
+  auto missing = runSettee("sync --data " + dir.path() + " app " + kPeer + " --policy");
+  CHECK(missing.exitCode == 2);
+  CHECK(missing.err.find("--policy needs a value") != std::string::npos);
+
+  auto status = runSettee("status --data " + dir.path() + " app --frobnicate");
+  CHECK(status.exitCode == 2);
+  CHECK(status.err.find("--frobnicate") != std::string::npos);
+
+  auto limit = runSettee("status --data " + dir.path() + " app --limit many");
+  CHECK(limit.exitCode == 2);
+  CHECK(limit.err.find("--limit") != std::string::npos);
+}
+
+TEST_CASE("settee status on a database that does not exist fails, naming it", "[tools][cli]") {
+  TempDir dir;
+  auto r = runSettee("status --data " + dir.path() + " nosuchdb --json");
+  CHECK(r.exitCode == 1);
+  CHECK(r.err.find("nosuchdb") != std::string::npos);
+  CHECK(r.out.empty());
+}
