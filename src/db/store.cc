@@ -7,6 +7,7 @@
 
 #include "db/json.h"
 #include "db/rev_tree_codec.h"
+#include "db/store_index_state.h"
 
 namespace settee::db {
 namespace {
@@ -16,7 +17,9 @@ namespace {
 // version 1's ~1 KB bodies took ~4.7 KB of file each. A rowid table keeps rows up to ~4 KB inline.
 // Version 3 adds the json index tables (store_index.cc); an older file gets them empty, and the indexes
 // of the design documents it holds are registered when it is opened.
-constexpr int kSchemaVersion = 3;
+// Version 4 adds the sync ledger (store_sync.cc); an older file gets it with no peer, and its conflicted
+// documents listed by one scan of its trees.
+constexpr int kSchemaVersion = 4;
 
 const char* kSchema = R"sql(
 CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value) WITHOUT ROWID;
@@ -59,6 +62,41 @@ CREATE TABLE IF NOT EXISTS mango_row_keys(
   doc_id TEXT NOT NULL,
   key BLOB NOT NULL,
   PRIMARY KEY(idx, doc_id)) WITHOUT ROWID;
+)sql";
+
+// The sync ledger. A peer's counts are kept by triggers in the statement that changes an entry, so they
+// are exact in every committed state (after kill -9 too) and a count reads one row. `entries` counts
+// pending and failed ones alike: pending = entries - failed. The partial index lists failed entries
+// without walking the pending ones; it costs nothing to a write that leaves an entry pending.
+const char* kSyncSchema = R"sql(
+CREATE TABLE IF NOT EXISTS sync_peers(
+  id INTEGER PRIMARY KEY,
+  peer TEXT NOT NULL UNIQUE,
+  last_sync INTEGER NOT NULL DEFAULT 0,
+  entries INTEGER NOT NULL DEFAULT 0,
+  failed INTEGER NOT NULL DEFAULT 0);
+CREATE TABLE IF NOT EXISTS sync_docs(
+  peer INTEGER NOT NULL,
+  doc_id TEXT NOT NULL,
+  seq INTEGER NOT NULL,
+  failed_error TEXT,
+  failed_reason TEXT,
+  PRIMARY KEY(peer, doc_id)) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS sync_docs_failed ON sync_docs(peer, doc_id) WHERE failed_error IS NOT NULL;
+CREATE TABLE IF NOT EXISTS sync_conflicts(doc_id TEXT PRIMARY KEY) WITHOUT ROWID;
+CREATE TRIGGER IF NOT EXISTS sync_docs_added AFTER INSERT ON sync_docs BEGIN
+  UPDATE sync_peers SET entries = entries + 1, failed = failed + (NEW.failed_error IS NOT NULL)
+    WHERE id = NEW.peer;
+END;
+CREATE TRIGGER IF NOT EXISTS sync_docs_removed AFTER DELETE ON sync_docs BEGIN
+  UPDATE sync_peers SET entries = entries - 1, failed = failed - (OLD.failed_error IS NOT NULL)
+    WHERE id = OLD.peer;
+END;
+CREATE TRIGGER IF NOT EXISTS sync_docs_changed AFTER UPDATE OF failed_error ON sync_docs
+  WHEN (OLD.failed_error IS NULL) != (NEW.failed_error IS NULL) BEGIN
+  UPDATE sync_peers SET failed = failed + (NEW.failed_error IS NOT NULL) - (OLD.failed_error IS NOT NULL)
+    WHERE id = NEW.peer;
+END;
 )sql";
 
 uint64_t nowMicros() {
@@ -106,6 +144,7 @@ Status Store::init(const std::string& path) {
   if (Status st = txn.begun(); !st) return st;
   if (Status st = migrate(); !st) return st;
   if (Status st = conn_.exec(kSchema); !st) return st;
+  if (Status st = conn_.exec(kSyncSchema); !st) return st;
   Statement get(conn_.prepare("SELECT key, value FROM meta"));
   bool fresh = true;
   while (get.step()) {
@@ -161,12 +200,22 @@ Status Store::migrate() {
         !st)
       return st;
   }
+  if (from < 4) {
+    if (Status st = conn_.exec(kSyncSchema); !st) return st;
+    if (Status st = fillConflicts(); !st) return st;
+  }
   if (from < kSchemaVersion) {
     Statement put(conn_.prepare("UPDATE meta SET value = ? WHERE key = 'schema_version'"));
     put.bind(1, kSchemaVersion);
     if (!put.exec()) return conn_.error("migrate schema");
   }
   return Status::ok();
+}
+
+void Store::rolledBack(void* store) {
+  auto* self = static_cast<Store*>(store);
+  if (self->index_) self->index_->loaded = false;
+  self->syncPeersLoaded_ = false;
 }
 
 Status Store::persistCounters() {
@@ -386,7 +435,8 @@ Result<DocResult> Store::removeLocal(std::string_view rawId, std::string_view re
   return DocResult{id, "0-0", Status::ok()};
 }
 
-// ---- Compaction: drop bodies of non-leaf revisions, then attachments nothing references. ----
+// ---- Compaction: drop bodies of non-leaf revisions (but those of documents a sync peer has not
+// confirmed), then attachments nothing references. ----
 
 Status Store::compact() {
   std::lock_guard lock(mu_);
@@ -394,11 +444,16 @@ Status Store::compact() {
   {
     Transaction txn(conn_);
     if (Status st = txn.begun(); !st) return st;
-    Statement scan(conn_.prepare("SELECT seq, id, tree FROM docs"));
+    // A document some peer has not confirmed keeps its inner bodies: when the peer's edits come back
+    // in conflict with the local one, a merge needs their common ancestor's body.
+    Statement scan(conn_.prepare(
+        "SELECT seq, id, tree, EXISTS(SELECT 1 FROM sync_docs WHERE peer IN (SELECT id FROM sync_peers) "
+        "AND doc_id = docs.id) FROM docs"));
     Statement drop(conn_.prepare("DELETE FROM revs WHERE doc_id = ? AND rev = ?"));
     Statement save(conn_.prepare("UPDATE docs SET tree = ? WHERE seq = ?"));
     std::string blob;
     while (scan.step()) {
+      if (scan.int64(3)) continue;
       auto tree = decodeRevTree(scan.blob(2));
       if (!tree) return {ErrorCode::Internal, "corrupt revision tree"};
       const std::vector<std::string> forgotten = tree->forgetInnerBodies();

@@ -10,7 +10,7 @@
 // - Reads report failure: a storage error or a corrupt revision tree met during a read is returned as a
 //   Status (Internal), never skipped.
 //
-// Schema (version 3):
+// Schema (version 4):
 //   docs(seq INTEGER PRIMARY KEY, id TEXT UNIQUE, deleted, tree BLOB) — one row per document at its
 //     latest sequence; the rowid *is* the sequence, so the changes feed is a rowid range scan.
 //   revs(doc_id, rev, atts, body) — bodies of stored revisions, a rowid table UNIQUE(doc_id, rev).
@@ -20,6 +20,10 @@
 //   local_docs(id, rev, body); meta(key, value).
 //   mango_indexes(id, ddoc, name, def, build_upto, built_to), mango_rows(idx, key, doc_id, vals),
 //     mango_row_keys(idx, doc_id, key) — json indexes and their rows (store_index.cc, version 3).
+//   sync_peers(id, peer UNIQUE, last_sync, entries, failed), sync_docs(peer, doc_id, seq, failed_error,
+//     failed_reason), sync_conflicts(doc_id) — the sync ledger (store_sync.cc, version 4): per peer, the
+//     documents it has not confirmed (pending, or failed with its answer), with counts kept by triggers;
+//     and the documents with live losing leaves.
 #pragma once
 
 #include <atomic>
@@ -178,6 +182,7 @@ class Store {
     bool exists = false;
     uint64_t seq = 0;
     RevTree tree;
+    bool conflicted = false;  // the stored tree has more than one live leaf (so sync_conflicts has it)
   };
   Result<DocRow> loadDoc(std::string_view id);
   // A revision a write just stored, with its body, so keeping index rows need not read it back.
@@ -206,6 +211,8 @@ class Store {
                       FollowMode mode, Revision& out);
   Status migrate();
   Status persistCounters();
+  // SQLite rolled a transaction back: the caches of what it may have changed are read again.
+  static void rolledBack(void* store);
   void notify();
 
   // ---- json index rows (store_index.cc) ----
@@ -220,6 +227,25 @@ class Store {
   // design document the registered indexes with its definitions, in the caller's transaction. `existed`:
   // the document was stored before this write (so it may have rows). Called by saveDoc() and purge().
   Status keepIndexes(std::string_view id, const RevTree* tree, bool existed, const WrittenRev* written = nullptr);
+
+  // ---- sync ledger (store_sync.cc) ----
+  struct SyncPeer {
+    int64_t id = 0;
+    std::string name;
+  };
+  // The registered peers, read once and again after a registration or a rollback: a write with none
+  // registered costs no statement. The caller holds mu_.
+  Result<const std::vector<SyncPeer>*> syncPeerCache();
+  Result<int64_t> syncPeerId(std::string_view peer);
+  // Keeps the ledger of document `id` in step with a write that saved `tree` at `seq`, in the caller's
+  // transaction: pending for every peer but syncOrigin_, and in sync_conflicts exactly while it has more
+  // than one live leaf. `conflicted`: whether it was stored conflicted before; set to whether it is now.
+  // `tree` null: the document is gone (purged).
+  Status keepSyncState(std::string_view id, const RevTree* tree, uint64_t seq, bool& conflicted);
+  // Whether the tree has more than one live leaf.
+  static bool hasConflict(const RevTree& tree);
+  // Fills sync_conflicts from every stored tree (a file from before version 4).
+  Status fillConflicts();
 
   // Open read handles on attachment bodies being read in pieces (readAttachment), most recent last. A
   // handle remembers where its overflow pages are, so each next piece costs its own size; a new handle
@@ -251,6 +277,10 @@ class Store {
   std::string path_;
   std::shared_ptr<IndexState> index_;  // created by initIndexes()
   std::atomic<bool> indexRegistered_{false};  // see takeIndexRegistered()
+  bool syncPeersLoaded_ = false;
+  std::vector<SyncPeer> syncPeers_;
+  // The peer the revisions being written came from (write()'s originPeer), for keepSyncState().
+  std::string_view syncOrigin_;
 
   std::mutex listenMu_;
   std::condition_variable changed_;

@@ -171,9 +171,9 @@ bool rowOf(const IndexSpec& spec, const std::vector<std::vector<std::string>>& p
 
 Status Store::initIndexes() {
   if (!index_) index_ = std::make_shared<IndexState>();
-  // A rollback may undo a registration the cache already holds: read the registry again after one.
-  sqlite3_rollback_hook(
-      conn_.handle(), [](void* state) { static_cast<IndexState*>(state)->loaded = false; }, index_.get());
+  // A rollback may undo a registration the cache already holds: read the registry again after one
+  // (rolledBack() marks this cache and the sync peers' stale).
+  sqlite3_rollback_hook(conn_.handle(), &Store::rolledBack, this);
   // A file from before indexes existed has design documents but no registrations: register them now
   // (their rows are built by updateIndex). In a file that has registrations this already happened.
   {

@@ -53,6 +53,7 @@ Result<Store::DocRow> Store::loadDoc(std::string_view id) {
     row.exists = true;
     row.seq = static_cast<uint64_t>(get.int64(0));
     row.tree = std::move(*tree);
+    row.conflicted = hasConflict(row.tree);
   } else if (get.failed()) {
     return conn_.error("read document");
   }
@@ -78,6 +79,7 @@ Status Store::saveDoc(std::string_view id, DocRow& row, bool wasDeleted, const W
   (deleted ? docDelCount_ : docCount_)++;
   row.exists = true;
   row.seq = seq;
+  if (Status st = keepSyncState(id, &row.tree, seq, row.conflicted); !st) return st;
   return keepIndexes(id, &row.tree, existed, written);
 }
 
@@ -326,6 +328,12 @@ std::vector<DocResult> Store::write(std::vector<WriteOp>& ops, bool newEdits, st
       failAll(st);
       return results;
     }
+    // Read by saveDoc() for every document of this batch; reset however the write ends.
+    syncOrigin_ = originPeer;
+    struct ResetOrigin {
+      std::string_view& origin;
+      ~ResetOrigin() { origin = {}; }
+    } resetOrigin{syncOrigin_};
     for (auto& op : ops) {
       results.push_back(writeOne(op, newEdits));
       // SQLite rolls the whole transaction back on some errors (I/O, disk full) even when the statement
@@ -378,6 +386,15 @@ Result<DocResult> Store::resolveConflicts(std::string_view id, std::string_view 
     const RevTree& tree = loaded->tree;
     int keep = tree.find(winnerRev);
     if (keep < 0 || !tree.isLeaf(keep) || tree[keep].deleted) return conflict();
+    if (expectedLeaves) {
+      std::vector<std::string> live, expected(*expectedLeaves);
+      for (int leaf : tree.leavesByPriority()) {
+        if (!tree[leaf].deleted) live.push_back(tree[leaf].rev());
+      }
+      std::sort(live.begin(), live.end());
+      std::sort(expected.begin(), expected.end());
+      if (live != expected) return conflict();
+    }
     for (int leaf : tree.leavesByPriority()) {
       if (leaf == keep || tree[leaf].deleted) continue;
       WriteOp del;
@@ -453,6 +470,7 @@ Result<std::vector<std::pair<std::string, std::vector<std::string>>>> Store::pur
           if (!del.exec()) return fail(conn_.error("purge"));
           (wasDeleted ? docDelCount_ : docCount_)--;
           if (Status st = keepIndexes(id, nullptr, true); !st) return fail(st);
+          if (Status st = keepSyncState(id, nullptr, 0, row.conflicted); !st) return fail(st);
         } else if (Status st = saveDoc(id, row, wasDeleted); !st) {
           return fail(st);
         }

@@ -7,6 +7,8 @@
 #include <fstream>
 #include <thread>
 
+#include "settee/conflict.h"
+
 namespace settee::http {
 namespace {
 
@@ -84,6 +86,11 @@ Status loadConfig(const std::string& path, ServerConfig& config) {
     else if (section == "cors" && key == "credentials") config.cors.credentials = value == "true";
     else if (section == "cors" && key == "headers") config.cors.headers = value;
     else if (section == "cors" && key == "methods") config.cors.methods = value;
+    else if (section == "conflict_policy") {
+      auto policy = ConflictPolicy::parse(value);
+      if (!policy) return badRequest(where() + ": " + policy.status().reason());
+      config.conflictPolicies[key] = value;
+    }
     if (!ok) return badRequest(where() + ": bad value for " + key);
   }
   return Status::ok();

@@ -10,6 +10,8 @@
 //   [admins]   name = password   (plain text or "-pbkdf2-<hex key>,<hex salt>,<iterations>")
 //   [httpd]    enable_cors = true|false
 //   [cors]     origins (comma-separated, or *), credentials, headers, methods
+//   [conflict_policy]  dbname = keep|lww:FIELD|merge|merge:lww:FIELD (settee/conflict.h), resolved by the
+//              node as conflicts arrive; `default = ...` for every database not named
 // Command-line flags are applied after the file, so they win. Plain value; no threads involved.
 #pragma once
 
@@ -56,6 +58,8 @@ struct ServerConfig {
   std::string uuid;                                 // empty: made once and kept in the data directory
   std::map<std::string, std::string> admins;        // name -> password or its pbkdf2 hash
   CorsConfig cors;
+  // [conflict_policy]: database name (or "default") -> the policy's text form, checked when read.
+  std::map<std::string, std::string> conflictPolicies;
 };
 
 // The loops `loops = 0` stands for: one per core this process may run on (its CPU affinity, so a node

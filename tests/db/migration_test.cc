@@ -77,7 +77,7 @@ TEST_CASE("Migration: a schema version 1 file opens with every revision and atta
   REQUIRE(updated);
   db.reset();
 
-  CHECK(scalar(path, "SELECT value FROM meta WHERE key = 'schema_version'") == "3");
+  CHECK(scalar(path, "SELECT value FROM meta WHERE key = 'schema_version'") == "4");
   CHECK(scalar(path, "SELECT sql FROM sqlite_schema WHERE name = 'revs'").find("WITHOUT ROWID") == std::string::npos);
   CHECK(scalar(path, "SELECT count(*) FROM revs WHERE doc_id = 'c'") == "2");
   CHECK(scalar(path, "PRAGMA integrity_check") == "ok");

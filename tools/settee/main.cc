@@ -15,6 +15,7 @@
 
 #include "http/config.h"
 #include "http/couch_server.h"
+#include "replicator/conflict_service.h"
 #include "replicator/replicator_service.h"
 
 int replicateCommand(const std::vector<std::string>& args);  // replicate.cc
@@ -113,6 +114,11 @@ int serve(const std::vector<std::string>& args) {
   // Replications run by the node: /_replicate, the _replicator database, /_scheduler.
   auto replicator = std::make_unique<settee::repl::ReplicatorService>(server->api());
   replicator->start();
+  // Conflicts resolved by the node as they arrive, for the databases [conflict_policy] names.
+  // (loadConfig checked the policies' texts, so this cannot fail.)
+  auto madeConflicts = settee::repl::ConflictService::fromTexts(*server->api().services().data, config.conflictPolicies);
+  std::unique_ptr<settee::repl::ConflictService> conflicts = madeConflicts ? std::move(*madeConflicts) : nullptr;
+  if (conflicts) conflicts->start();
   if (config.logLevel != "none")
     std::fprintf(stderr, "settee: listening on http://%s:%d (data in %s, %zu loops)\n", config.bind.c_str(),
                  server->port(), config.dataDir.c_str(), server->loops());
@@ -140,6 +146,7 @@ int serve(const std::vector<std::string>& args) {
   uv_signal_start(&stopper.sigterm, onSignal, SIGTERM);
 
   uv_run(&loop, UV_RUN_DEFAULT);
+  conflicts.reset();
   replicator.reset();
   server.reset();
   uv_loop_close(&loop);
