@@ -8,8 +8,10 @@
 #include <sstream>
 #include <string>
 
+#include "settee/database.h"
 #include "test_util.h"
 
+using settee::test::Json;
 using settee::test::TempDir;
 
 namespace {
@@ -94,4 +96,63 @@ TEST_CASE("settee status on a database that does not exist fails, naming it", "[
   CHECK(r.exitCode == 1);
   CHECK(r.err.find("nosuchdb") != std::string::npos);
   CHECK(r.out.empty());
+}
+
+TEST_CASE(
+    "settee status --json gives each peer's counts, its pending and conflicted documents and the last "
+    "sync",
+    "[tools][cli]") {
+  TempDir dir;
+  {
+    settee::DataDir data(dir.path());
+    auto db = data.create("app");
+    REQUIRE(db);
+    REQUIRE((*db)->registerSyncPeer(kPeer));
+    for (const char* id : {"a", "b", "c"}) REQUIRE((*db)->put(std::string(R"({"_id":")") + id + R"("})"));
+    // Two leaves of one document: conflicted (and pending, as a local document the peer has not seen).
+    settee::PutOptions replicated;
+    replicated.newEdits = false;
+    REQUIRE((*db)->put(R"({"_id":"d","_rev":"1-aaaa","v":1})", replicated));
+    REQUIRE((*db)->put(R"({"_id":"d","_rev":"1-bbbb","v":2})", replicated));
+  }
+
+  auto r = runSettee("status --data " + dir.path() + " app --json");
+  INFO(r.err);
+  REQUIRE(r.exitCode == 0);
+  Json j(r.out);
+  CHECK(j.str("db") == "app");
+  auto peers = j["peers"].get_array().value();
+  REQUIRE(peers.size() == 1);
+  auto p = peers.at(0).value();
+  CHECK(std::string(p["peer"].get_string().value()) == kPeer);
+  CHECK(p["last_sync"].is_null());
+  CHECK(p["pending"].get_uint64().value() == 4);
+  CHECK(p["failed"].get_uint64().value() == 0);
+  CHECK(p["conflicted"].get_uint64().value() == 1);
+  auto pending = p["pending_docs"].get_array().value();
+  REQUIRE(pending.size() == 4);
+  CHECK(std::string(pending.at(0)["id"].get_string().value()) == "a");
+  CHECK(pending.at(0)["seq"].get_uint64().value() > 0);
+  CHECK(p["failed_docs"].get_array().value().size() == 0);
+  auto conflicted = p["conflicted_docs"].get_array().value();
+  REQUIRE(conflicted.size() == 1);
+  CHECK(std::string(conflicted.at(0)["id"].get_string().value()) == "d");
+
+  // --limit bounds the lists, not the counts.
+  auto limited = runSettee("status --data " + dir.path() + " app --json --limit 2 --peer " + kPeer);
+  INFO(limited.err);
+  REQUIRE(limited.exitCode == 0);
+  // One peer asked for: its object, with the database's name.
+  Json l(limited.out);
+  CHECK(l.str("db") == "app");
+  CHECK(l.str("peer") == kPeer);
+  CHECK(l["pending"].get_uint64().value() == 4);
+  CHECK(l["conflicted"].get_uint64().value() == 1);
+  CHECK(l["pending_docs"].get_array().value().size() == 2);
+
+  auto text = runSettee("status --data " + dir.path() + " app");
+  REQUIRE(text.exitCode == 0);
+  CHECK(text.out.find(kPeer) != std::string::npos);
+  CHECK(text.out.find("pending 4, failed 0, conflicted 1") != std::string::npos);
+  CHECK(text.out.find("last sync: never") != std::string::npos);
 }
