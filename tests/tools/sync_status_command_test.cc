@@ -156,3 +156,27 @@ TEST_CASE(
   CHECK(text.out.find("pending 4, failed 0, conflicted 1") != std::string::npos);
   CHECK(text.out.find("last sync: never") != std::string::npos);
 }
+
+TEST_CASE("settee status reads a database that another process has open to sync it, and sees its writes",
+          "[tools][cli]") {
+  TempDir dir;
+  // This process stands for `settee sync`: it opens the database shared, as that command does.
+  settee::DatabaseOptions shared;
+  shared.exclusive = false;
+  settee::DataDir data(dir.path(), shared);
+  auto db = data.create("app");
+  REQUIRE(db);
+  REQUIRE((*db)->registerSyncPeer(kPeer));
+  REQUIRE((*db)->put(R"({"_id":"a"})"));
+
+  auto first = runSettee("status --data " + dir.path() + " app --json --peer " + kPeer);
+  INFO(first.err);
+  REQUIRE(first.exitCode == 0);
+  CHECK(Json(first.out)["pending"].get_uint64().value() == 1);
+
+  REQUIRE((*db)->put(R"({"_id":"b"})"));
+  auto second = runSettee("status --data " + dir.path() + " app --json --peer " + kPeer);
+  INFO(second.err);
+  REQUIRE(second.exitCode == 0);
+  CHECK(Json(second.out)["pending"].get_uint64().value() == 2);
+}

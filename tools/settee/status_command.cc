@@ -199,7 +199,10 @@ int statusCommand(const std::vector<std::string>& argv) {
     return args.fail("expected DB, got " + std::to_string(positional.size()) + " arguments");
   const std::string& dbName = positional[0];
 
-  DataDir data(dataDir);
+  // Not exclusive: a `settee sync` may have the database open (shared) at the same time.
+  DatabaseOptions shared;
+  shared.exclusive = false;
+  DataDir data(dataDir, shared);
   auto db = data.open(dbName);
   if (!db) {
     std::fprintf(stderr, "settee status: %s: %s\n", dbName.c_str(), db.status().reason().c_str());

@@ -51,7 +51,8 @@ void usage(FILE* out) {
       "output: on a terminal one line kept up to date, otherwise one line per state change, as\n"
       "  [TIME ]STATE pending=N failed=N conflicted=N docs/s=R last_sync=ISO8601|never[ error=\"...\"]\n"
       "  STATE is offline, connecting, syncing, idle or stopped; a document the peer refuses prints\n"
-      "  `failed ID REV: ERROR: REASON`, a conflict `conflict ID`, a resolution `resolved ID REV`.\n"
+      "  `failed ID REV: ERROR: REASON`, a conflict `conflict ID`, a resolution `resolved ID REV` (or\n"
+      "  `unresolved ID: ERROR: REASON` when the policy could not write it).\n"
       "exit status: 0 when stopped by a signal, 1 when the sync cannot run, 2 for bad usage\n",
       static_cast<unsigned long long>(defaults.largeAttachmentBytes));
 }
@@ -171,7 +172,10 @@ int syncCommand(const std::vector<std::string>& argv) {
   if (url.rfind("http://", 0) != 0 && url.rfind("https://", 0) != 0)
     return args.fail("URL must be http:// or https://, not " + url);
 
-  DataDir data(dataDir);
+  // Shared with other processes, so `settee status` can read the database while this one syncs it.
+  DatabaseOptions shared;
+  shared.exclusive = false;
+  DataDir data(dataDir, shared);
   auto db = data.open(dbName);
   if (!db && db.status().code() == ErrorCode::NotFound) db = data.create(dbName);
   if (!db) {
@@ -206,7 +210,8 @@ int syncCommand(const std::vector<std::string>& argv) {
         line = "conflict " + e.id;
         break;
       case DocEventKind::ConflictResolved:
-        line = "resolved " + e.id + " " + e.rev;
+        line = e.error.isOk() ? "resolved " + e.id + " " + e.rev
+                              : "unresolved " + e.id + ": " + e.error.error() + ": " + e.error.reason();
         break;
       default:
         return;  // pulled and pushed show in the counts
