@@ -47,10 +47,22 @@ struct NameHash {
 };
 using Cache = std::unordered_map<std::string, Metric*, NameHash, std::equal_to<>>;
 
+// A thread's cache, and whether it is gone: a count made while the thread exits (a destructor of another
+// thread-local, or of a static on the main thread) must not touch the destroyed map. The flag has no
+// destructor, so it stays readable to the end.
+thread_local bool cacheGone = false;
+struct CacheHolder {
+  Cache map;
+  ~CacheHolder() { cacheGone = true; }
+};
+thread_local CacheHolder cacheHolder;
+
 // The metric called `name`, made with `kind` when new. Its kind may differ (the first use decided it).
 Metric& lookup(std::string_view name, Kind kind) {
-  thread_local Cache cache;
-  if (auto it = cache.find(name); it != cache.end()) return *it->second;
+  Cache* cache = cacheGone ? nullptr : &cacheHolder.map;
+  if (cache) {
+    if (auto it = cache->find(name); it != cache->end()) return *it->second;
+  }
   Registry& r = registry();
   Metric* m = nullptr;
   {
@@ -63,7 +75,7 @@ Metric& lookup(std::string_view name, Kind kind) {
     if (added) it->second = std::make_unique<Metric>(kind);
     m = it->second.get();
   }
-  cache.emplace(std::string(name), m);
+  if (cache) cache->emplace(std::string(name), m);
   return *m;
 }
 

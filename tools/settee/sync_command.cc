@@ -1,7 +1,8 @@
 // `settee sync --data DIR DB URL [options]`: a local database kept in continuous two-way sync with a peer
 // (settee::Sync), until SIGINT or SIGTERM stop it cleanly (the Sync stops, so its checkpoints are
-// written). On a terminal one status line is rewritten in place; otherwise one line per state change, so
-// a log or a test reads the same facts. `settee status` is in status_command.cc.
+// written). On a terminal one status line is rewritten in place; otherwise a line whenever the state, a
+// count or the last sync time changed, so a log or a test reads the same facts. `settee status` is in
+// status_command.cc.
 #include <pthread.h>
 #include <signal.h>
 #include <simdjson.h>
@@ -11,6 +12,7 @@
 #include <cstdio>
 #include <ctime>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -48,7 +50,8 @@ void usage(FILE* out) {
       "  --ca-file FILE           trust these CA certificates for an https peer (default the system's)\n"
       "  --header 'Name: value'   send with every request to the peer (repeatable)\n"
       "  --help                   this text\n"
-      "output: on a terminal one line kept up to date, otherwise one line per state change, as\n"
+      "output: on a terminal one line kept up to date; otherwise a line whenever the state, a count or\n"
+      "  the last sync time changed (looked at four times a second), as\n"
       "  [TIME ]STATE pending=N failed=N conflicted=N docs/s=R last_sync=ISO8601|never[ error=\"...\"]\n"
       "  STATE is offline, connecting, syncing, idle or stopped; a document the peer refuses prints\n"
       "  `failed ID REV: ERROR: REASON`, a conflict `conflict ID`, a resolution `resolved ID REV` (or\n"
@@ -90,6 +93,16 @@ std::string statusLine(const SyncStatus& st) {
     line += std::string(" error=\"") + st.lastError.error() + ": " + reason + "\"";
   }
   return line;
+}
+
+// What a line says, to print one only when it changed (the rate and the error text aside).
+struct Printed {
+  SyncState state;
+  uint64_t pending, failed, conflicted, lastSync;
+  bool operator==(const Printed&) const = default;
+};
+Printed printedOf(const SyncStatus& st) {
+  return {st.state, st.counts.pending, st.counts.failed, st.counts.conflicted, st.lastSyncMicros};
 }
 
 std::string nowIso() {
@@ -187,18 +200,21 @@ int syncCommand(const std::vector<std::string>& argv) {
   std::mutex outMu;  // one writer at a time: listeners run on the Sync's threads, the status line here
   // What the listeners share, declared before the Sync so that it outlives the Sync's threads.
   std::atomic<bool> startedRunning{false};
-  SyncState lastPrinted = SyncState::Stopped;  // guarded by outMu, as printedAny
-  bool printedAny = false;
+  std::optional<Printed> lastPrinted;  // guarded by outMu
+  // Not a terminal: a line whenever what it says (state, counts, last sync) changed, from the listener
+  // (state changes) or the main thread's check (counts that move without one).
+  auto printIfChanged = [&](const SyncStatus& st) {
+    std::lock_guard lock(outMu);
+    const Printed now = printedOf(st);
+    if (lastPrinted && *lastPrinted == now) return;
+    lastPrinted = now;
+    std::printf("%s %s\n", nowIso().c_str(), statusLine(st).c_str());
+    std::fflush(stdout);
+  };
   Sync sync(*db, url, std::move(options));
   sync.onStatus([&](const SyncStatus& st) {
     if (st.state != SyncState::Stopped) startedRunning = true;
-    if (tty) return;  // the terminal's line is redrawn by the main thread
-    std::lock_guard lock(outMu);
-    if (printedAny && st.state == lastPrinted) return;
-    printedAny = true;
-    lastPrinted = st.state;
-    std::printf("%s %s\n", nowIso().c_str(), statusLine(st).c_str());
-    std::fflush(stdout);
+    if (!tty) printIfChanged(st);  // on a terminal the main thread redraws the line
   });
   sync.onDocument([&](const DocEvent& e) {
     std::string line;
@@ -238,6 +254,8 @@ int syncCommand(const std::vector<std::string>& argv) {
       std::lock_guard lock(outMu);
       std::printf("\r\x1b[K%s", statusLine(st).c_str());
       std::fflush(stdout);
+    } else {
+      printIfChanged(st);
     }
     // A sync that stopped by itself (it cannot go on) ends the command with its error.
     if (startedRunning && st.state == SyncState::Stopped) {
@@ -248,12 +266,11 @@ int syncCommand(const std::vector<std::string>& argv) {
   }
   sync.stop();
   const SyncStatus final = sync.status();
-  std::lock_guard lock(outMu);
   if (tty) {
     std::printf("\r\x1b[K%s\n", statusLine(final).c_str());
-  } else if (!printedAny || lastPrinted != final.state) {
-    std::printf("%s %s\n", nowIso().c_str(), statusLine(final).c_str());
+    std::fflush(stdout);
+  } else {
+    printIfChanged(final);
   }
-  std::fflush(stdout);
   return exitCode;
 }
