@@ -41,6 +41,46 @@ uint64_t field(const std::string& json, const char* name) {
 
 }  // namespace
 
+TEST_CASE(
+    "Node replication: a continuous job from a local database to a remote one shows the outbox, "
+    "failures and conflicts of the source",
+    "[repl][service][sync]") {
+  LiveServer a, b;
+  REQUIRE(a("PUT", "/src").status == 201);
+  REQUIRE(a("POST", "/src/_bulk_docs", R"({"docs":[{"_id":"one"},{"_id":"two"}]})").status == 201);
+  // A conflict on the source: two leaves of "c".
+  REQUIRE(
+      a("POST", "/src/_bulk_docs",
+        R"({"new_edits":false,"docs":[{"_id":"c","_rev":"1-aaaa","v":1},{"_id":"c","_rev":"1-bbbb","v":2}]})")
+          .status == 201);
+  const std::string target = "http://127.0.0.1:" + std::to_string(b.port()) + "/dst";
+  REQUIRE(a("PUT", "/_replicator/job",
+            R"({"source":"src","target":")" + target + R"(","create_target":true,"continuous":true})")
+              .status == 201);
+  REQUIRE(eventually(
+      [&] { return b("GET", "/dst/c?open_revs=all").status == 200 && b("GET", "/dst/two").status == 200; }));
+
+  // Every document the target took is confirmed: nothing pending, nothing refused, one conflicted.
+  CHECK(eventually([&] { return field(schedulerInfo(a), "pending") == 0; }));
+  const std::string info = schedulerInfo(a);
+  INFO(info);
+  CHECK(field(info, "failed") == 0);
+  CHECK(field(info, "conflicted") == 1);
+  const std::string task = activeTask(a);
+  INFO(task);
+  CHECK(field(task, "pending") == 0);
+  CHECK(field(task, "failed") == 0);
+  CHECK(field(task, "conflicted") == 1);
+
+  // With the peer gone, local edits wait in the outbox, and the counts say so.
+  b.freeze(true);
+  REQUIRE(a("PUT", "/src/three", "{}").status == 201);
+  REQUIRE(a("PUT", "/src/four", "{}").status == 201);
+  CHECK(eventually([&] { return field(schedulerInfo(a), "pending") == 2; }));
+  b.freeze(false);
+  CHECK(eventually([&] { return field(schedulerInfo(a), "pending") == 0; }, 60000));
+}
+
 TEST_CASE("Node replication: a job between two local databases keeps no sync state and shows no sync counts",
           "[repl][service][sync]") {
   LiveServer node;
