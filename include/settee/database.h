@@ -54,6 +54,11 @@ struct DatabaseOptions {
   // false: durable against process crashes (SQLite synchronous=NORMAL in WAL mode).
   // true: also against power loss (synchronous=FULL), at a cost per commit.
   bool syncFull = false;
+  // true: this process owns the file, as a node owns its databases (SQLite's exclusive locking: the lock
+  // taken once, the WAL index in heap memory). false: other processes may open it at the same time (a
+  // shared WAL index beside the file, locks per transaction), so `settee status` can read a database
+  // while `settee sync` writes it.
+  bool exclusive = true;
   // The SQLite VFS (sqlite3_vfs_register name) the file is opened with; empty is SQLite's default. For
   // tests that put a faulty disk under a database (a VFS that fails writes once a budget is spent).
   std::string vfs;

@@ -106,7 +106,8 @@ Result<std::unique_ptr<Store>> Store::open(const std::string& path, const std::s
 
 Status Store::init(const std::string& path) {
   path_ = path;
-  if (Status st = conn_.open(path, options_.createIfMissing, options_.syncFull, options_.vfs); !st) return st;
+  const DatabaseOptions& o = options_;
+  if (Status st = conn_.open(path, o.createIfMissing, o.syncFull, o.vfs, o.exclusive); !st) return st;
   Transaction txn(conn_);
   if (Status st = txn.begun(); !st) return st;
   if (Status st = migrate(); !st) return st;

@@ -4,6 +4,7 @@
 
 #include "db/crypto.h"
 #include "db/json.h"
+#include "db/metrics.h"
 #include "db/rev_tree_codec.h"
 #include "db/store.h"
 
@@ -160,6 +161,7 @@ Status Store::renderDoc(std::string_view id, const RevTree& tree, int index, con
 Result<std::string> Store::get(std::string_view id, const ReadOptions& options, std::vector<Attachment>* follows,
                                FollowMode mode, std::string* rev) {
   if (id.substr(0, 7) == "_local/") return getLocal(id);
+  metrics::count("couchdb.database_reads");
   std::lock_guard lock(mu_);
   auto row = loadDoc(id);
   if (!row) return row.status();
@@ -190,6 +192,7 @@ Result<RevTree> Store::tree(std::string_view id) {
 Result<std::vector<OpenRev>> Store::getOpenRevs(std::string_view id, const std::vector<std::string>& revs,
                                                 const ReadOptions& options,
                                                 std::vector<std::vector<Attachment>>* follows, FollowMode mode) {
+  metrics::count("couchdb.database_reads");
   std::lock_guard lock(mu_);
   auto row = loadDoc(id);
   if (!row) return row.status();

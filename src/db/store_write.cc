@@ -3,6 +3,7 @@
 
 #include "db/crypto.h"
 #include "db/json.h"
+#include "db/metrics.h"
 #include "db/rev_tree_codec.h"
 #include "db/store.h"
 
@@ -359,6 +360,7 @@ std::vector<DocResult> Store::write(std::vector<WriteOp>& ops, bool newEdits, st
       failAll(st);
       return results;
     }
+    metrics::count("couchdb.document_writes", updateSeq_ - seq0);  // each document written took one seq
   }
   if (anyWritten) notify();
   return results;

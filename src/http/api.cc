@@ -3,6 +3,7 @@
 #include <chrono>
 #include <cstdio>
 
+#include "db/metrics.h"
 #include "http/auth.h"
 #include "http/system_dbs.h"
 #include "http/work.h"
@@ -23,6 +24,19 @@ bool UserCtx::isAdmin() const {
 }
 
 namespace {
+
+// Every answer passes here once (Call::send, Call::end, or a refusal when the head arrived), before it is
+// handed to the connection, so a client that has its answer finds it counted in the node's metrics
+// (CouchDB's names).
+void countRequest(const Call& call) {
+  char name[64];
+  std::snprintf(name, sizeof name, "couchdb.httpd_request_methods.%s", call.req.method.c_str());
+  metrics::count(name);
+  std::snprintf(name, sizeof name, "couchdb.httpd_status_codes.%d", call.status);
+  metrics::count(name);
+  metrics::count("couchdb.httpd.requests");
+  metrics::observe("couchdb.request_time", static_cast<double>(nowMicros() - call.startedUs) / 1000.0);
+}
 
 void logRequest(const Call& call) {
   const std::string& level = call.svc->config->logLevel;
@@ -62,6 +76,7 @@ void addCors(Call& call) {
 void Call::send(Response response) {
   mergeHeaders(response.headers, extraHeaders);
   status = response.status;
+  countRequest(*this);
   res->send(std::move(response));
   logRequest(*this);
 }
@@ -73,6 +88,7 @@ void Call::start(int code, Headers headers) {
 }
 
 void Call::end() {
+  countRequest(*this);
   res->end();
   logRequest(*this);
 }
@@ -237,6 +253,7 @@ void Api::head(Services& loop, const Request& head, std::function<void(HeadDecis
   auto refuse = [call](Response response) {
     mergeHeaders(response.headers, call->extraHeaders);
     call->status = response.status;
+    countRequest(*call);
     logRequest(*call);
     HeadDecision refused;
     refused.reject = std::move(response);

@@ -76,6 +76,7 @@ CouchServer::CouchServer(uv_loop_t* loop, ServerConfig config) : loop_(loop), co
   registerBulkRoutes(*api_);
   registerChangesRoutes(*api_);
   registerFindRoutes(*api_);
+  registerNodeRoutes(*api_);
 
   Server::Options options;
   options.host = config_.bind;

@@ -1,6 +1,7 @@
 #include "replicator/replicator_job.h"
 
 #include "replicator/checkpoint.h"
+#include "settee/sync.h"
 
 namespace settee::repl {
 
@@ -33,6 +34,29 @@ void writeProgress(db::JsonWriter& w, const ReplicationStats& st) {
                                                        {"revisions_checked", st.missingChecked},
                                                        {"changes_pending", st.pending}};
   for (auto [k, v] : counters) {
+    db::writeKey(w, k);
+    w.Uint64(v);
+  }
+}
+
+void keepSyncState(Job& job) {
+  ReplicationOptions& options = job.spec.options;
+  if (!options.continuous || !job.spec.source.db || job.spec.target.url.empty()) return;
+  const std::string peer = syncPeerKey(job.spec.target.url);
+  // A database that cannot keep the state (or not yet) replicates as before, without it.
+  if (!job.spec.source.db->registerSyncPeer(peer)) return;
+  options.syncPeer = peer;
+  job.syncDb = job.spec.source.db;
+  job.syncPeer = peer;
+}
+
+void writeSyncCounts(db::JsonWriter& w, const Job& job) {
+  if (!job.syncDb) return;
+  auto counts = job.syncDb->syncCounts(job.syncPeer);
+  if (!counts) return;
+  const std::pair<const char*, uint64_t> fields[] = {
+      {"pending", counts->pending}, {"failed", counts->failed}, {"conflicted", counts->conflicted}};
+  for (auto [k, v] : fields) {
     db::writeKey(w, k);
     w.Uint64(v);
   }

@@ -36,6 +36,10 @@ struct Job {
   Spec spec;
   std::string startTime = isoNow();
   std::atomic<bool> ended{false};
+  // A continuous replication from a local database to a remote one keeps that database's sync state for
+  // the target (settee/sync_state.h): the source database and the peer key, or null when it does not.
+  std::shared_ptr<Database> syncDb;
+  std::string syncPeer;
 
   // Told every state the replication enters (from its listener).
   void noteState(ReplicationState s) {
@@ -60,5 +64,12 @@ struct Job {
  public:
   std::unique_ptr<Replication> rep;  // last: destroyed (stopped) first
 };
+
+// Sets a continuous replication from a local database to a remote one to keep the database's sync state
+// for the target (registering the peer), when the database can; otherwise leaves the job as it is.
+void keepSyncState(Job& job);
+// "pending", "failed" and "conflicted" of a job that keeps sync state (keepSyncState); nothing for one that
+// does not or when they cannot be read. May read the database: call without the job table's lock.
+void writeSyncCounts(db::JsonWriter& w, const Job& job);
 
 }  // namespace settee::repl

@@ -8,6 +8,7 @@
 #include <cstdio>
 
 #include "db/json.h"
+#include "db/metrics.h"
 #include "http/auth.h"
 #include "http/system_dbs.h"
 #include "replicator/replicator_job.h"
@@ -55,9 +56,40 @@ ReplicatorService::ReplicatorService(http::Api& api) : svc_(api.services()) {
   registerRoutes(api);
   svc_.activeTasks = [this] { return activeTasks(); };
   svc_.features->push_back("scheduler");  // its /_scheduler routes, registered above
+  registerMetrics();
+}
+
+void ReplicatorService::registerMetrics() {
+  alive_->service = this;
+  // CouchDB's scheduler gauges: running jobs (following or caught up), pending ones (not started yet),
+  // crashed ones (backing off after an error), and every job not ended.
+  auto gauge = [alive = alive_](bool (*counted)(ReplicationState)) {
+    return [alive, counted]() -> int64_t {
+      std::lock_guard guard(alive->mu);
+      if (!alive->service) return 0;
+      int64_t n = 0;
+      for (const auto& job : alive->service->jobList()) n += !job->ended && counted(job->rep->state());
+      return n;
+    };
+  };
+  metrics::gaugeFn("couch_replicator.jobs.running", gauge([](ReplicationState s) {
+                     return s == ReplicationState::Running || s == ReplicationState::Idle;
+                   }));
+  metrics::gaugeFn("couch_replicator.jobs.pending",
+                   gauge([](ReplicationState s) { return s == ReplicationState::Starting; }));
+  metrics::gaugeFn("couch_replicator.jobs.crashed",
+                   gauge([](ReplicationState s) { return s == ReplicationState::Retrying; }));
+  metrics::gaugeFn("couch_replicator.jobs.total", gauge([](ReplicationState s) {
+                     return s != ReplicationState::Completed && s != ReplicationState::Failed &&
+                            s != ReplicationState::Stopped;
+                   }));
 }
 
 ReplicatorService::~ReplicatorService() {
+  {
+    std::lock_guard guard(alive_->mu);  // waits for a reading under way
+    alive_->service = nullptr;
+  }
   {
     std::lock_guard lock(wake_->mu);
     wake_->stopping = true;
@@ -164,6 +196,7 @@ void ReplicatorService::syncDoc(const std::string& id) {
     return;
   }
   job->spec = std::move(*spec);
+  keepSyncState(*job);
   job->rep = std::make_unique<Replication>(job->spec.source, job->spec.target, job->spec.options);
   Job* raw = job.get();
   {

@@ -16,6 +16,7 @@
 #include <memory>
 #include <mutex>
 #include <thread>
+#include <vector>
 
 #include "http/api.h"
 #include "settee/replicator.h"
@@ -36,6 +37,15 @@ class ReplicatorService {
   void scanReplicatorDb();
   void syncDoc(const std::string& id);
   std::string activeTasks();  // scheduler_routes.cc
+  std::vector<std::shared_ptr<Job>> jobList();  // a copy of the table, for answers rendered without mu_
+  // The node's metrics of its jobs by state (CouchDB's couch_replicator.jobs.*), read through `alive_` so
+  // a reading that outlives the service finds nothing (db/metrics.h).
+  void registerMetrics();
+  struct Alive {
+    std::mutex mu;
+    ReplicatorService* service = nullptr;  // guarded by mu; null once the service is going away
+  };
+  std::shared_ptr<Alive> alive_ = std::make_shared<Alive>();
 
   http::Services& svc_;
   std::mutex mu_;

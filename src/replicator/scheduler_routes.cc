@@ -27,11 +27,21 @@ std::string continuousAnswer(const Replication& rep) {
 
 }  // namespace
 
-std::string ReplicatorService::activeTasks() {
+std::vector<std::shared_ptr<Job>> ReplicatorService::jobList() {
   std::lock_guard lock(mu_);
+  std::vector<std::shared_ptr<Job>> jobs;
+  jobs.reserve(jobs_.size());
+  for (const auto& [key, job] : jobs_) jobs.push_back(job);
+  return jobs;
+}
+
+std::string ReplicatorService::activeTasks() {
+  // Rendered from a copy of the table: a job's sync counts read its database, which must not hold up
+  // the table.
+  auto jobs = jobList();
   return http::writeJson([&](db::JsonWriter& w) {
     w.StartArray();
-    for (const auto& [key, job] : jobs_) {
+    for (const auto& job : jobs) {
       if (job->ended) continue;
       auto st = job->rep->stats();
       w.StartObject();
@@ -52,6 +62,7 @@ std::string ReplicatorService::activeTasks() {
       db::writeKey(w, "continuous");
       w.Bool(job->spec.options.continuous);
       writeProgress(w, st);
+      writeSyncCounts(w, *job);
       db::writeKey(w, "checkpointed_source_seq");
       db::writeRaw(w, st.endLastSeq.empty() ? "0" : st.endLastSeq, rapidjson::kNumberType);
       str("state", schedulerState(job->rep->state()));
@@ -96,6 +107,7 @@ void ReplicatorService::registerRoutes(http::Api& api) {
     auto job = std::make_shared<Job>();
     job->user = call.user;
     job->spec = std::move(*spec);
+    keepSyncState(*job);
     job->rep = std::make_unique<Replication>(job->spec.source, job->spec.target, job->spec.options);
     {
       std::lock_guard lock(mu_);
@@ -156,18 +168,18 @@ void ReplicatorService::registerRoutes(http::Api& api) {
 
   auto listJobs = [this](bool docs) {
     return [this, docs](Call&) -> Response {
-      std::lock_guard lock(mu_);
+      auto jobs = jobList();
       return Response::json(200, http::writeJson([&](db::JsonWriter& w) {
                               w.StartObject();
                               size_t n = 0;
-                              for (const auto& [key, job] : jobs_) n += !docs || !job->docId.empty();
+                              for (const auto& job : jobs) n += !docs || !job->docId.empty();
                               db::writeKey(w, "total_rows");
                               w.Uint64(n);
                               db::writeKey(w, "offset");
                               w.Uint(0);
                               db::writeKey(w, docs ? "docs" : "jobs");
                               w.StartArray();
-                              for (const auto& [key, job] : jobs_) {
+                              for (const auto& job : jobs) {
                                 if (docs && job->docId.empty()) continue;
                                 auto st = job->rep->stats();
                                 w.StartObject();
@@ -197,6 +209,7 @@ void ReplicatorService::registerRoutes(http::Api& api) {
                                 db::writeKey(w, "info");
                                 w.StartObject();
                                 writeProgress(w, st);
+                                writeSyncCounts(w, *job);
                                 w.EndObject();
                                 w.EndObject();
                               }

@@ -32,9 +32,9 @@ int usage(FILE* out) {
                "      run a CouchDB-compatible node\n"
                "  replicate SOURCE TARGET [--continuous] [--sync] [--doc-ids ...] [--selector JSON] ...\n"
                "      replicate between two endpoints (settee replicate --help)\n"
-               "  sync --data DIR DB URL [--policy keep|lww:FIELD|merge] [--priority SELECTOR] ...\n"
+               "  sync --data DIR DB URL [--policy keep|lww:F|merge|merge:lww:F] [--priority SEL] ...\n"
                "      keep a local database in two-way sync with a peer (settee sync --help)\n"
-               "  status --data DIR DB [--peer URL] [--json]\n"
+               "  status --data DIR DB [--peer URL] [--json] [--limit N]\n"
                "      a local database's sync state: pending, failed, conflicted, last sync\n"
                "  version\n");
   return out == stdout ? 0 : 2;

@@ -37,7 +37,8 @@ Connection::~Connection() {
   if (db_) sqlite3_close(db_);
 }
 
-Status Connection::open(const std::string& path, bool create, bool syncFull, const std::string& vfs) {
+Status Connection::open(const std::string& path, bool create, bool syncFull, const std::string& vfs,
+                        bool exclusive) {
   if (Status st = ownerOnly(path, create); !st) return st;
   int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX | (create ? SQLITE_OPEN_CREATE : 0);
   if (sqlite3_open_v2(path.c_str(), &db_, flags, vfs.empty() ? nullptr : vfs.c_str()) != SQLITE_OK) {
@@ -51,7 +52,10 @@ Status Connection::open(const std::string& path, bool create, bool syncFull, con
   // every committed transaction, FULL also survives power loss.
   // One process owns a database file (as CouchDB owns its files): exclusive locking takes the file
   // lock once instead of per transaction, and keeps the WAL index in heap memory, not a shared file.
-  if (Status st = exec("PRAGMA locking_mode=EXCLUSIVE"); !st) return st;
+  // Unless the opener shares the file with other processes (DatabaseOptions::exclusive).
+  if (exclusive) {
+    if (Status st = exec("PRAGMA locking_mode=EXCLUSIVE"); !st) return st;
+  }
   if (Status st = exec("PRAGMA journal_mode=WAL"); !st) return st;
   if (Status st = exec(syncFull ? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=NORMAL"); !st) return st;
   // Bounded memory: a 8 MiB page cache whatever the database size.

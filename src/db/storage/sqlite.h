@@ -96,7 +96,8 @@ class Connection {
   // Opens (with `create`, makes) the database at `path`. It and its -wal/-shm/-journal are mode 0600
   // whatever the umask. `vfs` names a registered SQLite VFS; empty is SQLite's default (tests name a
   // faulty one).
-  Status open(const std::string& path, bool create, bool syncFull, const std::string& vfs = {});
+  Status open(const std::string& path, bool create, bool syncFull, const std::string& vfs = {},
+              bool exclusive = true);
   Status exec(const char* sql);
   // A cached prepared statement for `sql` (a string literal: the cache is keyed by its address).
   sqlite3_stmt* prepare(const char* sql);

@@ -13,5 +13,6 @@ void registerAttachmentRoutes(Api& api);  // /{db}/{docid}/{att}
 void registerBulkRoutes(Api& api);        // _all_docs, _bulk_docs, _bulk_get, _revs_diff, _missing_revs
 void registerChangesRoutes(Api& api);     // _changes: normal, longpoll, continuous, eventsource
 void registerFindRoutes(Api& api);        // Mango: _find, _explain, _index
+void registerNodeRoutes(Api& api);        // /_node/{node}/_stats, /_node/{node}/_prometheus (metrics)
 
 }  // namespace settee::http

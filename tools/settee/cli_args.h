@@ -1,0 +1,57 @@
+// cli_args.h — what `settee sync` and `settee status` share: reading options, and times as ISO 8601.
+// Internal to tools/settee; plain functions, no state.
+#pragma once
+
+#include <cstdint>
+#include <cstdio>
+#include <ctime>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace settee::cli {
+
+// Walks a command's arguments: options (`--name` or `--name value`) and positional arguments, in order.
+class Args {
+ public:
+  Args(const char* command, const std::vector<std::string>& args) : command_(command), args_(args) {}
+  bool done() const { return i_ >= args_.size(); }
+  const std::string& next() { return args_[i_++]; }
+  // The value of the option just read; nullopt, with the error printed, when there is none.
+  std::optional<std::string> value(const std::string& option) {
+    if (i_ < args_.size()) return args_[i_++];
+    std::fprintf(stderr, "settee %s: %s needs a value (settee %s --help)\n", command_, option.c_str(),
+                 command_);
+    return std::nullopt;
+  }
+  // Prints "settee <command>: <message> (settee <command> --help)"; returns 2, the status of bad usage.
+  int fail(const std::string& message) const {
+    std::fprintf(stderr, "settee %s: %s (settee %s --help)\n", command_, message.c_str(), command_);
+    return 2;
+  }
+
+ private:
+  const char* command_;
+  const std::vector<std::string>& args_;
+  size_t i_ = 0;
+};
+
+// A whole non-negative decimal number, or nullopt.
+inline std::optional<uint64_t> parseCount(const std::string& s) {
+  if (s.empty() || s.size() > 19 || s.find_first_not_of("0123456789") != std::string::npos)
+    return std::nullopt;
+  return std::stoull(s);
+}
+
+// Microseconds since the epoch as "2026-12-05T04:01:02Z"; empty for 0 (never).
+inline std::string isoTime(uint64_t micros) {
+  if (micros == 0) return {};
+  const std::time_t secs = static_cast<std::time_t>(micros / 1000000);
+  std::tm tm{};
+  gmtime_r(&secs, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return buf;
+}
+
+}  // namespace settee::cli
