@@ -52,7 +52,8 @@ void usage(FILE* out) {
       "  --help                   this text\n"
       "output: on a terminal one line kept up to date; otherwise a line whenever the state, a count or\n"
       "  the last sync time changed (looked at four times a second), as\n"
-      "  [TIME ]STATE pending=N failed=N conflicted=N docs/s=R last_sync=ISO8601|never[ error=\"...\"]\n"
+      "  [TIME ]STATE pending=N failed=N conflicted=N docs/s=R last_sync=ISO8601|never[ retry_in=Ns]\n"
+      "  [ error=\"...\"] (retry_in: offline after a failure, the next attempt)\n"
       "  STATE is offline, connecting, syncing, idle or stopped; a document the peer refuses prints\n"
       "  `failed ID REV: ERROR: REASON`, a conflict `conflict ID`, a resolution `resolved ID REV` (or\n"
       "  `unresolved ID: ERROR: REASON` when the policy could not write it).\n"
@@ -87,6 +88,13 @@ std::string statusLine(const SyncStatus& st) {
                 static_cast<unsigned long long>(st.counts.conflicted), st.progress.docsPerSecond,
                 last.empty() ? "never" : last.c_str());
   std::string line = buf;
+  if (st.nextRetryMicros) {
+    const auto now = std::chrono::duration_cast<std::chrono::microseconds>(
+                         std::chrono::system_clock::now().time_since_epoch())
+                         .count();
+    const int64_t wait = static_cast<int64_t>(st.nextRetryMicros) - now;
+    line += " retry_in=" + std::to_string(wait > 0 ? (wait + 999999) / 1000000 : 0) + "s";
+  }
   if (!st.lastError.isOk()) {
     std::string reason = st.lastError.reason();
     for (char& c : reason) c = c == '"' || c == '\n' ? '\'' : c;
