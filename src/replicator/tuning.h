@@ -41,7 +41,9 @@ inline constexpr std::chrono::milliseconds kCheckpointInterval{5000};
 // kHeartbeat (ReplicationOptions::heartbeat overrides it). The watchdog: a feed silent for 2.5
 // heartbeats is dead — the request is abandoned and reopened like any failed request (state Retrying).
 // Each longpoll asks the source to answer within 1.5 heartbeats, so a peer that sends no heartbeats
-// still answers (empty) before the watchdog bites.
+// still answers (empty) before the watchdog bites. CouchDB and pouchdb-server ignore that timeout when a
+// heartbeat is asked and send heartbeats until a change: a wait still heard from at its deadline
+// (longpollTimeout + feedSilence) ends as an empty batch and is asked again, never a failure.
 inline constexpr std::chrono::milliseconds kHeartbeat{10000};
 inline constexpr std::chrono::milliseconds feedSilence(std::chrono::milliseconds heartbeat) { return heartbeat * 5 / 2; }
 inline constexpr std::chrono::milliseconds longpollTimeout(std::chrono::milliseconds heartbeat) { return heartbeat * 3 / 2; }
