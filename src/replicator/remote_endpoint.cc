@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <deque>
 
 #include "db/json.h"
@@ -115,18 +116,34 @@ class RemoteEndpoint : public Endpoint {
     http::ClientRequest req = session_.request(method, "/_changes" + http::buildQuery(q), body);
     req.maxBodySize = std::max(tuning::kSmallAnswerBytes, limit * tuning::kChangesRowBytes);
     // The feed watchdog: the read timer restarts with every byte, so only a feed silent past 2.5
-    // heartbeats (the peer was asked to answer within 1.5) times out. A feed that keeps sending bytes
-    // (heartbeats nobody asked for) past its timeout, and one silence more, never ends: it fails.
+    // heartbeats (the peer was asked to answer within 1.5) times out, and that is a failure. The deadline
+    // bounds each wait: a feed still heard from at its deadline (a peer that sends heartbeat lines nobody
+    // asked for and ignores `timeout`, as pouchdb-server does) was live but had nothing to say, so it ends
+    // as an empty batch and the next wait asks again on a new request (a peer gone by then fails that one).
+    std::chrono::milliseconds deadline{0};
     if (wait) {
       auto silence =
           std::max(tuning::feedSilence(session_.options().heartbeat), timeout + session_.options().heartbeat);
+      deadline = timeout + silence;
       req.readTimeoutMs = static_cast<uint64_t>(silence.count());
-      req.deadlineMs = static_cast<uint64_t>((timeout + silence).count());
+      req.deadlineMs = static_cast<uint64_t>(deadline.count());
+      // Heartbeats must reach the watchdog as they are sent: a compressed answer holds them in the peer's
+      // deflate buffer (pouchdb-server's compression middleware sends the gzip header, then nothing), and
+      // a live feed looks silent. A waiting feed's answer is one batch at most; CouchDB never compresses it.
+      req.acceptGzip = false;
     }
     // A waiting feed has its own connection and I/O thread, so interrupt() can cancel it alone.
     ClientThread& client = wait ? session_.feedClient() : session_.client();
     if (wait && interrupted_) return Status(ErrorCode::Internal, "interrupted");
+    const auto asked = std::chrono::steady_clock::now();
     auto r = session_.exchange(client, std::move(req));
+    // The read timer never outlasts the deadline, so a timeout near it is the deadline's: the peer had
+    // sent its status and kept sending within the silence limit until then. Near: the client's loop
+    // clock may lag this one by a little; a silent peer's timeout (silence after its last byte) comes
+    // this late only if it was heard from after the longpoll's own timeout.
+    if (wait && r.error.code == http::ClientErrc::ReadTimeout && r.status >= 200 && r.status < 300 &&
+        std::chrono::steady_clock::now() - asked >= deadline - session_.options().heartbeat / 2)
+      return ChangesBatch{{}, since, std::nullopt};
     const std::string what = method + " " + describe() + "/_changes";
     if (Status st = statusOf(r, what); !st) return st;
     return decodeChanges(r.body, since, what);

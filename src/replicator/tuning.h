@@ -41,7 +41,9 @@ inline constexpr std::chrono::milliseconds kCheckpointInterval{5000};
 // heartbeat overrides it). The watchdog: a feed silent for 2.5 heartbeats is dead — the request is
 // abandoned and reopened like any failed request (state Retrying). Each longpoll asks the source to
 // answer within 1.5 heartbeats, so a live peer answers (empty) before the watchdog bites; it asks for no
-// heartbeat lines, since CouchDB keeps a longpoll that has them open past its timeout.
+// heartbeat lines, since CouchDB keeps a longpoll that has them open past its timeout. A peer that sends
+// them anyway and ignores the timeout (pouchdb-server) is heard until the deadline (longpollTimeout +
+// feedSilence): such a wait ends as an empty batch and is asked again, never a failure.
 inline constexpr std::chrono::milliseconds kHeartbeat{10000};
 inline constexpr std::chrono::milliseconds feedSilence(std::chrono::milliseconds heartbeat) { return heartbeat * 5 / 2; }
 inline constexpr std::chrono::milliseconds longpollTimeout(std::chrono::milliseconds heartbeat) { return heartbeat * 3 / 2; }
