@@ -42,7 +42,10 @@ void Sync::Impl::onDocs(const DocsEvent& e) {
 // that cannot decide) is the last error and an event; the document keeps its conflict, which the app can
 // still list and resolve, and the sync goes on.
 void Sync::Impl::resolveOne() {
-  auto [id, rev] = std::move(conflictQueue.front());
+  // Named members, not a structured binding: clang 14 (the fuzz build) cannot capture a binding in the
+  // lambda below.
+  const std::string id = std::move(conflictQueue.front().first);
+  const std::string rev = std::move(conflictQueue.front().second);
   conflictQueue.pop_front();
   queuedIds.erase(id);
   auto fail = [&](const Status& why) {
