@@ -6,6 +6,7 @@
 #include <functional>
 #include <thread>
 
+#include "conflict_test_support.h"
 #include "live_server.h"
 #include "settee/database.h"
 #include "settee/replicator.h"
@@ -15,6 +16,7 @@ using namespace settee;
 using settee::test::Json;
 using settee::test::LiveServer;
 using settee::test::TempDir;
+using settee::test::conflict_support::tree;
 
 namespace {
 
@@ -22,18 +24,6 @@ std::shared_ptr<Database> openDb(const TempDir& dir, const std::string& name) {
   auto db = Database::open(dir.file(name + ".settee"), name);
   REQUIRE(db);
   return std::shared_ptr<Database>(std::move(*db));
-}
-
-std::string tree(Database& db, const std::string& id) {
-  ReadOptions opts;
-  opts.revs = true;
-  opts.conflicts = true;
-  opts.deletedConflicts = true;
-  auto leaves = db.getOpenRevs(id, {}, opts);
-  REQUIRE(leaves);
-  std::string all;
-  for (auto& l : *leaves) all += l.json + "\n";
-  return all;
 }
 
 struct Network {

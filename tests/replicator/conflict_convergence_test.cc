@@ -5,6 +5,7 @@
 #include <functional>
 #include <map>
 
+#include "conflict_test_support.h"
 #include "settee/database.h"
 #include "settee/replicator.h"
 #include "test_util.h"
@@ -12,6 +13,7 @@
 using namespace settee;
 using settee::test::Json;
 using settee::test::TempDir;
+using settee::test::conflict_support::tree;
 
 namespace {
 
@@ -23,20 +25,6 @@ std::shared_ptr<Database> openDb(const TempDir& dir, const std::string& name) {
 
 void replicate(const std::shared_ptr<Database>& from, const std::shared_ptr<Database>& to) {
   REQUIRE(Replication(ReplicationPeer::local(from), ReplicationPeer::local(to)).run().isOk());
-}
-
-// Every leaf of the document with its full history and body, winner first: the revision tree as it can
-// be told apart from the outside.
-std::string tree(Database& db, const std::string& id) {
-  ReadOptions opts;
-  opts.revs = true;
-  opts.conflicts = true;
-  opts.deletedConflicts = true;
-  auto leaves = db.getOpenRevs(id, {}, opts);
-  REQUIRE(leaves);
-  std::string all;
-  for (auto& l : *leaves) all += l.json + "\n";
-  return all;
 }
 
 uint64_t seqOf(Database& db) { return db.info()->updateSeq; }

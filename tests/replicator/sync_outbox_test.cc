@@ -10,106 +10,20 @@
 #include "live_server.h"
 #include "settee/database.h"
 #include "settee/sync.h"
+#include "sync_test_support.h"
 
 using namespace settee;
 using namespace std::chrono_literals;
 using settee::test::Json;
 using settee::test::LiveServer;
 using settee::test::TempDir;
+using namespace settee::test::sync_support;
 
 namespace {
-
-std::string peerUrl(const LiveServer& node, const std::string& db, const std::string& userinfo = "") {
-  return "http://" + (userinfo.empty() ? "" : userinfo + "@") + "127.0.0.1:" + std::to_string(node.port()) +
-         "/" + db;
-}
-
-std::shared_ptr<Database> openDb(const TempDir& dir, const std::string& name = "app") {
-  auto db = Database::open(dir.file(name + ".settee"), name);
-  REQUIRE(db);
-  return std::shared_ptr<Database>(std::move(*db));
-}
-
-void putLocal(Database& db, const std::string& json) {
-  auto r = db.put(json);
-  INFO(json << ": " << (r ? "" : r.status().reason()));
-  REQUIRE(r);
-}
-
-// Everything a Sync said, with when it said it; waits on the condition that ends them.
-class Recorder {
- public:
-  // Declare the Recorder before the Sync: the Sync's last words (Stopped) come from its destructor.
-  void attach(Sync& sync) {
-    sync.onStatus([this](const SyncStatus& s) {
-      std::lock_guard lock(mu_);
-      statuses_.push_back({std::chrono::steady_clock::now(), s});
-      cv_.notify_all();
-    });
-    sync.onDocument([this](const DocEvent& e) {
-      std::lock_guard lock(mu_);
-      events_.push_back(e);
-      cv_.notify_all();
-    });
-  }
-  size_t mark() const {
-    std::lock_guard lock(mu_);
-    return statuses_.size();
-  }
-  std::optional<SyncStatus> waitState(SyncState state, size_t from = 0, std::chrono::milliseconds limit = 20s,
-                                      bool throughSyncing = false) {
-    std::unique_lock lock(mu_);
-    std::optional<SyncStatus> found;
-    cv_.wait_for(lock, limit, [&] {
-      bool synced = !throughSyncing;
-      for (size_t i = from; i < statuses_.size(); ++i) {
-        if (statuses_[i].second.state == SyncState::Syncing) synced = true;
-        if (statuses_[i].second.state == state && synced) {
-          found = statuses_[i].second;
-          return true;
-        }
-      }
-      return false;
-    });
-    return found;
-  }
-  std::optional<DocEvent> waitEvent(DocEventKind kind, const std::string& id,
-                                    std::chrono::milliseconds limit = 20s) {
-    std::unique_lock lock(mu_);
-    std::optional<DocEvent> found;
-    cv_.wait_for(lock, limit, [&] {
-      for (const auto& e : events_)
-        if (e.kind == kind && e.id == id) {
-          found = e;
-          return true;
-        }
-      return false;
-    });
-    return found;
-  }
-  std::vector<DocEvent> events() const {
-    std::lock_guard lock(mu_);
-    return events_;
-  }
-  std::vector<std::pair<std::chrono::steady_clock::time_point, SyncStatus>> statuses() const {
-    std::lock_guard lock(mu_);
-    return statuses_;
-  }
-
- private:
-  mutable std::mutex mu_;
-  std::condition_variable cv_;
-  std::vector<std::pair<std::chrono::steady_clock::time_point, SyncStatus>> statuses_;
-  std::vector<DocEvent> events_;
-};
 
 size_t countEvents(const std::vector<DocEvent>& events, DocEventKind kind) {
   return size_t(
       std::count_if(events.begin(), events.end(), [&](const DocEvent& e) { return e.kind == kind; }));
-}
-
-bool peerHas(const LiveServer& node, const std::string& db, const std::string& id) {
-  return node("GET", "/" + db + "/" + id).status == 200;
 }
 
 SyncOptions quick() {

@@ -12,124 +12,16 @@
 
 #include "live_server.h"
 #include "settee/database.h"
+#include "sync_test_support.h"
 
 using namespace settee;
 using namespace std::chrono_literals;
 using settee::test::Json;
 using settee::test::LiveServer;
 using settee::test::TempDir;
+using namespace settee::test::sync_support;
 
 namespace {
-
-std::string peerUrl(const LiveServer& node, const std::string& db, const std::string& userinfo = "") {
-  return "http://" + (userinfo.empty() ? "" : userinfo + "@") + "127.0.0.1:" + std::to_string(node.port()) +
-         "/" + db;
-}
-
-std::shared_ptr<Database> openDb(const TempDir& dir, const std::string& name = "app") {
-  auto db = Database::open(dir.file(name + ".settee"), name);
-  REQUIRE(db);
-  return std::shared_ptr<Database>(std::move(*db));
-}
-
-void putLocal(Database& db, const std::string& json) {
-  auto r = db.put(json);
-  INFO(json << ": " << (r ? "" : r.status().reason()));
-  REQUIRE(r);
-}
-
-// Everything a Sync said, in order, with waits on the condition that ends them (no sleeping in slices).
-class Recorder {
- public:
-  // Declare the Recorder before the Sync: the Sync's last words (Stopped) come from its destructor.
-  void attach(Sync& sync) {
-    sync.onStatus([this](const SyncStatus& s) {
-      std::lock_guard lock(mu_);
-      statuses_.push_back(s);
-      if (getenv("SYNC_TRACE"))
-        fprintf(stderr, "%lld %s pushed=%llu pulled=%llu err=%s\n",
-                (long long)std::chrono::duration_cast<std::chrono::milliseconds>(
-                    std::chrono::steady_clock::now().time_since_epoch())
-                        .count() %
-                    100000,
-                syncStateName(s.state), (unsigned long long)s.progress.docsPushed,
-                (unsigned long long)s.progress.docsPulled, s.lastError.reason().c_str());
-      cv_.notify_all();
-    });
-    sync.onDocument([this](const DocEvent& e) {
-      std::lock_guard lock(mu_);
-      events_.push_back(e);
-      cv_.notify_all();
-    });
-  }
-  size_t mark() const {
-    std::lock_guard lock(mu_);
-    return statuses_.size();
-  }
-  // Waits until a status told after `from` is in `state` (and, for Idle, went through Syncing after
-  // `from` when `throughSyncing`); answers that status.
-  std::optional<SyncStatus> waitState(SyncState state, size_t from = 0, std::chrono::milliseconds limit = 20s,
-                                      bool throughSyncing = false) {
-    std::unique_lock lock(mu_);
-    std::optional<SyncStatus> found;
-    cv_.wait_for(lock, limit, [&] {
-      bool synced = !throughSyncing;
-      for (size_t i = from; i < statuses_.size(); ++i) {
-        if (statuses_[i].state == SyncState::Syncing) synced = true;
-        if (statuses_[i].state == state && synced) {
-          found = statuses_[i];
-          return true;
-        }
-      }
-      return false;
-    });
-    return found;
-  }
-  // Waits until a status told after `from` satisfies `pred`; answers it.
-  template <class P>
-  std::optional<SyncStatus> waitStatus(P pred, size_t from = 0, std::chrono::milliseconds limit = 20s) {
-    std::unique_lock lock(mu_);
-    std::optional<SyncStatus> found;
-    cv_.wait_for(lock, limit, [&] {
-      for (size_t i = from; i < statuses_.size(); ++i)
-        if (pred(statuses_[i])) {
-          found = statuses_[i];
-          return true;
-        }
-      return false;
-    });
-    return found;
-  }
-  std::vector<SyncState> states() const {
-    std::lock_guard lock(mu_);
-    std::vector<SyncState> out;
-    for (const auto& s : statuses_)
-      if (out.empty() || out.back() != s.state) out.push_back(s.state);
-    return out;
-  }
-  std::vector<SyncStatus> statusesSince(size_t from) const {
-    std::lock_guard lock(mu_);
-    return {statuses_.begin() + std::ptrdiff_t(std::min(from, statuses_.size())), statuses_.end()};
-  }
-  std::vector<DocEvent> events() const {
-    std::lock_guard lock(mu_);
-    return events_;
-  }
-  bool waitEvent(DocEventKind kind, const std::string& id, std::chrono::milliseconds limit = 20s) {
-    std::unique_lock lock(mu_);
-    return cv_.wait_for(lock, limit, [&] {
-      for (const auto& e : events_)
-        if (e.kind == kind && e.id == id) return true;
-      return false;
-    });
-  }
-
- private:
-  mutable std::mutex mu_;
-  std::condition_variable cv_;
-  std::vector<SyncStatus> statuses_;
-  std::vector<DocEvent> events_;
-};
 
 // The ids of the peer's _changes in its sequence order.
 std::vector<std::string> changesOrder(const LiveServer& node, const std::string& db) {
@@ -141,10 +33,6 @@ std::vector<std::string> changesOrder(const LiveServer& node, const std::string&
   simdjson::dom::array rows = changes["results"].get_array().value();
   for (simdjson::dom::element row : rows) ids.emplace_back(row["id"].get_string().value());
   return ids;
-}
-
-bool peerHas(const LiveServer& node, const std::string& db, const std::string& id) {
-  return node("GET", "/" + db + "/" + id).status == 200;
 }
 
 // Established TCP connections from this host to `port` (the client side: the remote port is the peer's).
