@@ -4,6 +4,7 @@
 #include "settee/sync.h"
 
 #include "db/json.h"
+#include "db/metrics.h"
 #include "http/client_url.h"
 #include "replicator/sync_impl.h"
 
@@ -142,6 +143,7 @@ SyncStatus Sync::Impl::snapshot() const {
   // The ledger counts without a scan (sync_state.h), so asking on every status costs little. A database
   // that cannot answer leaves the counts at zero; the sync itself goes on.
   if (auto counts = db->syncCounts(peer)) s.counts = *counts;
+  metrics::gauge("settee.sync.outbox_depth", int64_t(s.counts.pending));  // the last Sync that reported
   s.counts.lastSyncMicros = std::max(s.counts.lastSyncMicros, s.lastSyncMicros);
   return s;
 }

@@ -67,6 +67,7 @@ struct Sync::Impl {
   Status lastError;
   uint64_t lastSyncMicros = 0;
   uint64_t nextRetryMicros = 0;
+  uint64_t sessionStartMicros = 0;  // when the current connection began: the sync duration metric
   SyncProgress progress;  // docsPerSecond filled in by status()
   mutable repl::RateWindow rate;
 

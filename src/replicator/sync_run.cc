@@ -22,6 +22,7 @@
 #include <chrono>
 
 #include "db/database_internal.h"
+#include "db/metrics.h"
 #include "replicator/sync_impl.h"
 
 namespace settee {
@@ -121,6 +122,7 @@ void Sync::Impl::main() {
 }
 
 void Sync::Impl::backOff(const Status& why) {
+  metrics::count("settee.sync.failed");
   const auto delay = backoff.next(rng);
   {
     std::lock_guard lock(mu);
@@ -139,6 +141,7 @@ void Sync::Impl::backOff(const Status& why) {
 }
 
 bool Sync::Impl::session() {
+  sessionStartMicros = nowMicros();
   failure = Status::ok();
   mainStarted = false;
   largeDue = options.largeAttachmentBytes > 0;
@@ -340,6 +343,12 @@ void Sync::Impl::checkIdle() {
   // The database keeps it for the next start and for `settee status`; one that cannot (an old file)
   // leaves it in memory only, which the status still shows.
   if (complete) (void)db::storeOf(*db).setLastSync(peer, now);
+  // Metrics (/_node/_local/_stats): a connection that reached a complete sync, and how long it took.
+  if (complete && !wasIdle && sessionStartMicros) {
+    metrics::count("settee.sync.completed");
+    metrics::observe("settee.sync.duration_seconds", double(now - sessionStartMicros) / 1e6);
+    sessionStartMicros = 0;
+  }
   if (wasIdle) {
     progressDirty = true;
   } else {

@@ -7,9 +7,11 @@
 #include <filesystem>
 #include <fstream>
 #include <mutex>
+#include <optional>
 #include <sstream>
 #include <thread>
 
+#include "db/metrics.h"
 #include "live_server.h"
 #include "settee/database.h"
 #include "sync_test_support.h"
@@ -82,6 +84,15 @@ TEST_CASE("Sync: two-way sync converges, passing through connecting, syncing and
   auto db = openDb(dir);
   for (int i = 0; i < 20; ++i) putLocal(*db, R"({"_id":"local)" + std::to_string(i) + R"(","side":"app"})");
 
+  auto metric = [](std::string_view name) -> std::optional<metrics::Sample> {
+    for (auto& s : metrics::snapshot())
+      if (s.name == name) return s;
+    return std::nullopt;
+  };
+  const auto completedBefore = metric("settee.sync.completed");
+  const uint64_t durationsBefore =
+      metric("settee.sync.duration_seconds") ? metric("settee.sync.duration_seconds")->histogram.total : 0;
+
   Recorder rec;
   Sync sync(db, peerUrl(peer, "shared"), quick());
   rec.attach(sync);
@@ -104,6 +115,16 @@ TEST_CASE("Sync: two-way sync converges, passing through connecting, syncing and
   CHECK(idle->progress.docsPulled == 30);
   CHECK(Json(peer("GET", "/shared").body)["doc_count"].get_uint64().value() == 50);
   CHECK(db->info()->docCount == 50);
+  // The node's metrics (/_node/_local/_stats): one more complete sync, its duration, the outbox empty.
+  auto completed = metric("settee.sync.completed");
+  REQUIRE(completed);
+  CHECK(completed->counter == (completedBefore ? completedBefore->counter : 0) + 1);
+  auto duration = metric("settee.sync.duration_seconds");
+  REQUIRE(duration);
+  CHECK(duration->histogram.total == durationsBefore + 1);
+  auto outbox = metric("settee.sync.outbox_depth");
+  REQUIRE(outbox);
+  CHECK(outbox->gauge == 0);
 
   // Following, both ways: a change on either side arrives and the sync is idle again.
   auto mark = rec.mark();
