@@ -1,4 +1,4 @@
-// cli_args.h — what `settee sync` and `settee status` share: reading options, and times as ISO 8601.
+// cli_args.h — what the `settee` commands share: reading options, comma lists, and times as ISO 8601.
 // Internal to tools/settee; plain functions, no state.
 #pragma once
 
@@ -10,6 +10,19 @@
 #include <vector>
 
 namespace settee::cli {
+
+// "a,b,,c" -> {"a", "b", "c"}: the non-empty items of a comma-separated option value.
+inline std::vector<std::string> splitList(const std::string& s) {
+  std::vector<std::string> out;
+  size_t start = 0;
+  while (start <= s.size()) {
+    size_t comma = s.find(',', start);
+    if (comma == std::string::npos) comma = s.size();
+    if (comma > start) out.push_back(s.substr(start, comma - start));
+    start = comma + 1;
+  }
+  return out;
+}
 
 // Walks a command's arguments: options (`--name` or `--name value`) and positional arguments, in order.
 class Args {

@@ -11,6 +11,7 @@
 #include <thread>
 #include <vector>
 
+#include "cli_args.h"
 #include "settee/database.h"
 #include "settee/replicator.h"
 
@@ -37,18 +38,6 @@ int usage() {
   return 2;
 }
 
-std::vector<std::string> split(const std::string& s) {
-  std::vector<std::string> out;
-  size_t start = 0;
-  while (start <= s.size()) {
-    size_t comma = s.find(',', start);
-    if (comma == std::string::npos) comma = s.size();
-    if (comma > start) out.push_back(s.substr(start, comma - start));
-    start = comma + 1;
-  }
-  return out;
-}
-
 bool isUrl(const std::string& s) { return s.rfind("http://", 0) == 0 || s.rfind("https://", 0) == 0; }
 
 }  // namespace
@@ -70,7 +59,7 @@ int replicateCommand(const std::vector<std::string>& args) {
     else if (a.rfind("--", 0) == 0 && !(v = value())) {
       std::fprintf(stderr, "settee: %s needs a value\n", a.c_str());
       return 2;
-    } else if (a == "--doc-ids") options.docIds = split(*v);
+    } else if (a == "--doc-ids") options.docIds = cli::splitList(*v);
     else if (a == "--selector") options.selector = *v;
     else if (a == "--filter") options.filter = *v;
     else if (a == "--query-params") options.queryParams = *v;

@@ -61,18 +61,6 @@ void usage(FILE* out) {
       static_cast<unsigned long long>(defaults.largeAttachmentBytes));
 }
 
-std::vector<std::string> splitIds(const std::string& s) {
-  std::vector<std::string> out;
-  size_t start = 0;
-  while (start <= s.size()) {
-    size_t comma = s.find(',', start);
-    if (comma == std::string::npos) comma = s.size();
-    if (comma > start) out.push_back(s.substr(start, comma - start));
-    start = comma + 1;
-  }
-  return out;
-}
-
 bool isJsonObject(const std::string& text) {
   simdjson::dom::parser parser;
   simdjson::dom::object object;
@@ -171,7 +159,7 @@ int syncCommand(const std::vector<std::string>& argv) {
        : a == "--pull-selector" ? options.pullSelector
                                 : options.pushSelector) = *v;
     } else if (a == "--doc-ids") {
-      options.pullDocIds = splitIds(*v);
+      options.pullDocIds = cli::splitList(*v);
     } else if (a == "--large-attachments") {
       auto bytes = cli::parseCount(*v);
       if (!bytes) return args.fail("--large-attachments takes a number of bytes, not " + *v);
