@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "cli_args.h"
+#include "commands.h"
 #include "db/json.h"
 #include "settee/database.h"
 #include "settee/sync.h"
@@ -17,7 +18,9 @@ using namespace settee;
 
 constexpr uint64_t kDefaultLimit = 20;
 
-void usage(FILE* out) {
+}  // namespace
+
+void statusUsage(FILE* out) {
   std::fprintf(
       out,
       "usage: settee status --data DIR DB [--peer URL] [--json] [--limit N]\n"
@@ -42,6 +45,8 @@ void usage(FILE* out) {
       "exit status: 0; 1 when the database or its sync state cannot be read; 2 for bad usage\n",
       static_cast<unsigned long long>(kDefaultLimit));
 }
+
+namespace {
 
 struct PeerReport {
   std::string peer;
@@ -171,8 +176,8 @@ int statusCommand(const std::vector<std::string>& argv) {
   std::vector<std::string> positional;
   while (!args.done()) {
     const std::string a = args.next();
-    if (a == "--help" || a == "-h") {
-      usage(stdout);
+    if (cli::isHelp(a)) {
+      statusUsage(stdout);
       return 0;
     }
     if (a == "--json") {

@@ -5,7 +5,6 @@
 // status_command.cc.
 #include <pthread.h>
 #include <signal.h>
-#include <simdjson.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -17,13 +16,12 @@
 #include <vector>
 
 #include "cli_args.h"
+#include "commands.h"
 #include "settee/sync.h"
-
-namespace {
 
 using namespace settee;
 
-void usage(FILE* out) {
+void syncUsage(FILE* out) {
   const SyncOptions defaults;
   std::fprintf(
       out,
@@ -61,11 +59,7 @@ void usage(FILE* out) {
       static_cast<unsigned long long>(defaults.largeAttachmentBytes));
 }
 
-bool isJsonObject(const std::string& text) {
-  simdjson::dom::parser parser;
-  simdjson::dom::object object;
-  return !parser.parse(text).get(object);
-}
+namespace {
 
 std::string statusLine(const SyncStatus& st) {
   char buf[256];
@@ -125,8 +119,8 @@ int syncCommand(const std::vector<std::string>& argv) {
   std::string policyText = "keep";
   while (!args.done()) {
     const std::string a = args.next();
-    if (a == "--help" || a == "-h") {
-      usage(stdout);
+    if (cli::isHelp(a)) {
+      syncUsage(stdout);
       return 0;
     }
     if (a == "--metered") {
@@ -154,7 +148,7 @@ int syncCommand(const std::vector<std::string>& argv) {
       options.policy = std::move(*policy);
       policyText = *v;
     } else if (a == "--priority" || a == "--pull-selector" || a == "--push-selector") {
-      if (!isJsonObject(*v)) return args.fail(a + " must be a JSON object (a Mango selector)");
+      if (!cli::isJsonObject(*v)) return args.fail(a + " must be a JSON object (a Mango selector)");
       (a == "--priority"        ? options.prioritySelector
        : a == "--pull-selector" ? options.pullSelector
                                 : options.pushSelector) = *v;
