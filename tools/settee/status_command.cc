@@ -23,7 +23,7 @@ constexpr uint64_t kDefaultLimit = 20;
 void statusUsage(FILE* out) {
   std::fprintf(
       out,
-      "usage: settee status --data DIR DB [--peer URL] [--json] [--limit N]\n"
+      "usage: settee status [--data DIR] DB [--peer URL] [--json] [--limit N]\n"
       "  The sync state of the local database DB with each peer it syncs with (settee sync), or only URL:\n"
       "  how many documents are pending (the outbox: local revisions the peer has not confirmed), failed\n"
       "  (refused by the peer, with its reason) and conflicted (live losing leaves), which ones, and when\n"
@@ -41,7 +41,7 @@ void statusUsage(FILE* out) {
       "                   \"conflicted_docs\": [{\"id\": ID}]}\n"
       "                (the *_docs lists hold at most N each, in id order). With --peer: that object, with\n"
       "                \"db\": DB added; without: {\"db\": DB, \"peers\": [one object per peer]}\n"
-      "  --help        this text\n"
+      "  --help, -h    this text\n"
       "exit status: 0; 1 when the database or its sync state cannot be read; 2 for bad usage\n",
       static_cast<unsigned long long>(kDefaultLimit));
 }

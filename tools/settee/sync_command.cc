@@ -25,7 +25,7 @@ void syncUsage(FILE* out) {
   const SyncOptions defaults;
   std::fprintf(
       out,
-      "usage: settee sync --data DIR DB URL [options]\n"
+      "usage: settee sync [--data DIR] DB URL [options]\n"
       "  Keeps the local database DB (created if missing) in continuous two-way sync with the peer\n"
       "  database URL (http(s)://[user:pass@]host:port/db) until interrupted: SIGINT (Ctrl-C) or SIGTERM\n"
       "  stop it cleanly, with its checkpoints written. Offline edits wait in DB's outbox (settee status).\n"
@@ -47,7 +47,7 @@ void syncUsage(FILE* out) {
       "  --metered                hold the second phase, as on a metered network (default off)\n"
       "  --ca-file FILE           trust these CA certificates for an https peer (default the system's)\n"
       "  --header 'Name: value'   send with every request to the peer (repeatable)\n"
-      "  --help                   this text\n"
+      "  --help, -h               this text\n"
       "output: on a terminal one line kept up to date; otherwise a line whenever the state, a count or\n"
       "  the last sync time changed (looked at four times a second), as\n"
       "  [TIME ]STATE pending=N failed=N conflicted=N docs/s=R last_sync=ISO8601|never[ retry_in=Ns]\n"
