@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "run_settee.h"
+#include "settee/version.h"
 #include "test_util.h"
 
 using settee::test::runSettee;
@@ -95,6 +96,7 @@ TEST_CASE("settee help, settee --help and settee -h list every command, on stdou
 TEST_CASE("settee version and settee --version print the project's version", "[tools][cli]") {
   const auto version = runSettee("version");
   CHECK(version.exitCode == 0);
+  CHECK(version.out == std::string("settee ") + SETTEE_VERSION_STRING + "\n");
   CHECK(std::regex_match(version.out, std::regex(R"(settee \d+\.\d+\.\d+\n)")));
   const auto dashed = runSettee("--version");
   CHECK(dashed.exitCode == 0);

@@ -8,15 +8,7 @@
 
 #include "cli_args.h"
 #include "commands.h"
-
-// The project's version, from CMake's project(VERSION): the generated settee/version.h when the build has
-// it, else the compile definition CMakeLists.txt passes.
-#if __has_include("settee/version.h")
-#include "settee/version.h"
-#endif
-#ifndef SETTEE_VERSION_STRING
-#error "SETTEE_VERSION_STRING is not defined: CMakeLists.txt passes it from project(VERSION)"
-#endif
+#include "settee/version.h"  // SETTEE_VERSION_STRING, generated from CMake's project(VERSION)
 
 namespace {
 
