@@ -79,10 +79,6 @@ class FindSource : public RowSource {
     o.skip = firstPage_ ? query_.options.skip : 0;
     o.bookmark = bookmark_;
     uint64_t sent = 0;
-    if (o.limit == 0 && !firstPage_) {
-      more = false;
-      return Status::ok();
-    }
     auto ran = db_->find(query_.selectorJson, o, [&](std::string_view doc) {
       rows.emplace_back(doc);
       ++sent;

@@ -11,6 +11,10 @@
 
 // Owns the replication; `mu` guards what the replication's listener and the app's calls share.
 struct settee_replication {
+  // The Replication goes first (its destructor stops it and waits for its threads), while the members
+  // its listener touches still live.
+  ~settee_replication() { replication.reset(); }
+
   std::unique_ptr<settee::Replication> replication;
   std::mutex mu;
   bool started = false;      // guarded by mu
