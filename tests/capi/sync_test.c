@@ -103,6 +103,42 @@ CAPI_TEST(sync_with_a_node_converges_both_ways_and_reaches_idle_with_nothing_pen
   settee_node_stop(node);
 }
 
+static int offline(settee_sync* sync) {
+  settee_sync_status status;
+  settee_sync_get_status(sync, &status);
+  return status.state == SETTEE_SYNC_OFFLINE && status.next_retry_micros == 0;
+}
+
+CAPI_TEST(sync_goes_offline_by_the_apps_word_and_catches_up_when_the_network_is_back) {
+  char url[256];
+  settee_node* node = start_peer(url, sizeof url);
+  REQUIRE(node);
+  settee_db* peer = open_in(capi_path("node"), "peer");
+  settee_db* local = open_in(capi_path("app"), "notes");
+  REQUIRE(peer && local);
+  settee_sync* sync = NULL;
+  REQUIRE(CHECK_OK(settee_sync_new(local, url, "{\"min_backoff_ms\":100}", &sync)));
+  REQUIRE(CHECK_OK(settee_sync_start(sync)));
+  CHECK(WAIT_UNTIL(idle_and_caught_up(sync), 5000));
+
+  settee_sync_network_changed(sync, false);
+  CHECK(WAIT_UNTIL(offline(sync), 3000));
+  REQUIRE(support_put(local, "written-offline", "{}"));
+  support_sleep_ms(200);
+  settee_sync_status status;
+  settee_sync_get_status(sync, &status);
+  CHECK(status.state == SETTEE_SYNC_OFFLINE);
+  CHECK(status.pending == 1);
+  CHECK(!support_has(peer, "written-offline", NULL));
+
+  settee_sync_network_changed(sync, true);
+  CHECK(WAIT_UNTIL(idle_and_caught_up(sync) && support_has(peer, "written-offline", NULL), 5000));
+  settee_sync_free(sync);
+  settee_db_close(local);
+  settee_db_close(peer);
+  settee_node_stop(node);
+}
+
 /* The app's resolver: merge, writing {"v":"merged"} on CouchDB's winner (deterministic on every device). */
 static void merge_resolver(void* context, const char* input_json, settee_decision* decision) {
   atomic_int* calls = context;
