@@ -177,3 +177,40 @@ CAPI_TEST(attachment_calls_refuse_bad_names_bad_revs_missing_documents_and_null_
   settee_attachment_reader_free(NULL);
   settee_db_close(db);
 }
+
+CAPI_TEST(attachment_stored_gzip_encoded_reads_decoded_in_small_pieces) {
+  settee_db* db = fixture_open("media");
+  REQUIRE(db);
+  /* 40 lines "line NNN of a gzip-stored note\n" (1240 bytes), gzip-encoded (149 bytes), as a replicator
+   * delivers an attachment CouchDB stored compressed. */
+  CHECK(
+      fixture_put(db, "zipped",
+                  "{\"_attachments\":{\"notes.txt\":{\"content_type\":\"text/plain\",\"encoding\":\"gzip\","
+                  "\"length\":1240,\"data\":"
+                  "\"H4sIAAAAAAACA33Quw3CQBRE0ZwqXgNIOzN8y0FijSxZXgSOqJ6AmBuf7Czz2qu1VmOqWz0+83P/3sar32sdW98"
+                  "tPxazmcN8YD4yn5jPzBfmK7J4TbwmXhOvidfEa+I18Zp4TbxmXjOvmdfMa+Y185p5zbxmXjOvhdfCa+"
+                  "G18Fp4LbwWXguvhdfyb+0LpAh26dgEAAA=\"}}}",
+                  NULL));
+  settee_attachment_reader* reader = NULL;
+  REQUIRE_OK(settee_db_open_attachment(db, "zipped", "notes.txt", NULL, &reader));
+  char* info = NULL;
+  CHECK_OK(settee_attachment_reader_info(reader, &info));
+  CHECK(capi_contains(info, "\"length\":1240"));
+  CHECK(capi_contains(info, "\"encoding\":\"gzip\",\"encoded_length\":149"));
+  settee_free(info);
+  char text[2048];
+  size_t total = 0;
+  for (;;) {
+    size_t got = 0;
+    if (!CHECK_OK(settee_attachment_read(reader, text + total, 7, &got)) || got == 0) break;
+    CHECK(got <= 7);
+    total += got;
+    if (total + 7 > sizeof text) break;
+  }
+  CHECK(total == 1240);
+  text[total] = '\0';
+  CHECK(strncmp(text, "line 000 of a gzip-stored note\nline 001 of", 42) == 0);
+  CHECK(capi_contains(text, "line 039 of a gzip-stored note\n"));
+  settee_attachment_reader_free(reader);
+  settee_db_close(db);
+}

@@ -189,17 +189,18 @@ CAPI_TEST(custom_resolver_choosing_a_rev_that_is_not_a_leaf_gets_an_error_value)
   REQUIRE_OK(settee_conflict_policy_custom(resolve, &r, free_resolver, &policy));
   char* json = (char*)1;
   settee_error* e = settee_db_resolve_conflict(db, "c", policy, &json);
-  CHECK(e != NULL);
+  CHECK(settee_error_code(e) == SETTEE_BAD_REQUEST);
+  CHECK(capi_contains(settee_error_message(e), "not a live leaf"));
   settee_error_free(e);
   CHECK(json == NULL);
   r.choose = "not a rev at all";
   e = settee_db_resolve_conflict(db, "c", policy, &json);
-  CHECK(e != NULL);
+  CHECK(settee_error_code(e) == SETTEE_BAD_REQUEST);
   settee_error_free(e);
   r.choose = NULL;
   r.merge = "{\"broken\":";
   e = settee_db_resolve_conflict(db, "c", policy, &json);
-  CHECK(e != NULL);
+  CHECK(settee_error_code(e) == SETTEE_BAD_REQUEST);
   settee_error_free(e);
   CHECK(conflicts_are(db, "c", "[\"" REV_A "\"]")); /* nothing changed */
   settee_conflict_policy_free(policy);

@@ -103,3 +103,28 @@ CAPI_TEST(db_functions_given_null_arguments_answer_bad_request) {
   CHECK_ERROR(settee_db_info(db, NULL), "bad_request");
   settee_db_close(db);
 }
+
+CAPI_TEST(db_open_options_set_the_revs_limit_and_the_largest_document) {
+  settee_db* db = NULL;
+  REQUIRE_OK(settee_db_open(capi_tmpdir(), "small", "{\"revs_limit\":2,\"max_document_size\":64}", &db));
+  CHECK_ERROR(settee_db_put(db, "big",
+                            "{\"text\":\"more than sixty-four bytes of body text, which is over the limit\"}",
+                            NULL, NULL),
+              "too_large");
+  char rev[64], body[128];
+  REQUIRE(fixture_put(db, "d", "{}", rev));
+  for (int i = 0; i < 3; ++i) {
+    snprintf(body, sizeof body, "{\"_rev\":\"%s\"}", rev);
+    REQUIRE(fixture_put(db, "d", body, rev));
+  }
+  char* json = NULL;
+  CHECK_OK(settee_db_get(db, "d", "{\"revs\":true}", &json));
+  CHECK(capi_contains(json, "\"_revisions\":{\"start\":4,\"ids\":[\""));
+  /* Two ids kept of four: one comma between them. */
+  const char* ids = json ? strstr(json, "\"ids\":[") : NULL;
+  int commas = 0;
+  for (const char* p = ids; p && *p && *p != ']'; ++p) commas += *p == ',';
+  CHECK(ids && commas == 1);
+  settee_free(json);
+  settee_db_close(db);
+}

@@ -249,3 +249,32 @@ CAPI_TEST(listener_is_called_after_each_committed_write_and_never_after_it_is_fr
   CHECK_ERROR(settee_db_add_change_listener(NULL, on_change, &heard, &none), "bad_request");
   settee_db_close(db);
 }
+
+CAPI_TEST(all_docs_row_with_megabytes_of_inline_attachment_data_comes_whole_and_the_next_row_after_it) {
+  enum { kSize = 1536 * 1024 };
+  settee_db* db = fixture_open("inline");
+  REQUIRE(db);
+  char* bytes = malloc(kSize);
+  REQUIRE(bytes);
+  memset(bytes, 'z', kSize);
+  char* rev = NULL;
+  CHECK_OK(settee_db_put_attachment(db, "a-big", "blob", NULL, NULL, bytes, kSize, &rev));
+  free(bytes);
+  settee_free(rev);
+  REQUIRE(fixture_put(db, "b-small", "{\"after\":true}", NULL));
+  settee_cursor* cursor = NULL;
+  REQUIRE_OK(settee_db_all_docs(db, "{\"include_docs\":true,\"attachments\":true}", &cursor));
+  const char* row = NULL;
+  size_t length = 0;
+  CHECK_OK(settee_cursor_next(cursor, &row, &length));
+  /* The body's base64 (4/3 of it) is in the row, which ends where the row's object ends. */
+  CHECK(row && strncmp(row, "{\"id\":\"a-big\"", 13) == 0);
+  CHECK(length > kSize / 3 * 4 && length == strlen(row));
+  CHECK(capi_contains(row, "\"data\":\"enp6enp6")); /* "zzzzzz" */
+  CHECK(row && row[length - 1] == '}' && row[length - 2] == '}');
+  CHECK_OK(settee_cursor_next(cursor, &row, NULL));
+  CHECK(row && strncmp(row, "{\"id\":\"b-small\"", 15) == 0 && capi_contains(row, "\"after\":true}}"));
+  CHECK(fixture_count_rows(cursor) == 0);
+  settee_cursor_free(cursor);
+  settee_db_close(db);
+}
