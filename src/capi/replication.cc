@@ -4,7 +4,8 @@
 #include <mutex>
 
 #include "capi/capi_internal.h"
-#include "capi/option_reader.h"
+#include "capi/options.h"
+#include "http/api.h"
 #include "http/client_url.h"
 #include "replicator/replication_spec.h"
 #include "settee/replicator.h"
@@ -57,7 +58,7 @@ Result<ReplicationPeer> peerOf(settee_db* db, const char* url, const char* side)
 }
 
 Result<ReplicationOptions> replicationOptions(const char* json) {
-  OptionReader reader;
+  Options reader;
   if (Status st = reader.parse(json, kReplicationOptions); !st) return st;
   ReplicationOptions options;
   if (!reader.present()) return options;
@@ -81,7 +82,7 @@ Result<ReplicationOptions> replicationOptions(const char* json) {
 }
 
 std::string statusJson(ReplicationState state, const ReplicationStats& stats, const Status& error) {
-  return renderJson([&](JsonWriter& w) {
+  return http::writeJson([&](JsonWriter& w) {
     w.StartObject();
     writeKey(w, "state");
     writeString(w, stateName(state));

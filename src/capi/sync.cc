@@ -12,8 +12,9 @@
 #include <mutex>
 
 #include "capi/capi_internal.h"
-#include "capi/option_reader.h"
+#include "capi/options.h"
 #include "capi/policy.h"
+#include "http/api.h"
 
 struct settee_sync {
   std::shared_ptr<settee::Database> db;
@@ -40,7 +41,7 @@ const std::initializer_list<std::string_view> kSyncOptions = {
     "headers"};
 
 Result<SyncOptions> syncOptions(const char* json) {
-  OptionReader reader;
+  Options reader;
   if (Status st = reader.parse(json, kSyncOptions); !st) return st;
   SyncOptions o;
   std::string policy;
@@ -335,7 +336,7 @@ settee_error* settee_sync_documents(settee_sync* sync, settee_doc_sync_state sta
     }
     auto entries = sync->db->syncDocuments(sync->peer, which, limit, after ? after : "");
     if (!entries) return toError(entries.status());
-    *out_json = copyOut(renderJson([&](db::JsonWriter& w) {
+    *out_json = copyOut(http::writeJson([&](db::JsonWriter& w) {
       w.StartArray();
       for (const auto& e : *entries) {
         w.StartObject();
