@@ -1,6 +1,6 @@
 /* Conflicts: made by replication-style writes, listed, and resolved by hand, by a policy and by an
  * app's resolver (settee.h, "Conflicts"). */
-#include "db_fixture.h"
+#include "capi_support.h"
 
 #define REV_A "2-aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
 #define REV_B "2-bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb"
@@ -36,10 +36,10 @@ static int conflicts_are(settee_db* db, const char* id, const char* expected) {
 }
 
 CAPI_TEST(conflict_made_by_new_edits_false_is_listed_and_resolved_by_hand) {
-  settee_db* db = fixture_open("conflicts");
+  settee_db* db = capi_open_db(capi_tmpdir(), "conflicts");
   REQUIRE(db);
   REQUIRE(make_conflict(db, "c"));
-  REQUIRE(fixture_put(db, "calm", "{}", NULL));
+  REQUIRE(capi_put(db, "calm", "{}", NULL));
   CHECK(conflicts_are(db, "c", "[\"" REV_A "\"]"));
   CHECK(conflicts_are(db, "calm", "[]"));
   char* ids = NULL;
@@ -71,7 +71,7 @@ CAPI_TEST(conflict_made_by_new_edits_false_is_listed_and_resolved_by_hand) {
 }
 
 CAPI_TEST(conflict_resolved_by_lww_field_keeps_the_latest_leaf) {
-  settee_db* db = fixture_open("conflicts");
+  settee_db* db = capi_open_db(capi_tmpdir(), "conflicts");
   REQUIRE(db);
   REQUIRE(make_conflict(db, "c"));
   settee_conflict_policy* policy = NULL;
@@ -137,7 +137,7 @@ static void resolve(void* context, const char* input_json, settee_decision* deci
 static void free_resolver(void* context) { ++((Resolver*)context)->freed; }
 
 CAPI_TEST(conflict_resolved_by_a_custom_resolver_that_chooses_a_leaf) {
-  settee_db* db = fixture_open("conflicts");
+  settee_db* db = capi_open_db(capi_tmpdir(), "conflicts");
   REQUIRE(db);
   REQUIRE(make_conflict(db, "c"));
   Resolver r = {REV_A, NULL, 0, 0, 0};
@@ -156,7 +156,7 @@ CAPI_TEST(conflict_resolved_by_a_custom_resolver_that_chooses_a_leaf) {
 }
 
 CAPI_TEST(conflict_resolved_by_a_custom_resolver_that_merges_or_keeps) {
-  settee_db* db = fixture_open("conflicts");
+  settee_db* db = capi_open_db(capi_tmpdir(), "conflicts");
   REQUIRE(db);
   REQUIRE(make_conflict(db, "c"));
   Resolver r = {NULL, NULL, 0, 0, 0}; /* decides nothing: the conflict stays */
@@ -181,7 +181,7 @@ CAPI_TEST(conflict_resolved_by_a_custom_resolver_that_merges_or_keeps) {
 }
 
 CAPI_TEST(custom_resolver_choosing_a_rev_that_is_not_a_leaf_gets_an_error_value) {
-  settee_db* db = fixture_open("conflicts");
+  settee_db* db = capi_open_db(capi_tmpdir(), "conflicts");
   REQUIRE(db);
   REQUIRE(make_conflict(db, "c"));
   Resolver r = {REV_ROOT, NULL, 0, 0, 0};
@@ -209,7 +209,7 @@ CAPI_TEST(custom_resolver_choosing_a_rev_that_is_not_a_leaf_gets_an_error_value)
 }
 
 CAPI_TEST(conflict_functions_given_null_arguments_answer_bad_request) {
-  settee_db* db = fixture_open("conflicts");
+  settee_db* db = capi_open_db(capi_tmpdir(), "conflicts");
   REQUIRE(db);
   settee_conflict_policy* policy = NULL;
   REQUIRE_OK(settee_conflict_policy_parse("keep", &policy));
