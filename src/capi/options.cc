@@ -48,6 +48,17 @@ Status Options::getUint(std::string_view key, uint64_t& out) const {
   return Status::ok();
 }
 
+Status Options::getMillis(std::string_view key, std::chrono::milliseconds& out) const {
+  simdjson::dom::element e;
+  if (!find(key, e)) return Status::ok();
+  uint64_t ms = 0;
+  if (e.get(ms) != simdjson::SUCCESS || ms == 0 || ms > kMaxMillis)
+    return badRequest(std::string(key) + " must be a positive integer of milliseconds, at most " +
+                      std::to_string(kMaxMillis));
+  out = std::chrono::milliseconds(static_cast<int64_t>(ms));
+  return Status::ok();
+}
+
 Status Options::getString(std::string_view key, std::string& out) const {
   simdjson::dom::element e;
   if (!find(key, e)) return Status::ok();

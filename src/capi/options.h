@@ -18,6 +18,7 @@
 
 #include <simdjson.h>
 
+#include <chrono>
 #include <cstdint>
 #include <initializer_list>
 #include <string>
@@ -29,6 +30,10 @@
 #include "settee/status.h"
 
 namespace settee::capi {
+
+// The longest duration an option may give: a year. Longer ones would overflow the arithmetic of
+// steady_clock deadlines (now + timeout) that the replicator and the sync do with them.
+constexpr uint64_t kMaxMillis = 365ull * 24 * 3600 * 1000;
 
 class Options {
  public:
@@ -46,6 +51,9 @@ class Options {
   bool has(std::string_view key) const;
   [[nodiscard]] Status getBool(std::string_view key, bool& out) const;
   [[nodiscard]] Status getUint(std::string_view key, uint64_t& out) const;
+  // A duration: a positive integer of milliseconds, at most kMaxMillis; bad_request naming the key for
+  // anything else.
+  [[nodiscard]] Status getMillis(std::string_view key, std::chrono::milliseconds& out) const;
   [[nodiscard]] Status getString(std::string_view key, std::string& out) const;
   // An object member, kept as its JSON text (a selector).
   [[nodiscard]] Status getObjectJson(std::string_view key, std::string& out) const;

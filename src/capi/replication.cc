@@ -69,10 +69,12 @@ Result<ReplicationOptions> replicationOptions(const char* json) {
       return badRequest("batch_size must be a positive integer");
     options.batchSize = n;
   }
-  if (reader.has("heartbeat")) {
-    if (Status st = reader.getUint("heartbeat", n); !st || n == 0)
-      return badRequest("heartbeat must be a positive integer");
-    options.heartbeat = std::chrono::milliseconds(n);
+  // The durations again, bounded (parseOptions takes any positive integer, which a deadline's arithmetic
+  // would overflow once started).
+  for (auto [key, field] :
+       {std::pair{"heartbeat", &options.heartbeat}, std::pair{"connection_timeout", &options.timeout},
+        std::pair{"checkpoint_interval", &options.checkpointInterval}}) {
+    if (Status st = reader.getMillis(key, *field); !st) return st;
   }
   if (Status st = reader.getString("ca_file", options.caFile); !st) return st;
   std::vector<std::pair<std::string, std::string>> headers;

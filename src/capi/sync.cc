@@ -62,10 +62,7 @@ Result<SyncOptions> syncOptions(const char* json) {
   for (auto [key, field] :
        {std::pair{"min_backoff_ms", &o.minBackoff}, std::pair{"max_backoff_ms", &o.maxBackoff},
         std::pair{"timeout_ms", &o.timeout}, std::pair{"heartbeat_ms", &o.heartbeat}}) {
-    uint64_t ms = static_cast<uint64_t>(field->count());
-    if (Status st = reader.getUint(key, ms); !st) return st;
-    if (ms == 0) return badRequest(std::string(key) + " must be a positive integer");
-    *field = std::chrono::milliseconds(ms);
+    if (Status st = reader.getMillis(key, *field); !st) return st;
   }
   if (o.minBackoff > o.maxBackoff) return badRequest("min_backoff_ms must not exceed max_backoff_ms");
   if (Status st = reader.getString("ca_file", o.caFile); !st) return st;

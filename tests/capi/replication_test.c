@@ -95,6 +95,12 @@ CAPI_TEST(replication_refuses_bad_endpoints_and_options_with_bad_request) {
   CHECK_ERROR(settee_replication_new(db, NULL, db, NULL, "{\"headers\":{\"x\":1}}", &rep), "bad_request");
   CHECK_ERROR(settee_replication_new(db, NULL, db, NULL, "[]", &rep), "bad_request");
   CHECK_ERROR(settee_replication_new(db, NULL, db, NULL, "{", &rep), "bad_request");
+  /* A duration past a year would overflow a deadline's arithmetic once started. */
+  CHECK_ERROR(settee_replication_new(db, NULL, db, NULL, "{\"heartbeat\":18446744073709551615}", &rep),
+              "bad_request");
+  CHECK_ERROR(
+      settee_replication_new(db, NULL, db, NULL, "{\"connection_timeout\":9223372036854775808}", &rep),
+      "bad_request");
   CHECK(rep == NULL);
   settee_db_close(db);
 }

@@ -236,6 +236,11 @@ CAPI_TEST(sync_refuses_bad_urls_and_options_with_bad_request) {
   CHECK_ERROR(settee_sync_new(db, "http://127.0.0.1:1/db", "{\"timeout_ms\":\"soon\"}", &sync),
               "bad_request");
   CHECK_ERROR(settee_sync_new(db, "http://127.0.0.1:1/db", "{\"min_backoff_ms\":0}", &sync), "bad_request");
+  /* A duration past a year would overflow a deadline's arithmetic once started. */
+  CHECK_ERROR(settee_sync_new(db, "http://127.0.0.1:1/db", "{\"timeout_ms\":18446744073709551615}", &sync),
+              "bad_request");
+  CHECK_ERROR(settee_sync_new(db, "http://127.0.0.1:1/db", "{\"heartbeat_ms\":9223372036854775808}", &sync),
+              "bad_request");
   CHECK_ERROR(settee_sync_new(db, "http://127.0.0.1:1/db", "{\"push_selector\":\"all\"}", &sync),
               "bad_request");
   CHECK_ERROR(settee_sync_new(db, "http://127.0.0.1:1/db", "{\"no_such_option\":true}", &sync),
