@@ -9,6 +9,7 @@
 #include "db/mango_find.h"
 #include "db/mango_pages.h"
 #include "http/api.h"
+#include "http/handlers/index_json.h"
 
 namespace settee::capi {
 namespace {
@@ -121,16 +122,7 @@ settee_error* settee_db_create_index(settee_db* db, const char* index_json, char
     auto created = db->db->createIndex(*def);
     if (!created) return toError(created.status());
     if (out_json) {
-      *out_json = copyOut(http::writeJson([&](JsonWriter& w) {
-        w.StartObject();
-        writeKey(w, "result");
-        writeString(w, created->created ? "created" : "exists");
-        writeKey(w, "id");
-        writeString(w, created->id);
-        writeKey(w, "name");
-        writeString(w, created->name);
-        w.EndObject();
-      }));
+      *out_json = copyOut(http::writeJson([&](JsonWriter& w) { http::writeIndexCreated(w, *created); }));
     }
     return nullptr;
   });

@@ -79,6 +79,26 @@ settee_node* capi_start_node(const char* dir, const char* options_json, const ch
   return node;
 }
 
+int capi_pair_start(capi_pair* pair, const char* node_options) {
+  memset(pair, 0, sizeof *pair);
+  pair->node =
+      capi_start_node(capi_path("node"), node_options, "peer", &pair->peer, pair->url, sizeof pair->url);
+  if (!pair->node) return 0;
+  pair->local = capi_open_db(capi_path("app"), "notes");
+  if (!pair->local) {
+    capi_pair_stop(pair);
+    return 0;
+  }
+  return 1;
+}
+
+void capi_pair_stop(capi_pair* pair) {
+  settee_db_close(pair->local);
+  settee_db_close(pair->peer);
+  settee_node_stop(pair->node);
+  memset(pair, 0, sizeof *pair);
+}
+
 uint64_t capi_now_ms(void) {
   struct timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);

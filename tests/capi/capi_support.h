@@ -35,6 +35,20 @@ int capi_check_cursor_end(settee_cursor* cursor, long rows, const char* summary,
 settee_node* capi_start_node(const char* dir, const char* options_json, const char* db_name,
                              settee_db** out_db, char* url, size_t url_size);
 
+/* An app's database and its peer, for sync and replication tests: `local` is database "notes" in the
+ * test's "app" folder, `node` serves the test's "node" folder (with `node_options`, NULL for none) and
+ * `peer` is its database "peer" at `url`. */
+typedef struct capi_pair {
+  settee_node* node;
+  settee_db* peer;
+  settee_db* local;
+  char url[256];
+} capi_pair;
+/* 1 when all three are up; otherwise 0 with nothing left open. */
+int capi_pair_start(capi_pair* pair, const char* node_options);
+/* Closes both databases and stops the node. */
+void capi_pair_stop(capi_pair* pair);
+
 uint64_t capi_now_ms(void);
 void capi_sleep_ms(unsigned ms);
 

@@ -321,12 +321,11 @@ static void* read_status(void* arg) {
 }
 
 CAPI_TEST(a_syncs_status_is_read_by_several_threads_while_it_runs) {
-  char url[256];
-  settee_db* peer = NULL;
-  settee_node* node = capi_start_node(capi_path("node"), NULL, "peer", &peer, url, sizeof url);
-  REQUIRE(node);
-  settee_db* local = capi_open_db(capi_path("app"), "notes");
-  REQUIRE(local);
+  capi_pair pair;
+  REQUIRE(capi_pair_start(&pair, NULL));
+  settee_db* local = pair.local;
+  settee_db* peer = pair.peer;
+  const char* url = pair.url;
   settee_sync* sync = NULL;
   REQUIRE_OK(settee_sync_new(local, url, "{\"min_backoff_ms\":100}", &sync));
   atomic_int stop, reads, bad;
@@ -350,7 +349,5 @@ CAPI_TEST(a_syncs_status_is_read_by_several_threads_while_it_runs) {
   CHECK(atomic_load(&reads) > 0);
   CHECK(atomic_load(&bad) == 0);
   settee_sync_free(sync);
-  settee_db_close(local);
-  settee_db_close(peer);
-  settee_node_stop(node);
+  capi_pair_stop(&pair);
 }

@@ -38,14 +38,13 @@ CAPI_TEST(sync_marks_a_document_the_peer_refuses_as_failed_with_its_error_and_pu
   REQUIRE(f);
   fputs("[couchdb]\nmax_document_size = 1000\n", f);
   fclose(f);
-  char url[256];
   char options[4200];
   snprintf(options, sizeof options, "{\"config_file\":\"%s\"}", ini);
-  settee_db* peer = NULL;
-  settee_node* node = capi_start_node(capi_path("node"), options, "peer", &peer, url, sizeof url);
-  REQUIRE(node && peer);
-  settee_db* local = capi_open_db(capi_path("app"), "notes");
-  REQUIRE(local);
+  capi_pair pair;
+  REQUIRE(capi_pair_start(&pair, options));
+  settee_db* local = pair.local;
+  settee_db* peer = pair.peer;
+  const char* url = pair.url;
   REQUIRE(capi_put(local, "small-1", "{\"text\":\"fits\"}", NULL));
   char big[4096];
   snprintf(big, sizeof big, "{\"text\":\"%0*d\"}", 3000, 0);
@@ -83,9 +82,7 @@ CAPI_TEST(sync_marks_a_document_the_peer_refuses_as_failed_with_its_error_and_pu
   CHECK(status.failed == 1);
 
   settee_sync_free(sync);
-  settee_db_close(local);
-  settee_db_close(peer);
-  settee_node_stop(node);
+  capi_pair_stop(&pair);
 }
 
 static int synced(settee_sync* sync, const char* id) {
@@ -94,12 +91,11 @@ static int synced(settee_sync* sync, const char* id) {
 }
 
 CAPI_TEST(sync_on_a_metered_network_holds_a_large_attachment_back_until_told_the_network_is_not_metered) {
-  char url[256];
-  settee_db* peer = NULL;
-  settee_node* node = capi_start_node(capi_path("node"), NULL, "peer", &peer, url, sizeof url);
-  REQUIRE(node && peer);
-  settee_db* local = capi_open_db(capi_path("app"), "notes");
-  REQUIRE(local);
+  capi_pair pair;
+  REQUIRE(capi_pair_start(&pair, NULL));
+  settee_db* local = pair.local;
+  settee_db* peer = pair.peer;
+  const char* url = pair.url;
   REQUIRE(capi_put(local, "plain", "{\"text\":\"no attachment\"}", NULL));
   static char photo[64 * 1024];
   for (size_t i = 0; i < sizeof photo; ++i) photo[i] = (char)(i * 31u);
@@ -140,7 +136,5 @@ CAPI_TEST(sync_on_a_metered_network_holds_a_large_attachment_back_until_told_the
     settee_attachment_reader_free(reader);
   }
   settee_sync_free(sync);
-  settee_db_close(local);
-  settee_db_close(peer);
-  settee_node_stop(node);
+  capi_pair_stop(&pair);
 }

@@ -43,12 +43,11 @@ static void init_listened(struct listened* l) {
 }
 
 CAPI_TEST(sync_with_a_node_converges_both_ways_and_reaches_idle_with_nothing_pending) {
-  char url[256];
-  settee_db* peer = NULL;
-  settee_node* node = capi_start_node(capi_path("node"), NULL, "peer", &peer, url, sizeof url);
-  REQUIRE(node);
-  settee_db* local = capi_open_db(capi_path("app"), "notes");
-  REQUIRE(local);
+  capi_pair pair;
+  REQUIRE(capi_pair_start(&pair, NULL));
+  settee_db* local = pair.local;
+  settee_db* peer = pair.peer;
+  const char* url = pair.url;
   REQUIRE(capi_put(local, "from-app", "{\"text\":\"written offline\"}", NULL));
   REQUIRE(capi_put(peer, "from-node", "{\"text\":\"written on the node\"}", NULL));
 
@@ -84,9 +83,7 @@ CAPI_TEST(sync_with_a_node_converges_both_ways_and_reaches_idle_with_nothing_pen
   settee_sync_get_status(sync, &status);
   CHECK(status.state == SETTEE_SYNC_STOPPED);
   settee_sync_free(sync);
-  settee_db_close(local);
-  settee_db_close(peer);
-  settee_node_stop(node);
+  capi_pair_stop(&pair);
 }
 
 static int offline(settee_sync* sync) {
@@ -96,12 +93,11 @@ static int offline(settee_sync* sync) {
 }
 
 CAPI_TEST(sync_goes_offline_by_the_apps_word_and_catches_up_when_the_network_is_back) {
-  char url[256];
-  settee_db* peer = NULL;
-  settee_node* node = capi_start_node(capi_path("node"), NULL, "peer", &peer, url, sizeof url);
-  REQUIRE(node);
-  settee_db* local = capi_open_db(capi_path("app"), "notes");
-  REQUIRE(local);
+  capi_pair pair;
+  REQUIRE(capi_pair_start(&pair, NULL));
+  settee_db* local = pair.local;
+  settee_db* peer = pair.peer;
+  const char* url = pair.url;
   settee_sync* sync = NULL;
   REQUIRE(CHECK_OK(settee_sync_new(local, url, "{\"min_backoff_ms\":100}", &sync)));
   REQUIRE(CHECK_OK(settee_sync_start(sync)));
@@ -120,9 +116,7 @@ CAPI_TEST(sync_goes_offline_by_the_apps_word_and_catches_up_when_the_network_is_
   settee_sync_network_changed(sync, true);
   CHECK(WAIT_UNTIL(idle_and_caught_up(sync) && capi_has(peer, "written-offline", NULL), 5000));
   settee_sync_free(sync);
-  settee_db_close(local);
-  settee_db_close(peer);
-  settee_node_stop(node);
+  capi_pair_stop(&pair);
 }
 
 /* The app's resolver: merge, writing {"v":"merged"} on CouchDB's winner (deterministic on every device). */
@@ -153,12 +147,11 @@ static int resolved_in(settee_db* db) {
 }
 
 CAPI_TEST(sync_resolves_a_conflict_by_the_apps_resolver_on_both_sides) {
-  char url[256];
-  settee_db* peer = NULL;
-  settee_node* node = capi_start_node(capi_path("node"), NULL, "peer", &peer, url, sizeof url);
-  REQUIRE(node);
-  settee_db* local = capi_open_db(capi_path("app"), "notes");
-  REQUIRE(local);
+  capi_pair pair;
+  REQUIRE(capi_pair_start(&pair, NULL));
+  settee_db* local = pair.local;
+  settee_db* peer = pair.peer;
+  const char* url = pair.url;
   REQUIRE(capi_put(local, "shared", "{\"v\":\"local\"}", NULL));
   REQUIRE(capi_put(peer, "shared", "{\"v\":\"peer\"}", NULL));
 
@@ -183,9 +176,7 @@ CAPI_TEST(sync_resolves_a_conflict_by_the_apps_resolver_on_both_sides) {
   CHECK(atomic_load(&heard.resolved) >= 1);
   settee_sync_free(sync);
   CHECK(atomic_load(&contexts_freed) == 1);
-  settee_db_close(local);
-  settee_db_close(peer);
-  settee_node_stop(node);
+  capi_pair_stop(&pair);
 }
 
 CAPI_TEST(document_state_says_pending_for_a_document_the_peer_has_not_confirmed) {

@@ -19,6 +19,7 @@
 #include "db/mango_pages.h"
 #include "http/handlers/bulk_internal.h"
 #include "http/handlers/handlers.h"
+#include "http/handlers/index_json.h"
 
 namespace settee::http {
 namespace {
@@ -142,16 +143,7 @@ Response createIndex(Call& call) {
   if (!def) return errorResponse(def.status());
   auto created = call.db->createIndex(*def);
   if (!created) return errorResponse(created.status());
-  return Response::json(200, writeJson([&](JsonWriter& w) {
-                          w.StartObject();
-                          writeKey(w, "result");
-                          writeString(w, created->created ? "created" : "exists");
-                          writeKey(w, "id");
-                          writeString(w, created->id);
-                          writeKey(w, "name");
-                          writeString(w, created->name);
-                          w.EndObject();
-                        }));
+  return Response::json(200, writeJson([&](JsonWriter& w) { writeIndexCreated(w, *created); }));
 }
 
 std::string designId(std::string_view ddoc) {
@@ -226,6 +218,17 @@ Response bulkDeleteIndexes(Call& call) {
 }
 
 }  // namespace
+
+void writeIndexCreated(JsonWriter& w, const IndexCreated& created) {
+  w.StartObject();
+  writeKey(w, "result");
+  writeString(w, created.created ? "created" : "exists");
+  writeKey(w, "id");
+  writeString(w, created.id);
+  writeKey(w, "name");
+  writeString(w, created.name);
+  w.EndObject();
+}
 
 void registerFindRoutes(Api& api) {
   api.async("POST", "/{db}/_find", Access::Reader, find);
