@@ -64,6 +64,19 @@ int capi_check_cursor_end(settee_cursor* cursor, long rows, const char* summary,
   return ok;
 }
 
+int capi_write_file(const char* name, const char* text, char* path, size_t path_size) {
+  snprintf(path, path_size, "%s", capi_path(name));
+  FILE* f = fopen(path, "w");
+  if (!f) {
+    capi_fail(__FILE__, __LINE__, path);
+    return 0;
+  }
+  int ok = fputs(text, f) >= 0;
+  ok = fclose(f) == 0 && ok;
+  if (!ok) capi_fail(__FILE__, __LINE__, path);
+  return ok;
+}
+
 settee_node* capi_start_node(const char* dir, const char* options_json, const char* db_name,
                              settee_db** out_db, char* url, size_t url_size) {
   settee_node* node = NULL;

@@ -29,6 +29,9 @@ int capi_check_cursor_end(settee_cursor* cursor, long rows, const char* summary,
 #define CHECK_CURSOR_END(cursor, rows, summary) \
   capi_check_cursor_end((cursor), (rows), (summary), __FILE__, __LINE__)
 
+/* Writes `text` to file `name` in the test's directory and copies its path into `path`; 1 on success. */
+int capi_write_file(const char* name, const char* text, char* path, size_t path_size);
+
 /* Starts a node on directory `dir` with `options_json` (NULL for none) and opens (creating) its database
  * `db_name` into *out_db, after the node, so it is made by the node's rules (its config file's limits);
  * the database's URL goes into `url`. NULL on failure. */

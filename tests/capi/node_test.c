@@ -91,13 +91,12 @@ CAPI_TEST(node_on_a_port_taken_fails_to_start_saying_so) {
 
 CAPI_TEST(node_reads_its_config_file_under_the_options) {
   char ini[4096];
-  snprintf(ini, sizeof ini, "%s", capi_path("node.ini"));
-  FILE* f = fopen(ini, "w");
-  REQUIRE(f);
   /* The admin's password hashed as CouchDB 1.x did (-hashed-: hex(SHA-1(password ++ salt))), which costs
    * no PBKDF2 rounds: the plain-password case is the test above. */
-  fputs("[chttpd]\nport = 1\n[admins]\nkeeper = -hashed-725f0042bb42d15680c92d7df6226575f40f6b81,5a1t\n", f);
-  fclose(f);
+  REQUIRE(capi_write_file(
+      "node.ini",
+      "[chttpd]\nport = 1\n[admins]\nkeeper = -hashed-725f0042bb42d15680c92d7df6226575f40f6b81,5a1t\n", ini,
+      sizeof ini));
   char dir[4096];
   snprintf(dir, sizeof dir, "%s", capi_path("configured"));
   settee_db* served = capi_open_db(dir, "notes");

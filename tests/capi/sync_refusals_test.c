@@ -33,11 +33,7 @@ static void on_document(void* context, settee_doc_event_kind kind, const char* i
 
 CAPI_TEST(sync_marks_a_document_the_peer_refuses_as_failed_with_its_error_and_pushes_the_others) {
   char ini[4096];
-  snprintf(ini, sizeof ini, "%s", capi_path("node.ini"));
-  FILE* f = fopen(ini, "w");
-  REQUIRE(f);
-  fputs("[couchdb]\nmax_document_size = 1000\n", f);
-  fclose(f);
+  REQUIRE(capi_write_file("node.ini", "[couchdb]\nmax_document_size = 1000\n", ini, sizeof ini));
   char options[4200];
   snprintf(options, sizeof options, "{\"config_file\":\"%s\"}", ini);
   capi_pair pair;
