@@ -38,6 +38,8 @@ rm -rf "$reports"
 
 echo "== every fuzz target for 10 s (tools/fuzz.sh)" && tools/fuzz.sh --seconds 10
 
+echo "== arm64 cross build and tests under qemu (tools/cross.sh arm64)" && tools/cross.sh arm64
+
 if [[ -f compat/package.json ]]; then
   echo "== compatibility tests against PouchDB and pouchdb-server"
   (cd compat && { [[ -d node_modules ]] || npm ci --no-audit --no-fund || npm install --no-audit --no-fund; } \
