@@ -91,10 +91,12 @@ if command -v ccache >/dev/null; then
 fi
 cmake -S . -B "$build" -DCMAKE_TOOLCHAIN_FILE="$PWD/tools/cross/$triplet.cmake" -DSETTEE_TARGET_ROOT="$sysroot" \
   -DCMAKE_BUILD_TYPE=Release "${launcher[@]}" >/dev/null
-has_shared=0
-cmake --build "$build" --target help | grep -q '\bsettee_shared\b' && has_shared=1
+# Only what is run or measured. The C API's tests and the shared library join when the tree has them.
+known=$(cmake --build "$build" --target help)
+has() { grep -q "\b$1\b" <<<"$known"; }
 targets=(settee settee_tests)
-((has_shared)) && targets+=(settee_shared)
+has settee_capi_tests && targets+=(settee_capi_tests)
+has settee_shared && targets+=(settee_shared)
 jobs=${SETTEE_JOBS:-2}
 cmake --build "$build" -j"$jobs" --target "${targets[@]}"
 
@@ -109,6 +111,10 @@ fi
 version=$("${run[@]}" "$build/settee" version)
 echo "cross: $version (aarch64, under qemu-aarch64)"
 "${run[@]}" "$build/settee_tests" "$tests"
+if has settee_capi_tests; then
+  echo "cross: the C API's tests (tests/capi) under qemu-aarch64"
+  "${run[@]}" "$build/settee_capi_tests"
+fi
 
 # ---- sizes
 size() { stat -c %s "$1"; }
@@ -117,7 +123,7 @@ stripped=$(mktemp)
 trap 'rm -f "$stripped"' EXIT
 $triplet-strip -o "$stripped" "$build/settee"
 echo "cross: settee (aarch64, Release): $(human "$(size "$build/settee")"), stripped $(human "$(size "$stripped")")"
-if ((has_shared)); then
+if has settee_shared; then
   lib=$(find "$build" -maxdepth 2 -name 'libsettee.so*' -type f | head -n 1)
   $triplet-strip -o "$stripped" "$lib"
   echo "cross: libsettee.so (aarch64, Release): $(human "$(size "$lib")"), stripped $(human "$(size "$stripped")")"
