@@ -25,7 +25,7 @@ if [[ "${1:-}" != arm64 ]]; then
   exit 2
 fi
 triplet=aarch64-linux-gnu
-build=build-arm64
+build="build-arm64"
 sysroot=$PWD/$build/sysroot
 # Local replication: [repl] less what talks to a node ([remote], [service], [live], [http]) or runs the
 # settee command ([cli], and the one hostile-peer test that runs `settee replicate`).
@@ -36,7 +36,7 @@ SUDO=""; [[ $(id -u) == 0 ]] || SUDO=sudo
 installed() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install ok installed"; }
 
 # ---- the host's tools: cross compilers, qemu-user, and the architecture-independent sources and headers
-host_packages=(cmake pkg-config gcc-$triplet g++-$triplet qemu-user node-llhttp rapidjson-dev catch2)
+host_packages=(cmake pkg-config "gcc-$triplet" "g++-$triplet" qemu-user node-llhttp rapidjson-dev catch2)
 missing=()
 for p in "${host_packages[@]}"; do installed "$p" || missing+=("$p"); done
 if ((${#missing[@]})); then
@@ -65,12 +65,14 @@ if [[ "$(cat "$sysroot/.packages" 2>/dev/null)" != "$wanted" ]]; then
   echo "cross: unpacking ${target_packages[*]} (arm64) into $build/sysroot"
   rm -rf "$sysroot" "$build/debs"
   mkdir -p "$build/debs" "$sysroot"
-  (cd "$build/debs" && apt-get download -q "${target_packages[@]/%/:arm64}" 2>&1 | grep -v '^W: Download is performed unsandboxed' || true)
+  # (apt's warning that root downloads outside its sandbox, into a folder its _apt user cannot write, is noise.)
+  (cd "$build/debs" &&
+    apt-get download -qq "${target_packages[@]/%/:arm64}" 2> >(grep -v '^W: Download is performed unsandboxed' >&2))
   for deb in "$build"/debs/*.deb; do dpkg -x "$deb" "$sysroot"; done
   # One library folder: zlib1g puts its library under /lib, its -dev package the link under /usr/lib.
   if [[ -d "$sysroot/lib" ]]; then
     cp -a "$sysroot/lib/." "$sysroot/usr/lib/"
-    rm -rf "$sysroot/lib"
+    rm -rf "${sysroot:?}/lib"
   fi
   # Links to absolute paths (/lib/aarch64-linux-gnu/libz.so.1...) point into the sysroot instead.
   while IFS= read -r link; do
@@ -103,7 +105,7 @@ cmake --build "$build" -j"$jobs" --target "${targets[@]}"
 # ---- run under qemu-user
 # -L: the loader and the C/C++ runtime of the cross toolchain; LD_LIBRARY_PATH: the sysroot's libraries, for
 # those a library needs (libicuuc -> libicudata), which the executables' RUNPATH does not cover.
-run=(qemu-aarch64 -L /usr/$triplet -E LD_LIBRARY_PATH="$sysroot/usr/lib/$triplet")
+run=(qemu-aarch64 -L "/usr/$triplet" -E LD_LIBRARY_PATH="$sysroot/usr/lib/$triplet")
 if ! $triplet-readelf -h "$build/settee" | grep -q 'Machine: *AArch64'; then
   echo "cross: $build/settee is not an aarch64 executable" >&2
   exit 1
