@@ -100,7 +100,9 @@ targets=(settee settee_tests)
 has settee_capi_tests && targets+=(settee_capi_tests)
 has settee_shared && targets+=(settee_shared)
 jobs=${SETTEE_JOBS:-2}
+started=$SECONDS
 cmake --build "$build" -j"$jobs" --target "${targets[@]}"
+echo "cross: ${targets[*]} built in $((SECONDS - started)) s"
 
 # ---- run under qemu-user
 # -L: the loader and the C/C++ runtime of the cross toolchain; LD_LIBRARY_PATH: the sysroot's libraries, for
@@ -112,7 +114,9 @@ if ! $triplet-readelf -h "$build/settee" | grep -q 'Machine: *AArch64'; then
 fi
 version=$("${run[@]}" "$build/settee" version)
 echo "cross: $version (aarch64, under qemu-aarch64)"
+started=$SECONDS
 "${run[@]}" "$build/settee_tests" "$tests"
+echo "cross: tests ran in $((SECONDS - started)) s under qemu-aarch64"
 if has settee_capi_tests; then
   echo "cross: the C API's tests (tests/capi) under qemu-aarch64"
   "${run[@]}" "$build/settee_capi_tests"
