@@ -29,5 +29,5 @@ cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 cmake --build build -j"$jobs"
 if [[ "${1:-}" == "--asan" ]]; then
   cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DSETTEE_SANITIZE=ON >/dev/null
-  cmake --build build-asan -j"$jobs" --target settee_tests
+  cmake --build build-asan -j"$jobs" --target settee_tests settee_capi_tests
 fi

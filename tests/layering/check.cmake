@@ -4,7 +4,7 @@
 # fails when a library can include a header it may not use, or cannot include one it may (the controls
 # prove the probes reach the real headers, so a forbidden include failing is not an accident of flags).
 #
-# Arguments (-D): CXX, PROBES (this folder), PUBLIC_INCLUDE (include/), INCLUDES_<lib> for settee_db,
+# Arguments (-D): CXX, PROBES (this folder), PUBLIC_INCLUDE (include/), GEN_INCLUDE (the generated settee/version.h), INCLUDES_<lib> for settee_db,
 # settee_http and settee_repl ('|'-separated include directories).
 
 # lib|probe: must compile.
@@ -12,15 +12,17 @@ set(allowed
     "settee_db|db_own"
     "settee_http|http_own"
     "settee_repl|replicator_own"
-    "app|app_public")
+    "app|app_public"
+    "app|app_c_api")
 # lib|probe|header: must fail, and fail because `header` is not found.
 set(forbidden
     "settee_db|db_includes_http|http/server.h"
     "settee_db|db_includes_replicator|replicator/endpoint.h"
     "settee_http|http_includes_replicator|replicator/endpoint.h"
+    "settee_repl|replicator_includes_capi|capi/capi_internal.h"
     "app|app_includes_store|db/store.h")
 
-set(INCLUDES_app "${PUBLIC_INCLUDE}")
+set(INCLUDES_app "${PUBLIC_INCLUDE}|${GEN_INCLUDE}")
 
 function(compile lib probe out_rc out_log)
   if(NOT DEFINED INCLUDES_${lib} OR INCLUDES_${lib} STREQUAL "")

@@ -1,45 +1,17 @@
 // `settee sync` and `settee status` as a user runs them: the built binary in a child process, on a data
 // directory the test prepared with the library.
-#include <sys/wait.h>
-
 #include <catch2/catch.hpp>
-#include <cstdio>
-#include <fstream>
-#include <sstream>
 #include <string>
 
+#include "run_settee.h"
 #include "settee/database.h"
 #include "test_util.h"
 
 using settee::test::Json;
+using settee::test::runSettee;
 using settee::test::TempDir;
 
 namespace {
-
-struct Run {
-  int exitCode = -1;
-  std::string out, err;
-};
-
-// Runs `settee ARGS` (arguments without shell metacharacters other than quotes the test wrote), at most 60 s.
-Run runSettee(const std::string& args) {
-  TempDir tmp;
-  const std::string errFile = tmp.file("stderr");
-  const std::string command = "timeout 60 " + std::string(SETTEE_BINARY) + " " + args + " 2>" + errFile;
-  Run r;
-  FILE* p = popen(command.c_str(), "r");
-  REQUIRE(p);
-  char buf[4096];
-  size_t n;
-  while ((n = fread(buf, 1, sizeof buf, p)) > 0) r.out.append(buf, n);
-  const int status = pclose(p);
-  r.exitCode = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  std::ifstream in(errFile);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  r.err = ss.str();
-  return r;
-}
 
 constexpr const char* kPeer = "http://127.0.0.1:5984/remote";
 

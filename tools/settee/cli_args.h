@@ -1,10 +1,14 @@
-// cli_args.h — what the `settee` commands share: reading options, comma lists, and times as ISO 8601.
-// Internal to tools/settee; plain functions, no state.
+// cli_args.h — what the `settee` commands share: reading options, comma lists, numbers, JSON objects and
+// times as ISO 8601. Every error names the option and what it accepts, on stderr, and the command then
+// exits with 2 (bad usage), as `settee help` says. Internal to tools/settee; plain functions, no state.
 #pragma once
+
+#include <simdjson.h>
 
 #include <cstdint>
 #include <cstdio>
 #include <ctime>
+#include <limits>
 #include <optional>
 #include <string>
 #include <vector>
@@ -25,6 +29,7 @@ inline std::vector<std::string> splitList(const std::string& s) {
 }
 
 // Walks a command's arguments: options (`--name` or `--name value`) and positional arguments, in order.
+// Each command's own `--help` is checked for first in its loop, so `-h` works anywhere before a bad option.
 class Args {
  public:
   Args(const char* command, const std::vector<std::string>& args) : command_(command), args_(args) {}
@@ -42,6 +47,10 @@ class Args {
     std::fprintf(stderr, "settee %s: %s (settee %s --help)\n", command_, message.c_str(), command_);
     return 2;
   }
+  // `value` as a whole decimal number in [min, max]; nullopt, with an error naming `option` and the
+  // range it takes printed, otherwise. (No max given: "min or more".)
+  std::optional<uint64_t> number(const std::string& option, const std::string& value, uint64_t min,
+                                 uint64_t max = std::numeric_limits<uint64_t>::max()) const;
 
  private:
   const char* command_;
@@ -54,6 +63,27 @@ inline std::optional<uint64_t> parseCount(const std::string& s) {
   if (s.empty() || s.size() > 19 || s.find_first_not_of("0123456789") != std::string::npos)
     return std::nullopt;
   return std::stoull(s);
+}
+
+inline std::optional<uint64_t> Args::number(const std::string& option, const std::string& value, uint64_t min,
+                                            uint64_t max) const {
+  auto n = parseCount(value);
+  if (n && *n >= min && *n <= max) return n;
+  const std::string range = max == std::numeric_limits<uint64_t>::max()
+                                ? std::to_string(min) + " or more"
+                                : "from " + std::to_string(min) + " to " + std::to_string(max);
+  fail(option + " takes a whole number " + range + ", not '" + value + "'");
+  return std::nullopt;
+}
+
+// True for the two spellings of a request for a command's help.
+inline bool isHelp(const std::string& arg) { return arg == "--help" || arg == "-h"; }
+
+// True when `text` is a JSON object (a Mango selector, filter parameters).
+inline bool isJsonObject(const std::string& text) {
+  simdjson::dom::parser parser;
+  simdjson::dom::object object;
+  return !parser.parse(text).get(object);
 }
 
 // Microseconds since the epoch as "2026-12-05T04:01:02Z"; empty for 0 (never).

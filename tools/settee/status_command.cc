@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "cli_args.h"
+#include "commands.h"
 #include "db/json.h"
 #include "settee/database.h"
 #include "settee/sync.h"
@@ -17,10 +18,12 @@ using namespace settee;
 
 constexpr uint64_t kDefaultLimit = 20;
 
-void usage(FILE* out) {
+}  // namespace
+
+void statusUsage(FILE* out) {
   std::fprintf(
       out,
-      "usage: settee status --data DIR DB [--peer URL] [--json] [--limit N]\n"
+      "usage: settee status [--data DIR] DB [--peer URL] [--json] [--limit N]\n"
       "  The sync state of the local database DB with each peer it syncs with (settee sync), or only URL:\n"
       "  how many documents are pending (the outbox: local revisions the peer has not confirmed), failed\n"
       "  (refused by the peer, with its reason) and conflicted (live losing leaves), which ones, and when\n"
@@ -38,10 +41,12 @@ void usage(FILE* out) {
       "                   \"conflicted_docs\": [{\"id\": ID}]}\n"
       "                (the *_docs lists hold at most N each, in id order). With --peer: that object, with\n"
       "                \"db\": DB added; without: {\"db\": DB, \"peers\": [one object per peer]}\n"
-      "  --help        this text\n"
+      "  --help, -h    this text\n"
       "exit status: 0; 1 when the database or its sync state cannot be read; 2 for bad usage\n",
       static_cast<unsigned long long>(kDefaultLimit));
 }
+
+namespace {
 
 struct PeerReport {
   std::string peer;
@@ -171,8 +176,8 @@ int statusCommand(const std::vector<std::string>& argv) {
   std::vector<std::string> positional;
   while (!args.done()) {
     const std::string a = args.next();
-    if (a == "--help" || a == "-h") {
-      usage(stdout);
+    if (cli::isHelp(a)) {
+      statusUsage(stdout);
       return 0;
     }
     if (a == "--json") {

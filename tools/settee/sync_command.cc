@@ -5,7 +5,6 @@
 // status_command.cc.
 #include <pthread.h>
 #include <signal.h>
-#include <simdjson.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -17,17 +16,16 @@
 #include <vector>
 
 #include "cli_args.h"
+#include "commands.h"
 #include "settee/sync.h"
-
-namespace {
 
 using namespace settee;
 
-void usage(FILE* out) {
+void syncUsage(FILE* out) {
   const SyncOptions defaults;
   std::fprintf(
       out,
-      "usage: settee sync --data DIR DB URL [options]\n"
+      "usage: settee sync [--data DIR] DB URL [options]\n"
       "  Keeps the local database DB (created if missing) in continuous two-way sync with the peer\n"
       "  database URL (http(s)://[user:pass@]host:port/db) until interrupted: SIGINT (Ctrl-C) or SIGTERM\n"
       "  stop it cleanly, with its checkpoints written. Offline edits wait in DB's outbox (settee status).\n"
@@ -49,7 +47,7 @@ void usage(FILE* out) {
       "  --metered                hold the second phase, as on a metered network (default off)\n"
       "  --ca-file FILE           trust these CA certificates for an https peer (default the system's)\n"
       "  --header 'Name: value'   send with every request to the peer (repeatable)\n"
-      "  --help                   this text\n"
+      "  --help, -h               this text\n"
       "output: on a terminal one line kept up to date; otherwise a line whenever the state, a count or\n"
       "  the last sync time changed (looked at four times a second), as\n"
       "  [TIME ]STATE pending=N failed=N conflicted=N docs/s=R last_sync=ISO8601|never[ retry_in=Ns]\n"
@@ -61,11 +59,7 @@ void usage(FILE* out) {
       static_cast<unsigned long long>(defaults.largeAttachmentBytes));
 }
 
-bool isJsonObject(const std::string& text) {
-  simdjson::dom::parser parser;
-  simdjson::dom::object object;
-  return !parser.parse(text).get(object);
-}
+namespace {
 
 std::string statusLine(const SyncStatus& st) {
   char buf[256];
@@ -125,8 +119,8 @@ int syncCommand(const std::vector<std::string>& argv) {
   std::string policyText = "keep";
   while (!args.done()) {
     const std::string a = args.next();
-    if (a == "--help" || a == "-h") {
-      usage(stdout);
+    if (cli::isHelp(a)) {
+      syncUsage(stdout);
       return 0;
     }
     if (a == "--metered") {
@@ -154,7 +148,7 @@ int syncCommand(const std::vector<std::string>& argv) {
       options.policy = std::move(*policy);
       policyText = *v;
     } else if (a == "--priority" || a == "--pull-selector" || a == "--push-selector") {
-      if (!isJsonObject(*v)) return args.fail(a + " must be a JSON object (a Mango selector)");
+      if (!cli::isJsonObject(*v)) return args.fail(a + " must be a JSON object (a Mango selector)");
       (a == "--priority"        ? options.prioritySelector
        : a == "--pull-selector" ? options.pullSelector
                                 : options.pushSelector) = *v;
