@@ -26,8 +26,8 @@ if(NOT "settee_version" IN_LIST exported)
   message(FATAL_ERROR "${LIBRARY} does not export settee_version: the version script or visibility is wrong")
 endif()
 
-# Every exported name is declared in settee.h (no settee_-prefixed internal slips out), and what settee.h
-# declares without a definition yet is listed.
+# The exported names are exactly the functions settee.h declares: no settee_-prefixed internal slips out,
+# and no declared function is missing (an app would fail to link, or to load).
 file(READ ${HEADER} header)
 string(REGEX MATCHALL "SETTEE_API[^;(]*[ *](settee_[a-z0-9_]+)\\(" declarations "${header}")
 set(declared)
@@ -42,8 +42,7 @@ if(undeclared)
 endif()
 set(undefined ${declared})
 list(REMOVE_ITEM undefined ${exported})
-list(LENGTH declared declared_count)
-message(STATUS "${LIBRARY}: ${count} symbols exported, all settee_* (settee.h declares ${declared_count})")
 if(undefined)
-  message(STATUS "declared in settee.h, not (yet) defined: ${undefined}")
+  message(FATAL_ERROR "${LIBRARY} does not define what settee.h declares: ${undefined}")
 endif()
+message(STATUS "${LIBRARY}: ${count} symbols exported, the functions of settee.h")

@@ -1,19 +1,16 @@
 /* The C API as an app sees it once Settee is installed: settee/settee.h and libsettee (shared or static).
- * Usage: c_consumer DIR — checks the header's version against the library's and, built with
- * SETTEE_CONSUMER_DB, writes a document in a database under DIR and reads it back. Exits 0 when all
- * holds, else prints what failed. */
+ * Usage: c_consumer DIR — checks the header's version against the library's, writes a document in a
+ * database under DIR and reads it back. Exits 0 when all holds, else prints what failed. */
 #include <stdio.h>
 #include <string.h>
 
 #include "settee/settee.h"
 
-#ifdef SETTEE_CONSUMER_DB
 static int failed(settee_error* error, const char* what) {
   fprintf(stderr, "c_consumer: %s: %s: %s\n", what, settee_error_name(error), settee_error_message(error));
   settee_error_free(error);
   return 1;
 }
-#endif
 
 int main(int argc, char** argv) {
   if (strcmp(settee_version(), SETTEE_VERSION_STRING) != 0 ||
@@ -27,7 +24,6 @@ int main(int argc, char** argv) {
     return 1;
   }
   printf("settee %s\n", settee_version());
-#ifdef SETTEE_CONSUMER_DB
   if (argc < 2) {
     fprintf(stderr, "usage: c_consumer DIR\n");
     return 2;
@@ -56,9 +52,5 @@ int main(int argc, char** argv) {
     fprintf(stderr, "c_consumer: the document read back is not the one written\n");
     return 1;
   }
-#else
-  (void)argc;
-  (void)argv;
-#endif
   return 0;
 }
