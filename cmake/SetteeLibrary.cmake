@@ -29,11 +29,17 @@ target_link_libraries(settee_shared PRIVATE settee_capi)
 target_include_directories(settee_shared INTERFACE
   $<BUILD_INTERFACE:${CMAKE_SOURCE_DIR}/include> $<BUILD_INTERFACE:${SETTEE_GEN_INCLUDE}>
   $<INSTALL_INTERFACE:${CMAKE_INSTALL_INCLUDEDIR}>)
-target_link_options(settee_shared PRIVATE -Wl,--version-script=${SETTEE_SYMBOL_MAP})
-# (Not in a sanitized build: clang leaves the sanitizer runtime to the executable, so a shared library
-# has its symbols undefined on purpose.)
-if(NOT SETTEE_SANITIZE AND NOT SETTEE_FUZZ)
-  target_link_options(settee_shared PRIVATE -Wl,--no-undefined)
+if(APPLE)
+  # Apple's linker (macOS, iOS) has no version scripts: it keeps the settee_* functions global by pattern,
+  # and an undefined symbol is a link error there by default.
+  target_link_options(settee_shared PRIVATE "LINKER:-exported_symbol,_settee_*")
+else()
+  target_link_options(settee_shared PRIVATE -Wl,--version-script=${SETTEE_SYMBOL_MAP})
+  # (Not in a sanitized build: clang leaves the sanitizer runtime to the executable, so a shared library
+  # has its symbols undefined on purpose.)
+  if(NOT SETTEE_SANITIZE AND NOT SETTEE_FUZZ)
+    target_link_options(settee_shared PRIVATE -Wl,--no-undefined)
+  endif()
 endif()
 set_target_properties(settee_shared PROPERTIES
   OUTPUT_NAME settee

@@ -130,6 +130,10 @@ trap 'rm -f "$stripped"' EXIT
 $triplet-strip -o "$stripped" "$build/settee"
 echo "cross: settee (aarch64, Release): $(human "$(size "$build/settee")"), stripped $(human "$(size "$stripped")")"
 if has settee_shared; then
+  if ctest --test-dir "$build" -N -R '^exported_symbols$' | grep -q 'Total Tests: 1'; then
+    echo "cross: the arm64 libsettee.so exports the C API and nothing else (ctest exported_symbols)"
+    ctest --test-dir "$build" -R '^exported_symbols$' --output-on-failure
+  fi
   lib=$(find "$build" -maxdepth 2 -name 'libsettee.so*' -type f | head -n 1)
   $triplet-strip -o "$stripped" "$lib"
   echo "cross: libsettee.so (aarch64, Release): $(human "$(size "$lib")"), stripped $(human "$(size "$stripped")")"
