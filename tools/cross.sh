@@ -3,20 +3,22 @@
 # under qemu-user. One architecture so far:
 #   tools/cross.sh arm64     aarch64 (a Raspberry Pi-class gateway): build-arm64/, Release
 # Like tools/setup.sh it installs what the machine lacks (as root, or with sudo) and is idempotent; the build
-# is incremental and uses ccache when there is one. It prints the size of the settee binary, and of it and of
-# libsettee.so (when the project has that target, settee_shared) stripped.
+# is incremental and uses ccache when there is one. It runs the Catch2 tests below and the C API's tests
+# under qemu-aarch64, checks the exports of libsettee.so (when the tree has settee_shared), and prints the
+# size of the settee binary, and of it and of libsettee.so stripped.
 #
 # The target's libraries are Debian's :arm64 packages, unpacked with dpkg -x into build-arm64/sysroot rather
 # than installed by multiarch: an :arm64 library installs only at the exact version of its amd64 twin, and
 # their dependencies (libc6-dev:arm64 -> libnsl-dev -> krb5 -> libssl3) made apt upgrade the machine's
-# libssl-dev, zlib1g-dev and linux-libc-dev, which every other build here uses. Unpacked, nothing of the host
-# changes. Only the compilers (the core of crossbuild-essential-arm64, without its dpkg-cross, which would
-# upgrade perl) and qemu-user are installed, never removing a package (--no-remove). tools/cross/aarch64-linux-gnu.cmake also takes a multiarch install (no SETTEE_TARGET_ROOT).
+# libssl-dev, zlib1g-dev and linux-libc-dev, which every other build here uses. Unpacked, nothing of the
+# host changes. Only the compilers (the core of crossbuild-essential-arm64, without its dpkg-cross, which
+# would upgrade perl) and qemu-user are installed, never removing a package (--no-remove).
+# tools/cross/aarch64-linux-gnu.cmake also takes a multiarch install (no SETTEE_TARGET_ROOT).
 #
-# Tests run: those that need no `settee serve` child process. The test binary runs under qemu-aarch64, but it
-# starts its server with fork + exec, and an arm64 executable runs only through binfmt_misc, which a
-# container does not have. Left out too, as in the sanitizer run: [timing] (emulation is several times
-# slower) and [crash] (SIGKILL on purpose).
+# Tests run: those that start no `settee` child process. The test binary runs under qemu-aarch64, but it
+# starts `settee serve` (or `settee replicate`) with fork + exec, and an arm64 executable runs only through
+# binfmt_misc, which a container does not have. Left out too, as in the sanitizer run: [timing] (emulation
+# is several times slower) and [crash] (SIGKILL on purpose).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
