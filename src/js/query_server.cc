@@ -17,6 +17,8 @@ namespace settee::js {
 
 namespace {
 
+size_t validPrefix(std::string_view text);
+
 // Every block carries its size in a header so that realloc and free can keep the count exact. 16
 // bytes keep the payload aligned as malloc's own is (max_align_t).
 constexpr size_t kHeader = 16;
@@ -114,7 +116,7 @@ struct QueryServer::Impl {
     duk_size_t len = 0;
     const char* s = duk_safe_to_lstring(ctx, 0, &len);
     std::string line(s, len);
-    fixSurrogates(line);
+    toValidUtf8(line);
     if (self && self->log) self->log(line);
     return 0;
   }
@@ -172,6 +174,10 @@ std::string QueryServer::handle(std::string_view line) {
   if (!im.ctx || (im.broken && im.budget.refused))
     return errorLine("os_process_error", "the JavaScript engine could not start within its memory cap of " +
                                              std::to_string(im.budget.cap) + " bytes");
+  // Duktape keeps invalid UTF-8 as it comes and may write it back out, even as raw control bytes; the
+  // node only sends valid UTF-8, so anything else is refused before it reaches the engine.
+  if (validPrefix(line) != line.size())
+    return errorLine("query_protocol_error", "the command is not valid UTF-8");
   im.budget.refused = false;
   duk_context* ctx = im.ctx;
   duk_idx_t top = duk_get_top(ctx);
@@ -197,32 +203,67 @@ std::string QueryServer::handle(std::string_view line) {
     return errorLine("os_process_error", "out of memory: the JavaScript heap reached its cap of " +
                                              std::to_string(im.budget.cap) + " bytes");
   }
-  fixSurrogates(answer);
+  toValidUtf8(answer);
   return answer;
 }
 
-void fixSurrogates(std::string& text) {
-  size_t i = text.find('\xed');
-  if (i == std::string::npos) return;
-  std::string out;
-  out.reserve(text.size());
-  out.append(text, 0, i);
-  auto surrogate = [&](size_t at) -> unsigned {
-    // 0xED 0xA0..0xBF 0x80..0xBF encodes U+D800..U+DFFF.
-    if (at + 2 >= text.size()) return 0;
-    auto b1 = static_cast<unsigned char>(text[at + 1]), b2 = static_cast<unsigned char>(text[at + 2]);
-    if (static_cast<unsigned char>(text[at]) != 0xED || b1 < 0xA0 || b1 > 0xBF || (b2 & 0xC0) != 0x80)
-      return 0;
-    return 0xD000u | ((b1 & 0x3Fu) << 6) | (b2 & 0x3Fu);
-  };
+namespace {
+
+// The length of the valid UTF-8 sequence at `at` (a surrogate is not valid), or 0.
+size_t validSequence(std::string_view text, size_t at) {
+  const size_t n = text.size();
+  auto byte = [&](size_t i) -> unsigned { return i < n ? static_cast<unsigned char>(text[i]) : 0u; };
+  auto cont = [&](size_t i) { return (byte(i) & 0xC0u) == 0x80u; };
+  unsigned b0 = byte(at), b1 = byte(at + 1);
+  if (b0 < 0x80) return 1;
+  if (b0 >= 0xC2 && b0 <= 0xDF) return cont(at + 1) ? 2 : 0;
+  if (b0 >= 0xE0 && b0 <= 0xEF) {
+    if ((b0 == 0xE0 && b1 < 0xA0) || (b0 == 0xED && b1 >= 0xA0)) return 0;
+    return cont(at + 1) && cont(at + 2) ? 3 : 0;
+  }
+  if (b0 >= 0xF0 && b0 <= 0xF4) {
+    if ((b0 == 0xF0 && b1 < 0x90) || (b0 == 0xF4 && b1 >= 0x90)) return 0;
+    return cont(at + 1) && cont(at + 2) && cont(at + 3) ? 4 : 0;
+  }
+  return 0;
+}
+
+// Where the first invalid sequence starts; text.size() when there is none.
+size_t validPrefix(std::string_view text) {
+  size_t i = 0;
   while (i < text.size()) {
-    unsigned hi = static_cast<unsigned char>(text[i]) == 0xED ? surrogate(i) : 0;
-    if (!hi) {
-      out += text[i++];
+    size_t len = validSequence(text, i);
+    if (!len) break;
+    i += len;
+  }
+  return i;
+}
+
+}  // namespace
+
+void toValidUtf8(std::string& text) {
+  size_t i = validPrefix(text);  // most answers are valid as they are
+  const size_t n = text.size();
+  if (i == n) return;
+  auto byte = [&](size_t at) -> unsigned { return at < n ? static_cast<unsigned char>(text[at]) : 0u; };
+  auto cont = [&](size_t at) { return (byte(at) & 0xC0u) == 0x80u; };
+  // U+D800..U+DFFF written as three bytes (CESU-8), or 0.
+  auto surrogate = [&](size_t at) -> unsigned {
+    if (byte(at) != 0xED || byte(at + 1) < 0xA0 || byte(at + 1) > 0xBF || !cont(at + 2)) return 0;
+    return 0xD000u | ((byte(at + 1) & 0x3Fu) << 6) | (byte(at + 2) & 0x3Fu);
+  };
+  std::string out;
+  out.reserve(n + 16);
+  out.append(text, 0, i);
+  while (i < n) {
+    if (size_t len = validSequence(text, i)) {
+      out.append(text, i, len);
+      i += len;
       continue;
     }
-    unsigned lo = hi < 0xDC00 && i + 3 < text.size() ? surrogate(i + 3) : 0;
-    if (hi < 0xDC00 && lo >= 0xDC00) {
+    unsigned hi = surrogate(i);
+    unsigned lo = hi >= 0xD800 && hi < 0xDC00 ? surrogate(i + 3) : 0;
+    if (lo >= 0xDC00) {
       unsigned cp = 0x10000 + ((hi - 0xD800) << 10) + (lo - 0xDC00);
       out += static_cast<char>(0xF0 | (cp >> 18));
       out += static_cast<char>(0x80 | ((cp >> 12) & 0x3F));
@@ -231,7 +272,7 @@ void fixSurrogates(std::string& text) {
       i += 6;
     } else {
       out += "\xef\xbf\xbd";
-      i += 3;
+      i += hi ? 3 : 1;
     }
   }
   text.swap(out);

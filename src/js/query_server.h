@@ -41,8 +41,7 @@ class QueryServer {
   QueryServer(const QueryServer&) = delete;
   QueryServer& operator=(const QueryServer&) = delete;
 
-  // Answers one protocol line. The answer is valid UTF-8 JSON (Duktape's CESU-8 surrogates are joined
-  // into UTF-8; a lone surrogate becomes U+FFFD).
+  // Answers one protocol line. The answer is valid UTF-8 JSON, whatever the line (toValidUtf8).
   std::string handle(std::string_view line);
 
   // True once the heap ran out of its budget or a function asked for a fatal error: the caller should
@@ -57,8 +56,9 @@ class QueryServer {
   std::unique_ptr<Impl> impl_;
 };
 
-// Turns CESU-8 surrogate pairs (how Duktape writes characters beyond U+FFFF that came in as \u escapes)
-// into 4-byte UTF-8, and lone surrogates into U+FFFD, in place. Exposed for the tests.
-void fixSurrogates(std::string& text);
+// Makes `text` valid UTF-8 in place: CESU-8 surrogate pairs (how Duktape writes characters beyond U+FFFF
+// that came in as \u escapes) become 4-byte UTF-8; lone surrogates and invalid bytes (a string built
+// from bytes that were not UTF-8) become U+FFFD. Exposed for the tests.
+void toValidUtf8(std::string& text);
 
 }  // namespace settee::js

@@ -142,16 +142,24 @@ TEST_CASE("JS pool: log() reaches the log, not the results; characters beyond U+
   CHECK(logs.all() == std::vector<std::string>{R"({"seen":"a"})"});
 }
 
-TEST_CASE("JS pool: fixSurrogates joins CESU-8 pairs and replaces lone surrogates", "[js]") {
+TEST_CASE(
+    "JS query server: answers are made valid UTF-8: CESU-8 pairs joined, lone surrogates and bad bytes "
+    "replaced",
+    "[js]") {
   std::string s =
       "a\xED\xA0\xBD\xED\xB8\x80"
       "b\xED\xA0\xBD"
-      "c";
-  fixSurrogates(s);
+      "c\xF6\xA4"
+      "d\xC3\xA9\xE2\x82\xAC\xF0\x9F\x98\x80";
+  toValidUtf8(s);
   CHECK(s ==
         "a\xF0\x9F\x98\x80"
         "b\xEF\xBF\xBD"
-        "c");
+        "c\xEF\xBF\xBD\xEF\xBF\xBD"
+        "d\xC3\xA9\xE2\x82\xAC\xF0\x9F\x98\x80");
+  std::string ok = "plain \xC3\xA9";
+  toValidUtf8(ok);
+  CHECK(ok == "plain \xC3\xA9");
 }
 
 TEST_CASE("JS pool: reduce gets [key, id] pairs and values, rereduce gets reductions", "[js]") {
@@ -365,6 +373,7 @@ TEST_CASE("JS query server: in process, every command is answered on one line, e
   CHECK(qs.handle(R"(["add_fun","function(doc){ emit(doc.a, null); }"])") == "true");
   CHECK(qs.handle(R"(["map_doc",{"a":[1]}])") == "[[[[1],null]]]");
   CHECK(qs.handle(R"(["nope"])") == R"(["error","unknown_command","unknown command 'nope'"])");
+  CHECK(qs.handle("[\"x\xff\"]") == R"(["error","query_protocol_error","the command is not valid UTF-8"])");
   CHECK(qs.handle("not json").rfind(R"(["error","SyntaxError",)", 0) == 0);
   CHECK(qs.handle(R"(["ddoc","_design/none",["filters","f"],[[],{}]])") ==
         R"(["error","query_protocol_error","uncached design doc: _design/none"])");

@@ -26,8 +26,8 @@ const char* const kCode[] = {
     "function(doc){ if (doc.a) throw new Error('x'); emit([doc.a, doc.b], null); log(doc); }",
     "function(keys, values, rereduce){ return sum(values); }",
     "function(k, v, r){ return [k, v.length, r]; }",
-    "function(newDoc, oldDoc, userCtx, secObj){ if (newDoc && newDoc.x) throw({forbidden: 'x'}); "
-    "if (userCtx && userCtx.y) throw({unauthorized: userCtx.y}); }",
+    ("function(newDoc, oldDoc, userCtx, secObj){ if (newDoc && newDoc.x) throw({forbidden: 'x'}); "
+     "if (userCtx && userCtx.y) throw({unauthorized: userCtx.y}); }"),
     "function(doc, req){ return doc && req && req.query && doc.s === req.query.s; }",
     "exports.v = 1; exports.f = function(x){ return [x]; };",
     "function(doc){ emit(require('views/lib/m').v, 1); }",
@@ -44,19 +44,23 @@ using Writer = rapidjson::Writer<rapidjson::StringBuffer>;
 
 void rewrite(Writer& w, simdjson::dom::element e, bool code) {
   switch (e.type()) {
-    case simdjson::dom::element_type::ARRAY:
+    case simdjson::dom::element_type::ARRAY: {
+      simdjson::dom::array a = e.get_array().value_unsafe();  // a copy: the result is a temporary
       w.StartArray();
-      for (auto child : e.get_array().value_unsafe()) rewrite(w, child, code);
+      for (auto child : a) rewrite(w, child, code);
       w.EndArray();
       break;
-    case simdjson::dom::element_type::OBJECT:
+    }
+    case simdjson::dom::element_type::OBJECT: {
+      simdjson::dom::object o = e.get_object().value_unsafe();
       w.StartObject();
-      for (auto field : e.get_object().value_unsafe()) {
+      for (auto field : o) {
         w.Key(field.key.data(), static_cast<rapidjson::SizeType>(field.key.size()));
         rewrite(w, field.value, code);
       }
       w.EndObject();
       break;
+    }
     case simdjson::dom::element_type::STRING: {
       std::string_view s = e.get_string().value_unsafe();
       if (code) {
@@ -83,7 +87,7 @@ std::string safeLine(simdjson::dom::parser& parser, std::string_view line) {
   w.StartArray();
   size_t i = 0;
   std::string_view name, sub;
-  auto a = e.get_array().value_unsafe();
+  simdjson::dom::array a = e.get_array().value_unsafe();
   if (a.size() > 0) (void)a.at(0).get_string().get(name);
   if (a.size() > 1) (void)a.at(1).get_string().get(sub);
   for (auto child : a) {
