@@ -322,16 +322,32 @@ TEST_CASE("JS pool: a query server that exits without answering is an os_process
   CHECK(zombieChildren() == 0);
 }
 
-TEST_CASE("JS pool: callers wait for a free process up to the timeout when all are busy", "[js]") {
-  PoolOptions o = options(nullptr, 400ms);
+TEST_CASE("JS pool: callers wait for a free process when all are busy, up to the timeout", "[js]") {
+  PoolOptions o = options(nullptr, 1000ms);
   o.maxProcesses = 1;
   QueryServerPool pool(o);
-  std::thread slow([&] { (void)pool.mapDocs({{"function(doc){ while(true){} }"}, ""}, {"{}"}); });
-  std::this_thread::sleep_for(50ms);
-  // The runaway holds the only process until it is killed at 400 ms; this caller then gets a fresh one.
-  CHECK(emitsOf(pool, "function(doc){ emit(1, 1); }", "{}").size() == 1);
-  slow.join();
-  CHECK(pool.processesStarted() == 2);
+  const std::string busy200 =
+      "function(doc){ var t = Date.now(); while (Date.now() - t < 200) {} emit(1, 1); }";
+  REQUIRE(pool.mapDocs({{busy200}, ""}, {"{}"}));  // started and warm
+  // Each answer comes within the timeout, but the call holds the only process for ~200 ms per document.
+  SECTION("a caller waits and then gets the same process") {
+    std::thread holder([&] { CHECK(pool.mapDocs({{busy200}, ""}, {"{}", "{}"})); });
+    std::this_thread::sleep_for(50ms);
+    CHECK(emitsOf(pool, "function(doc){ emit(2, 2); }", "{}").size() == 1);
+    holder.join();
+    CHECK(pool.processesStarted() == 1);
+  }
+  SECTION("a caller that waits longer than the timeout gets os_process_error") {
+    std::vector<std::string_view> docs(8, "{}");
+    std::thread holder([&] { CHECK(pool.mapDocs({{busy200}, ""}, docs)); });
+    std::this_thread::sleep_for(50ms);
+    auto r = pool.mapDocs({{"function(doc){ emit(2, 2); }"}, ""}, {"{}"});
+    REQUIRE(!r);
+    CHECK(std::string(r.status().error()) == "os_process_error");
+    CHECK(r.status().reason() == "no JavaScript process became free within the os_process_timeout");
+    holder.join();
+    CHECK(pool.processesStarted() == 1);
+  }
 }
 
 TEST_CASE("JS pool: COUCHDB_QUERY_SERVER_JAVASCRIPT chooses the query server, as in CouchDB", "[js]") {
