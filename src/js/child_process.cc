@@ -56,7 +56,11 @@ Result<std::unique_ptr<ChildProcess>> ChildProcess::spawn(const std::vector<std:
   sigemptyset(&defaults);
   sigaddset(&defaults, SIGPIPE);
   posix_spawnattr_setsigdefault(&attr, &defaults);
-  posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGDEF);
+  // Nor should it inherit the signals the calling thread blocks (libuv's workers may block some).
+  sigset_t none;
+  sigemptyset(&none);
+  posix_spawnattr_setsigmask(&attr, &none);
+  posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK);
   std::vector<char*> args;
   for (const std::string& a : argv) args.push_back(const_cast<char*>(a.c_str()));
   args.push_back(nullptr);
@@ -135,6 +139,8 @@ ChildProcess::Io ChildProcess::receiveLine(std::string& out, Clock::time_point d
     }
     scanned = buffer_.size();
     if (buffer_.size() > maxBytes) return Io::TooLong;
+    // A process that writes without pause never makes recv wait: the deadline is checked here too.
+    if (Clock::now() >= deadline) return Io::Timeout;
     char chunk[65536];
     ssize_t n = ::recv(fd_, chunk, sizeof chunk, 0);
     if (n > 0) {

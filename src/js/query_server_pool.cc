@@ -181,6 +181,11 @@ Status QueryServerPool::Call::ask(std::string_view command, simdjson::dom::eleme
         } else {
           pool.options_.log(message);
         }
+        // A function that logs without end must still meet the deadline.
+        if (Clock::now() >= deadline) {
+          w.broken = true;
+          return processError("OS process timed out.");
+        }
         continue;
       }
       if (tag == "error") {

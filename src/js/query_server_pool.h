@@ -51,7 +51,8 @@ struct PoolOptions {
   bool reduceLimit = true;
   // A process is retired after learning this many design documents, which bounds its memory.
   size_t maxDesignDocsPerProcess = 50;
-  // Receives each log message of a function (the string inside ["log", msg]). Default: stderr.
+  // Receives each log message of a function (the string inside ["log", msg]), from the calling thread:
+  // several threads may call it at once. Default: a line on stderr.
   std::function<void(std::string_view message)> log;
 };
 

@@ -5,6 +5,7 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <catch2/catch.hpp>
 #include <chrono>
 #include <cstdlib>
@@ -279,6 +280,31 @@ TEST_CASE("JS pool: a map function that never returns is killed at the timeout; 
   CHECK(took < 2s);
   CHECK(pool.pids().size() == 1);  // the runaway's process is gone
   CHECK(emitsOf(pool, "function(doc){ emit('after', 1); }", "{}").size() == 1);
+  CHECK(zombieChildren() == 0);
+}
+
+TEST_CASE("JS pool: a function that logs without end is killed at the timeout too", "[js]") {
+  std::atomic<size_t> lines{0};
+  PoolOptions o = options(nullptr, 500ms);
+  o.log = [&](std::string_view) { ++lines; };
+  QueryServerPool pool(o);
+  const auto t0 = std::chrono::steady_clock::now();
+  auto r = pool.mapDocs({{"function(doc){ while(true) log('again'); }"}, ""}, {"{}"});
+  REQUIRE(!r);
+  CHECK(r.status().reason() == "OS process timed out.");
+  CHECK(std::chrono::steady_clock::now() - t0 < 2s);
+  CHECK(lines > 0);
+  CHECK(pool.pids().empty());
+}
+
+TEST_CASE("JS pool: a query server that cannot be started is an os_process_error", "[js]") {
+  PoolOptions o = options();
+  o.command = {"/nonexistent/settee", "js"};
+  QueryServerPool pool(o);
+  auto r = pool.rereduce({"function(k, v){ return 1; }"}, {"1"});
+  REQUIRE(!r);
+  CHECK(std::string(r.status().error()) == "os_process_error");
+  CHECK(r.status().reason().rfind("cannot start the query server /nonexistent/settee", 0) == 0);
   CHECK(zombieChildren() == 0);
 }
 
