@@ -9,6 +9,11 @@ SETTEE_WITH_NODE=1 tools/setup.sh --asan
 echo "== layering: each library compiles only against the headers it may use (tests/layering)"
 ctest --test-dir build -R '^layering$' --output-on-failure
 
+# libsettee.so exports only the C API; the installed package builds apps outside the tree both ways, and
+# examples/field_notes runs against it (a `settee serve` of the package on a port of 127.0.0.1).
+echo "== the installed package: find_package(Settee) and pkg-config (tests/package/check.sh)"
+ctest --test-dir build -R '^exported_symbols$' --output-on-failure && tests/package/check.sh build
+
 echo "== unit and integration tests (release build)"
 build/settee_tests
 
@@ -44,6 +49,8 @@ rm -rf "$reports"
 ((status == 0))
 
 echo "== every fuzz target for 10 s (tools/fuzz.sh)" && tools/fuzz.sh --seconds 10
+
+echo "== arm64 cross build and tests under qemu (tools/cross.sh arm64)" && tools/cross.sh arm64
 
 if [[ -f compat/package.json ]]; then
   echo "== compatibility tests against PouchDB and pouchdb-server"

@@ -97,7 +97,10 @@ typedef struct settee_db settee_db;
 /* Opens the database `name` (CouchDB's naming rule) in directory `dir` (created when missing).
  * options (JSON, or NULL): {"create_if_missing": true, "revs_limit": 1000, "max_document_size": 8388608,
  * "sync_full": false, "exclusive": true}. exclusive=false lets another process (`settee status`) open the
- * file too. not_found when absent and create_if_missing is false; illegal_database_name for a bad name. */
+ * file too. not_found when absent and create_if_missing is false; illegal_database_name for a bad name.
+ * max_document_size, sync_full and exclusive belong to the directory: the first handle (or node) opened on
+ * a directory in the process sets them for every database in it; revs_limit applies when the database is
+ * created. */
 SETTEE_API settee_error* settee_db_open(const char* dir, const char* name, const char* options_json,
                                         settee_db** out_db);
 /* Closes the handle (the database closes with its last handle). Any cursor, listener, live query,
@@ -125,7 +128,7 @@ SETTEE_API settee_error* settee_db_get(settee_db* db, const char* id, const char
 SETTEE_API settee_error* settee_db_delete(settee_db* db, const char* id, const char* rev, char** out_rev);
 /* POST /{db}/_bulk_docs: body {"docs":[...], "new_edits": true}; answer: CouchDB's array of
  * {"id","rev"} / {"id","error","reason"}, one per document in order (a refused document is not an error
- * of the call). */
+ * of the call). With "new_edits": false, as CouchDB, only the documents refused are answered. */
 SETTEE_API settee_error* settee_db_bulk_docs(settee_db* db, const char* body_json, char** out_json);
 
 /* ---- Iterating: all documents, changes, query results -------------------------------------------- */
@@ -144,7 +147,8 @@ SETTEE_API settee_error* settee_db_changes(settee_db* db, const char* options_js
 /* The next row as JSON in *out_row (length in *out_length, may be NULL), or *out_row = NULL at the end.
  * The row is owned by the cursor, valid until the next call on it. */
 SETTEE_API settee_error* settee_cursor_next(settee_cursor* cursor, const char** out_row, size_t* out_length);
-/* What the stream answers besides its rows, once the end was reached: _all_docs {"total_rows","offset"},
+/* What the stream answers besides its rows, once the end was reached (bad_request before the end, or
+ * after the stream ended with an error): _all_docs {"total_rows","offset"},
  * _changes {"last_seq","pending"}, _find {"bookmark","warning","execution_stats"}. */
 SETTEE_API settee_error* settee_cursor_summary(settee_cursor* cursor, char** out_json);
 SETTEE_API void settee_cursor_free(settee_cursor* cursor);
@@ -184,7 +188,8 @@ SETTEE_API settee_error* settee_db_begin_attachment(settee_db* db, const char* d
                                                     const char* rev, const char* content_type,
                                                     settee_attachment_writer** out_writer);
 SETTEE_API settee_error* settee_attachment_write(settee_attachment_writer* writer, const void* data, size_t length);
-/* Writes the revision; out: its rev. The writer is spent afterwards (free it). */
+/* Writes the revision; out: its rev. The writer is spent afterwards, even when the commit failed (a
+ * conflict): free it. */
 SETTEE_API settee_error* settee_attachment_commit(settee_attachment_writer* writer, char** out_rev);
 SETTEE_API void settee_attachment_writer_free(settee_attachment_writer* writer);
 /* The same in one call, for bytes already in memory. */

@@ -1,6 +1,8 @@
 #include "http/config.h"
 
+#ifdef __linux__
 #include <sched.h>
+#endif
 
 #include <algorithm>
 #include <charconv>
@@ -40,10 +42,14 @@ std::vector<std::string> list(const std::string& text) {
 }  // namespace
 
 uint32_t defaultLoops() {
+#ifdef __linux__
+  // The cores this process may run on (a container's or taskset's share), not all the machine's. Linux and
+  // Android only; elsewhere (Apple) hardware_concurrency is the count.
   cpu_set_t cpus;
   CPU_ZERO(&cpus);
   if (sched_getaffinity(0, sizeof cpus, &cpus) == 0 && CPU_COUNT(&cpus) > 0)
     return std::min<uint32_t>(kMaxLoops, static_cast<uint32_t>(CPU_COUNT(&cpus)));
+#endif
   return std::clamp<uint32_t>(std::thread::hardware_concurrency(), 1, kMaxLoops);
 }
 

@@ -51,11 +51,14 @@ struct CouchServer::Loop {
   std::thread thread;
 };
 
-CouchServer::CouchServer(uv_loop_t* loop, ServerConfig config) : loop_(loop), config_(std::move(config)) {
-  DatabaseOptions defaults;
-  defaults.revsLimit = config_.revsLimit;
-  defaults.maxDocumentSize = config_.maxDocumentSize;
-  data_ = std::make_unique<DataDir>(config_.dataDir, defaults);
+CouchServer::CouchServer(uv_loop_t* loop, ServerConfig config, std::shared_ptr<DataDir> data)
+    : loop_(loop), config_(std::move(config)), data_(std::move(data)) {
+  if (!data_) {
+    DatabaseOptions defaults;
+    defaults.revsLimit = config_.revsLimit;
+    defaults.maxDocumentSize = config_.maxDocumentSize;
+    data_ = std::make_shared<DataDir>(config_.dataDir, defaults);
+  }
   auth_ = std::make_unique<Auth>(config_, *data_, persistentValue(config_.dataDir, ".cookie_secret"));
   services_.data = data_.get();
   services_.config = &config_;

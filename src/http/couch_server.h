@@ -26,7 +26,10 @@ namespace settee::http {
 
 class CouchServer {
  public:
-  CouchServer(uv_loop_t* loop, ServerConfig config);
+  // `data`: the DataDir of config.dataDir to serve, shared with the app (the C API's embedded node, whose
+  // databases are open through settee_db handles too: one DataDir per directory in a process); null
+  // makes one of its own.
+  CouchServer(uv_loop_t* loop, ServerConfig config, std::shared_ptr<DataDir> data = nullptr);
   ~CouchServer();
   // Binds and listens; a clear message in the Status when the port is taken or the address is bad.
   Status start();
@@ -45,7 +48,7 @@ class CouchServer {
 
   uv_loop_t* loop_;
   ServerConfig config_;
-  std::unique_ptr<DataDir> data_;
+  std::shared_ptr<DataDir> data_;
   std::unique_ptr<Auth> auth_;
   std::unique_ptr<WorkGate> slowWork_;
   Services services_;

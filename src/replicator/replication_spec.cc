@@ -79,29 +79,26 @@ Result<ReplicationPeer> peerOf(element e, DataDir& data, const Requester& who, b
 
 }  // namespace
 
-Result<Spec> parseSpec(element body, DataDir& data, const Requester& who) {
+Status parseOptions(element body, ReplicationOptions& options) {
   if (body.type() != simdjson::dom::element_type::OBJECT)
     return badRequest("Request body must be a JSON object");
-  Spec spec;
   bool b = false;
-  if (!body["cancel"].get(b)) spec.cancel = b;
-  if (!body["continuous"].get(b)) spec.options.continuous = b;
-  if (!body["create_target"].get(b)) spec.options.createTarget = b;
+  if (!body["continuous"].get(b)) options.continuous = b;
+  if (!body["create_target"].get(b)) options.createTarget = b;
   std::string_view s;
-  if (!body["filter"].get(s)) spec.options.filter = s;
+  if (!body["filter"].get(s)) options.filter = s;
   element e;
-  if (!body["selector"].get(e)) spec.options.selector = db::toJson(e);
-  if (!body["query_params"].get(e)) spec.options.queryParams = db::toJson(e);
-  if (!body["since_seq"].get(e)) spec.options.sinceSeq = db::toJson(e);
+  if (!body["selector"].get(e)) options.selector = db::toJson(e);
+  if (!body["query_params"].get(e)) options.queryParams = db::toJson(e);
+  if (!body["since_seq"].get(e)) options.sinceSeq = db::toJson(e);
   // CouchDB's per-replication tuning fields.
   const std::pair<const char*, std::function<void(uint64_t)>> numbers[] = {
-      {"worker_processes", [&](uint64_t v) { spec.options.workers = v; }},
-      {"worker_batch_size", [&](uint64_t v) { spec.options.batchSize = v; }},
-      {"connection_timeout", [&](uint64_t v) { spec.options.timeout = std::chrono::milliseconds(v); }},
+      {"worker_processes", [&](uint64_t v) { options.workers = v; }},
+      {"worker_batch_size", [&](uint64_t v) { options.batchSize = v; }},
+      {"connection_timeout", [&](uint64_t v) { options.timeout = std::chrono::milliseconds(v); }},
       {"retries_per_request",
-       [&](uint64_t v) { spec.options.retries = static_cast<int>(std::min<uint64_t>(v, 1000000)); }},
-      {"checkpoint_interval",
-       [&](uint64_t v) { spec.options.checkpointInterval = std::chrono::milliseconds(v); }},
+       [&](uint64_t v) { options.retries = static_cast<int>(std::min<uint64_t>(v, 1000000)); }},
+      {"checkpoint_interval", [&](uint64_t v) { options.checkpointInterval = std::chrono::milliseconds(v); }},
       {"http_connections", [](uint64_t) {}},  // the client pools connections per peer itself
   };
   for (const auto& [name, set] : numbers) {
@@ -113,15 +110,25 @@ Result<Spec> parseSpec(element body, DataDir& data, const Requester& who) {
   }
   if (!body["use_checkpoints"].get(e)) {
     if (e.get(b)) return badRequest("use_checkpoints must be a boolean");
-    spec.options.useCheckpoints = b;
+    options.useCheckpoints = b;
   }
   simdjson::dom::array ids;
   if (!body["doc_ids"].get(ids)) {
     for (element id : ids) {
       if (id.get(s)) return badRequest("doc_ids must be strings");
-      spec.options.docIds.emplace_back(s);
+      options.docIds.emplace_back(s);
     }
   }
+  return Status::ok();
+}
+
+Result<Spec> parseSpec(element body, DataDir& data, const Requester& who) {
+  if (body.type() != simdjson::dom::element_type::OBJECT)
+    return badRequest("Request body must be a JSON object");
+  Spec spec;
+  bool b = false;
+  if (!body["cancel"].get(b)) spec.cancel = b;
+  if (Status st = parseOptions(body, spec.options); !st) return st;
   element src, dst;
   if (body["source"].get(src) || body["target"].get(dst)) return badRequest("source and target are required");
   auto source = peerOf(src, data, who, false, spec.sourceDesc, spec.options);

@@ -32,6 +32,13 @@ struct Spec {
   bool cancel = false;
 };
 
+// Reads the options of a replication from `body` (continuous, create_target, filter, selector,
+// query_params, since_seq, worker_processes, worker_batch_size, connection_timeout, retries_per_request,
+// checkpoint_interval, http_connections, use_checkpoints, doc_ids; other members are left for the caller),
+// over what `options` holds; bad_request naming the field when a field is wrong. The C API reads its
+// replication options with it too.
+Status parseOptions(simdjson::dom::element body, ReplicationOptions& options);
+
 // Reads `body`; bad_request naming the field when a field is wrong, forbidden/unauthorized when the user
 // may not touch a local database it names.
 Result<Spec> parseSpec(simdjson::dom::element body, DataDir& data, const Requester& who);

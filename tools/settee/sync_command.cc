@@ -101,10 +101,28 @@ std::string nowIso() {
       static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::microseconds>(now).count()));
 }
 
+// Waits up to `tick` for one of `stop` (blocked in every thread) and returns it, or returns 0.
+int waitForSignal(const sigset_t& stop, const timespec& tick) {
+#ifdef __APPLE__
+  // Apple's libc has no sigtimedwait: take a stop signal already pending, else sleep the tick.
+  sigset_t pending;
+  sigemptyset(&pending);
+  int sig = 0;
+  if (sigpending(&pending) == 0 &&
+      (sigismember(&pending, SIGINT) == 1 || sigismember(&pending, SIGTERM) == 1) &&
+      sigwait(&stop, &sig) == 0)
+    return sig;
+  nanosleep(&tick, nullptr);
+  return 0;
+#else
+  return sigtimedwait(&stop, nullptr, &tick);
+#endif
+}
+
 }  // namespace
 
 int syncCommand(const std::vector<std::string>& argv) {
-  // SIGINT and SIGTERM are taken by this thread alone (sigtimedwait below): blocked before any thread
+  // SIGINT and SIGTERM are taken by this thread alone (waitForSignal below): blocked before any thread
   // starts (the database's, the Sync's), which inherit the mask, so no other thread ever receives one.
   sigset_t stopSignals;
   sigemptyset(&stopSignals);
@@ -237,7 +255,7 @@ int syncCommand(const std::vector<std::string>& argv) {
   const timespec tick{0, 250'000'000};
   int exitCode = 0;
   for (;;) {
-    const int sig = sigtimedwait(&stopSignals, nullptr, &tick);
+    const int sig = waitForSignal(stopSignals, tick);
     if (sig == SIGINT || sig == SIGTERM) break;
     const SyncStatus st = sync.status();
     if (tty) {

@@ -108,6 +108,10 @@ struct BatchResult {
   std::shared_ptr<detail::PieceReader> tail;
 };
 
+// A GET or POST _changes request's parameters (changes_handlers.cc); what the C API's changes cursor
+// parses its options with too (src/capi).
+Result<ChangesParams> parseChangesRequest(const Request& req);
+
 // Reads one batch. Runs off the loop (it queries SQLite); `firstRow` says whether the normal/longpoll
 // separator must be left out of the first row.
 BatchResult readBatch(Database& db, const ChangesParams& params, const BatchRequest& request, bool firstRow);

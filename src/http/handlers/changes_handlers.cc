@@ -210,6 +210,8 @@ void changesHandler(std::shared_ptr<Call> call) {
 
 }  // namespace
 
+Result<changes::ChangesParams> changes::parseChangesRequest(const Request& req) { return parseParams(req); }
+
 void registerChangesRoutes(Api& api) {
   api.async("GET", "/{db}/_changes", Access::Reader, changesHandler);
   api.async("POST", "/{db}/_changes", Access::Reader, changesHandler);

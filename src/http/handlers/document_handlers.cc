@@ -404,6 +404,12 @@ Response copyDoc(Call& call) {
 
 }  // namespace
 
+Result<ReadOptions> detail::readOptions(const Request& req) {
+  auto params = getParams(req);
+  if (!params) return params.status();
+  return std::move(params->read);
+}
+
 void registerDocumentRoutes(Api& api) {
   for (const char* pattern : {"/{db}/{docid}", "/{db}/_design/{ddoc}", "/{db}/_local/{localid}"}) {
     // One document each: bounded by max_document_size, so quick.

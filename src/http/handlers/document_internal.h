@@ -34,6 +34,10 @@ Result<std::string> writeRev(const Request& req, bool local = false);
 // The revision query parameter `name` of a read, checked to be `N-hash`; empty when absent.
 Result<std::string> readRev(const Request& req, std::string_view name = "rev");
 
+// The read options of GET /{db}/{docid}'s query parameters (rev, revs, conflicts, atts_since, ...;
+// open_revs aside); what the C API's settee_db_get parses its options with too (src/capi).
+Result<ReadOptions> readOptions(const Request& req);
+
 // Whether the Accept header lists `type`. As CouchDB's chttpd does it: the header split on ',' and ' ',
 // media-type parameters ignored; no wildcard matching, so a client gets multipart only when it asks.
 bool acceptsType(const Request& req, std::string_view type);
