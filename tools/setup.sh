@@ -7,7 +7,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 packages=(build-essential cmake pkg-config libuv1-dev node-llhttp libsqlite3-dev libsimdjson-dev
-          rapidjson-dev catch2 libssl-dev zlib1g-dev libre2-dev libicu-dev
+          rapidjson-dev catch2 libssl-dev zlib1g-dev libre2-dev libicu-dev duktape-dev
           wrk time)  # wrk and /usr/bin/time: tools/bench/http_bench.sh
 # Node.js and npm run the compatibility tests; a machine that already has them (from anywhere) keeps them.
 if [[ "${SETTEE_WITH_NODE:-0}" == 1 ]] && ! { command -v node && command -v npm; } >/dev/null; then

@@ -16,3 +16,5 @@ int syncCommand(const std::vector<std::string>& args);  // sync_command.cc
 void syncUsage(FILE* out);
 int statusCommand(const std::vector<std::string>& args);  // status_command.cc
 void statusUsage(FILE* out);
+int jsCommand(const std::vector<std::string>& args);  // js_command.cc
+void jsUsage(FILE* out);

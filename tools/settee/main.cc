@@ -37,6 +37,7 @@ constexpr Command kCommands[] = {
      "keep a local database in continuous two-way sync with a peer", syncCommand, syncUsage},
     {"status", "[--data DIR] DB [--peer URL] [--json] [--limit N]",
      "a local database's sync state: pending, failed, conflicted, last sync", statusCommand, statusUsage},
+    {"js", "[--max-memory BYTES]", "the JavaScript query server (CouchDB's protocol on stdin/stdout)", jsCommand, jsUsage},
     {"version", "", "print the version", versionCommand, versionUsage},
     {"help", "[COMMAND]", "this overview, or a command's help", helpCommand, helpUsage},
 };
