@@ -51,7 +51,7 @@ fi
 # ---- the target's libraries, unpacked into build-arm64/sysroot
 # Each -dev package with the runtime library its .so link points to.
 target_packages=(libuv1-dev libuv1 libsqlite3-dev libsqlite3-0 libsimdjson-dev libsimdjson14 libssl-dev libssl3
-                 zlib1g-dev zlib1g libre2-dev libre2-9 libicu-dev libicu72)
+                 zlib1g-dev zlib1g libre2-dev libre2-9 libicu-dev libicu72 duktape-dev libduktape207)
 if ! dpkg --print-foreign-architectures | grep -qx arm64; then
   echo "cross: adding the arm64 architecture to apt (for apt-get download only; nothing :arm64 is installed)"
   $SUDO dpkg --add-architecture arm64

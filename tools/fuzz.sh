@@ -57,6 +57,7 @@ run_one() {
     find_request) dict=(-dict=tools/fuzz/mango.dict) ;;
     collate_key) dict=(-dict=tools/fuzz/json.dict) ;;
     document|changes|revs_diff|bulk_get) dict=(-dict=tools/fuzz/json.dict) ;;
+    capi_options) dict=(-dict=tools/fuzz/capi_options.dict) ;;
     multipart|multipart_stream|open_revs) dict=(-dict=tools/fuzz/multipart.dict) ;;
   esac
   # -timeout: an input that takes over 10 s is a hang; -rss_limit_mb: one that takes 2 GB is a finding.

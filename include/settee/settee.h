@@ -13,7 +13,8 @@
  *   "bad_request", ...) and a message. No C++ exception ever crosses this API: one thrown inside becomes an
  *   error value (out of memory: "internal_server_error"). On error, out-parameters are left NULL/0.
  * - Ownership. Strings and buffers returned through `char**` are allocated by Settee and freed with
- *   settee_free(). Handles (`settee_db*`, `settee_cursor*`, ...) are freed with their own `_free`/`_close`
+ *   settee_free(). An out-parameter may be NULL only where its function says "may be NULL"; any pointer
+ *   given as NULL where its function gives NULL no meaning is a bad_request error, never a crash. Handles (`settee_db*`, `settee_cursor*`, ...) are freed with their own `_free`/`_close`
  *   function, named at each type; passing NULL to any free/close function is a no-op. Strings passed in are
  *   read during the call only (copied when kept), and are UTF-8, NUL-terminated.
  * - Threads. Every handle may be used from any thread. Database, replication, sync and node handles may be
@@ -124,7 +125,8 @@ SETTEE_API settee_error* settee_db_put(settee_db* db, const char* id, const char
  * "conflicts","deleted_conflicts","attachments","att_encoding_info","atts_since","local_seq","latest"}. */
 SETTEE_API settee_error* settee_db_get(settee_db* db, const char* id, const char* options_json,
                                        char** out_json);
-/* Deletes a document at its current revision `rev` (DELETE /{db}/{docid}?rev=). Out: the tombstone's rev. */
+/* Deletes a document at its current revision `rev` (DELETE /{db}/{docid}?rev=). Out (may be NULL): the
+ * tombstone's rev. */
 SETTEE_API settee_error* settee_db_delete(settee_db* db, const char* id, const char* rev, char** out_rev);
 /* POST /{db}/_bulk_docs: body {"docs":[...], "new_edits": true}; answer: CouchDB's array of
  * {"id","rev"} / {"id","error","reason"}, one per document in order (a refused document is not an error
@@ -188,21 +190,21 @@ SETTEE_API settee_error* settee_db_begin_attachment(settee_db* db, const char* d
                                                     const char* rev, const char* content_type,
                                                     settee_attachment_writer** out_writer);
 SETTEE_API settee_error* settee_attachment_write(settee_attachment_writer* writer, const void* data, size_t length);
-/* Writes the revision; out: its rev. The writer is spent afterwards, even when the commit failed (a
+/* Writes the revision; out (may be NULL): its rev. The writer is spent afterwards, even when the commit failed (a
  * conflict): free it. */
 SETTEE_API settee_error* settee_attachment_commit(settee_attachment_writer* writer, char** out_rev);
 SETTEE_API void settee_attachment_writer_free(settee_attachment_writer* writer);
-/* The same in one call, for bytes already in memory. */
+/* The same in one call, for bytes already in memory. Out (may be NULL): the new rev. */
 SETTEE_API settee_error* settee_db_put_attachment(settee_db* db, const char* doc_id, const char* name,
                                                   const char* rev, const char* content_type, const void* data,
                                                   size_t length, char** out_rev);
-/* DELETE /{db}/{docid}/{name}?rev=. */
+/* DELETE /{db}/{docid}/{name}?rev=. Out (may be NULL): the new rev. */
 SETTEE_API settee_error* settee_db_delete_attachment(settee_db* db, const char* doc_id, const char* name,
                                                      const char* rev, char** out_rev);
 
 /* ---- _local documents (not replicated) ----------------------------------------------------------- */
 
-/* `id` with or without the "_local/" prefix. */
+/* `id` with or without the "_local/" prefix. put_local's out_rev may be NULL. */
 SETTEE_API settee_error* settee_db_get_local(settee_db* db, const char* id, char** out_json);
 SETTEE_API settee_error* settee_db_put_local(settee_db* db, const char* id, const char* json, char** out_rev);
 SETTEE_API settee_error* settee_db_delete_local(settee_db* db, const char* id, const char* rev);
@@ -216,7 +218,7 @@ SETTEE_API settee_error* settee_db_conflicts(settee_db* db, const char* id, char
 SETTEE_API settee_error* settee_db_conflicted_documents(settee_db* db, size_t limit, const char* after,
                                                         char** out_json);
 /* Resolves by hand in one transaction: `winner_rev` stays (its body replaced by `merged_json` when not
- * NULL) and every other live leaf is deleted. Out: the winner's rev after it. */
+ * NULL) and every other live leaf is deleted. Out (may be NULL): the winner's rev after it. */
 SETTEE_API settee_error* settee_db_resolve_conflicts(settee_db* db, const char* id, const char* winner_rev,
                                                      const char* merged_json, char** out_rev);
 
@@ -253,7 +255,7 @@ SETTEE_API settee_error* settee_db_resolve_conflict(settee_db* db, const char* i
  * "conflicts", "update", "execution_stats"}. Rows: the documents (projected to `fields`). The summary
  * holds the bookmark of the next page. */
 SETTEE_API settee_error* settee_db_find(settee_db* db, const char* query_json, settee_cursor** out_cursor);
-/* POST /{db}/_index body; out: {"result":"created"|"exists","id","name"}. */
+/* POST /{db}/_index body; out (may be NULL): {"result":"created"|"exists","id","name"}. */
 SETTEE_API settee_error* settee_db_create_index(settee_db* db, const char* index_json, char** out_json);
 /* GET /{db}/_index: {"total_rows","indexes":[...]}. */
 SETTEE_API settee_error* settee_db_indexes(settee_db* db, char** out_json);
@@ -378,6 +380,7 @@ SETTEE_API void settee_sync_set_metered(settee_sync* sync, bool metered);
 SETTEE_API void settee_sync_get_status(settee_sync* sync, settee_sync_status* out_status);
 /* The key the database keeps this peer's state under (the URL without credentials); owned by the handle. */
 SETTEE_API const char* settee_sync_peer(const settee_sync* sync);
+/* not_found before the sync's first start (the peer is registered with the database by start). */
 SETTEE_API settee_error* settee_sync_document_state(settee_sync* sync, const char* id,
                                                     settee_doc_sync_info* out_info);
 /* Up to `limit` documents in `state` (pending, failed or conflicted) in id order after `after` (NULL:

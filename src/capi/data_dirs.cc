@@ -14,7 +14,8 @@ std::shared_ptr<DataDir> dataDir(const std::string& dir, const DatabaseOptions& 
   std::string key = std::filesystem::weakly_canonical(std::filesystem::absolute(dir, ec), ec).string();
   if (key.empty()) key = dir;
   std::lock_guard<std::mutex> lock(mu);
-  for (auto it = dirs->begin(); it != dirs->end();) it = it->second.expired() ? dirs->erase(it) : std::next(it);
+  for (auto it = dirs->begin(); it != dirs->end();)
+    it = it->second.expired() ? dirs->erase(it) : std::next(it);
   if (auto found = (*dirs)[key].lock()) return found;
   auto made = std::make_shared<DataDir>(key, defaults);
   (*dirs)[key] = made;

@@ -73,26 +73,17 @@ settee_error* settee_db_bulk_docs(settee_db* db, const char* body_json, char** o
     if (out_json) *out_json = nullptr;
     if (!db || !body_json || !out_json)
       return badArgument("settee_db_bulk_docs needs db, body_json and out_json");
-    simdjson::dom::parser parser;
-    simdjson::dom::element root;
-    if (auto error = parser.parse(body_json, std::strlen(body_json)).get(root))
-      return badArgument(std::string("body is not valid JSON: ") + simdjson::error_message(error));
-    simdjson::dom::object obj;
-    if (root.get(obj)) return badArgument("Request body must be a JSON object");
-    simdjson::dom::array docs;
-    bool hasDocs = false;
+    // The body's members are checked as options are (JSON, an object, no member the call does not know).
+    settee::capi::Options body;
+    if (settee::Status st = body.parse(body_json, {"docs", "new_edits"}); !st) return toError(st);
     settee::BulkDocsOptions options;
-    for (auto field : obj) {
-      if (field.key == "docs") {
-        if (field.value.get(docs)) return badArgument("`docs` parameter must be an array.");
-        hasDocs = true;
-      } else if (field.key == "new_edits") {
-        if (field.value.get(options.newEdits)) return badArgument("`new_edits` parameter must be a boolean.");
-      } else {
-        return badArgument("unknown member \"" + std::string(field.key) + "\"");
-      }
-    }
-    if (!hasDocs) return badArgument("POST body must include `docs` parameter.");
+    if (!body.getBool("new_edits", options.newEdits))
+      return badArgument("`new_edits` parameter must be a boolean.");
+    simdjson::dom::element docsValue;
+    simdjson::dom::array docs;
+    if (!body.present() || body.root().at_key("docs").get(docsValue))
+      return badArgument("POST body must include `docs` parameter.");
+    if (docsValue.get(docs)) return badArgument("`docs` parameter must be an array.");
     // Each document as text for the Database, which parses it once more: bulk writes are not the hot path
     // of an app, and the public API is what this layer builds on.
     std::vector<std::string> texts;

@@ -11,7 +11,8 @@ namespace {
 // Returned when the error itself cannot be allocated; settee_error_free knows it and leaves it alone.
 settee_error outOfMemory{SETTEE_INTERNAL, "internal_server_error", "out of memory"};
 
-static_assert(SETTEE_INTERNAL == static_cast<int>(settee::ErrorCode::Internal), "settee_code follows ErrorCode");
+static_assert(SETTEE_INTERNAL == static_cast<int>(settee::ErrorCode::Internal),
+              "settee_code follows ErrorCode");
 static_assert(SETTEE_PRECONDITION_FAILED == static_cast<int>(settee::ErrorCode::PreconditionFailed));
 static_assert(SETTEE_NOT_FOUND == static_cast<int>(settee::ErrorCode::NotFound));
 

@@ -17,7 +17,8 @@
 #include <thread>
 
 #include "capi/capi_internal.h"
-#include "capi/option_reader.h"
+#include "capi/options.h"
+#include "http/api.h"
 #include "http/config.h"
 #include "http/couch_server.h"
 #include "replicator/conflict_service.h"
@@ -46,7 +47,7 @@ bool isLoopback(const std::string& addr) {
 
 // The node's configuration: the config file first (as `settee serve --config`), then the options over it.
 Result<http::ServerConfig> nodeConfig(const std::string& dir, const char* json) {
-  OptionReader reader;
+  Options reader;
   if (Status st = reader.parse(json, kNodeOptions); !st) return st;
   http::ServerConfig config;
   config.logLevel = "warn";

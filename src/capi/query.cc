@@ -5,8 +5,11 @@
 
 #include "capi/capi_internal.h"
 #include "capi/cursor.h"
-#include "capi/option_reader.h"
+#include "capi/options.h"
 #include "db/mango_find.h"
+#include "db/mango_pages.h"
+#include "http/api.h"
+#include "http/handlers/index_json.h"
 
 namespace settee::capi {
 namespace {
@@ -19,17 +22,13 @@ using db::writeString;
 // holds more than a page whatever the limit (CouchDB's own page for `_find` over HTTP is the same size).
 constexpr uint64_t kFindPage = 1000;
 
-// A `_find` result a page at a time: each page runs the query again from the previous page's bookmark,
-// which resumes strictly after the last row read (mango_find.h), so pages neither repeat nor skip a row.
-// The first page is read when the cursor is made, so a bad query (no_usable_index is only known once
-// planned) is the error of settee_db_find itself, before any row.
+// A `_find` result a page at a time (db/mango_pages.h). The first page is read when the cursor is made,
+// so a bad query (no_usable_index is only known once planned) is the error of settee_db_find itself,
+// before any row.
 class FindSource : public RowSource {
  public:
   FindSource(std::shared_ptr<Database> db, db::FindQuery query)
-      : db_(std::move(db)),
-        query_(std::move(query)),
-        remaining_(query_.options.limit),
-        bookmark_(query_.options.bookmark) {}
+      : db_(std::move(db)), pages_(std::move(query)) {}
 
   Status prime() { return read(primed_, primedMore_); }
 
@@ -44,26 +43,15 @@ class FindSource : public RowSource {
   }
 
   Result<std::string> summary() override {
-    return renderJson([&](JsonWriter& w) {
+    return http::writeJson([&](JsonWriter& w) {
       w.StartObject();
       writeKey(w, "bookmark");
-      writeString(w, bookmark_.empty() ? "nil" : bookmark_);
-      if (query_.options.executionStats) {
+      writeString(w, pages_.bookmark());
+      if (pages_.query().options.executionStats) {
         writeKey(w, "execution_stats");
-        w.StartObject();
-        writeKey(w, "total_keys_examined");
-        w.Uint64(total_.totalKeysExamined);
-        writeKey(w, "total_docs_examined");
-        w.Uint64(total_.totalDocsExamined);
-        writeKey(w, "total_quorum_docs_examined");
-        w.Uint64(0);
-        writeKey(w, "results_returned");
-        w.Uint64(total_.resultsReturned);
-        writeKey(w, "execution_time_ms");
-        w.Double(total_.executionTimeMs);
-        w.EndObject();
+        pages_.writeExecutionStats(w);
       }
-      std::string warning = db::pagedWarning(last_, total_);
+      std::string warning = pages_.warning();
       if (!warning.empty()) {
         writeKey(w, "warning");
         writeString(w, warning);
@@ -74,36 +62,20 @@ class FindSource : public RowSource {
 
  private:
   Status read(std::vector<std::string>& rows, bool& more) {
-    FindOptions o = query_.options;
-    o.limit = std::min(remaining_, kFindPage);
-    o.skip = firstPage_ ? query_.options.skip : 0;
-    o.bookmark = bookmark_;
+    db::FindQuery q = pages_.next(kFindPage);
     uint64_t sent = 0;
-    auto ran = db_->find(query_.selectorJson, o, [&](std::string_view doc) {
+    auto ran = db_->find(q.selectorJson, q.options, [&](std::string_view doc) {
       rows.emplace_back(doc);
       ++sent;
       return true;
     });
     if (!ran) return ran.status();
-    firstPage_ = false;
-    remaining_ -= std::min(remaining_, sent);
-    bookmark_ = ran->bookmark;
-    total_.totalKeysExamined += ran->stats.totalKeysExamined;
-    total_.totalDocsExamined += ran->stats.totalDocsExamined;
-    total_.resultsReturned += ran->stats.resultsReturned;
-    total_.executionTimeMs += ran->stats.executionTimeMs;
-    last_ = *ran;
-    more = remaining_ > 0 && sent == o.limit;
+    more = pages_.record(*ran, sent, q.options.limit);
     return Status::ok();
   }
 
   std::shared_ptr<Database> db_;
-  db::FindQuery query_;
-  uint64_t remaining_;    // rows the limit still allows
-  std::string bookmark_;  // where the next page starts
-  bool firstPage_ = true;
-  FindStats total_;
-  FindSummary last_;
+  db::FindPages pages_;
   std::vector<std::string> primed_;  // the first page, read by prime()
   bool primedMore_ = false;
   bool havePrimed_ = true;
@@ -150,16 +122,7 @@ settee_error* settee_db_create_index(settee_db* db, const char* index_json, char
     auto created = db->db->createIndex(*def);
     if (!created) return toError(created.status());
     if (out_json) {
-      *out_json = copyOut(renderJson([&](JsonWriter& w) {
-        w.StartObject();
-        writeKey(w, "result");
-        writeString(w, created->created ? "created" : "exists");
-        writeKey(w, "id");
-        writeString(w, created->id);
-        writeKey(w, "name");
-        writeString(w, created->name);
-        w.EndObject();
-      }));
+      *out_json = copyOut(http::writeJson([&](JsonWriter& w) { http::writeIndexCreated(w, *created); }));
     }
     return nullptr;
   });
@@ -171,7 +134,7 @@ settee_error* settee_db_indexes(settee_db* db, char** out_json) {
     if (!db || !out_json) return badArgument("settee_db_indexes needs a database and out_json");
     auto list = db->db->indexes();
     if (!list) return toError(list.status());
-    *out_json = copyOut(renderJson([&](JsonWriter& w) {
+    *out_json = copyOut(http::writeJson([&](JsonWriter& w) {
       w.StartObject();
       writeKey(w, "total_rows");
       w.Uint64(list->size());
@@ -205,7 +168,7 @@ settee_error* settee_db_live_query(settee_db* db, const char* query_json, settee
     auto live =
         db->db->liveQuery(query->selectorJson, query->options, [fn, context](const LiveResult& result) {
           guardVoid([&] {
-            std::string json = renderJson([&](JsonWriter& w) {
+            std::string json = http::writeJson([&](JsonWriter& w) {
               w.StartObject();
               writeKey(w, "docs");
               w.StartArray();

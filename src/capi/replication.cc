@@ -4,7 +4,8 @@
 #include <mutex>
 
 #include "capi/capi_internal.h"
-#include "capi/option_reader.h"
+#include "capi/options.h"
+#include "http/api.h"
 #include "http/client_url.h"
 #include "replicator/replication_spec.h"
 #include "settee/replicator.h"
@@ -57,7 +58,7 @@ Result<ReplicationPeer> peerOf(settee_db* db, const char* url, const char* side)
 }
 
 Result<ReplicationOptions> replicationOptions(const char* json) {
-  OptionReader reader;
+  Options reader;
   if (Status st = reader.parse(json, kReplicationOptions); !st) return st;
   ReplicationOptions options;
   if (!reader.present()) return options;
@@ -68,10 +69,12 @@ Result<ReplicationOptions> replicationOptions(const char* json) {
       return badRequest("batch_size must be a positive integer");
     options.batchSize = n;
   }
-  if (reader.has("heartbeat")) {
-    if (Status st = reader.getUint("heartbeat", n); !st || n == 0)
-      return badRequest("heartbeat must be a positive integer");
-    options.heartbeat = std::chrono::milliseconds(n);
+  // The durations again, bounded (parseOptions takes any positive integer, which a deadline's arithmetic
+  // would overflow once started).
+  for (auto [key, field] :
+       {std::pair{"heartbeat", &options.heartbeat}, std::pair{"connection_timeout", &options.timeout},
+        std::pair{"checkpoint_interval", &options.checkpointInterval}}) {
+    if (Status st = reader.getMillis(key, *field); !st) return st;
   }
   if (Status st = reader.getString("ca_file", options.caFile); !st) return st;
   std::vector<std::pair<std::string, std::string>> headers;
@@ -81,7 +84,7 @@ Result<ReplicationOptions> replicationOptions(const char* json) {
 }
 
 std::string statusJson(ReplicationState state, const ReplicationStats& stats, const Status& error) {
-  return renderJson([&](JsonWriter& w) {
+  return http::writeJson([&](JsonWriter& w) {
     w.StartObject();
     writeKey(w, "state");
     writeString(w, stateName(state));

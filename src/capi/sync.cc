@@ -12,8 +12,9 @@
 #include <mutex>
 
 #include "capi/capi_internal.h"
-#include "capi/option_reader.h"
+#include "capi/options.h"
 #include "capi/policy.h"
+#include "http/api.h"
 
 struct settee_sync {
   std::shared_ptr<settee::Database> db;
@@ -40,7 +41,7 @@ const std::initializer_list<std::string_view> kSyncOptions = {
     "headers"};
 
 Result<SyncOptions> syncOptions(const char* json) {
-  OptionReader reader;
+  Options reader;
   if (Status st = reader.parse(json, kSyncOptions); !st) return st;
   SyncOptions o;
   std::string policy;
@@ -61,10 +62,7 @@ Result<SyncOptions> syncOptions(const char* json) {
   for (auto [key, field] :
        {std::pair{"min_backoff_ms", &o.minBackoff}, std::pair{"max_backoff_ms", &o.maxBackoff},
         std::pair{"timeout_ms", &o.timeout}, std::pair{"heartbeat_ms", &o.heartbeat}}) {
-    uint64_t ms = static_cast<uint64_t>(field->count());
-    if (Status st = reader.getUint(key, ms); !st) return st;
-    if (ms == 0) return badRequest(std::string(key) + " must be a positive integer");
-    *field = std::chrono::milliseconds(ms);
+    if (Status st = reader.getMillis(key, *field); !st) return st;
   }
   if (o.minBackoff > o.maxBackoff) return badRequest("min_backoff_ms must not exceed max_backoff_ms");
   if (Status st = reader.getString("ca_file", o.caFile); !st) return st;
@@ -335,7 +333,7 @@ settee_error* settee_sync_documents(settee_sync* sync, settee_doc_sync_state sta
     }
     auto entries = sync->db->syncDocuments(sync->peer, which, limit, after ? after : "");
     if (!entries) return toError(entries.status());
-    *out_json = copyOut(renderJson([&](db::JsonWriter& w) {
+    *out_json = copyOut(http::writeJson([&](db::JsonWriter& w) {
       w.StartArray();
       for (const auto& e : *entries) {
         w.StartObject();

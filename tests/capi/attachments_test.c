@@ -1,15 +1,15 @@
 /* Attachments, streamed both ways (settee.h, "Attachments"). */
-#include "db_fixture.h"
+#include "capi_support.h"
 
 /* A byte pattern that no shift of itself matches: a misplaced piece shows. */
 static unsigned char pattern_byte(size_t i) { return (unsigned char)((i * 2654435761u) >> 13); }
 
 CAPI_TEST(attachment_of_several_megabytes_streams_in_and_out_in_small_pieces_byte_for_byte) {
   enum { kSize = 5 * 1024 * 1024 + 123, kWritePiece = 7001, kReadPiece = 4093 };
-  settee_db* db = fixture_open("media");
+  settee_db* db = capi_open_db(capi_tmpdir(), "media");
   REQUIRE(db);
   char rev[64];
-  REQUIRE(fixture_put(db, "photo", "{\"title\":\"dawn\"}", rev));
+  REQUIRE(capi_put(db, "photo", "{\"title\":\"dawn\"}", rev));
   unsigned char* piece = malloc(kWritePiece);
   REQUIRE(piece);
   settee_attachment_writer* writer = NULL;
@@ -65,7 +65,7 @@ CAPI_TEST(attachment_of_several_megabytes_streams_in_and_out_in_small_pieces_byt
 }
 
 CAPI_TEST(attachment_put_in_one_call_is_read_back_and_other_attachments_are_kept) {
-  settee_db* db = fixture_open("media");
+  settee_db* db = capi_open_db(capi_tmpdir(), "media");
   REQUIRE(db);
   char* rev1 = NULL;
   REQUIRE_OK(settee_db_put_attachment(db, "new-doc", "a.txt", NULL, "text/plain", "hello", 5, &rev1));
@@ -102,7 +102,7 @@ CAPI_TEST(attachment_put_in_one_call_is_read_back_and_other_attachments_are_kept
 }
 
 CAPI_TEST(attachment_deleted_is_gone_from_the_new_revision) {
-  settee_db* db = fixture_open("media");
+  settee_db* db = capi_open_db(capi_tmpdir(), "media");
   REQUIRE(db);
   char* rev1 = NULL;
   REQUIRE_OK(settee_db_put_attachment(db, "d", "a", NULL, NULL, "1", 1, &rev1));
@@ -125,7 +125,7 @@ CAPI_TEST(attachment_deleted_is_gone_from_the_new_revision) {
 }
 
 CAPI_TEST(attachment_writer_freed_without_commit_writes_nothing) {
-  settee_db* db = fixture_open("media");
+  settee_db* db = capi_open_db(capi_tmpdir(), "media");
   REQUIRE(db);
   settee_attachment_writer* writer = NULL;
   REQUIRE_OK(settee_db_begin_attachment(db, "never", "a.bin", NULL, NULL, &writer));
@@ -137,7 +137,7 @@ CAPI_TEST(attachment_writer_freed_without_commit_writes_nothing) {
 }
 
 CAPI_TEST(attachment_calls_refuse_bad_names_bad_revs_missing_documents_and_null_arguments) {
-  settee_db* db = fixture_open("media");
+  settee_db* db = capi_open_db(capi_tmpdir(), "media");
   REQUIRE(db);
   settee_attachment_writer* writer = (settee_attachment_writer*)1;
   settee_attachment_reader* reader = (settee_attachment_reader*)1;
@@ -165,12 +165,12 @@ CAPI_TEST(attachment_calls_refuse_bad_names_bad_revs_missing_documents_and_null_
   CHECK_ERROR(settee_attachment_reader_info(NULL, &info), "bad_request");
   /* A commit on a document that moved on is a conflict, and the writer is spent. */
   char rev[64];
-  REQUIRE(fixture_put(db, "d", "{}", rev));
+  REQUIRE(capi_put(db, "d", "{}", rev));
   REQUIRE_OK(settee_db_begin_attachment(db, "d", "a", rev, NULL, &writer));
   CHECK_OK(settee_attachment_write(writer, NULL, 0));
   char body[128];
   snprintf(body, sizeof body, "{\"_rev\":\"%s\"}", rev);
-  REQUIRE(fixture_put(db, "d", body, NULL));
+  REQUIRE(capi_put(db, "d", body, NULL));
   CHECK_ERROR(settee_attachment_commit(writer, NULL), "conflict");
   settee_attachment_writer_free(writer);
   settee_attachment_writer_free(NULL);
@@ -179,18 +179,17 @@ CAPI_TEST(attachment_calls_refuse_bad_names_bad_revs_missing_documents_and_null_
 }
 
 CAPI_TEST(attachment_stored_gzip_encoded_reads_decoded_in_small_pieces) {
-  settee_db* db = fixture_open("media");
+  settee_db* db = capi_open_db(capi_tmpdir(), "media");
   REQUIRE(db);
   /* 40 lines "line NNN of a gzip-stored note\n" (1240 bytes), gzip-encoded (149 bytes), as a replicator
    * delivers an attachment CouchDB stored compressed. */
-  CHECK(
-      fixture_put(db, "zipped",
-                  "{\"_attachments\":{\"notes.txt\":{\"content_type\":\"text/plain\",\"encoding\":\"gzip\","
-                  "\"length\":1240,\"data\":"
-                  "\"H4sIAAAAAAACA33Quw3CQBRE0ZwqXgNIOzN8y0FijSxZXgSOqJ6AmBuf7Czz2qu1VmOqWz0+83P/3sar32sdW98"
-                  "tPxazmcN8YD4yn5jPzBfmK7J4TbwmXhOvidfEa+I18Zp4TbxmXjOvmdfMa+Y185p5zbxmXjOvhdfCa+"
-                  "G18Fp4LbwWXguvhdfyb+0LpAh26dgEAAA=\"}}}",
-                  NULL));
+  CHECK(capi_put(db, "zipped",
+                 "{\"_attachments\":{\"notes.txt\":{\"content_type\":\"text/plain\",\"encoding\":\"gzip\","
+                 "\"length\":1240,\"data\":"
+                 "\"H4sIAAAAAAACA33Quw3CQBRE0ZwqXgNIOzN8y0FijSxZXgSOqJ6AmBuf7Czz2qu1VmOqWz0+83P/3sar32sdW98"
+                 "tPxazmcN8YD4yn5jPzBfmK7J4TbwmXhOvidfEa+I18Zp4TbxmXjOvmdfMa+Y185p5zbxmXjOvhdfCa+"
+                 "G18Fp4LbwWXguvhdfyb+0LpAh26dgEAAA=\"}}}",
+                 NULL));
   settee_attachment_reader* reader = NULL;
   REQUIRE_OK(settee_db_open_attachment(db, "zipped", "notes.txt", NULL, &reader));
   char* info = NULL;

@@ -27,25 +27,25 @@ int capi_check_ok(settee_error* error, const char* file, int line, const char* w
 /* Checks `error` has CouchDB error name `name`. Frees it. Returns 1 when it had. */
 int capi_check_error(settee_error* error, const char* name, const char* file, int line, const char* what);
 
-#define CAPI_TEST(name)                                                                  \
-  static void name(void);                                                                \
+#define CAPI_TEST(name)                                                                          \
+  static void name(void);                                                                        \
   __attribute__((constructor)) static void name##_register(void) { capi_register(#name, name); } \
   static void name(void)
 
-#define CHECK(cond)                                         \
-  do {                                                      \
-    if (!(cond)) capi_fail(__FILE__, __LINE__, #cond);      \
+#define CHECK(cond)                                    \
+  do {                                                 \
+    if (!(cond)) capi_fail(__FILE__, __LINE__, #cond); \
   } while (0)
-#define REQUIRE(cond)                                       \
-  do {                                                      \
-    if (!(cond)) {                                          \
-      capi_fail(__FILE__, __LINE__, #cond);                 \
-      return;                                               \
-    }                                                       \
+#define REQUIRE(cond)                       \
+  do {                                      \
+    if (!(cond)) {                          \
+      capi_fail(__FILE__, __LINE__, #cond); \
+      return;                               \
+    }                                       \
   } while (0)
 #define CHECK_OK(expr) capi_check_ok((expr), __FILE__, __LINE__, #expr)
-#define REQUIRE_OK(expr)                                         \
-  do {                                                           \
+#define REQUIRE_OK(expr)                                           \
+  do {                                                             \
     if (!capi_check_ok((expr), __FILE__, __LINE__, #expr)) return; \
   } while (0)
 #define CHECK_ERROR(expr, name) capi_check_error((expr), (name), __FILE__, __LINE__, #expr)

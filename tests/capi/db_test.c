@@ -1,11 +1,11 @@
 /* Databases: open, close, info, delete (settee.h, "Databases"). */
-#include "db_fixture.h"
+#include "capi_support.h"
 
 CAPI_TEST(db_open_creates_the_database_and_info_reports_its_name_and_counts) {
-  settee_db* db = fixture_open("field-notes");
+  settee_db* db = capi_open_db(capi_tmpdir(), "field-notes");
   REQUIRE(db);
   CHECK(strcmp(settee_db_name(db), "field-notes") == 0);
-  CHECK(fixture_put(db, "a", "{\"n\":1}", NULL));
+  CHECK(capi_put(db, "a", "{\"n\":1}", NULL));
   char* info = NULL;
   if (CHECK_OK(settee_db_info(db, &info))) {
     CHECK(capi_contains(info, "\"db_name\":\"field-notes\""));
@@ -18,10 +18,10 @@ CAPI_TEST(db_open_creates_the_database_and_info_reports_its_name_and_counts) {
 }
 
 CAPI_TEST(db_open_twice_gives_two_handles_on_one_database) {
-  settee_db* a = fixture_open("shared");
-  settee_db* b = fixture_open("shared");
+  settee_db* a = capi_open_db(capi_tmpdir(), "shared");
+  settee_db* b = capi_open_db(capi_tmpdir(), "shared");
   REQUIRE(a && b);
-  CHECK(fixture_put(a, "written-by-a", "{}", NULL));
+  CHECK(capi_put(a, "written-by-a", "{}", NULL));
   char* json = NULL;
   CHECK_OK(settee_db_get(b, "written-by-a", NULL, &json));
   CHECK(capi_contains(json, "\"_id\":\"written-by-a\""));
@@ -33,9 +33,9 @@ CAPI_TEST(db_open_twice_gives_two_handles_on_one_database) {
 }
 
 CAPI_TEST(db_reopened_after_close_keeps_its_documents) {
-  settee_db* db = fixture_open("durable");
+  settee_db* db = capi_open_db(capi_tmpdir(), "durable");
   REQUIRE(db);
-  CHECK(fixture_put(db, "kept", "{\"v\":42}", NULL));
+  CHECK(capi_put(db, "kept", "{\"v\":42}", NULL));
   settee_db_close(db);
   db = NULL;
   REQUIRE_OK(settee_db_open(capi_tmpdir(), "durable", "{\"create_if_missing\":false}", &db));
@@ -79,9 +79,9 @@ CAPI_TEST(db_open_options_are_checked_and_an_unknown_one_is_named) {
 }
 
 CAPI_TEST(db_delete_database_removes_it_so_it_no_longer_opens) {
-  settee_db* db = fixture_open("doomed");
+  settee_db* db = capi_open_db(capi_tmpdir(), "doomed");
   REQUIRE(db);
-  CHECK(fixture_put(db, "a", "{}", NULL));
+  CHECK(capi_put(db, "a", "{}", NULL));
   CHECK_OK(settee_db_delete_database(db));
   settee_db_close(db);
   db = NULL;
@@ -98,7 +98,7 @@ CAPI_TEST(db_functions_given_null_arguments_answer_bad_request) {
   CHECK_ERROR(settee_db_delete_database(NULL), "bad_request");
   CHECK(strcmp(settee_db_name(NULL), "") == 0);
   settee_db_close(NULL);
-  db = fixture_open("nulls");
+  db = capi_open_db(capi_tmpdir(), "nulls");
   REQUIRE(db);
   CHECK_ERROR(settee_db_info(db, NULL), "bad_request");
   settee_db_close(db);
@@ -112,10 +112,10 @@ CAPI_TEST(db_open_options_set_the_revs_limit_and_the_largest_document) {
                             NULL, NULL),
               "too_large");
   char rev[64], body[128];
-  REQUIRE(fixture_put(db, "d", "{}", rev));
+  REQUIRE(capi_put(db, "d", "{}", rev));
   for (int i = 0; i < 3; ++i) {
     snprintf(body, sizeof body, "{\"_rev\":\"%s\"}", rev);
-    REQUIRE(fixture_put(db, "d", body, rev));
+    REQUIRE(capi_put(db, "d", body, rev));
   }
   char* json = NULL;
   CHECK_OK(settee_db_get(db, "d", "{\"revs\":true}", &json));

@@ -1,8 +1,8 @@
 /* Documents and _local documents (settee.h, "Documents", "_local documents"). */
-#include "db_fixture.h"
+#include "capi_support.h"
 
 CAPI_TEST(put_then_get_returns_the_body_with_its_id_and_rev) {
-  settee_db* db = fixture_open("docs");
+  settee_db* db = capi_open_db(capi_tmpdir(), "docs");
   REQUIRE(db);
   char* id = NULL;
   char* rev = NULL;
@@ -21,7 +21,7 @@ CAPI_TEST(put_then_get_returns_the_body_with_its_id_and_rev) {
 }
 
 CAPI_TEST(put_without_an_id_takes_the_body_id_or_makes_a_uuid) {
-  settee_db* db = fixture_open("docs");
+  settee_db* db = capi_open_db(capi_tmpdir(), "docs");
   REQUIRE(db);
   char* id = NULL;
   CHECK_OK(settee_db_put(db, NULL, "{\"_id\":\"from-body\"}", &id, NULL));
@@ -35,10 +35,10 @@ CAPI_TEST(put_without_an_id_takes_the_body_id_or_makes_a_uuid) {
 }
 
 CAPI_TEST(put_with_a_stale_rev_is_a_conflict_and_with_the_current_rev_makes_generation_two) {
-  settee_db* db = fixture_open("docs");
+  settee_db* db = capi_open_db(capi_tmpdir(), "docs");
   REQUIRE(db);
   char rev1[64], body[256];
-  REQUIRE(fixture_put(db, "d", "{\"v\":1}", rev1));
+  REQUIRE(capi_put(db, "d", "{\"v\":1}", rev1));
   CHECK_ERROR(settee_db_put(db, "d", "{\"v\":2}", NULL, NULL), "conflict");
   snprintf(body, sizeof body, "{\"_rev\":\"%s\",\"v\":2}", rev1);
   char* rev2 = NULL;
@@ -50,7 +50,7 @@ CAPI_TEST(put_with_a_stale_rev_is_a_conflict_and_with_the_current_rev_makes_gene
 }
 
 CAPI_TEST(put_refuses_malformed_json_invalid_utf8_bad_ids_and_bad_revs) {
-  settee_db* db = fixture_open("docs");
+  settee_db* db = capi_open_db(capi_tmpdir(), "docs");
   REQUIRE(db);
   char* rev = (char*)1;
   CHECK_ERROR(settee_db_put(db, "d", "{\"v\":", NULL, &rev), "bad_request");
@@ -65,12 +65,12 @@ CAPI_TEST(put_refuses_malformed_json_invalid_utf8_bad_ids_and_bad_revs) {
 }
 
 CAPI_TEST(get_reads_revisions_and_conflicts_as_couchdb_options_say) {
-  settee_db* db = fixture_open("docs");
+  settee_db* db = capi_open_db(capi_tmpdir(), "docs");
   REQUIRE(db);
   char rev1[64], body[256];
-  REQUIRE(fixture_put(db, "d", "{\"v\":1}", rev1));
+  REQUIRE(capi_put(db, "d", "{\"v\":1}", rev1));
   snprintf(body, sizeof body, "{\"_rev\":\"%s\",\"v\":2}", rev1);
-  REQUIRE(fixture_put(db, "d", body, NULL));
+  REQUIRE(capi_put(db, "d", body, NULL));
   char* json = NULL;
   char options[256];
   snprintf(options, sizeof options, "{\"rev\":\"%s\"}", rev1);
@@ -89,9 +89,9 @@ CAPI_TEST(get_reads_revisions_and_conflicts_as_couchdb_options_say) {
 }
 
 CAPI_TEST(get_refuses_unknown_options_by_name_bad_values_and_bad_revs) {
-  settee_db* db = fixture_open("docs");
+  settee_db* db = capi_open_db(capi_tmpdir(), "docs");
   REQUIRE(db);
-  REQUIRE(fixture_put(db, "d", "{}", NULL));
+  REQUIRE(capi_put(db, "d", "{}", NULL));
   char* json = (char*)1;
   settee_error* e = settee_db_get(db, "d", "{\"revz\":true}", &json);
   CHECK(settee_error_code(e) == SETTEE_BAD_REQUEST);
@@ -108,7 +108,7 @@ CAPI_TEST(get_refuses_unknown_options_by_name_bad_values_and_bad_revs) {
 }
 
 CAPI_TEST(get_of_a_missing_document_is_not_found) {
-  settee_db* db = fixture_open("docs");
+  settee_db* db = capi_open_db(capi_tmpdir(), "docs");
   REQUIRE(db);
   char* json = NULL;
   CHECK_ERROR(settee_db_get(db, "nothing-here", NULL, &json), "not_found");
@@ -117,10 +117,10 @@ CAPI_TEST(get_of_a_missing_document_is_not_found) {
 }
 
 CAPI_TEST(delete_makes_a_tombstone_and_the_document_reads_as_not_found) {
-  settee_db* db = fixture_open("docs");
+  settee_db* db = capi_open_db(capi_tmpdir(), "docs");
   REQUIRE(db);
   char rev1[64];
-  REQUIRE(fixture_put(db, "d", "{}", rev1));
+  REQUIRE(capi_put(db, "d", "{}", rev1));
   CHECK_ERROR(settee_db_delete(db, "d", NULL, NULL), "conflict");
   CHECK_ERROR(settee_db_delete(db, "d", "not-a-rev", NULL), "bad_request");
   CHECK_ERROR(settee_db_delete(db, "d", "1-00000000000000000000000000000000", NULL), "conflict");
@@ -141,9 +141,9 @@ CAPI_TEST(delete_makes_a_tombstone_and_the_document_reads_as_not_found) {
 }
 
 CAPI_TEST(bulk_docs_answers_one_result_per_document_in_order) {
-  settee_db* db = fixture_open("docs");
+  settee_db* db = capi_open_db(capi_tmpdir(), "docs");
   REQUIRE(db);
-  REQUIRE(fixture_put(db, "taken", "{}", NULL));
+  REQUIRE(capi_put(db, "taken", "{}", NULL));
   char* json = NULL;
   CHECK_OK(settee_db_bulk_docs(db, "{\"docs\":[{\"_id\":\"a\"},{\"_id\":\"taken\"},{\"_id\":\"b\",\"v\":1}]}",
                                &json));
@@ -157,7 +157,7 @@ CAPI_TEST(bulk_docs_answers_one_result_per_document_in_order) {
 }
 
 CAPI_TEST(bulk_docs_refuses_a_malformed_body) {
-  settee_db* db = fixture_open("docs");
+  settee_db* db = capi_open_db(capi_tmpdir(), "docs");
   REQUIRE(db);
   char* json = NULL;
   CHECK_ERROR(settee_db_bulk_docs(db, "{\"docs\":[", &json), "bad_request");
@@ -175,7 +175,7 @@ CAPI_TEST(bulk_docs_refuses_a_malformed_body) {
 }
 
 CAPI_TEST(local_documents_are_written_read_and_deleted_with_or_without_their_prefix) {
-  settee_db* db = fixture_open("docs");
+  settee_db* db = capi_open_db(capi_tmpdir(), "docs");
   REQUIRE(db);
   char* rev = NULL;
   REQUIRE_OK(settee_db_put_local(db, "checkpoint", "{\"seq\":7}", &rev));
@@ -194,10 +194,10 @@ CAPI_TEST(local_documents_are_written_read_and_deleted_with_or_without_their_pre
   /* Not a replicated document: neither in all_docs nor in changes. */
   settee_cursor* cursor = NULL;
   REQUIRE_OK(settee_db_all_docs(db, NULL, &cursor));
-  CHECK(fixture_count_rows(cursor) == 0);
+  CHECK(capi_count_rows(cursor) == 0);
   settee_cursor_free(cursor);
   REQUIRE_OK(settee_db_changes(db, NULL, &cursor));
-  CHECK(fixture_count_rows(cursor) == 0);
+  CHECK(capi_count_rows(cursor) == 0);
   settee_cursor_free(cursor);
   CHECK_ERROR(settee_db_delete_local(db, "checkpoint", "0-1"), "conflict");
   CHECK_OK(settee_db_delete_local(db, "checkpoint", "0-2"));
@@ -206,7 +206,7 @@ CAPI_TEST(local_documents_are_written_read_and_deleted_with_or_without_their_pre
 }
 
 CAPI_TEST(document_functions_given_null_arguments_answer_bad_request) {
-  settee_db* db = fixture_open("docs");
+  settee_db* db = capi_open_db(capi_tmpdir(), "docs");
   REQUIRE(db);
   char* out = NULL;
   CHECK_ERROR(settee_db_put(NULL, "a", "{}", NULL, NULL), "bad_request");

@@ -4,7 +4,8 @@
 CAPI_TEST(version_function_matches_the_header_macros) {
   CHECK(strcmp(settee_version(), SETTEE_VERSION_STRING) == 0);
   CHECK(settee_version_number() == SETTEE_VERSION_NUMBER);
-  CHECK(SETTEE_VERSION_NUMBER == SETTEE_VERSION_MAJOR * 1000000 + SETTEE_VERSION_MINOR * 1000 + SETTEE_VERSION_PATCH);
+  CHECK(SETTEE_VERSION_NUMBER ==
+        SETTEE_VERSION_MAJOR * 1000000 + SETTEE_VERSION_MINOR * 1000 + SETTEE_VERSION_PATCH);
 }
 
 CAPI_TEST(null_error_reads_as_success_and_frees_as_a_no_op) {

@@ -2,7 +2,7 @@
  * with LeakSanitizer), and a C++ exception inside the library coming out as an error value. */
 #include <stdint.h>
 
-#include "db_fixture.h"
+#include "capi_support.h"
 
 static int freed_contexts;
 static void count_free(void* context) {
@@ -20,11 +20,11 @@ static void ignore_change(void* context, uint64_t seq) {
 }
 
 CAPI_TEST(every_handle_type_is_freed_without_leaks) {
-  settee_db* db = fixture_open("handles");
+  settee_db* db = capi_open_db(capi_tmpdir(), "handles");
   REQUIRE(db);
-  settee_db* second = fixture_open("handles");
+  settee_db* second = capi_open_db(capi_tmpdir(), "handles");
   REQUIRE(second);
-  REQUIRE(fixture_put(db, "a", "{}", NULL));
+  REQUIRE(capi_put(db, "a", "{}", NULL));
 
   settee_cursor* all = NULL;
   REQUIRE_OK(settee_db_all_docs(db, "{\"include_docs\":true}", &all));
@@ -40,7 +40,7 @@ CAPI_TEST(every_handle_type_is_freed_without_leaks) {
 
   settee_listener* listener = NULL;
   REQUIRE_OK(settee_db_add_change_listener(db, ignore_change, NULL, &listener));
-  REQUIRE(fixture_put(db, "b", "{}", NULL));
+  REQUIRE(capi_put(db, "b", "{}", NULL));
   settee_listener_free(listener);
 
   settee_attachment_writer* committed = NULL;
@@ -82,7 +82,7 @@ CAPI_TEST(every_handle_type_is_freed_without_leaks) {
 }
 
 CAPI_TEST(a_cpp_exception_inside_the_library_comes_out_as_an_internal_server_error_value) {
-  settee_db* db = fixture_open("throws");
+  settee_db* db = capi_open_db(capi_tmpdir(), "throws");
   REQUIRE(db);
   /* A length no std::string can hold: the copy into the attachment body throws std::length_error
    * before any byte is read, inside the library; guard() turns it into an error value. */

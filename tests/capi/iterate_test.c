@@ -2,7 +2,7 @@
  * listeners"). */
 #include <stdint.h>
 
-#include "db_fixture.h"
+#include "capi_support.h"
 
 /* Writes `count` documents "doc-00000"... in bulk batches of 500. */
 static int write_many(settee_db* db, int count) {
@@ -27,7 +27,7 @@ static int write_many(settee_db* db, int count) {
 }
 
 CAPI_TEST(all_docs_cursor_reads_ten_thousand_documents_in_id_order_then_its_summary) {
-  settee_db* db = fixture_open("many");
+  settee_db* db = capi_open_db(capi_tmpdir(), "many");
   REQUIRE(db);
   REQUIRE(write_many(db, 10000));
   settee_cursor* cursor = NULL;
@@ -56,28 +56,19 @@ CAPI_TEST(all_docs_cursor_reads_ten_thousand_documents_in_id_order_then_its_summ
   settee_cursor_free(cursor);
 
   REQUIRE_OK(settee_db_changes(db, NULL, &cursor));
-  CHECK(fixture_count_rows(cursor) == 10000);
-  CHECK_OK(settee_cursor_summary(cursor, &summary));
-  CHECK(summary && strcmp(summary, "{\"last_seq\":10000,\"pending\":0}") == 0);
-  settee_free(summary);
-  settee_cursor_free(cursor);
+  CHECK_CURSOR_END(cursor, 10000, "{\"last_seq\":10000,\"pending\":0}");
   settee_db_close(db);
 }
 
 CAPI_TEST(all_docs_options_select_ranges_keys_and_documents_as_couchdb_does) {
-  settee_db* db = fixture_open("range");
+  settee_db* db = capi_open_db(capi_tmpdir(), "range");
   REQUIRE(db);
   REQUIRE(write_many(db, 20));
   settee_cursor* cursor = NULL;
   const char* row = NULL;
   REQUIRE_OK(settee_db_all_docs(
       db, "{\"startkey\":\"doc-00005\",\"endkey\":\"doc-00009\",\"inclusive_end\":false}", &cursor));
-  CHECK(fixture_count_rows(cursor) == 4);
-  char* summary = NULL;
-  CHECK_OK(settee_cursor_summary(cursor, &summary));
-  CHECK(summary && strcmp(summary, "{\"total_rows\":20,\"offset\":5}") == 0);
-  settee_free(summary);
-  settee_cursor_free(cursor);
+  CHECK_CURSOR_END(cursor, 4, "{\"total_rows\":20,\"offset\":5}");
 
   REQUIRE_OK(
       settee_db_all_docs(db, "{\"descending\":true,\"limit\":2,\"skip\":1,\"include_docs\":true}", &cursor));
@@ -98,16 +89,16 @@ CAPI_TEST(all_docs_options_select_ranges_keys_and_documents_as_couchdb_does) {
   CHECK(row && strcmp(row, "{\"key\":\"nope\",\"error\":\"not_found\"}") == 0);
   CHECK_OK(settee_cursor_next(cursor, &row, NULL));
   CHECK(capi_contains(row, "\"id\":\"doc-00001\""));
-  CHECK(fixture_count_rows(cursor) == 0);
+  CHECK(capi_count_rows(cursor) == 0);
   settee_cursor_free(cursor);
   settee_db_close(db);
 }
 
 CAPI_TEST(all_docs_rows_are_whole_whatever_quotes_brackets_and_escapes_their_ids_and_bodies_hold) {
-  settee_db* db = fixture_open("tricky");
+  settee_db* db = capi_open_db(capi_tmpdir(), "tricky");
   REQUIRE(db);
-  REQUIRE(fixture_put(db, "a\"},{\"id\":[", "{\"s\":\"]}]}\\\\\\\",{\"}", NULL));
-  REQUIRE(fixture_put(db, "b\\", "{\"t\":[[{}],{\"u\":\"\\\"\"}]}", NULL));
+  REQUIRE(capi_put(db, "a\"},{\"id\":[", "{\"s\":\"]}]}\\\\\\\",{\"}", NULL));
+  REQUIRE(capi_put(db, "b\\", "{\"t\":[[{}],{\"u\":\"\\\"\"}]}", NULL));
   settee_cursor* cursor = NULL;
   const char* row = NULL;
   REQUIRE_OK(settee_db_all_docs(db, "{\"include_docs\":true}", &cursor));
@@ -117,13 +108,13 @@ CAPI_TEST(all_docs_rows_are_whole_whatever_quotes_brackets_and_escapes_their_ids
   CHECK_OK(settee_cursor_next(cursor, &row, NULL));
   CHECK(capi_contains(row, "{\"id\":\"b\\\\\","));
   CHECK(capi_contains(row, "\"t\":[[{}],{\"u\":\"\\\"\"}]}}"));
-  CHECK(fixture_count_rows(cursor) == 0);
+  CHECK(capi_count_rows(cursor) == 0);
   settee_cursor_free(cursor);
   settee_db_close(db);
 }
 
 CAPI_TEST(all_docs_and_changes_refuse_unknown_options_by_name_and_bad_values) {
-  settee_db* db = fixture_open("opts");
+  settee_db* db = capi_open_db(capi_tmpdir(), "opts");
   REQUIRE(db);
   settee_cursor* cursor = (settee_cursor*)1;
   settee_error* e = settee_db_all_docs(db, "{\"include_doc\":true}", &cursor);
@@ -147,13 +138,13 @@ CAPI_TEST(all_docs_and_changes_refuse_unknown_options_by_name_and_bad_values) {
 }
 
 CAPI_TEST(changes_cursor_follows_since_limit_descending_style_and_include_docs) {
-  settee_db* db = fixture_open("feed");
+  settee_db* db = capi_open_db(capi_tmpdir(), "feed");
   REQUIRE(db);
   char rev[64], body[256];
-  REQUIRE(fixture_put(db, "a", "{\"v\":1}", rev));
-  REQUIRE(fixture_put(db, "b", "{}", NULL));
+  REQUIRE(capi_put(db, "a", "{\"v\":1}", rev));
+  REQUIRE(capi_put(db, "b", "{}", NULL));
   snprintf(body, sizeof body, "{\"_rev\":\"%s\",\"v\":2}", rev);
-  REQUIRE(fixture_put(db, "a", body, NULL)); /* a moves to seq 3 */
+  REQUIRE(capi_put(db, "a", body, NULL)); /* a moves to seq 3 */
   settee_cursor* cursor = NULL;
   const char* row = NULL;
   REQUIRE_OK(settee_db_changes(db, NULL, &cursor));
@@ -161,41 +152,32 @@ CAPI_TEST(changes_cursor_follows_since_limit_descending_style_and_include_docs) 
   CHECK(capi_contains(row, "{\"seq\":2,\"id\":\"b\",\"changes\":[{\"rev\":\"1-"));
   CHECK_OK(settee_cursor_next(cursor, &row, NULL));
   CHECK(capi_contains(row, "{\"seq\":3,\"id\":\"a\",\"changes\":[{\"rev\":\"2-"));
-  CHECK(fixture_count_rows(cursor) == 0);
+  CHECK(capi_count_rows(cursor) == 0);
   settee_cursor_free(cursor);
 
   REQUIRE_OK(settee_db_changes(db, "{\"since\":2,\"include_docs\":true}", &cursor));
   CHECK_OK(settee_cursor_next(cursor, &row, NULL));
   CHECK(capi_contains(row, "\"id\":\"a\"") && capi_contains(row, "\"doc\":{\"_id\":\"a\"") &&
         capi_contains(row, "\"v\":2"));
-  CHECK(fixture_count_rows(cursor) == 0);
+  CHECK(capi_count_rows(cursor) == 0);
   settee_cursor_free(cursor);
 
   REQUIRE_OK(settee_db_changes(db, "{\"since\":\"now\"}", &cursor));
-  CHECK(fixture_count_rows(cursor) == 0);
+  CHECK(capi_count_rows(cursor) == 0);
   settee_cursor_free(cursor);
 
-  char* summary = NULL;
   REQUIRE_OK(settee_db_changes(db, "{\"descending\":true,\"limit\":1,\"style\":\"all_docs\"}", &cursor));
   CHECK_OK(settee_cursor_next(cursor, &row, NULL));
   CHECK(capi_contains(row, "{\"seq\":3,\"id\":\"a\""));
-  CHECK(fixture_count_rows(cursor) == 0);
-  CHECK_OK(settee_cursor_summary(cursor, &summary));
-  CHECK(summary && strcmp(summary, "{\"last_seq\":3,\"pending\":1}") == 0);
-  settee_free(summary);
-  settee_cursor_free(cursor);
+  CHECK_CURSOR_END(cursor, 0, "{\"last_seq\":3,\"pending\":1}");
 
   REQUIRE_OK(settee_db_changes(db, "{\"limit\":1}", &cursor));
-  CHECK(fixture_count_rows(cursor) == 1);
-  CHECK_OK(settee_cursor_summary(cursor, &summary));
-  CHECK(summary && strcmp(summary, "{\"last_seq\":2,\"pending\":1}") == 0);
-  settee_free(summary);
-  settee_cursor_free(cursor);
+  CHECK_CURSOR_END(cursor, 1, "{\"last_seq\":2,\"pending\":1}");
   settee_db_close(db);
 }
 
 CAPI_TEST(cursor_functions_given_null_arguments_answer_bad_request) {
-  settee_db* db = fixture_open("nulls");
+  settee_db* db = capi_open_db(capi_tmpdir(), "nulls");
   REQUIRE(db);
   settee_cursor* cursor = NULL;
   const char* row = NULL;
@@ -226,12 +208,12 @@ static void on_change(void* context, uint64_t update_seq) {
 }
 
 CAPI_TEST(listener_is_called_after_each_committed_write_and_never_after_it_is_freed) {
-  settee_db* db = fixture_open("listened");
+  settee_db* db = capi_open_db(capi_tmpdir(), "listened");
   REQUIRE(db);
   Heard heard = {0, 0};
   settee_listener* listener = NULL;
   REQUIRE_OK(settee_db_add_change_listener(db, on_change, &heard, &listener));
-  REQUIRE(fixture_put(db, "a", "{}", NULL));
+  REQUIRE(capi_put(db, "a", "{}", NULL));
   CHECK(heard.calls == 1 && heard.last_seq == 1);
   char* out = NULL;
   CHECK_OK(settee_db_bulk_docs(db, "{\"docs\":[{\"_id\":\"b\"},{\"_id\":\"c\"}]}", &out));
@@ -240,7 +222,7 @@ CAPI_TEST(listener_is_called_after_each_committed_write_and_never_after_it_is_fr
   CHECK_ERROR(settee_db_put(db, "a", "{}", NULL, NULL), "conflict"); /* nothing committed */
   CHECK(heard.calls == 2);
   settee_listener_free(listener);
-  REQUIRE(fixture_put(db, "d", "{}", NULL));
+  REQUIRE(capi_put(db, "d", "{}", NULL));
   CHECK(heard.calls == 2);
   settee_listener_free(NULL);
   settee_listener* none = (settee_listener*)1;
@@ -252,7 +234,7 @@ CAPI_TEST(listener_is_called_after_each_committed_write_and_never_after_it_is_fr
 
 CAPI_TEST(all_docs_row_with_megabytes_of_inline_attachment_data_comes_whole_and_the_next_row_after_it) {
   enum { kSize = 1536 * 1024 };
-  settee_db* db = fixture_open("inline");
+  settee_db* db = capi_open_db(capi_tmpdir(), "inline");
   REQUIRE(db);
   char* bytes = malloc(kSize);
   REQUIRE(bytes);
@@ -261,7 +243,7 @@ CAPI_TEST(all_docs_row_with_megabytes_of_inline_attachment_data_comes_whole_and_
   CHECK_OK(settee_db_put_attachment(db, "a-big", "blob", NULL, NULL, bytes, kSize, &rev));
   free(bytes);
   settee_free(rev);
-  REQUIRE(fixture_put(db, "b-small", "{\"after\":true}", NULL));
+  REQUIRE(capi_put(db, "b-small", "{\"after\":true}", NULL));
   settee_cursor* cursor = NULL;
   REQUIRE_OK(settee_db_all_docs(db, "{\"include_docs\":true,\"attachments\":true}", &cursor));
   const char* row = NULL;
@@ -274,7 +256,7 @@ CAPI_TEST(all_docs_row_with_megabytes_of_inline_attachment_data_comes_whole_and_
   CHECK(row && row[length - 1] == '}' && row[length - 2] == '}');
   CHECK_OK(settee_cursor_next(cursor, &row, NULL));
   CHECK(row && strncmp(row, "{\"id\":\"b-small\"", 15) == 0 && capi_contains(row, "\"after\":true}}"));
-  CHECK(fixture_count_rows(cursor) == 0);
+  CHECK(capi_count_rows(cursor) == 0);
   settee_cursor_free(cursor);
   settee_db_close(db);
 }

@@ -6,7 +6,7 @@
 #include <stdint.h>
 #include <time.h>
 
-#include "db_fixture.h"
+#include "capi_support.h"
 
 typedef struct {
   settee_db* db;
@@ -45,7 +45,7 @@ static void slow_listener(void* context, uint64_t seq) {
 }
 
 CAPI_TEST(listener_freed_while_another_thread_writes_is_never_running_after_free_returns) {
-  settee_db* db = fixture_open("racing");
+  settee_db* db = capi_open_db(capi_tmpdir(), "racing");
   REQUIRE(db);
   Slow slow;
   atomic_init(&slow.calls, 0);

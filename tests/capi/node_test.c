@@ -4,13 +4,7 @@
 #define _POSIX_C_SOURCE 200809L
 #include <pthread.h>
 
-#include "sync_support.h"
-
-static settee_db* open_in(const char* dir, const char* name) {
-  settee_db* db = NULL;
-  if (!CHECK_OK(settee_db_open(dir, name, NULL, &db))) return NULL;
-  return db;
-}
+#include "capi_support.h"
 
 /* Pulls `url` into `into` (one-shot, no retries); the replication's error, or NULL. */
 static settee_error* pull(const char* url, settee_db* into) {
@@ -26,24 +20,24 @@ static settee_error* pull(const char* url, settee_db* into) {
 CAPI_TEST(node_serves_the_databases_its_directory_shares_with_db_handles) {
   char dir[4096];
   snprintf(dir, sizeof dir, "%s", capi_path("served"));
-  settee_db* db = open_in(dir, "shared");
+  settee_db* db = capi_open_db(dir, "shared");
   REQUIRE(db);
-  REQUIRE(support_put(db, "before", "{\"when\":\"before the node\"}"));
+  REQUIRE(capi_put(db, "before", "{\"when\":\"before the node\"}", NULL));
   settee_node* node = NULL;
   REQUIRE(CHECK_OK(settee_node_start(dir, "{\"bind_address\":\"127.0.0.1\",\"port\":0,\"loops\":2}", &node)));
   CHECK(settee_node_port(node) > 0);
   /* Written through the handle while the node serves: the same open database. */
-  REQUIRE(support_put(db, "during", "{\"when\":\"while serving\"}"));
+  REQUIRE(capi_put(db, "during", "{\"when\":\"while serving\"}", NULL));
   char url[256];
   snprintf(url, sizeof url, "http://127.0.0.1:%d/shared", settee_node_port(node));
-  settee_db* copy = open_in(capi_path("app"), "copy");
+  settee_db* copy = capi_open_db(capi_path("app"), "copy");
   REQUIRE(copy);
   CHECK_OK(pull(url, copy));
-  CHECK(support_has(copy, "before", NULL));
-  CHECK(support_has(copy, "during", NULL));
+  CHECK(capi_has(copy, "before", NULL));
+  CHECK(capi_has(copy, "during", NULL));
   settee_node_stop(node);
   /* Still usable by the app once the node is gone. */
-  CHECK(support_put(db, "after", "{}"));
+  CHECK(capi_put(db, "after", "{}", NULL));
   settee_db_close(copy);
   settee_db_close(db);
 }
@@ -51,19 +45,19 @@ CAPI_TEST(node_serves_the_databases_its_directory_shares_with_db_handles) {
 CAPI_TEST(node_with_an_admin_refuses_anonymous_requests_and_takes_the_admins) {
   char dir[4096];
   snprintf(dir, sizeof dir, "%s", capi_path("secured"));
-  settee_db* db = open_in(dir, "private");
+  settee_db* db = capi_open_db(dir, "private");
   REQUIRE(db);
-  REQUIRE(support_put(db, "secret", "{}"));
+  REQUIRE(capi_put(db, "secret", "{}", NULL));
   settee_node* node = NULL;
   REQUIRE(CHECK_OK(settee_node_start(dir, "{\"port\":0,\"admins\":{\"admin\":\"s3cret\"}}", &node)));
-  settee_db* copy = open_in(capi_path("app"), "copy");
+  settee_db* copy = capi_open_db(capi_path("app"), "copy");
   REQUIRE(copy);
   char url[256];
   snprintf(url, sizeof url, "http://admin:wrong@127.0.0.1:%d/private", settee_node_port(node));
   CHECK_ERROR(pull(url, copy), "unauthorized");
   snprintf(url, sizeof url, "http://admin:s3cret@127.0.0.1:%d/private", settee_node_port(node));
   CHECK_OK(pull(url, copy));
-  CHECK(support_has(copy, "secret", NULL));
+  CHECK(capi_has(copy, "secret", NULL));
   settee_node_stop(node);
   settee_db_close(copy);
   settee_db_close(db);
@@ -97,31 +91,30 @@ CAPI_TEST(node_on_a_port_taken_fails_to_start_saying_so) {
 
 CAPI_TEST(node_reads_its_config_file_under_the_options) {
   char ini[4096];
-  snprintf(ini, sizeof ini, "%s", capi_path("node.ini"));
-  FILE* f = fopen(ini, "w");
-  REQUIRE(f);
   /* The admin's password hashed as CouchDB 1.x did (-hashed-: hex(SHA-1(password ++ salt))), which costs
    * no PBKDF2 rounds: the plain-password case is the test above. */
-  fputs("[chttpd]\nport = 1\n[admins]\nkeeper = -hashed-725f0042bb42d15680c92d7df6226575f40f6b81,5a1t\n", f);
-  fclose(f);
+  REQUIRE(capi_write_file(
+      "node.ini",
+      "[chttpd]\nport = 1\n[admins]\nkeeper = -hashed-725f0042bb42d15680c92d7df6226575f40f6b81,5a1t\n", ini,
+      sizeof ini));
   char dir[4096];
   snprintf(dir, sizeof dir, "%s", capi_path("configured"));
-  settee_db* served = open_in(dir, "notes");
+  settee_db* served = capi_open_db(dir, "notes");
   REQUIRE(served);
-  REQUIRE(support_put(served, "note", "{}"));
+  REQUIRE(capi_put(served, "note", "{}", NULL));
   char options[4200];
   snprintf(options, sizeof options, "{\"config_file\":\"%s\",\"port\":0}", ini);
   settee_node* node = NULL;
   REQUIRE(CHECK_OK(settee_node_start(dir, options, &node)));
   CHECK(settee_node_port(node) > 1); /* the option over the file */
-  settee_db* copy = open_in(capi_path("app"), "copy");
+  settee_db* copy = capi_open_db(capi_path("app"), "copy");
   REQUIRE(copy);
   char url[256];
   snprintf(url, sizeof url, "http://keeper:guess@127.0.0.1:%d/notes", settee_node_port(node));
   CHECK_ERROR(pull(url, copy), "unauthorized");
   snprintf(url, sizeof url, "http://keeper:from-the-file@127.0.0.1:%d/notes", settee_node_port(node));
   CHECK_OK(pull(url, copy)); /* the file's admin */
-  CHECK(support_has(copy, "note", NULL));
+  CHECK(capi_has(copy, "note", NULL));
   settee_db_close(copy);
   settee_db_close(served);
   settee_node_stop(node);
@@ -155,13 +148,13 @@ static void ignore_resolver(void* context, const char* input, settee_decision* d
 }
 
 CAPI_TEST(every_sync_handle_type_is_freed_without_leaks) {
-  settee_db* db = open_in(capi_tmpdir(), "leaks");
-  settee_db* other = open_in(capi_tmpdir(), "other");
+  settee_db* db = capi_open_db(capi_tmpdir(), "leaks");
+  settee_db* other = capi_open_db(capi_tmpdir(), "other");
   REQUIRE(db && other);
   for (int i = 0; i < 5; ++i) {
     char id[16];
     snprintf(id, sizeof id, "d%d", i);
-    REQUIRE(support_put(db, id, "{\"type\":\"note\"}"));
+    REQUIRE(capi_put(db, id, "{\"type\":\"note\"}", NULL));
   }
   /* A find cursor freed before its end. */
   settee_cursor* cursor = NULL;

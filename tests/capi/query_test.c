@@ -3,7 +3,7 @@
 #define _POSIX_C_SOURCE 200809L
 #include <stdatomic.h>
 
-#include "sync_support.h"
+#include "capi_support.h"
 
 static void on_live(void* context, const char* result_json);
 
@@ -167,19 +167,19 @@ static void on_live(void* context, const char* result_json) {
 CAPI_TEST(live_query_calls_back_on_each_new_result_and_never_after_free) {
   settee_db* db = open_db("live");
   REQUIRE(db);
-  REQUIRE(support_put(db, "first", "{\"type\":\"note\"}"));
+  REQUIRE(capi_put(db, "first", "{\"type\":\"note\"}", NULL));
   struct live_seen seen;
   atomic_init(&seen.calls, 0);
   atomic_init(&seen.saw_second, 0);
   settee_live_query* live = NULL;
   REQUIRE(CHECK_OK(settee_db_live_query(db, "{\"selector\":{\"type\":\"note\"}}", on_live, &seen, &live)));
   CHECK(WAIT_UNTIL(atomic_load(&seen.calls) >= 1, 3000));
-  REQUIRE(support_put(db, "second", "{\"type\":\"note\"}"));
+  REQUIRE(capi_put(db, "second", "{\"type\":\"note\"}", NULL));
   CHECK(WAIT_UNTIL(atomic_load(&seen.saw_second), 3000));
   settee_live_query_free(live);
   const int calls = atomic_load(&seen.calls);
-  REQUIRE(support_put(db, "third", "{\"type\":\"note\"}"));
-  support_sleep_ms(300);
+  REQUIRE(capi_put(db, "third", "{\"type\":\"note\"}", NULL));
+  capi_sleep_ms(300);
   CHECK(atomic_load(&seen.calls) == calls);
   settee_db_close(db);
 }

@@ -3,13 +3,7 @@
 #define _POSIX_C_SOURCE 200809L
 #include <stdatomic.h>
 
-#include "sync_support.h"
-
-static settee_db* open_in(const char* dir, const char* name) {
-  settee_db* db = NULL;
-  if (!CHECK_OK(settee_db_open(dir, name, NULL, &db))) return NULL;
-  return db;
-}
+#include "capi_support.h"
 
 static void on_state(void* context, const char* status_json) {
   atomic_int* changes = context;
@@ -17,13 +11,13 @@ static void on_state(void* context, const char* status_json) {
 }
 
 CAPI_TEST(replication_copies_every_document_local_to_local) {
-  settee_db* source = open_in(capi_tmpdir(), "source");
-  settee_db* target = open_in(capi_tmpdir(), "target");
+  settee_db* source = capi_open_db(capi_tmpdir(), "source");
+  settee_db* target = capi_open_db(capi_tmpdir(), "target");
   REQUIRE(source && target);
   char id[32];
   for (int i = 0; i < 20; ++i) {
     snprintf(id, sizeof id, "doc-%02d", i);
-    REQUIRE(support_put(source, id, "{\"kind\":\"field note\"}"));
+    REQUIRE(capi_put(source, id, "{\"kind\":\"field note\"}", NULL));
   }
   settee_replication* rep = NULL;
   REQUIRE(CHECK_OK(settee_replication_new(source, NULL, target, NULL, "{\"batch_size\":7}", &rep)));
@@ -41,7 +35,7 @@ CAPI_TEST(replication_copies_every_document_local_to_local) {
   settee_free(status);
   settee_replication_free(rep);
   char* doc = NULL;
-  CHECK(support_has(target, "doc-13", &doc));
+  CHECK(capi_has(target, "doc-13", &doc));
   CHECK(capi_contains(doc, "field note"));
   settee_free(doc);
   settee_db_close(source);
@@ -51,9 +45,9 @@ CAPI_TEST(replication_copies_every_document_local_to_local) {
 CAPI_TEST(replication_pushes_into_an_embedded_node_over_http_and_back) {
   char nodeDir[4096];
   snprintf(nodeDir, sizeof nodeDir, "%s", capi_path("node"));
-  settee_db* local = open_in(capi_path("app"), "notes");
+  settee_db* local = capi_open_db(capi_path("app"), "notes");
   REQUIRE(local);
-  REQUIRE(support_put(local, "pushed", "{\"text\":\"over http\"}"));
+  REQUIRE(capi_put(local, "pushed", "{\"text\":\"over http\"}", NULL));
   settee_node* node = NULL;
   REQUIRE(CHECK_OK(settee_node_start(nodeDir, "{\"port\":0}", &node)));
   char url[256];
@@ -66,29 +60,29 @@ CAPI_TEST(replication_pushes_into_an_embedded_node_over_http_and_back) {
   settee_replication_free(push);
 
   /* Read back through a second handle on the node's directory (the process's one DataDir for it)... */
-  settee_db* served = open_in(nodeDir, "remote");
+  settee_db* served = capi_open_db(nodeDir, "remote");
   if (served) {
     char* doc = NULL;
-    CHECK(support_has(served, "pushed", &doc));
+    CHECK(capi_has(served, "pushed", &doc));
     CHECK(capi_contains(doc, "over http"));
     settee_free(doc);
     settee_db_close(served);
   }
   /* ...and over HTTP again, pulled into a fresh database. */
-  settee_db* back = open_in(capi_path("app"), "back");
+  settee_db* back = capi_open_db(capi_path("app"), "back");
   settee_replication* pull = NULL;
   REQUIRE(CHECK_OK(settee_replication_new(NULL, url, back, NULL, NULL, &pull)));
   CHECK_OK(settee_replication_start(pull, NULL, NULL));
   CHECK_OK(settee_replication_wait(pull));
   settee_replication_free(pull);
-  CHECK(support_has(back, "pushed", NULL));
+  CHECK(capi_has(back, "pushed", NULL));
   settee_db_close(back);
   settee_node_stop(node);
   settee_db_close(local);
 }
 
 CAPI_TEST(replication_refuses_bad_endpoints_and_options_with_bad_request) {
-  settee_db* db = open_in(capi_tmpdir(), "db");
+  settee_db* db = capi_open_db(capi_tmpdir(), "db");
   REQUIRE(db);
   settee_replication* rep = NULL;
   CHECK_ERROR(settee_replication_new(db, "http://127.0.0.1:1/x", db, NULL, NULL, &rep), "bad_request");
@@ -101,12 +95,18 @@ CAPI_TEST(replication_refuses_bad_endpoints_and_options_with_bad_request) {
   CHECK_ERROR(settee_replication_new(db, NULL, db, NULL, "{\"headers\":{\"x\":1}}", &rep), "bad_request");
   CHECK_ERROR(settee_replication_new(db, NULL, db, NULL, "[]", &rep), "bad_request");
   CHECK_ERROR(settee_replication_new(db, NULL, db, NULL, "{", &rep), "bad_request");
+  /* A duration past a year would overflow a deadline's arithmetic once started. */
+  CHECK_ERROR(settee_replication_new(db, NULL, db, NULL, "{\"heartbeat\":18446744073709551615}", &rep),
+              "bad_request");
+  CHECK_ERROR(
+      settee_replication_new(db, NULL, db, NULL, "{\"connection_timeout\":9223372036854775808}", &rep),
+      "bad_request");
   CHECK(rep == NULL);
   settee_db_close(db);
 }
 
 CAPI_TEST(replication_to_an_unreachable_peer_fails_with_the_reason) {
-  settee_db* db = open_in(capi_tmpdir(), "db");
+  settee_db* db = capi_open_db(capi_tmpdir(), "db");
   REQUIRE(db);
   settee_replication* rep = NULL;
   REQUIRE(CHECK_OK(settee_replication_new(db, NULL, NULL, "http://127.0.0.1:1/nobody",

@@ -3,21 +3,7 @@
 #define _POSIX_C_SOURCE 200809L
 #include <stdatomic.h>
 
-#include "sync_support.h"
-
-static settee_db* open_in(const char* dir, const char* name) {
-  settee_db* db = NULL;
-  if (!CHECK_OK(settee_db_open(dir, name, NULL, &db))) return NULL;
-  return db;
-}
-
-/* A node on a directory of its own (in the test's folder) with an empty database `peer` on it. */
-static settee_node* start_peer(char* url, size_t url_size) {
-  settee_node* node = NULL;
-  if (!CHECK_OK(settee_node_start(capi_path("node"), NULL, &node))) return NULL;
-  snprintf(url, url_size, "http://127.0.0.1:%d/peer", settee_node_port(node));
-  return node;
-}
+#include "capi_support.h"
 
 static int idle_and_caught_up(settee_sync* sync) {
   settee_sync_status status;
@@ -57,14 +43,13 @@ static void init_listened(struct listened* l) {
 }
 
 CAPI_TEST(sync_with_a_node_converges_both_ways_and_reaches_idle_with_nothing_pending) {
-  char url[256];
-  settee_node* node = start_peer(url, sizeof url);
-  REQUIRE(node);
-  settee_db* peer = open_in(capi_path("node"), "peer");
-  settee_db* local = open_in(capi_path("app"), "notes");
-  REQUIRE(peer && local);
-  REQUIRE(support_put(local, "from-app", "{\"text\":\"written offline\"}"));
-  REQUIRE(support_put(peer, "from-node", "{\"text\":\"written on the node\"}"));
+  capi_pair pair;
+  REQUIRE(capi_pair_start(&pair, NULL));
+  settee_db* local = pair.local;
+  settee_db* peer = pair.peer;
+  const char* url = pair.url;
+  REQUIRE(capi_put(local, "from-app", "{\"text\":\"written offline\"}", NULL));
+  REQUIRE(capi_put(peer, "from-node", "{\"text\":\"written on the node\"}", NULL));
 
   settee_sync* sync = NULL;
   REQUIRE(CHECK_OK(settee_sync_new(local, url, "{\"min_backoff_ms\":100,\"heartbeat_ms\":1000}", &sync)));
@@ -74,9 +59,9 @@ CAPI_TEST(sync_with_a_node_converges_both_ways_and_reaches_idle_with_nothing_pen
   CHECK_OK(settee_sync_set_listeners(sync, on_status, on_document, &heard));
   REQUIRE(CHECK_OK(settee_sync_start(sync)));
   CHECK_ERROR(settee_sync_set_listeners(sync, NULL, NULL, NULL), "bad_request"); /* before start only */
-  CHECK(WAIT_UNTIL(idle_and_caught_up(sync) && support_has(local, "from-node", NULL) &&
-                       support_has(peer, "from-app", NULL),
-                   8000));
+  CHECK(WAIT_UNTIL(
+      idle_and_caught_up(sync) && capi_has(local, "from-node", NULL) && capi_has(peer, "from-app", NULL),
+      8000));
   settee_sync_status status;
   settee_sync_get_status(sync, &status);
   CHECK(status.state == SETTEE_SYNC_IDLE);
@@ -85,9 +70,9 @@ CAPI_TEST(sync_with_a_node_converges_both_ways_and_reaches_idle_with_nothing_pen
   CHECK(status.error_name[0] == '\0');
 
   /* Still following: a write on either side crosses over. */
-  REQUIRE(support_put(local, "later-app", "{}"));
-  REQUIRE(support_put(peer, "later-node", "{}"));
-  CHECK(WAIT_UNTIL(support_has(peer, "later-app", NULL) && support_has(local, "later-node", NULL), 5000));
+  REQUIRE(capi_put(local, "later-app", "{}", NULL));
+  REQUIRE(capi_put(peer, "later-node", "{}", NULL));
+  CHECK(WAIT_UNTIL(capi_has(peer, "later-app", NULL) && capi_has(local, "later-node", NULL), 5000));
   CHECK(WAIT_UNTIL(idle_and_caught_up(sync), 5000));
   CHECK(atomic_load(&heard.statuses) > 0);
   CHECK(atomic_load(&heard.idle));
@@ -98,9 +83,7 @@ CAPI_TEST(sync_with_a_node_converges_both_ways_and_reaches_idle_with_nothing_pen
   settee_sync_get_status(sync, &status);
   CHECK(status.state == SETTEE_SYNC_STOPPED);
   settee_sync_free(sync);
-  settee_db_close(local);
-  settee_db_close(peer);
-  settee_node_stop(node);
+  capi_pair_stop(&pair);
 }
 
 static int offline(settee_sync* sync) {
@@ -110,12 +93,11 @@ static int offline(settee_sync* sync) {
 }
 
 CAPI_TEST(sync_goes_offline_by_the_apps_word_and_catches_up_when_the_network_is_back) {
-  char url[256];
-  settee_node* node = start_peer(url, sizeof url);
-  REQUIRE(node);
-  settee_db* peer = open_in(capi_path("node"), "peer");
-  settee_db* local = open_in(capi_path("app"), "notes");
-  REQUIRE(peer && local);
+  capi_pair pair;
+  REQUIRE(capi_pair_start(&pair, NULL));
+  settee_db* local = pair.local;
+  settee_db* peer = pair.peer;
+  const char* url = pair.url;
   settee_sync* sync = NULL;
   REQUIRE(CHECK_OK(settee_sync_new(local, url, "{\"min_backoff_ms\":100}", &sync)));
   REQUIRE(CHECK_OK(settee_sync_start(sync)));
@@ -123,20 +105,18 @@ CAPI_TEST(sync_goes_offline_by_the_apps_word_and_catches_up_when_the_network_is_
 
   settee_sync_network_changed(sync, false);
   CHECK(WAIT_UNTIL(offline(sync), 3000));
-  REQUIRE(support_put(local, "written-offline", "{}"));
-  support_sleep_ms(200);
+  REQUIRE(capi_put(local, "written-offline", "{}", NULL));
+  capi_sleep_ms(200);
   settee_sync_status status;
   settee_sync_get_status(sync, &status);
   CHECK(status.state == SETTEE_SYNC_OFFLINE);
   CHECK(status.pending == 1);
-  CHECK(!support_has(peer, "written-offline", NULL));
+  CHECK(!capi_has(peer, "written-offline", NULL));
 
   settee_sync_network_changed(sync, true);
-  CHECK(WAIT_UNTIL(idle_and_caught_up(sync) && support_has(peer, "written-offline", NULL), 5000));
+  CHECK(WAIT_UNTIL(idle_and_caught_up(sync) && capi_has(peer, "written-offline", NULL), 5000));
   settee_sync_free(sync);
-  settee_db_close(local);
-  settee_db_close(peer);
-  settee_node_stop(node);
+  capi_pair_stop(&pair);
 }
 
 /* The app's resolver: merge, writing {"v":"merged"} on CouchDB's winner (deterministic on every device). */
@@ -157,7 +137,7 @@ static void free_resolver_context(void* context) {
 static int resolved_in(settee_db* db) {
   char* doc = NULL;
   char* conflicts = NULL;
-  int ok = support_has(db, "shared", &doc) && capi_contains(doc, "\"v\":\"merged\"");
+  int ok = capi_has(db, "shared", &doc) && capi_contains(doc, "\"v\":\"merged\"");
   settee_error* e = settee_db_conflicts(db, "shared", &conflicts);
   ok = ok && !e && conflicts && strcmp(conflicts, "[]") == 0;
   settee_error_free(e);
@@ -167,14 +147,13 @@ static int resolved_in(settee_db* db) {
 }
 
 CAPI_TEST(sync_resolves_a_conflict_by_the_apps_resolver_on_both_sides) {
-  char url[256];
-  settee_node* node = start_peer(url, sizeof url);
-  REQUIRE(node);
-  settee_db* peer = open_in(capi_path("node"), "peer");
-  settee_db* local = open_in(capi_path("app"), "notes");
-  REQUIRE(peer && local);
-  REQUIRE(support_put(local, "shared", "{\"v\":\"local\"}"));
-  REQUIRE(support_put(peer, "shared", "{\"v\":\"peer\"}"));
+  capi_pair pair;
+  REQUIRE(capi_pair_start(&pair, NULL));
+  settee_db* local = pair.local;
+  settee_db* peer = pair.peer;
+  const char* url = pair.url;
+  REQUIRE(capi_put(local, "shared", "{\"v\":\"local\"}", NULL));
+  REQUIRE(capi_put(peer, "shared", "{\"v\":\"peer\"}", NULL));
 
   atomic_int calls;
   atomic_init(&calls, 0);
@@ -197,13 +176,11 @@ CAPI_TEST(sync_resolves_a_conflict_by_the_apps_resolver_on_both_sides) {
   CHECK(atomic_load(&heard.resolved) >= 1);
   settee_sync_free(sync);
   CHECK(atomic_load(&contexts_freed) == 1);
-  settee_db_close(local);
-  settee_db_close(peer);
-  settee_node_stop(node);
+  capi_pair_stop(&pair);
 }
 
 CAPI_TEST(document_state_says_pending_for_a_document_the_peer_has_not_confirmed) {
-  settee_db* local = open_in(capi_tmpdir(), "notes");
+  settee_db* local = capi_open_db(capi_tmpdir(), "notes");
   REQUIRE(local);
   settee_sync* sync = NULL;
   /* Nobody listens there; offline by the app's word, nothing is even tried. */
@@ -213,7 +190,7 @@ CAPI_TEST(document_state_says_pending_for_a_document_the_peer_has_not_confirmed)
   REQUIRE(CHECK_OK(settee_sync_start(sync)));
   settee_sync_status status;
   CHECK(WAIT_UNTIL((settee_sync_get_status(sync, &status), status.state == SETTEE_SYNC_OFFLINE), 3000));
-  REQUIRE(support_put(local, "outbox", "{\"text\":\"not yet sent\"}"));
+  REQUIRE(capi_put(local, "outbox", "{\"text\":\"not yet sent\"}", NULL));
 
   settee_doc_sync_info info;
   REQUIRE(CHECK_OK(settee_sync_document_state(sync, "outbox", &info)));
@@ -240,7 +217,7 @@ CAPI_TEST(document_state_says_pending_for_a_document_the_peer_has_not_confirmed)
 }
 
 CAPI_TEST(sync_refuses_bad_urls_and_options_with_bad_request) {
-  settee_db* db = open_in(capi_tmpdir(), "db");
+  settee_db* db = capi_open_db(capi_tmpdir(), "db");
   REQUIRE(db);
   settee_sync* sync = NULL;
   CHECK_ERROR(settee_sync_new(db, "ftp://127.0.0.1/db", NULL, &sync), "bad_request");
@@ -250,6 +227,11 @@ CAPI_TEST(sync_refuses_bad_urls_and_options_with_bad_request) {
   CHECK_ERROR(settee_sync_new(db, "http://127.0.0.1:1/db", "{\"timeout_ms\":\"soon\"}", &sync),
               "bad_request");
   CHECK_ERROR(settee_sync_new(db, "http://127.0.0.1:1/db", "{\"min_backoff_ms\":0}", &sync), "bad_request");
+  /* A duration past a year would overflow a deadline's arithmetic once started. */
+  CHECK_ERROR(settee_sync_new(db, "http://127.0.0.1:1/db", "{\"timeout_ms\":18446744073709551615}", &sync),
+              "bad_request");
+  CHECK_ERROR(settee_sync_new(db, "http://127.0.0.1:1/db", "{\"heartbeat_ms\":9223372036854775808}", &sync),
+              "bad_request");
   CHECK_ERROR(settee_sync_new(db, "http://127.0.0.1:1/db", "{\"push_selector\":\"all\"}", &sync),
               "bad_request");
   CHECK_ERROR(settee_sync_new(db, "http://127.0.0.1:1/db", "{\"no_such_option\":true}", &sync),

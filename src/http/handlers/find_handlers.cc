@@ -16,8 +16,10 @@
 
 #include "db/database_internal.h"
 #include "db/mango_find.h"
+#include "db/mango_pages.h"
 #include "http/handlers/bulk_internal.h"
 #include "http/handlers/handlers.h"
+#include "http/handlers/index_json.h"
 
 namespace settee::http {
 namespace {
@@ -48,26 +50,21 @@ void appendMember(std::string& out, std::string_view key, F&& value) {
 constexpr uint64_t kRowsPerPage = 1000;
 constexpr size_t kPageBytes = 512 * 1024;
 
-// The answer a page at a time: each page runs the query on from the previous page's bookmark, which
-// resumes exactly after the last row sent, so pages neither repeat nor skip a row.
+// The answer a page at a time (db/mango_pages.h): a page ends at kRowsPerPage rows or once it passes
+// kPageBytes.
 class FindSource : public detail::PageSource {
  public:
   explicit FindSource(std::shared_ptr<Call> call) : call_(std::move(call)) {}
 
   Status page(std::string& out, bool& done) override {
-    if (!query_) {
+    if (!pages_) {
       if (Status st = requireJson(call_->req); !st) return st;
       auto parsed = db::parseFindRequest(call_->req.body);
       if (!parsed) return parsed.status();
-      query_ = std::move(*parsed);
-      remaining_ = query_->options.limit;
-      bookmark_ = query_->options.bookmark;
+      pages_.emplace(std::move(*parsed));
       out += "{\"docs\":[";
     }
-    db::FindQuery q = *query_;
-    q.options.limit = std::min(remaining_, kRowsPerPage);
-    q.options.skip = firstPage_ ? query_->options.skip : 0;
-    q.options.bookmark = bookmark_;
+    db::FindQuery q = pages_->next(kRowsPerPage);
     bool full = false;
     uint64_t sent = 0;
     auto ran = db::runFind(db::storeOf(*call_->db), q, [&](std::string_view doc) {
@@ -79,52 +76,28 @@ class FindSource : public detail::PageSource {
       return !full;
     });
     if (!ran) return ran.status();
-    firstPage_ = false;
-    remaining_ -= std::min(remaining_, sent);
-    bookmark_ = ran->bookmark;
-    total_.totalKeysExamined += ran->stats.totalKeysExamined;
-    total_.totalDocsExamined += ran->stats.totalDocsExamined;
-    total_.resultsReturned += ran->stats.resultsReturned;
-    total_.executionTimeMs += ran->stats.executionTimeMs;
-    if (remaining_ > 0 && (full || sent == q.options.limit)) return Status::ok();  // more may follow
-    finish(out, *ran);
+    const bool more = pages_->record(*ran, sent, q.options.limit);
+    if (more || (full && pages_->remaining() > 0)) return Status::ok();
+    finish(out);
     done = true;
     return Status::ok();
   }
 
  private:
   // The members after the documents, in CouchDB's order.
-  void finish(std::string& out, const FindSummary& last) {
+  void finish(std::string& out) {
     out += "\n],\n\"bookmark\": ";
-    out += writeJson([&](JsonWriter& w) { writeString(w, bookmark_.empty() ? "nil" : bookmark_); });
-    if (query_->options.executionStats) {
-      appendMember(out, "execution_stats", [&](JsonWriter& w) {
-        w.StartObject();
-        writeKey(w, "total_keys_examined");
-        w.Uint64(total_.totalKeysExamined);
-        writeKey(w, "total_docs_examined");
-        w.Uint64(total_.totalDocsExamined);
-        writeKey(w, "total_quorum_docs_examined");
-        w.Uint64(0);
-        writeKey(w, "results_returned");
-        w.Uint64(total_.resultsReturned);
-        writeKey(w, "execution_time_ms");
-        w.Double(total_.executionTimeMs);
-        w.EndObject();
-      });
-    }
-    std::string warning = db::pagedWarning(last, total_);
+    out += writeJson([&](JsonWriter& w) { writeString(w, pages_->bookmark()); });
+    if (pages_->query().options.executionStats)
+      appendMember(out, "execution_stats", [&](JsonWriter& w) { pages_->writeExecutionStats(w); });
+    std::string warning = pages_->warning();
     if (!warning.empty()) appendMember(out, "warning", [&](JsonWriter& w) { writeString(w, warning); });
     out += "}\n";
   }
 
   std::shared_ptr<Call> call_;
-  std::optional<db::FindQuery> query_;  // read on the first page
-  uint64_t remaining_ = 0;              // rows the limit still allows
-  std::string bookmark_;                // where the next page starts
-  bool firstPage_ = true;
+  std::optional<db::FindPages> pages_;  // made on the first page, from the request's body
   bool firstRow_ = true;
-  FindStats total_;
 };
 
 void find(std::shared_ptr<Call> call) {
@@ -170,16 +143,7 @@ Response createIndex(Call& call) {
   if (!def) return errorResponse(def.status());
   auto created = call.db->createIndex(*def);
   if (!created) return errorResponse(created.status());
-  return Response::json(200, writeJson([&](JsonWriter& w) {
-                          w.StartObject();
-                          writeKey(w, "result");
-                          writeString(w, created->created ? "created" : "exists");
-                          writeKey(w, "id");
-                          writeString(w, created->id);
-                          writeKey(w, "name");
-                          writeString(w, created->name);
-                          w.EndObject();
-                        }));
+  return Response::json(200, writeJson([&](JsonWriter& w) { writeIndexCreated(w, *created); }));
 }
 
 std::string designId(std::string_view ddoc) {
@@ -254,6 +218,17 @@ Response bulkDeleteIndexes(Call& call) {
 }
 
 }  // namespace
+
+void writeIndexCreated(JsonWriter& w, const IndexCreated& created) {
+  w.StartObject();
+  writeKey(w, "result");
+  writeString(w, created.created ? "created" : "exists");
+  writeKey(w, "id");
+  writeString(w, created.id);
+  writeKey(w, "name");
+  writeString(w, created.name);
+  w.EndObject();
+}
 
 void registerFindRoutes(Api& api) {
   api.async("POST", "/{db}/_find", Access::Reader, find);
