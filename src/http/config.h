@@ -18,6 +18,7 @@
 #include <chrono>
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -57,6 +58,11 @@ struct ServerConfig {
   // CouchDB's os_process_timeout: the longest a query server (validate_doc_update, filters) may take
   // to answer one command before it is killed.
   std::chrono::milliseconds osProcessTimeout{5000};
+  // The JavaScript query server's argv. Unset: this binary's own `settee js` (or the command in
+  // COUCHDB_QUERY_SERVER_JAVASCRIPT, as CouchDB). Empty: none, so every JavaScript call fails with
+  // os_process_error — an app embedding a node (the C API) is not the settee binary, and spawning
+  // "itself js" would start the app again.
+  std::optional<std::vector<std::string>> queryServer;
   std::string logLevel = "info";
   std::string uuid;                                 // empty: made once and kept in the data directory
   std::map<std::string, std::string> admins;        // name -> password or its pbkdf2 hash
