@@ -400,7 +400,10 @@ SETTEE_API settee_error* settee_db_document_sync_state(settee_db* db, const char
  * settee_node_stop. */
 typedef struct settee_node settee_node;
 /* options: {"bind_address":"127.0.0.1","port":0 (0: any free port),"config_file":"node.ini" (as
- * `settee serve --config`),"admins":{"name":"password"},"loops":1}. */
+ * `settee serve --config`),"admins":{"name":"password"},"loops":1,"query_server":"/path/to/settee"}.
+ * JavaScript of design documents (validate_doc_update, filters) runs in a separate `settee js` process, as
+ * CouchDB runs couchjs: name the settee binary in "query_server" (or set COUCHDB_QUERY_SERVER_JAVASCRIPT).
+ * Without one, a write that a validate_doc_update must judge fails (os_process_error), never passes. */
 SETTEE_API settee_error* settee_node_start(const char* dir, const char* options_json, settee_node** out_node);
 /* The port it listens on. */
 SETTEE_API int settee_node_port(const settee_node* node);

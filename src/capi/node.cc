@@ -21,8 +21,10 @@
 #include "http/api.h"
 #include "http/config.h"
 #include "http/couch_server.h"
+#include "js/query_server_pool.h"
 #include "replicator/conflict_service.h"
 #include "replicator/replicator_service.h"
+
 
 struct settee_node {
   uv_loop_t loop;
@@ -39,7 +41,7 @@ namespace settee::capi {
 namespace {
 
 const std::initializer_list<std::string_view> kNodeOptions = {"bind_address", "port", "config_file", "admins",
-                                                              "loops"};
+                                                              "loops", "query_server"};
 
 bool isLoopback(const std::string& addr) {
   return addr == "127.0.0.1" || addr == "::1" || addr == "localhost" || addr.rfind("127.", 0) == 0;
@@ -66,6 +68,15 @@ Result<http::ServerConfig> nodeConfig(const std::string& dir, const char* json) 
   if (Status st = reader.getUint("loops", n); !st || n > http::kMaxLoops)
     return badRequest("loops must be 0 to " + std::to_string(http::kMaxLoops));
   config.loops = n ? static_cast<uint32_t>(n) : http::defaultLoops();
+  // JavaScript (validate_doc_update, filters) runs in a `settee js` process: the app names the settee
+  // binary; without it (and without COUCHDB_QUERY_SERVER_JAVASCRIPT) there is none, and a write that a
+  // design document's validate_doc_update must judge fails rather than passing unchecked.
+  std::string queryServer;
+  if (Status st = reader.getString("query_server", queryServer); !st) return st;
+  const char* envServer = std::getenv("COUCHDB_QUERY_SERVER_JAVASCRIPT");
+  config.queryServer = !queryServer.empty() || (envServer && *envServer)
+                           ? js::queryServerCommand(queryServer)
+                           : std::vector<std::string>{};
   std::vector<std::pair<std::string, std::string>> admins;
   if (Status st = reader.getStringMap("admins", admins); !st) return st;
   // Plain passwords, hashed by the node's Auth at start as it hashes those of its ini file.

@@ -37,6 +37,7 @@
 namespace settee::http {
 
 class Auth;
+class DesignFunctions;
 class WorkGate;
 
 // An authenticated caller; no name means anonymous.
@@ -68,6 +69,9 @@ struct Services {
   // the node listens. Shared, not copied: every loop's Services answers the same list, whenever its copy
   // was made.
   std::shared_ptr<std::vector<std::string>> features = std::make_shared<std::vector<std::string>>();
+  // The JavaScript of design documents (validate_doc_update, filters; http/design_functions.h), shared
+  // by every loop; null runs none (a Services made by a test or a tool that wires no query server).
+  std::shared_ptr<DesignFunctions> design;
 };
 
 // Who may call a route.

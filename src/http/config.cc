@@ -86,6 +86,11 @@ Status loadConfig(const std::string& path, ServerConfig& config) {
       ok = number(value, ms) && ms > 0;
       config.requestTimeout = std::chrono::milliseconds(ms);
     }
+    else if (section == "couchdb" && key == "os_process_timeout") {
+      uint64_t ms = 0;
+      ok = number(value, ms) && ms > 0;
+      config.osProcessTimeout = std::chrono::milliseconds(ms);
+    }
     else if (section == "admins") config.admins[key] = value;
     else if (section == "httpd" && key == "enable_cors") config.cors.enabled = value == "true";
     else if (section == "cors" && key == "origins") config.cors.origins = list(value);

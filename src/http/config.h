@@ -4,7 +4,7 @@
 //   [chttpd]   port, bind_address, max_http_request_size, max_db_number_for_dbs_info_req
 //   [settee]   max_buffered_body_bytes (request bodies held whole at once, all connections; 503 past it)
 //   [settee]   loops (event loops serving HTTP, each on a thread of its own; 0, the default: one per core)
-//   [couchdb]  database_dir, max_document_size, uuid
+//   [couchdb]  database_dir, max_document_size, uuid, os_process_timeout (milliseconds)
 //   [settee]   revs_limit (default for new databases), log_level (debug|info|warn|error|none)
 //   [fabric]   request_timeout (milliseconds one request's long work may take)
 //   [admins]   name = password   (plain text or "-pbkdf2-<hex key>,<hex salt>,<iterations>")
@@ -18,6 +18,7 @@
 #include <chrono>
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -54,6 +55,14 @@ struct ServerConfig {
   // The time one request's long work may take ([fabric] request_timeout, CouchDB's default): a normal or
   // longpoll _changes scan past it ends with the last_seq it reached.
   std::chrono::milliseconds requestTimeout{60000};
+  // CouchDB's os_process_timeout: the longest a query server (validate_doc_update, filters) may take
+  // to answer one command before it is killed.
+  std::chrono::milliseconds osProcessTimeout{5000};
+  // The JavaScript query server's argv. Unset: this binary's own `settee js` (or the command in
+  // COUCHDB_QUERY_SERVER_JAVASCRIPT, as CouchDB). Empty: none, so every JavaScript call fails with
+  // os_process_error — an app embedding a node (the C API) is not the settee binary, and spawning
+  // "itself js" would start the app again.
+  std::optional<std::vector<std::string>> queryServer;
   std::string logLevel = "info";
   std::string uuid;                                 // empty: made once and kept in the data directory
   std::map<std::string, std::string> admins;        // name -> password or its pbkdf2 hash

@@ -9,6 +9,7 @@
 #include <fstream>
 
 #include "db/crypto.h"
+#include "http/design_functions.h"
 #include "http/handlers/handlers.h"
 #include "http/system_dbs.h"
 #include "http/work.h"
@@ -64,6 +65,9 @@ CouchServer::CouchServer(uv_loop_t* loop, ServerConfig config, std::shared_ptr<D
   services_.config = &config_;
   services_.auth = auth_.get();
   services_.loop = loop;
+  services_.design = std::make_shared<DesignFunctions>(
+      config_.queryServer ? *config_.queryServer : js::queryServerCommand(selfBinaryPath()),
+      config_.osProcessTimeout);
   services_.uuid = config_.uuid.empty() ? persistentValue(config_.dataDir, ".node_uuid") : config_.uuid;
   const size_t loops = config_.loops ? config_.loops : defaultLoops();
   // Each loop gates its own slow work with a share of the cap, so together they still leave threads

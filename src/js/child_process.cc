@@ -39,7 +39,7 @@ bool waitFor(int fd, short events, Clock::time_point deadline) {
 }  // namespace
 
 Result<std::unique_ptr<ChildProcess>> ChildProcess::spawn(const std::vector<std::string>& argv) {
-  if (argv.empty()) return Status(ErrorCode::Internal, "no query server command", "os_process_error");
+  if (argv.empty()) return Status(ErrorCode::Internal, "no JavaScript query server is configured", "os_process_error");
   int sv[2];
   if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0)
     return Status(ErrorCode::Internal, std::string("socketpair: ") + std::strerror(errno),

@@ -1,7 +1,12 @@
 #include "replicator/local_endpoint.h"
 
+#include <mutex>
+
 #include "db/mango.h"
 #include "db/database_internal.h"
+#include "db/json.h"
+#include "http/api.h"
+#include "http/design_functions.h"
 #include "replicator/spool.h"
 #include "replicator/tuning.h"
 
@@ -19,7 +24,83 @@ uint64_t seqNumber(const std::string& json) {
   return n;
 }
 
+std::mutex queryServersMutex;
+std::shared_ptr<http::DesignFunctions> queryServers;
+
+std::shared_ptr<http::DesignFunctions> designFunctions() {
+  std::lock_guard lock(queryServersMutex);
+  return queryServers;
+}
+
+// A named filter ("ddoc/name") prepared for a local source: its design document and the req object its
+// function gets (query = the replication's query_params, as CouchDB's replicator sends them).
+struct NamedFilter {
+  http::JsFilter filter;
+  http::DesignDocCopy ddoc;
+  std::string req;
+};
+
+Result<NamedFilter> prepareNamedFilter(Database& db, const Filter& filter) {
+  size_t slash = filter.name.find('/');
+  if (slash == std::string::npos || slash == 0 || slash + 1 == filter.name.size())
+    return badRequest("filter parameter must be of the form `designname/filtername`");
+  NamedFilter out;
+  out.filter = {filter.name.substr(0, slash), filter.name.substr(slash + 1), false};
+  auto ddoc = http::filterDesignDoc(db, out.filter);
+  if (!ddoc) return ddoc.status();
+  out.ddoc = std::move(*ddoc);
+  std::vector<std::pair<std::string, std::string>> query;
+  if (!filter.queryParams.empty()) {
+    simdjson::dom::parser parser;
+    simdjson::dom::object params;
+    if (parser.parse(filter.queryParams).get(params)) return badRequest("query_params must be a JSON object");
+    for (auto field : params) {
+      std::string_view text;
+      // Query parameters travel as text: a string as it is, anything else as its JSON.
+      query.emplace_back(std::string(field.key),
+                         field.value.get(text) ? db::toJson(field.value) : std::string(text));
+    }
+  }
+  std::string secObj = "{}";
+  if (auto security = db.security(); security && !security->empty()) secObj = std::move(*security);
+  out.req = http::filterRequestJson(db.name(), "GET", "/" + db.name() + "/_changes", query, {}, {}, "127.0.0.1",
+                                    http::userCtxJson(db.name(), {}, {}, false), secObj);
+  return out;
+}
+
+// A replicated revision as validate_doc_update sees it: its body with _id, _rev and _deleted.
+std::string validatedJson(const db::Revision& rev) {
+  simdjson::dom::parser parser;
+  simdjson::dom::object body;
+  const bool parsed = !parser.parse(rev.body).get(body);
+  return http::writeJson([&](db::JsonWriter& w) {
+    w.StartObject();
+    db::writeKey(w, "_id");
+    db::writeString(w, rev.id);
+    if (rev.rev) {
+      db::writeKey(w, "_rev");
+      db::writeString(w, rev.rev->str());
+    }
+    if (rev.deleted) {
+      db::writeKey(w, "_deleted");
+      w.Bool(true);
+    }
+    if (parsed) {
+      for (auto field : body) {
+        db::writeKey(w, field.key);
+        db::writeElement(w, field.value);
+      }
+    }
+    w.EndObject();
+  });
+}
+
 }  // namespace
+
+void setQueryServers(std::shared_ptr<http::DesignFunctions> design) {
+  std::lock_guard lock(queryServersMutex);
+  queryServers = std::move(design);
+}
 
 std::string LocalEndpoint::describe() const { return "local:" + db_->name(); }
 
@@ -47,8 +128,15 @@ Result<std::string> LocalEndpoint::putLocal(const std::string& id, const std::st
 
 Result<ChangesBatch> LocalEndpoint::changes(const std::string& since, size_t limit, const Filter& filter, bool wait,
                                             std::chrono::milliseconds timeout) {
-  if (!filter.name.empty()) return badRequest("named filters need a CouchDB source");
   if (Status st = mayRead(); !st) return st;
+  std::optional<NamedFilter> named;
+  auto design = designFunctions();
+  if (!filter.name.empty() && !design) return badRequest("named filters need a CouchDB source");
+  if (!filter.name.empty()) {
+    auto prepared = prepareNamedFilter(*db_, filter);
+    if (!prepared) return prepared.status();
+    named = std::move(*prepared);
+  }
   std::optional<db::Selector> selector;
   if (!filter.selector.empty()) {
     auto parsed = db::Selector::parseJson(filter.selector);
@@ -80,7 +168,32 @@ Result<ChangesBatch> LocalEndpoint::changes(const std::string& since, size_t lim
     if (!scanned) return scanned.status();
     last = *scanned;
     ended = rows.size() < limit;
+    std::vector<bool> passes;
+    if (named) {
+      // One call to the query servers for the page, each document at its winning revision.
+      std::vector<std::string> docs;
+      docs.reserve(rows.size());
+      for (const auto& c : rows) {
+        ReadOptions read;
+        read.rev = c.revs.front();
+        auto doc = db_->get(c.id, read);
+        docs.push_back(doc ? std::move(*doc)
+                           : http::writeJson([&](db::JsonWriter& w) {
+                               w.StartObject();
+                               db::writeKey(w, "_id");
+                               db::writeString(w, c.id);
+                               db::writeKey(w, "_deleted");
+                               w.Bool(true);
+                               w.EndObject();
+                             }));
+      }
+      std::vector<std::string_view> views(docs.begin(), docs.end());
+      auto ran = http::runFilter(*design, named->ddoc, named->filter, views, named->req);
+      if (!ran) return ran.status();
+      passes = std::move(*ran);
+    }
     for (auto& c : rows) {
+      if (named && !passes[static_cast<size_t>(&c - rows.data())]) continue;
       if (batch.rows.size() == limit) {
         last = batch.rows.empty() ? last : std::stoull(batch.rows.back().seq);
         break;
@@ -190,10 +303,37 @@ Result<std::vector<DocResult>> LocalEndpoint::write(const std::vector<FetchedRev
   std::vector<db::WriteOp> ops;
   ops.reserve(docs.size());
   std::vector<DocResult> failures;
+  // validate_doc_update runs on replicated writes as on any other (CouchDB's replicator writes through
+  // the same path): a refusal is that document's failure, counted in doc_write_failures.
+  auto design = designFunctions();
+  auto validators = design ? design->validators(*db_)
+                           : Result<std::shared_ptr<const std::vector<http::DesignDocCopy>>>(
+                                 std::make_shared<const std::vector<http::DesignDocCopy>>());
+  if (!validators) return validators.status();
+  std::string userCtx, secObj = "{}";
+  if (!(*validators)->empty()) {
+    // The replication's rights are known here only as checks; a replication without them runs as an admin.
+    userCtx = http::userCtxJson(db_->name(), {}, {}, !access_);
+    if (auto security = db_->security(); security && !security->empty()) secObj = std::move(*security);
+  }
   for (auto& d : docs) {
     if (Status st = mayWrite(d.id); !st) {
       failures.push_back({d.id, {}, std::move(st)});
       continue;
+    }
+    if (d.rev && !(*validators)->empty() && d.id.rfind("_design/", 0) != 0 && d.id.rfind("_local/", 0) != 0) {
+      std::string newDoc = validatedJson(*d.rev);
+      std::string oldDoc = "null";
+      if (auto current = db_->get(d.id)) oldDoc = std::move(*current);
+      Status refused;
+      for (const auto& ddoc : **validators) {
+        refused = design->pool().validate({ddoc.id, ddoc.json}, newDoc, oldDoc, userCtx, secObj);
+        if (!refused) break;
+      }
+      if (!refused) {
+        failures.push_back({d.id, d.rev->rev ? d.rev->rev->str() : std::string(), std::move(refused)});
+        continue;
+      }
     }
     // A copy: `docs` stays intact for a retry. No JSON is parsed here: the value came parsed.
     if (d.rev) ops.push_back(db::storeOf(*db_).prepare(*d.rev, d.bodies));

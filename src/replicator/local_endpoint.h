@@ -5,11 +5,22 @@
 #pragma once
 
 #include <atomic>
+#include <memory>
 
 #include "replicator/endpoint.h"
 #include "settee/replicator.h"
 
+namespace settee::http {
+class DesignFunctions;
+}
+
 namespace settee::repl {
+
+// The query servers every LocalEndpoint of this process runs JavaScript on: a source's named filter
+// ("ddoc/name") and the target's validate_doc_update, as CouchDB runs them on its replications. Set by
+// the node (ReplicatorService, from its http Services); null, the default (the C API), runs none: a named
+// filter on a local source is refused and replicated writes are not validated. Thread-safe.
+void setQueryServers(std::shared_ptr<http::DesignFunctions> design);
 
 class LocalEndpoint : public Endpoint {
  public:

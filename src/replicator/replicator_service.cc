@@ -11,6 +11,7 @@
 #include "db/metrics.h"
 #include "http/auth.h"
 #include "http/system_dbs.h"
+#include "replicator/local_endpoint.h"
 #include "replicator/replicator_job.h"
 
 namespace settee::repl {
@@ -55,6 +56,8 @@ void writeBack(Database& db, const std::string& id, const std::string& state, co
 ReplicatorService::ReplicatorService(http::Api& api) : svc_(api.services()) {
   registerRoutes(api);
   svc_.activeTasks = [this] { return activeTasks(); };
+  // Replications into and out of this node's databases run their JavaScript on the node's query servers.
+  setQueryServers(svc_.design);
   svc_.features->push_back("scheduler");  // its /_scheduler routes, registered above
   registerMetrics();
 }

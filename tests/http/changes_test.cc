@@ -466,8 +466,8 @@ TEST_CASE("Changes: bad parameter values are 400 and unknown filters are refused
   CHECK(missingDdoc.status == 404);
   CHECK(Json(missingDdoc.body).str("error") == "not_found");
   CHECK(node("GET", "/db/_changes?filter=app/g").status == 404);
-  auto js = node("GET", "/db/_changes?filter=app/f");
-  CHECK(js.status == 400);
+  // A filter function that exists runs (tests/http/js_design_test.cc covers what it lets through).
+  CHECK(node("GET", "/db/_changes?filter=app/f").status == 200);
   CHECK(node("PUT", "/db/_changes").status == 405);
   // Nothing was broken by the refusals.
   CHECK(node("GET", "/db/_changes").status == 200);

@@ -14,6 +14,7 @@
 #include "http/body_spool.h"
 #include "http/gzip_inflater.h"
 #include "http/handlers/document_internal.h"
+#include "http/design_functions.h"
 #include "http/handlers/handlers.h"
 #include "http/work.h"
 
@@ -296,6 +297,7 @@ Response putAtt(Call& call) {
   } else {
     bodies.push_back(AttachmentBody{name, std::move(call.req.body), nullptr});
   }
+  if (Status st = validateWrite(call, id, json); !st) return errorResponse(st);
   auto written = call.db->put(json, {.id = id}, std::move(bodies));
   if (!written) return errorResponse(written.status());
   return detail::writeAnswer(201, *written, detail::locationOf(call, id, name));
@@ -336,6 +338,7 @@ Response deleteAtt(Call& call) {
     }
     w.EndObject();
   });
+  if (Status st = validateWrite(call, id, json); !st) return errorResponse(st);
   auto written = call.db->put(json, {.id = id});
   if (!written) return errorResponse(written.status());
   return detail::writeAnswer(200, *written);

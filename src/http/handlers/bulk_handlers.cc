@@ -7,6 +7,7 @@
 #include "http/auth.h"
 #include "http/system_dbs.h"
 #include "http/handlers/bulk_internal.h"
+#include "http/design_functions.h"
 #include "http/handlers/handlers.h"
 
 namespace settee::http {
@@ -49,7 +50,8 @@ Response bulkDocs(Call& call) {
   ops.reserve(docs.size());
   std::vector<std::string> revs;                        // `_rev` as sent, for new_edits=false failures
   std::optional<int> designAllowed;                     // decided at the first design document
-  std::vector<std::pair<size_t, std::string>> refused;  // design documents the user may not write
+  std::vector<std::pair<size_t, std::string>> refused;  // documents refused one by one, with their ids
+  std::shared_ptr<const std::vector<DesignDocCopy>> validators;  // fetched at the first document
   for (element doc : docs) {
     db::WriteOp op;
     std::optional<Status> systemRefusal;
@@ -99,6 +101,24 @@ Response bulkDocs(Call& call) {
       if (*designAllowed == 0) {
         refused.emplace_back(ops.size(), parsed.id);
         op.doc = Status(ErrorCode::Unauthorized, "You are not a db or server admin.");
+      }
+    }
+    // validate_doc_update, per document as CouchDB runs it: a refusal is that document's result (a
+    // replication counts it in doc_write_failures) and the rest are written.
+    if (op.doc && op.doc->id.rfind("_local/", 0) != 0) {
+      if (!validators) {
+        auto found = call.svc->design ? call.svc->design->validators(*call.db)
+                                      : Result<std::shared_ptr<const std::vector<DesignDocCopy>>>(
+                                            std::make_shared<const std::vector<DesignDocCopy>>());
+        if (!found) return errorResponse(found.status());
+        validators = std::move(*found);
+      }
+      if (!validators->empty()) {
+        std::string id = op.doc->id;
+        if (Status st = validateWrite(call, *validators, id, db::toJson(doc)); !st) {
+          refused.emplace_back(ops.size(), std::move(id));
+          op.doc = std::move(st);
+        }
       }
     }
     ops.push_back(std::move(op));

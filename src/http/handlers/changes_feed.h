@@ -24,6 +24,7 @@
 
 #include "db/mango.h"
 #include "http/api.h"
+#include "http/design_functions.h"
 #include "http/handlers/document_internal.h"
 #include "settee/database.h"
 
@@ -54,13 +55,23 @@ struct ChangesFilter {
     DocIds,    // filter=_doc_ids: only the listed ids
     Selector,  // filter=_selector: the winning revision's body matches a Mango selector
     Design,    // filter=_design: only _design/ documents
-    Custom,    // filter=ddoc/name: a JavaScript filter, which Settee cannot run (checked, then refused)
+    Custom,    // filter=ddoc/name: a JavaScript filter function, run by the node's query servers
+    View,      // filter=_view&view=ddoc/name: the documents the view's map function emits anything for
+  };
+  // What running a Custom or View filter needs, taken from the request by the handler: the query
+  // servers (null where none are wired, as in the C API: such a filter is then refused) and the parts
+  // of CouchDB's req object.
+  struct JsContext {
+    std::shared_ptr<DesignFunctions> design;
+    std::string dbName, method, rawPath, body, peer, userCtx;
+    std::vector<std::pair<std::string, std::string>> query, headers;
   };
   Kind kind = Kind::None;
   std::unordered_set<std::string> docIds;
   std::optional<db::Selector> selector;
-  std::string ddoc;  // Custom: the design document's name (without "_design/") and the filter's
+  std::string ddoc;  // Custom, View: the design document's name (without "_design/") and the function's
   std::string name;
+  std::shared_ptr<const JsContext> js;
 
   // Whether a row with this id may pass (the selector still needs the document).
   bool passesId(std::string_view id) const;

@@ -111,7 +111,17 @@ Status parseFilter(const Request& req, std::optional<simdjson::dom::object> body
     filter.kind = ChangesFilter::Kind::Design;
     return Status::ok();
   }
-  if (*name == "_view") return badRequest("filter=_view is not supported: Settee has no views");
+  if (*name == "_view") {
+    auto view = req.param("view");
+    if (!view || view->empty()) return badRequest("`view` filter parameter is not provided.");
+    size_t slash = view->find('/');
+    if (slash == std::string_view::npos || slash == 0 || slash + 1 == view->size())
+      return badRequest("`view` must be of the form `designname/viewname`");
+    filter.kind = ChangesFilter::Kind::View;
+    filter.ddoc = std::string(view->substr(0, slash));
+    filter.name = std::string(view->substr(slash + 1));
+    return Status::ok();
+  }
   size_t slash = name->find('/');
   if (slash == std::string_view::npos || slash == 0 || slash + 1 == name->size())
     return badRequest("filter parameter must be of the form `designname/filtername`");
@@ -205,6 +215,20 @@ Result<ChangesParams> parseParams(const Request& req) {
 void changesHandler(std::shared_ptr<Call> call) {
   auto params = parseParams(call->req);
   if (!params) return call->send(errorResponse(params.status()));
+  auto kind = params->filter.kind;
+  if (kind == ChangesFilter::Kind::Custom || kind == ChangesFilter::Kind::View) {
+    auto js = std::make_shared<ChangesFilter::JsContext>();
+    js->design = call->svc->design;
+    js->dbName = call->dbName;
+    js->method = call->req.method;
+    js->rawPath = call->req.path;
+    js->body = call->req.body;
+    js->peer = call->req.peer;
+    js->userCtx = userCtxJson(call->dbName, call->user.name, call->user.roles, call->user.isAdmin());
+    js->query = call->req.query;
+    js->headers = call->req.headers;
+    params->filter.js = std::move(js);
+  }
   changes::startFeed(std::move(call), std::move(*params));
 }
 

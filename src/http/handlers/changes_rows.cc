@@ -70,17 +70,47 @@ void appendFramed(std::string& chunk, FeedKind feed, const std::string& row, uin
   }
 }
 
-// filter=ddoc/name names a JavaScript filter. Settee runs no JavaScript: a missing design document or
-// filter is CouchDB's 404; one that exists is refused rather than ignored, since ignoring it would send
-// documents the client filtered out.
-Status checkCustomFilter(Database& db, const ChangesFilter& filter) {
-  auto ddoc = db.get("_design/" + filter.ddoc);
-  if (!ddoc) return notFound("missing");
-  simdjson::dom::parser parser;
-  simdjson::dom::element root;
-  if (parser.parse(*ddoc).get(root) || root["filters"][filter.name].error())
-    return notFound("missing json filter function");
-  return badRequest("JavaScript filter functions are not supported; use _doc_ids, _selector or _design");
+// Which scanned rows a JavaScript filter (filter=ddoc/name or _view) lets through: one call to the query
+// servers for the whole batch, each document at the revision scanned. The design document is read for
+// every batch, so a feed follows its edits as CouchDB's does. Without query servers (the C API) a filter
+// that exists is refused rather than ignored, since ignoring it would send what the client filtered out.
+Result<std::vector<bool>> runJsFilter(Database& db, const ChangesFilter& filter, const std::vector<Change>& rows) {
+  JsFilter js{filter.ddoc, filter.name, filter.kind == ChangesFilter::Kind::View};
+  auto ddoc = filterDesignDoc(db, js);
+  if (!ddoc) return ddoc.status();
+  if (!filter.js || !filter.js->design)
+    return badRequest("JavaScript filter functions need the node's query servers");
+  std::vector<std::string> docs;
+  docs.reserve(rows.size());
+  for (const Change& c : rows) {
+    ReadOptions ro;
+    ro.rev = c.revs.front();
+    auto doc = db.get(c.id, ro);
+    if (doc) {
+      docs.push_back(std::move(*doc));
+      continue;
+    }
+    docs.push_back(writeJson([&](db::JsonWriter& w) {
+      w.StartObject();
+      db::writeKey(w, "_id");
+      db::writeString(w, c.id);
+      db::writeKey(w, "_rev");
+      db::writeString(w, c.revs.front());
+      db::writeKey(w, "_deleted");
+      w.Bool(true);
+      w.EndObject();
+    }));
+  }
+  std::vector<std::string_view> views(docs.begin(), docs.end());
+  std::string req;
+  if (!js.view) {
+    const ChangesFilter::JsContext& cx = *filter.js;
+    std::string secObj = "{}";
+    if (auto security = db.security(); security && !security->empty()) secObj = std::move(*security);
+    req = filterRequestJson(cx.dbName, cx.method, cx.rawPath, cx.query, cx.headers, cx.body, cx.peer, cx.userCtx,
+                            secObj);
+  }
+  return runFilter(*filter.js->design, *ddoc, js, views, req);
 }
 
 // Rows left after `cursor` in the feed's direction, counted up to kPendingCountCap.
@@ -116,9 +146,12 @@ BatchResult failedBatch(Status status) {
 
 BatchResult read(Database& db, const ChangesParams& params, const BatchRequest& req, bool firstRow) {
   BatchResult out;
-  if (req.checkFilter && params.filter.kind == ChangesFilter::Kind::Custom) {
-    out.status = checkCustomFilter(db, params.filter);
-    return out;
+  const bool jsFilter =
+      params.filter.kind == ChangesFilter::Kind::Custom || params.filter.kind == ChangesFilter::Kind::View;
+  if (req.checkFilter && jsFilter) {
+    // The first batch answers a missing filter with CouchDB's 404 before the feed's headers go out.
+    auto none = runJsFilter(db, params.filter, {});
+    if (!none) return failedBatch(none.status());
   }
   uint64_t cursor = req.resolveSinceNow ? db::storeOf(db).updateSeq() : req.cursor;
   out.cursor = cursor;
@@ -164,6 +197,12 @@ BatchResult read(Database& db, const ChangesParams& params, const BatchRequest& 
   bool wantDoc = params.includeDocs || filter.kind == ChangesFilter::Kind::Selector;
   const bool streamBodies = params.includeDocs && params.docOptions.attachments;
   db::Store& store = db::storeOf(db);
+  std::vector<bool> passes;
+  if (jsFilter) {
+    auto ran = runJsFilter(db, filter, scanned);
+    if (!ran) return failedBatch(ran.status());
+    passes = std::move(*ran);
+  }
   for (const Change& c : scanned) {
     if (out.chunk.size() >= kBatchBytes) {
       out.caughtUp = false;  // the rest of this scan is read again by the next batch
@@ -171,6 +210,7 @@ BatchResult read(Database& db, const ChangesParams& params, const BatchRequest& 
     }
     out.cursor = c.seq;
     if (!filter.passesId(c.id)) continue;
+    if (jsFilter && !passes[static_cast<size_t>(&c - scanned.data())]) continue;
     std::optional<Result<std::string>> doc;
     std::vector<Attachment> atts;
     if (wantDoc) {

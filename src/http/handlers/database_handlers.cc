@@ -1,6 +1,8 @@
 // Database-level endpoints: create, info, delete, new documents by POST, and the per-database settings.
+#include "db/crypto.h"
 #include "db/database_internal.h"
 #include "http/auth.h"
+#include "http/design_functions.h"
 #include "http/system_dbs.h"
 #include "http/handlers/db_info.h"
 #include "http/handlers/handlers.h"
@@ -49,7 +51,12 @@ Response postDoc(Call& call) {
   }
   auto json = systemDocBody(call, std::move(call.req.body));
   if (!json) return errorResponse(json.status());
-  auto written = call.db->put(*json);
+  // validate_doc_update sees the id the document will have, so one is made here when it has none.
+  std::string newId(id);
+  simdjson::dom::element sentId;
+  if (newId.empty() && (*body)["_id"].get(sentId)) newId = db::randomHex(16);
+  if (Status st = validateWrite(call, newId, *json); !st) return errorResponse(st);
+  auto written = call.db->put(*json, {.id = newId});
   if (!written) return errorResponse(written.status());
   bool batch = call.req.param("batch") == std::optional<std::string_view>("ok");
   Response r = Response::json(batch ? 202 : 201, docResultJson(*written));

@@ -13,6 +13,7 @@
 #include "http/auth.h"
 #include "http/system_dbs.h"
 #include "http/handlers/document_internal.h"
+#include "http/design_functions.h"
 #include "http/handlers/handlers.h"
 #include "http/handlers/related_body.h"
 #include "http/work.h"
@@ -316,6 +317,7 @@ Response putDoc(Call& call) {
     return errorResponse(Status(ErrorCode::Forbidden, "Only admins may replicate into " + call.dbName + "."));
   auto body = systemDocBody(call, std::move(*merged));
   if (!body) return errorResponse(body.status());
+  if (Status st = validateWrite(call, id, *body); !st) return errorResponse(st);
   auto written = call.db->put(*body, {.newEdits = *newEdits, .id = id}, std::move(bodies));
   if (!written) return errorResponse(written.status());
   bool batch = call.req.param("batch") == std::optional<std::string_view>("ok");
@@ -352,6 +354,18 @@ Response deleteDoc(Call& call) {
   if (!rev) return errorResponse(rev.status());
   // One call, one transaction: as CouchDB, an absent or deleted document is a 404 whatever the revision,
   // and no other write can come between that check and the deletion.
+  // validate_doc_update sees a deletion as CouchDB shows it: the id, the revision and _deleted.
+  std::string tombstone = writeJson([&](db::JsonWriter& w) {
+    w.StartObject();
+    db::writeKey(w, "_id");
+    db::writeString(w, id);
+    db::writeKey(w, "_rev");
+    db::writeString(w, *rev);
+    db::writeKey(w, "_deleted");
+    w.Bool(true);
+    w.EndObject();
+  });
+  if (Status st = validateWrite(call, id, tombstone); !st) return errorResponse(st);
   auto removed = call.db->remove(id, *rev);
   if (!removed) return errorResponse(removed.status());
   bool batch = call.req.param("batch") == std::optional<std::string_view>("ok");
@@ -397,6 +411,7 @@ Response copyDoc(Call& call) {
   });
   std::vector<AttachmentBody> bodies;
   for (auto& a : atts) bodies.push_back(AttachmentBody{a.name, std::move(a.data), nullptr});
+  if (Status st = validateWrite(call, *destId, json); !st) return errorResponse(st);
   auto written = call.db->put(json, {.id = *destId}, std::move(bodies));
   if (!written) return errorResponse(written.status());
   return detail::writeAnswer(201, *written, detail::locationOf(call, *destId));
