@@ -10,8 +10,8 @@
 //   reduce source, views.lib and options), so editing a design document starts a new index and leaves
 //   the old file for _view_cleanup; two design documents with the same views share nothing but the
 //   digest.
-// - Rows are ordered by key in CouchDB's view collation (collate_key.h), then by document id in the
-//   same collation, then by emit order: what SQLite's BLOB order of (key, id) collation keys gives.
+// - Rows are ordered by key in CouchDB's view collation (collate_key.h), then by document id in raw
+//   byte order (as CouchDB's couch_ejson_compare:less_json_ids compares ids), then by emit order.
 // - Each document's rows come from its winning revision; deleted documents and design documents emit
 //   nothing (a design document is mapped only when options.include_design is true). A document whose
 //   map throws emits nothing for that function; the rest of the batch goes on.
@@ -21,7 +21,8 @@
 //
 // Contract:
 // - A ViewIndex is thread-safe: update() calls are serialised (a second caller waits, then finds the
-//   work done); scans and reduces read committed rows and may run while an update writes.
+//   work done); scans and reduces read committed rows and may run while an update writes (each takes
+//   a reader connection of its own from a small pool: WAL gives it a snapshot, one transaction long).
 // - Scans stream: rows go to the callback one at a time; memory does not grow with the index.
 // - Errors are Status values: a Mapper or Reducer error is passed through as it is; a corrupt file is
 //   internal_server_error; update() stops cleanly (between batches) when `stop` returns true.
@@ -49,19 +50,24 @@ struct ViewDef {
 
 // What a design document defines for views.
 struct ViewGroupSpec {
-  std::string ddocId;               // "_design/x"
-  std::string language;             // "javascript" when absent
-  std::vector<ViewDef> views;       // in name order
-  std::string lib;                  // views.lib as JSON text, "" when absent
-  bool includeDesign = false;       // options.include_design
-  bool localSeq = false;            // options.local_seq: documents are mapped with _local_seq
-  std::string signature;            // viewSignature() of the above: hex, names the index file
+  std::string ddocId;          // "_design/x"
+  std::string language;        // "javascript" when absent
+  std::vector<ViewDef> views;  // in name order
+  std::string lib;             // views.lib as JSON text, "" when absent
+  bool includeDesign = false;  // options.include_design
+  bool localSeq = false;       // options.local_seq: documents are mapped with _local_seq
+  std::string signature;       // viewSignature() of the above: hex, names the index file
 };
 
 // Reads the views of a design document (its whole JSON body). A design document without views gives an
-// empty spec; a malformed `views` (not an object, a view without a string map) is bad_request with
-// CouchDB's reason.
+// empty spec, and so does one of language "query" (Mango's json indexes, whose maps are objects); a
+// malformed one is bad_request named invalid_design_doc with CouchDB's reason (couch_mrview's
+// validate_ddoc_fields): "`views` field must have object type", "`views.x.map` field must have string
+// type", "View `x` must contain map function", "`_foo` is not a supported reduce function.".
 Result<ViewGroupSpec> parseViewGroup(std::string_view ddocId, std::string_view ddocJson);
+// The hex MD5 of what the index's rows depend on: the language, each view's name, map and reduce (in
+// name order), views.lib and the options. Stable across runs and builds.
+std::string viewSignature(const ViewGroupSpec& spec);
 
 // One emit of a map function: key and value as minified JSON.
 struct ViewEmit {
@@ -87,7 +93,7 @@ struct ViewScan {
   std::optional<std::string> endKey;
   std::optional<std::string> endKeyDocId;
   bool inclusiveEnd = true;
-  bool descending = false;  // the range bounds are then given high to low, as CouchDB takes them
+  bool descending = false;         // the range bounds are then given high to low, as CouchDB takes them
   std::optional<std::string> key;  // exact key (overrides start/end)
   uint64_t skip = 0;
   uint64_t limit = UINT64_MAX;
@@ -134,12 +140,17 @@ class ViewIndex {
   Result<uint64_t> update(Database& db, const Mapper& map, const std::function<bool()>& stop = {},
                           size_t batch = 500);
   // The rows of view `view` (index into spec().views) in `scan`; `row` returns false to stop. Returns
-  // the view's total_rows. `offset` (when given) receives CouchDB's offset: rows before the first one
-  // yielded, counted in the scan's direction.
+  // the view's total_rows (kept in a counter: free). `offset` (when given) receives CouchDB's offset:
+  // rows before the range in the scan's direction plus those skipped (total_rows past the end). SQLite
+  // counts those rows one by one, so ask for it only when it is answered. An out-of-range `view` is
+  // not_found "missing_named_view"; a key that is not JSON bad_request.
   Result<uint64_t> scan(size_t view, const ViewScan& scan, const std::function<bool(const ViewRow&)>& row,
                         uint64_t* offset = nullptr);
   // The reduction of view `view`'s rows in `scan` (skip/limit apply to the reduced rows), grouped as
-  // asked; JS reduce sources go to `reducer`. An error when the view has no reduce.
+  // asked (group_level=0 is no grouping; a key that is not an array groups as itself at any level);
+  // JS reduce sources go to `reducer`, 1,000 rows at a time, their results rereduced 1,000 at a time.
+  // No rows in the range: no reduced row, even ungrouped (CouchDB answers {"rows":[]}). A view without
+  // reduce is bad_request query_parse_error "Reduce is invalid for map-only views.".
   Status reduce(size_t view, const ViewScan& scan, const ViewGrouping& grouping, const Reducer& reducer,
                 const std::function<bool(const ReducedRow&)>& row);
   // For _info: the file's size on disk and the bytes its rows hold.
@@ -151,8 +162,10 @@ class ViewIndex {
   // Whether an update() is running now (_info's updater_running).
   bool updating() const;
 
- private:
+  // The state behind the index, defined in view_index_internal.h for the files that implement it.
   struct Impl;
+
+ private:
   explicit ViewIndex(std::unique_ptr<Impl> impl);
   std::unique_ptr<Impl> impl_;
 };
