@@ -8,7 +8,9 @@
 #include <algorithm>
 #include <array>
 #include <bit>
+#include <climits>
 #include <cmath>
+#include <cstdint>
 #include <cstring>
 #include <optional>
 #include <vector>
@@ -127,13 +129,24 @@ std::string erlangTerm(const JValue& v) {
   return out;
 }
 
-// acc += v, exact while both are integers that do not overflow (Erlang's integers are unbounded;
-// past int64 a double is the nearest we hold).
+bool isInteger(const JValue& v) { return v.IsInt64() || v.IsUint64(); }
+__int128 integerOf(const JValue& v) {
+  return v.IsInt64() ? static_cast<__int128>(v.GetInt64()) : static_cast<__int128>(v.GetUint64());
+}
+
+// acc += v, exact while both are integers and the sum fits 64 bits, signed or not (Erlang's integers
+// are unbounded; past that a double is the nearest we hold).
 void addNumbers(JValue& acc, const JValue& v) {
-  int64_t sum = 0;
-  if (acc.IsInt64() && v.IsInt64() && !__builtin_add_overflow(acc.GetInt64(), v.GetInt64(), &sum)) {
-    acc.SetInt64(sum);
-    return;
+  if (isInteger(acc) && isInteger(v)) {
+    const __int128 sum = integerOf(acc) + integerOf(v);
+    if (sum >= INT64_MIN && sum <= INT64_MAX) {
+      acc.SetInt64(static_cast<int64_t>(sum));
+      return;
+    }
+    if (sum > 0 && sum <= static_cast<__int128>(UINT64_MAX)) {
+      acc.SetUint64(static_cast<uint64_t>(sum));
+      return;
+    }
   }
   acc.SetDouble(acc.GetDouble() + v.GetDouble());
 }
