@@ -25,7 +25,10 @@ constexpr const char* kSchema =
     " n INTEGER NOT NULL, key TEXT NOT NULL, value TEXT NOT NULL,"
     " PRIMARY KEY(view, ckey, id, n)) WITHOUT ROWID;"
     "CREATE INDEX IF NOT EXISTS rows_by_id ON rows(id);"
-    "CREATE TABLE IF NOT EXISTS counts(view INTEGER PRIMARY KEY, n INTEGER NOT NULL);";
+    "CREATE TABLE IF NOT EXISTS counts(view INTEGER PRIMARY KEY, n INTEGER NOT NULL);"
+    "CREATE TABLE IF NOT EXISTS fences(fence INTEGER PRIMARY KEY, view INTEGER NOT NULL, ckey BLOB NOT NULL,"
+    " doc NOT NULL, n INTEGER NOT NULL, cnt INTEGER NOT NULL);"
+    "CREATE UNIQUE INDEX IF NOT EXISTS fences_at ON fences(view, ckey, doc, n);";
 
 void removeIndexFiles(const std::string& file) {
   std::error_code ec;
@@ -72,6 +75,7 @@ Status openWriter(Connection& conn, const std::string& file, const ViewGroupSpec
     if (!count.exec()) return conn.error("write view counts");
     count.reset();
   }
+  if (Status st = initFences(conn, spec.views.size()); !st) return st;
   return tx.commit();
 }
 

@@ -7,7 +7,7 @@
 // a time: it is taken from the pool for one scan or reduce and given back after. Neither connection
 // takes SQLite's exclusive lock, since two connections of this process share the file.
 //
-// Schema (format 1):
+// Schema (format 2):
 //   meta(key, value): signature, format, update_seq, active (bytes the rows hold).
 //   rows(view, ckey, id, n, key, value), PRIMARY KEY(view, ckey, id, n), WITHOUT ROWID: a view's rows
 //     in view order — ckey is the collation key of the key (collate_key.h), id the document id (raw
@@ -15,9 +15,12 @@
 //     are clustered by that key, so a range scan reads consecutive pages and needs no second lookup.
 //   rows_by_id(id): the rows of a document, which its next update replaces.
 //   counts(view, n): each view's row count, kept by every update, so total_rows costs no count.
+//   fences(fence, view, ckey, doc, n, cnt), UNIQUE(view, ckey, doc, n): counted positions over each
+//     view's rows, so an offset costs no full count (view_fences.cc).
 #pragma once
 
 #include <atomic>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -28,7 +31,7 @@
 
 namespace settee::db {
 
-inline constexpr int kViewFormat = 1;
+inline constexpr int kViewFormat = 2;
 
 struct ViewIndex::Impl {
   std::string file;
@@ -84,5 +87,23 @@ Result<RowRange> rangeOf(const ViewScan& scan);
 
 // Binds `bound` at parameters first..first+2.
 void bindBound(Statement& st, int first, const RowBound& bound);
+
+// ---- fences (view_fences.cc) ----
+
+// Gives each of `views` views its first fence (below every row), unless it has it.
+Status initFences(Connection& conn, size_t views);
+// The rows an update adds to and removes from each segment, applied (with the splits they call for)
+// in the update's transaction.
+class FenceCounts {
+ public:
+  Status add(Connection& conn, int64_t view, std::string_view ckey, std::string_view id, int64_t n,
+             int64_t delta);
+  Status apply(Connection& conn);
+
+ private:
+  std::map<int64_t, int64_t> deltas_;  // fence rowid -> rows added (negative: removed)
+};
+// The rows of `view` before `bound` (inclusive: at or before it).
+Result<uint64_t> rowsBefore(Connection& conn, int64_t view, const RowBound& bound, bool inclusive);
 
 }  // namespace settee::db

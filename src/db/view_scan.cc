@@ -2,6 +2,7 @@
 // CouchDB's offset.
 #include <simdjson.h>
 
+#include <algorithm>
 #include <climits>
 
 #include "db/collate_key.h"
@@ -132,19 +133,13 @@ Result<uint64_t> ViewIndex::scan(size_t view, const ViewScan& scan,
   else if (total.failed())
     return conn.error("read view row count");
 
-  // Rows before the first one of the range, in the scan's direction. SQLite counts them by walking
-  // the index: a cost that grows with the offset, paid only when the caller asks for it.
+  // Rows before the first one of the range, in the scan's direction (view_fences.cc counts them).
   uint64_t before = 0;
   if (offset) {
-    Statement count(conn.prepare(
-        scan.descending ? "SELECT count(*) FROM rows WHERE view = ?1 AND (ckey, id, n) > (?2, ?3, ?4)"
-                        : "SELECT count(*) FROM rows WHERE view = ?1 AND (ckey, id, n) < (?2, ?3, ?4)"));
-    count.bind(1, v);
-    bindBound(count, 2, scan.descending ? range->upper : range->lower);
-    if (count.step())
-      before = static_cast<uint64_t>(count.int64(0));
-    else if (count.failed())
-      return conn.error("count view rows");
+    auto counted =
+        scan.descending ? rowsBefore(conn, v, range->upper, true) : rowsBefore(conn, v, range->lower, false);
+    if (!counted) return counted.status();
+    before = scan.descending ? totalRows - std::min(totalRows, *counted) : *counted;
   }
 
   Statement rows(conn.prepare(

@@ -48,8 +48,9 @@ Status writeBatch(Connection& conn, size_t viewCount, const std::vector<Changed>
   if (!active) return active.status();
   int64_t bytes = *active;
   Statement del(
-      conn.prepare("DELETE FROM rows WHERE id = ?1 RETURNING view, length(ckey) + length(id) + length(key) + "
-                   "length(value)"));
+      conn.prepare("DELETE FROM rows WHERE id = ?1 RETURNING view, length(ckey) + length(id) + "
+                   "length(key) + length(value), ckey, n"));
+  FenceCounts fences;
   Statement ins(
       conn.prepare("INSERT INTO rows(view, ckey, id, n, key, value) VALUES(?1, ?2, ?3, ?4, ?5, ?6)"));
   thread_local simdjson::dom::parser parser;
@@ -61,6 +62,7 @@ Status writeBatch(Connection& conn, size_t viewCount, const std::vector<Changed>
       int64_t view = del.int64(0);
       if (view >= 0 && static_cast<size_t>(view) < viewCount) --delta[static_cast<size_t>(view)];
       bytes -= del.int64(1);
+      if (Status st = fences.add(conn, view, del.blob(2), doc.id, del.int64(3), -1); !st) return st;
     }
     if (del.failed()) return conn.error("delete view rows");
     del.reset();
@@ -83,6 +85,7 @@ Status writeBatch(Connection& conn, size_t viewCount, const std::vector<Changed>
                                                          : std::string_view(emit.value)));
         if (!ins.exec()) return conn.error("insert view row");
         ins.reset();
+        if (Status st = fences.add(conn, static_cast<int64_t>(v), ckey, doc.id, n - 1, 1); !st) return st;
         ++delta[v];
         bytes += static_cast<int64_t>(ckey.size() + doc.id.size() + emit.key.size() +
                                       (emit.value.empty() ? 4 : emit.value.size()));
@@ -96,16 +99,18 @@ Status writeBatch(Connection& conn, size_t viewCount, const std::vector<Changed>
     if (!count.exec()) return conn.error("update view counts");
     count.reset();
   }
+  if (Status st = fences.apply(conn); !st) return st;
   if (Status st = setMeta(conn, "active", std::to_string(bytes)); !st) return st;
   if (Status st = setMeta(conn, "update_seq", std::to_string(seq)); !st) return st;
   return tx.commit();
 }
 
 // Empties the index (the database it followed is gone and a new one has the name).
-Status clearRows(Connection& conn) {
+Status clearRows(Connection& conn, size_t viewCount) {
   Transaction tx(conn);
   if (!tx.begun()) return tx.begun();
-  if (Status st = conn.exec("DELETE FROM rows; UPDATE counts SET n = 0"); !st) return st;
+  if (Status st = conn.exec("DELETE FROM rows; UPDATE counts SET n = 0; DELETE FROM fences"); !st) return st;
+  if (Status st = initFences(conn, viewCount); !st) return st;
   if (Status st = setMeta(conn, "active", "0"); !st) return st;
   if (Status st = setMeta(conn, "update_seq", "0"); !st) return st;
   return tx.commit();
@@ -125,7 +130,7 @@ Result<uint64_t> ViewIndex::update(Database& db, const Mapper& map, const std::f
   uint64_t since = impl_->updateSeq.load();
   if (since > target) {
     // The index is ahead of its database: the database was deleted and made again under the name.
-    if (Status st = clearRows(conn); !st) return st;
+    if (Status st = clearRows(conn, spec.views.size()); !st) return st;
     since = 0;
     impl_->updateSeq = 0;
   }

@@ -6,6 +6,8 @@
 #include <catch2/catch.hpp>
 #include <chrono>
 #include <filesystem>
+#include <map>
+#include <random>
 #include <string>
 #include <vector>
 
@@ -754,4 +756,123 @@ TEST_CASE("View reduce: a JavaScript reduce gets rows in bounded chunks, then re
   Status st = index->reduce(0, {}, {}, failing, [](const ReducedRow&) { return true; });
   CHECK(st.reason() == "reduce crashed");
   CHECK(std::string(st.error()) == "os_process_error");
+}
+
+// Not run by default: `settee_tests "[.views-bench]"` prints how fast an index builds and answers.
+TEST_CASE("View index: build and lookup timing", "[.views-bench]") {
+  TempDir dir;
+  auto db = openDb(dir);
+  const int kDocs = 200000;
+  std::vector<std::string> docs;
+  auto started = std::chrono::steady_clock::now();
+  for (int i = 0; i < kDocs; i += 1000) {
+    docs.clear();
+    for (int j = i; j < i + 1000; ++j)
+      docs.push_back(R"({"_id":"doc)" + std::to_string(j) + R"(","k":)" + std::to_string((j * 7919) % kDocs) +
+                     R"(,"v":1,"name":"user )" + std::to_string(j) + R"("})");
+    std::vector<std::string_view> views(docs.begin(), docs.end());
+    db->bulkDocs(views);
+  }
+  auto seconds = [](auto since) {
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - since).count();
+  };
+  const double load = seconds(started);
+  auto index = openIndex(dir, kvSpec("_sum"));
+  started = std::chrono::steady_clock::now();
+  REQUIRE(index->update(*db, kvMapper()));
+  const double build = seconds(started);
+  const int kLookups = 2000;
+  started = std::chrono::steady_clock::now();
+  for (int i = 0; i < kLookups; ++i) {
+    ViewScan scan;
+    scan.key = std::to_string((i * 104729) % kDocs);
+    uint64_t offset = 0;
+    REQUIRE(index->scan(
+        0, scan, [](const ViewRow&) { return true; }, &offset));
+  }
+  const double lookupsWithOffset = seconds(started);
+  started = std::chrono::steady_clock::now();
+  for (int i = 0; i < kLookups; ++i) {
+    ViewScan scan;
+    scan.key = std::to_string((i * 104729) % kDocs);
+    REQUIRE(index->scan(0, scan, [](const ViewRow&) { return true; }));
+  }
+  const double lookups = seconds(started);
+  started = std::chrono::steady_clock::now();
+  auto total = reduceOf(*index, 0, {});
+  const double reduceAll = seconds(started);
+  CHECK(total == std::vector<std::string>{"null " + std::to_string(kDocs)});
+  auto sizes = index->sizes();
+  REQUIRE(sizes);
+  WARN(kDocs << " docs written in " << load << " s; index built in " << build
+             << " s = " << static_cast<int>(kDocs / build) << " docs/s (C++ map, 2 views); " << kLookups
+             << " key lookups: " << static_cast<int>(kLookups / lookups) << "/s without offset, "
+             << static_cast<int>(kLookups / lookupsWithOffset) << "/s with offset; _sum over all rows "
+             << reduceAll * 1000 << " ms; file " << sizes->file / 1048576 << " MiB, active "
+             << sizes->active / 1048576 << " MiB");
+}
+
+TEST_CASE("View index: offsets stay exact through many edits, deletes and segment splits", "[views]") {
+  TempDir dir;
+  auto db = openDb(dir);
+  std::mt19937 rng(42);
+  std::map<std::string, std::pair<std::string, int>> live;  // id -> (rev, key)
+  auto write = [&](int count, bool ascending) {
+    std::vector<std::string> docs;
+    std::vector<std::string> ids;
+    for (int i = 0; i < count; ++i) {
+      std::string id = "doc" + std::to_string(rng() % 20000);
+      if (std::find(ids.begin(), ids.end(), id) != ids.end()) continue;
+      int key = ascending ? 100000 + static_cast<int>(live.size()) : static_cast<int>(rng() % 1000);
+      std::string doc = R"({"_id":")" + id + R"(","k":)" + std::to_string(key);
+      auto it = live.find(id);
+      if (it != live.end()) doc += R"(,"_rev":")" + it->second.first + R"(")";
+      docs.push_back(doc + "}");
+      ids.push_back(id);
+    }
+    std::vector<std::string_view> views(docs.begin(), docs.end());
+    auto results = db->bulkDocs(views);
+    for (size_t i = 0; i < results.size(); ++i) {
+      REQUIRE(results[i].status);
+      simdjson::dom::parser p;
+      live[ids[i]] = {results[i].rev, static_cast<int>(p.parse(docs[i]).value()["k"].get_int64().value())};
+    }
+  };
+  auto removeSome = [&](int count) {
+    for (int i = 0; i < count && !live.empty(); ++i) {
+      auto it = live.begin();
+      std::advance(it, rng() % live.size());
+      REQUIRE(db->remove(it->first, it->second.first));
+      live.erase(it);
+    }
+  };
+  auto index = openIndex(dir, kvSpec());
+  auto check = [&] {
+    REQUIRE(index->update(*db, kvMapper(), {}, 700));
+    std::vector<int> keys;
+    for (const auto& [id, doc] : live) keys.push_back(doc.second);
+    std::sort(keys.begin(), keys.end());
+    CHECK(scanOf(*index, 0).totalRows == keys.size());
+    for (int probe : {-1, 0, 1, 250, 499, 500, 777, 999, 1000, 100000, 100500, 200000}) {
+      ViewScan scan;
+      scan.startKey = std::to_string(probe);
+      scan.limit = 1;
+      auto asc = scanOf(*index, 0, scan);
+      CHECK(asc.offset ==
+            static_cast<uint64_t>(std::lower_bound(keys.begin(), keys.end(), probe) - keys.begin()));
+      scan.descending = true;
+      auto desc = scanOf(*index, 0, scan);
+      CHECK(desc.offset ==
+            static_cast<uint64_t>(keys.end() - std::upper_bound(keys.begin(), keys.end(), probe)));
+    }
+  };
+  write(6000, false);
+  check();
+  write(3000, false);  // edits of many, new documents too
+  removeSome(2000);
+  check();
+  write(5000, true);  // keys arriving in ascending order split the last segment again and again
+  check();
+  removeSome(6000);
+  check();
 }
