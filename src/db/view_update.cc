@@ -126,6 +126,7 @@ class RowWriter {
       count.reset();
     }
     if (Status st = fences_.apply(conn_); !st) return st;
+    if (Status st = bumpGeneration(conn_); !st) return st;
     if (Status st = setMeta(conn_, "active", std::to_string(bytes_)); !st) return st;
     if (Status st = setMeta(conn_, "update_seq", std::to_string(seq)); !st) return st;
     Status st = tx_->commit();
@@ -170,6 +171,7 @@ Status clearRows(Connection& conn, size_t viewCount) {
   if (!tx.begun()) return tx.begun();
   if (Status st = conn.exec("DELETE FROM rows; UPDATE counts SET n = 0; DELETE FROM fences"); !st) return st;
   if (Status st = initFences(conn, viewCount); !st) return st;
+  if (Status st = bumpGeneration(conn); !st) return st;
   if (Status st = setMeta(conn, "active", "0"); !st) return st;
   if (Status st = setMeta(conn, "update_seq", "0"); !st) return st;
   return tx.commit();
