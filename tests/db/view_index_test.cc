@@ -9,6 +9,7 @@
 
 #include <catch2/catch.hpp>
 #include <chrono>
+#include <cstdlib>
 #include <filesystem>
 #include <map>
 #include <random>
@@ -767,7 +768,9 @@ TEST_CASE("View reduce: a JavaScript reduce gets rows in bounded chunks, then re
 TEST_CASE("View index: build and lookup timing", "[.views-bench]") {
   TempDir dir;
   auto db = openDb(dir);
-  const int kDocs = 200000;
+  // SETTEE_VIEWS_BENCH_DOCS sets the size (default 200,000).
+  const char* size = std::getenv("SETTEE_VIEWS_BENCH_DOCS");
+  const int kDocs = size ? std::atoi(size) : 200000;
   std::vector<std::string> docs;
   auto started = std::chrono::steady_clock::now();
   for (int i = 0; i < kDocs; i += 1000) {
