@@ -18,7 +18,8 @@
 // - update() reads the changes after the index's update_seq in batches, maps each batch, and replaces
 //   the rows of its documents; whole batches are committed together with the new update_seq (every
 //   20,000 documents or 2 seconds, and when the update ends, stops or its map fails), so a kill -9
-//   mid-update leaves a consistent index that resumes from its last commit.
+//   mid-update leaves a consistent index that resumes from its last commit. After a purge (the
+//   database's purge_seq moved) the index is built again from empty.
 //
 // Contract:
 // - A ViewIndex is thread-safe: update() calls are serialised (a second caller waits, then finds the

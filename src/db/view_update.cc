@@ -165,8 +165,8 @@ class RowWriter {
   std::string ckey_;
 };
 
-// Empties the index (the database it followed is gone and a new one has the name).
-Status clearRows(Connection& conn, size_t viewCount) {
+// Empties the index, which follows the database's purges up to `purgeSeq` from now on.
+Status clearRows(Connection& conn, size_t viewCount, uint64_t purgeSeq) {
   Transaction tx(conn);
   if (!tx.begun()) return tx.begun();
   if (Status st = conn.exec("DELETE FROM rows; UPDATE counts SET n = 0; DELETE FROM fences"); !st) return st;
@@ -174,6 +174,7 @@ Status clearRows(Connection& conn, size_t viewCount) {
   if (Status st = bumpGeneration(conn); !st) return st;
   if (Status st = setMeta(conn, "active", "0"); !st) return st;
   if (Status st = setMeta(conn, "update_seq", "0"); !st) return st;
+  if (Status st = setMeta(conn, "purge_seq", std::to_string(purgeSeq)); !st) return st;
   return tx.commit();
 }
 
@@ -189,9 +190,14 @@ Result<uint64_t> ViewIndex::update(Database& db, const Mapper& map, const std::f
   // Every change committed before the call: the update ends there even while writes go on.
   const uint64_t target = storeOf(db).updateSeq();
   uint64_t since = impl_->updateSeq.load();
-  if (since > target) {
-    // The index is ahead of its database: the database was deleted and made again under the name.
-    if (Status st = clearRows(conn, spec.views.size()); !st) return st;
+  // A purge takes documents away without a change to read (CouchDB's indexes follow purges by their own
+  // log), so after one the index is built again; purges are rare.
+  const uint64_t purgeSeq = storeOf(db).purgeSeq();
+  auto indexedPurgeSeq = metaInt(conn, "purge_seq");
+  if (!indexedPurgeSeq) return indexedPurgeSeq.status();
+  // An index ahead of its database: the database was deleted and made again under the name.
+  if (since > target || static_cast<uint64_t>(*indexedPurgeSeq) != purgeSeq) {
+    if (Status st = clearRows(conn, spec.views.size(), purgeSeq); !st) return st;
     since = 0;
     impl_->updateSeq = 0;
   }

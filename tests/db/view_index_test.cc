@@ -17,6 +17,7 @@
 #include <thread>
 #include <vector>
 
+#include "db/database_internal.h"
 #include "db/json.h"
 #include "db/view_reduce.h"
 #include "settee/database.h"
@@ -1002,4 +1003,20 @@ TEST_CASE("View index: sizes report the file and the bytes the rows hold", "[vie
   REQUIRE(half);
   CHECK(half->active < full->active);
   CHECK(half->active > 0);
+}
+
+TEST_CASE("View index: a purged document's rows go (the index is built again after a purge)", "[views]") {
+  TempDir dir;
+  auto db = openDb(dir);
+  std::string rev = put(*db, R"({"_id":"gone","k":1})");
+  put(*db, R"({"_id":"kept","k":2})");
+  auto index = openIndex(dir, kvSpec());
+  REQUIRE(index->update(*db, kvMapper()));
+  CHECK(scanOf(*index, 0).totalRows == 2);
+  auto purged = db::storeOf(*db).purge({{"gone", {rev}}});
+  REQUIRE(purged);
+  REQUIRE(index->update(*db, kvMapper()));
+  auto after = scanOf(*index, 0);
+  CHECK(after.rows == std::vector<std::string>{"kept 2 null"});
+  CHECK(after.totalRows == 1);
 }
