@@ -17,6 +17,7 @@ Response createDb(Call& call) {
   const std::string& name = call.params["db"];
   auto q = uintParam(call.req, "q", 1);  // shards: accepted and ignored, as on a single node
   if (!q) return errorResponse(q.status());
+  if (Status st = partitionedOptionStatus(call.req); !st) return errorResponse(st);
   auto created = call.svc->data->create(name);
   if (!created) return errorResponse(created.status());
   if (Status st = (*created)->setSecurity(kAdminOnlySecurity); !st) return errorResponse(st);
