@@ -71,6 +71,12 @@ TEST_CASE("RevHash: first revisions get the ids CouchDB 3.4.3 gave them", "[db][
   CHECK(firstRev(R"({"type":"order","route":"r1","status":"open","ts":1010,"tags":["a"],"n":10})") ==
         "6a619cdc106ec290f2e2cffee42729e3");
   CHECK(firstRev(kDesignDoc) == "84cac595745540b1a62e849d229a22ba");
+  // An empty body (`{"_id":"ok1"}` in a _bulk_docs), and two more design documents.
+  CHECK(firstRev("{}") == "967a00dff5e02add41819138abb3284d");
+  CHECK(firstRev(R"({"views":{"by_v":{"map":"function(d){emit(d.v)}"}}})") ==
+        "a3f55aa591cf64ffa4e09bc29c9c3273");
+  CHECK(firstRev(R"({"views": {"loop": {"map": "function(doc){ while(true){} }"}}})") ==
+        "8fba9887a68b25887a27b7cc7d19e741");
 }
 
 TEST_CASE("RevHash: an edit hashes its parent's generation and 16-byte id", "[db][revhash]") {
