@@ -7,7 +7,6 @@
 // thread, and a runaway function costs that request its os_process_timeout, not the node.
 #include <simdjson.h>
 
-#include "db/crypto.h"
 #include "http/design_functions.h"
 #include "http/handlers/design_render.h"
 #include "http/handlers/design_rewrite.h"
@@ -32,28 +31,6 @@ std::string revOf(std::string_view json) {
   return std::string(rev);
 }
 
-// A 128-bit digest as CouchDB writes an ETag: the number in base 36, upper case, quoted.
-std::string base36Etag(std::string_view parts) {
-  auto raw = db::base64Decode(db::md5Digest(parts).substr(4));
-  std::vector<unsigned> digits(raw ? raw->begin() : std::string::const_iterator{},
-                               raw ? raw->end() : std::string::const_iterator{});
-  for (unsigned& d : digits) d &= 0xFFu;
-  std::string out;
-  // Long division of the big-endian byte string by 36 until nothing is left.
-  while (!digits.empty()) {
-    unsigned rest = 0;
-    std::vector<unsigned> next;
-    for (unsigned d : digits) {
-      unsigned cur = rest * 256 + d;
-      if (!next.empty() || cur / 36) next.push_back(cur / 36);
-      rest = cur % 36;
-    }
-    out.insert(out.begin(), "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"[rest]);
-    digits.swap(next);
-  }
-  return "\"" + (out.empty() ? std::string("0") : out) + "\"";
-}
-
 // What a show's answer depends on, as CouchDB's show_etag: the design document's and the document's
 // revisions, the Accept header and who asks.
 std::string showEtag(const Call& call, const std::string& ddocRev, const std::string& docRev) {
@@ -61,7 +38,7 @@ std::string showEtag(const Call& call, const std::string& ddocRev, const std::st
   if (const std::string* accept = call.req.header("Accept")) parts += *accept;
   parts += '\0' + call.user.name;
   for (const auto& role : call.user.roles) parts += '\0' + role;
-  return base36Etag(parts);
+  return detail::etagOf(parts);
 }
 
 Status needQueryServer(const Call& call) {

@@ -291,6 +291,27 @@ Response renderError(const Status& status) {
   return Response::error(500, name, status.reason());
 }
 
+std::string etagOf(std::string_view parts) {
+  auto raw = db::base64Decode(db::md5Digest(parts).substr(4));  // the 16 bytes of the digest
+  std::vector<unsigned> digits;
+  if (raw)
+    for (unsigned char c : *raw) digits.push_back(c);
+  std::string out;
+  // Long division of the big-endian byte string by 36 until nothing is left.
+  while (!digits.empty()) {
+    unsigned rest = 0;
+    std::vector<unsigned> next;
+    for (unsigned d : digits) {
+      unsigned cur = rest * 256 + d;
+      if (!next.empty() || cur / 36) next.push_back(cur / 36);
+      rest = cur % 36;
+    }
+    out.insert(out.begin(), "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"[rest]);
+    digits.swap(next);
+  }
+  return "\"" + (out.empty() ? std::string("0") : out) + "\"";
+}
+
 std::string urlEncode(std::string_view text) {
   static const char* kHex = "0123456789ABCDEF";
   std::string out;

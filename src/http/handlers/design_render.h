@@ -47,6 +47,9 @@ Response externalResponse(std::string_view responseJson, const Headers& extraHea
 // forbidden 403, unauthorized 401, compilation errors 400, anything else 500 with its own name.
 Response renderError(const Status& status);
 
+// An ETag over `parts` as CouchDB writes one: their MD5 as a number in base 36, upper case, quoted.
+std::string etagOf(std::string_view parts);
+
 // `text` percent-encoded except for ASCII letters, digits and "-._~" (CouchDB's url_encode of an id).
 std::string urlEncode(std::string_view text);
 
