@@ -95,6 +95,12 @@ TEST_CASE("Render: missing design documents, functions and documents are 404 in 
   REQUIRE(s("PUT", "/db/_design/bare", R"({"language":"javascript"})").status == 201);
   CHECK(Json(s("GET", "/db/_design/bare/_show/x").body).str("reason") == "missing json key: shows");
   CHECK(Json(s("POST", "/db/_design/bare/_update/x").body).str("reason") == "missing json key: updates");
+  // Without a function name: CouchDB's Invalid path, not an attachment of the design document.
+  auto noName = s("GET", "/db/_design/app/_show");
+  CHECK(noName.status == 404);
+  CHECK(Json(noName.body).str("error") == "show_error");
+  CHECK(Json(noName.body).str("reason") == "Invalid path.");
+  CHECK(Json(s("POST", "/db/_design/app/_update").body).str("error") == "update_error");
   // A show that fails on the null of a missing document: that document is not found.
   auto missing = s("GET", "/db/_design/app/_show/strict/nobody");
   CHECK(missing.status == 404);

@@ -119,9 +119,17 @@ Response update(Call& call) {
       201);
 }
 
+// _show and _update without a function name, as CouchDB answers them.
+Response showWithoutName(Call&) { return Response::error(404, "show_error", "Invalid path."); }
+Response updateWithoutName(Call&) { return Response::error(404, "update_error", "Invalid path."); }
+
 }  // namespace
 
 void registerDesignRoutes(Api& api) {
+  for (const char* method : {"GET", "POST"})
+    api.sync(method, "/{db}/_design/{ddoc}/_show", Access::Reader, showWithoutName, Cost::Quick);
+  for (const char* method : {"GET", "POST", "PUT", "DELETE"})
+    api.sync(method, "/{db}/_design/{ddoc}/_update", Access::Reader, updateWithoutName, Cost::Quick);
   for (const char* pattern :
        {"/{db}/_design/{ddoc}/_show/{func}", "/{db}/_design/{ddoc}/_show/{func}/{docid...}"}) {
     api.sync("GET", pattern, Access::Reader, show);
