@@ -19,5 +19,6 @@ void registerPartitionRoutes(Api& api);   // /{db}/_partition/...: refused, no d
 // `?partitioned=` of PUT /{db}: ok when absent or "false"; CouchDB's refusal otherwise (the feature is
 // not available here, so "true" is refused as CouchDB refuses it with the feature disabled).
 Status partitionedOptionStatus(const Request& req);
+void registerDesignRoutes(Api& api);      // /{db}/_design/{ddoc}/_show, _update, _list, _rewrite
 
 }  // namespace settee::http
