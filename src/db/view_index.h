@@ -22,9 +22,11 @@
 //   database's purge_seq moved) the index is built again from empty.
 //
 // Contract:
-// - A ViewIndex is thread-safe: update() calls are serialised (a second caller waits, then finds the
-//   work done); scans and reduces read committed rows and may run while an update writes (each takes
-//   a reader connection of its own from a small pool: WAL gives it a snapshot, one transaction long).
+// - Keep one ViewIndex per file in a process (updates are serialised by the object, and building from
+//   empty assumes no other writer). A ViewIndex is thread-safe: update() calls are serialised (a second
+//   caller waits, then finds the work done); scans and reduces read committed rows and may run while an
+//   update writes (each takes a reader connection of its own from a small pool: WAL gives it a snapshot, one
+//   transaction long).
 // - Scans stream: rows go to the callback one at a time; memory does not grow with the index.
 // - Errors are Status values: a Mapper or Reducer error is passed through as it is; a corrupt file is
 //   internal_server_error; update() stops cleanly (between batches) when `stop` returns true.

@@ -189,7 +189,12 @@ Result<uint64_t> ViewIndex::update(Database& db, const Mapper& map, const std::f
   if (batch == 0) batch = 1;
   // Every change committed before the call: the update ends there even while writes go on.
   const uint64_t target = storeOf(db).updateSeq();
-  uint64_t since = impl_->updateSeq.load();
+  // Read from the file, not the cached value: another ViewIndex of the file (another process) may have
+  // moved it on.
+  auto stored = metaInt(conn, "update_seq");
+  if (!stored) return stored.status();
+  uint64_t since = static_cast<uint64_t>(*stored);
+  impl_->updateSeq = since;
   // A purge takes documents away without a change to read (CouchDB's indexes follow purges by their own
   // log), so after one the index is built again; purges are rare.
   const uint64_t purgeSeq = storeOf(db).purgeSeq();
