@@ -106,6 +106,8 @@ TEST_CASE("RevHash: a repeated key keeps its last value at its last position, as
           "[db][revhash]") {
   CHECK(firstRev(R"({"bar":1,"foo":2,"baz":3,"foo":4})") == firstRev(R"({"bar":1,"baz":3,"foo":4})"));
   CHECK(firstRev(R"({"bar":1,"foo":2,"baz":3,"foo":4})") != firstRev(R"({"bar":1,"foo":4,"baz":3})"));
+  CHECK(firstRev(R"({"a":[{"k":1,"k":2}],"b":{"x":1,"x":2,"x":3}})") ==
+        firstRev(R"({"a":[{"k":2}],"b":{"x":3}})"));
 }
 
 TEST_CASE("RevHash: numbers keep Erlang's forms (small, 32-bit, bignum, float)", "[db][revhash]") {
