@@ -160,3 +160,19 @@ TEST_CASE("RevHash: inline attachments give the id their name, type and digest c
   REQUIRE(r);
   CHECK(r->rev == "1-99630dd431fad52301264a111162ceb6");
 }
+
+TEST_CASE("RevHash: re-creating a deleted document hashes the winning tombstone as its parent",
+          "[db][revhash]") {
+  // couch_db_updater:merge_rev_tree/4 on a deleted document: new_revid of the new body with
+  // revs = {TombstonePos, [TombstoneRev]}, so two nodes re-creating it alike agree on the id.
+  TempDir dir;
+  auto db = openDb(dir);
+  auto r1 = db->put(R"({"_id":"a","v":1})");
+  REQUIRE(r1);
+  auto del = db->remove("a", r1->rev);
+  REQUIRE(del);
+  CHECK(del->rev == "2-" + db::couchRevHash(true, {true, 1, r1->rev.substr(2)}, "{}", {}));
+  auto back = db->put(R"({"_id":"a","back":true})");
+  REQUIRE(back);
+  CHECK(back->rev == "3-" + db::couchRevHash(false, {true, 2, del->rev.substr(2)}, R"({"back":true})", {}));
+}
