@@ -2,8 +2,10 @@
 
 #include <simdjson.h>
 
+#include <algorithm>
 #include <bit>
 #include <cstring>
+#include <optional>
 #include <unordered_map>
 
 #include "db/crypto.h"
@@ -22,6 +24,9 @@ constexpr uint8_t kNil = 106;
 constexpr uint8_t kList = 108;
 constexpr uint8_t kBinary = 109;
 constexpr uint8_t kSmallBig = 110;
+
+// Bodies up to this size are parsed with the thread's reusable parser.
+constexpr size_t kSharedParserMax = 1 << 20;
 
 class TermWriter {
  public:
@@ -135,29 +140,33 @@ void TermWriter::object(simdjson::dom::object obj) {
     nil();
     return;
   }
-  std::vector<std::pair<std::string_view, simdjson::dom::element>> fields;
-  fields.reserve(n);
-  for (auto field : obj) fields.emplace_back(field.key, field.value);
-  std::vector<bool> keep(fields.size(), true);
-  size_t kept = fields.size();
-  if (fields.size() > 1) {
-    std::unordered_map<std::string_view, size_t> last;
-    last.reserve(fields.size());
-    for (size_t i = 0; i < fields.size(); ++i) {
-      auto [it, inserted] = last.try_emplace(fields[i].first, i);
-      if (!inserted) {
-        keep[it->second] = false;
-        it->second = i;
-        --kept;
-      }
+  // Duplicate keys are rare: look for one with sorted copies of the keys (no hashing, one allocation),
+  // and only then work out which occurrence of each key stays.
+  std::vector<std::string_view> keys;
+  keys.reserve(n);
+  for (auto field : obj) keys.push_back(field.key);
+  std::vector<std::string_view> sorted(keys);
+  std::sort(sorted.begin(), sorted.end());
+  if (std::adjacent_find(sorted.begin(), sorted.end()) == sorted.end()) {
+    listHeader(static_cast<uint32_t>(n));
+    for (auto field : obj) {
+      tuple(2);
+      binary(field.key);
+      json(field.value);
     }
+    nil();
+    return;
   }
-  listHeader(static_cast<uint32_t>(kept));
-  for (size_t i = 0; i < fields.size(); ++i) {
-    if (!keep[i]) continue;
-    tuple(2);
-    binary(fields[i].first);
-    json(fields[i].second);
+  std::unordered_map<std::string_view, size_t> last;
+  for (size_t i = 0; i < keys.size(); ++i) last[keys[i]] = i;
+  listHeader(static_cast<uint32_t>(last.size()));
+  size_t i = 0;
+  for (auto field : obj) {
+    if (last[field.key] == i++) {
+      tuple(2);
+      binary(field.key);
+      json(field.value);
+    }
   }
   nil();
 }
@@ -204,8 +213,11 @@ std::string revisionTerm(bool deleted, const RevParent& parent, std::string_view
     w.binary(revIdBytes(parent.hash));
   else
     w.integer(false, 0);
-  // One parser per thread: bodies are parsed here on every interactive write.
-  thread_local simdjson::dom::parser parser;
+  // One parser per thread, as bodies are parsed here on every interactive write; a large body gets a
+  // parser of its own, so no thread keeps a tape sized for the largest document it ever saw.
+  thread_local simdjson::dom::parser shared;
+  std::optional<simdjson::dom::parser> own;
+  simdjson::dom::parser& parser = body.size() <= kSharedParserMax ? shared : own.emplace();
   simdjson::dom::element root;
   if (parser.parse(body.data(), body.size()).get(root) == simdjson::SUCCESS)
     w.json(root);

@@ -106,6 +106,8 @@ TEST_CASE("RevHash: a repeated key keeps its last value at its last position, as
           "[db][revhash]") {
   CHECK(firstRev(R"({"bar":1,"foo":2,"baz":3,"foo":4})") == firstRev(R"({"bar":1,"baz":3,"foo":4})"));
   CHECK(firstRev(R"({"bar":1,"foo":2,"baz":3,"foo":4})") != firstRev(R"({"bar":1,"foo":4,"baz":3})"));
+  CHECK(firstRev(R"({"a":[{"k":1,"k":2}],"b":{"x":1,"x":2,"x":3}})") ==
+        firstRev(R"({"a":[{"k":2}],"b":{"x":3}})"));
 }
 
 TEST_CASE("RevHash: numbers keep Erlang's forms (small, 32-bit, bignum, float)", "[db][revhash]") {
@@ -157,4 +159,20 @@ TEST_CASE("RevHash: inline attachments give the id their name, type and digest c
                    R"("b.bin":{"content_type":"application/octet-stream","data":"d29ybGQ="}}})");
   REQUIRE(r);
   CHECK(r->rev == "1-99630dd431fad52301264a111162ceb6");
+}
+
+TEST_CASE("RevHash: re-creating a deleted document hashes the winning tombstone as its parent",
+          "[db][revhash]") {
+  // couch_db_updater:merge_rev_tree/4 on a deleted document: new_revid of the new body with
+  // revs = {TombstonePos, [TombstoneRev]}, so two nodes re-creating it alike agree on the id.
+  TempDir dir;
+  auto db = openDb(dir);
+  auto r1 = db->put(R"({"_id":"a","v":1})");
+  REQUIRE(r1);
+  auto del = db->remove("a", r1->rev);
+  REQUIRE(del);
+  CHECK(del->rev == "2-" + db::couchRevHash(true, {true, 1, r1->rev.substr(2)}, "{}", {}));
+  auto back = db->put(R"({"_id":"a","back":true})");
+  REQUIRE(back);
+  CHECK(back->rev == "3-" + db::couchRevHash(false, {true, 2, del->rev.substr(2)}, R"({"back":true})", {}));
 }
