@@ -29,7 +29,8 @@ inline constexpr std::string_view kAuthDesignDocId = "_design/_auth";
 // The validate_doc_update `_design/_auth` holds (JavaScript; what a query server would run).
 std::string_view authValidateSource();
 
-// Creates `_design/_auth` in `users`, or puts its validate_doc_update back when it differs.
+// Creates `_design/_auth` in `users`, or puts its validate_doc_update back when it differs. A
+// max_document_size too small for it leaves it out (the rules are checked natively whatever).
 Status ensureAuthDesignDoc(Database& users);
 
 // The rules above for a write of `newDoc` over `oldDoc` ("null" when there is none) by `userCtx`
