@@ -109,6 +109,7 @@ LiveConfig::LiveConfig(ServerConfig initial) : files_(initial.iniFiles), querySe
     }
   }
   IniValues fileValues = initial.ini;
+  std::lock_guard writing(writeMu_);
   std::lock_guard lock(mu_);
   // Plain admin passwords, hashed once and for all; those from the files are written back hashed.
   for (auto* values : {&fileValues, &overrides_}) {
@@ -178,21 +179,28 @@ Result<std::string> LiveConfig::set(const std::string& section, const std::strin
   if (Status st = writable(section, key, value); !st) return st;
   // The hash costs a PBKDF2: made before the lock, so readers never wait for it.
   if (section == "admins" && !value.empty()) value = hashAdminPassword(value);
-  std::shared_ptr<const ServerConfig> changed;
+  std::lock_guard writing(writeMu_);
   std::string old;
+  IniValues fileValues;
   {
     std::lock_guard lock(mu_);
     if (auto s = values_.find(section); s != values_.end()) {
       if (auto k = s->second.find(key); k != s->second.end()) old = k->second;
     }
-    IniValues fileValues = typed_->ini;
-    store(fileValues, section, key, value);
-    // Checked before anything is written: a value the node cannot take changes nothing.
-    ServerConfig check;
-    if (Status st = typedFrom(fileValues, check); !st) return st;
-    if (persistIt) {
-      if (Status st = persist(section, key, value); !st) return st;
-    }
+    fileValues = typed_->ini;
+  }
+  store(fileValues, section, key, value);
+  // Checked before anything is written: a value the node cannot take changes nothing.
+  ServerConfig check;
+  if (Status st = typedFrom(fileValues, check); !st) return st;
+  // The file is written outside mu_, so requests reading the configuration never wait for the disk;
+  // writeMu_ keeps any other change from coming between.
+  if (persistIt) {
+    if (Status st = persist(section, key, value); !st) return st;
+  }
+  std::shared_ptr<const ServerConfig> changed;
+  {
+    std::lock_guard lock(mu_);
     // A change made now is newer than the command line the node started with.
     IniValues overrides = overrides_;
     store(overrides_, section, key, "");
@@ -227,11 +235,12 @@ Status LiveConfig::reload() {
       password = std::move(hash);
     }
   }
+  std::lock_guard writing(writeMu_);
+  for (const auto& [name, hash] : hashed) (void)persist("admins", name, hash);
   std::shared_ptr<const ServerConfig> changed;
   {
     std::lock_guard lock(mu_);
     if (Status st = rebuild(std::move(fileValues)); !st) return st;
-    for (const auto& [name, hash] : hashed) (void)persist("admins", name, hash);
     changed = typed_;
   }
   notify(changed);

@@ -18,8 +18,9 @@
 // whole by a rename of a fully written temporary, so a crash leaves the old file or the new one. With
 // no ini file, changes live in memory only. `reload()` reads the files again (dropping changes made
 // with persist=false), keeping what the command line set over them.
-// Thread-safe: every method may be called from any thread. Listeners run on the thread that made the
-// change, after the lock is released, in the order they were added; add them before the node serves.
+// Thread-safe: every method may be called from any thread; readers never wait for a file to be written.
+// Listeners run on the thread that made the change, in the order they were added, one change at a time
+// (so they must not change the configuration themselves); add them before the node serves.
 #pragma once
 
 #include <functional>
@@ -70,14 +71,16 @@ class LiveConfig {
   static std::string hashAdminPassword(const std::string& value);
 
  private:
-  // Builds values_ and typed_ from ini files' values and the overrides. Lock held.
+  // Builds values_ and typed_ from ini files' values and the overrides. mu_ held.
   Status rebuild(IniValues fileValues);
-  // Replaces (or, for "", blanks) one key in the last ini file. Lock held.
+  // Replaces (or, for "", blanks) one key in the last ini file. writeMu_ held.
   Status persist(const std::string& section, const std::string& key, const std::string& value);
   void notify(const std::shared_ptr<const ServerConfig>& config);
 
-  mutable std::mutex mu_;  // guards everything below
-  std::vector<std::string> files_;
+  // One change at a time, held while the file is written (readers never wait for it); taken before mu_.
+  std::mutex writeMu_;
+  const std::vector<std::string> files_;
+  mutable std::mutex mu_;  // guards everything below, held briefly
   // What the node was started with beyond its files (command-line flags, the C API's options): known
   // keys whose value differs from what the files alone give, kept over the files by reload().
   IniValues overrides_;
