@@ -39,8 +39,8 @@ void countRequest(const Call& call) {
 }
 
 void logRequest(const Call& call) {
-  const std::string& level = call.svc->config->logLevel;
-  if (level != "info" && level != "debug") return;
+  const auto config = call.svc->config.snapshot();
+  if (config->logLevel != "info" && config->logLevel != "debug") return;
   double ms = static_cast<double>(nowMicros() - call.startedUs) / 1000.0;
   std::fprintf(stderr, "[info] %s %s %s %d %.1fms\n", call.req.peer.c_str(), call.req.method.c_str(),
                call.req.target.c_str(), call.status, ms);
@@ -54,7 +54,8 @@ void mergeHeaders(Headers& into, const Headers& extra) {
 
 // CORS as CouchDB configures it: echo an allowed Origin, allow credentials when configured.
 void addCors(Call& call) {
-  const CorsConfig& cors = call.svc->config->cors;
+  const auto config = call.svc->config.snapshot();
+  const CorsConfig& cors = config->cors;
   const std::string* origin = call.req.header("Origin");
   if (!cors.enabled || !origin) return;
   bool any = false, listed = false;
@@ -147,6 +148,9 @@ std::optional<Response> Api::prepare(Call& call, const Route& route) {
   auto who = svc_.auth->authenticate(call.req);
   if (!who) return errorResponse(who.status());
   if (*who) call.user = std::move(**who);
+  // [chttpd] require_valid_user: no anonymous request at all, whatever the route.
+  else if (svc_.config->requireValidUser)
+    return errorResponse(Status(ErrorCode::Unauthorized, "Authentication required."));
   if (svc_.auth->adminParty()) call.user.roles.push_back("_admin");
 
   const std::string* db = call.params.get("db");

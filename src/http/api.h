@@ -28,6 +28,7 @@
 #include <vector>
 
 #include "http/config.h"
+#include "http/live_config.h"
 #include "http/request.h"
 #include "http/response.h"
 #include "http/router.h"
@@ -39,6 +40,11 @@ namespace settee::http {
 class Auth;
 class DesignFunctions;
 class WorkGate;
+
+// The name this node answers to: /_node/{name}/..., /_membership, /_scheduler's and /_active_tasks'
+// "node". CouchDB's single node in its own development setup and HTTP test suite is named so, and tools
+// written against CouchDB 2+ often name it in their URLs.
+inline constexpr std::string_view kNodeName = "node1@127.0.0.1";
 
 // An authenticated caller; no name means anonymous.
 struct UserCtx {
@@ -52,7 +58,7 @@ struct UserCtx {
 // the loop its connection is on); everything else points to the same, thread-safe, objects.
 struct Services {
   DataDir* data = nullptr;
-  const ServerConfig* config = nullptr;
+  ConfigView config;  // the configuration in force (live_config.h)
   Auth* auth = nullptr;
   Server* server = nullptr;
   uv_loop_t* loop = nullptr;

@@ -12,8 +12,6 @@
 namespace settee::http {
 namespace {
 
-constexpr int64_t kSessionSeconds = 600;
-
 std::string hmacHex(std::string_view key, std::string_view data) {
   unsigned char out[EVP_MAX_MD_SIZE];
   unsigned int len = 0;
@@ -62,14 +60,29 @@ bool listed(simdjson::dom::element security, const char* section, const UserCtx&
 
 Auth::Auth(const ServerConfig& config, DataDir& data, std::string secret)
     : data_(data), secret_(std::move(secret)), cacheKey_(db::randomHex(32)) {
-  for (const auto& [name, password] : config.admins) {
-    auto hash = PasswordHash::fromAdminConfig(password);
-    admins_.emplace(name, hash ? std::move(*hash) : PasswordHash::make(password));
-  }
+  configure(config);
 }
 
+void Auth::configure(const ServerConfig& config) {
+  auto admins = std::make_shared<Admins>();
+  for (const auto& [name, password] : config.admins) {
+    auto hash = PasswordHash::fromAdminConfig(password);
+    admins->emplace(name, hash ? std::move(*hash) : PasswordHash::make(password));
+  }
+  sessionSeconds_.store(static_cast<int64_t>(config.sessionTimeout));
+  std::lock_guard lock(mu_);
+  admins_ = std::move(admins);
+}
+
+std::shared_ptr<const Auth::Admins> Auth::admins() const {
+  std::lock_guard lock(mu_);
+  return admins_;
+}
+
+bool Auth::adminParty() const { return admins()->empty(); }
+
 std::string Auth::sessionCookie(const std::string& name) {
-  std::string payload = name + ":" + std::to_string(nowSeconds() + kSessionSeconds);
+  std::string payload = name + ":" + std::to_string(nowSeconds() + sessionSeconds_.load());
   auto who = sessionUser(name);
   return db::base64Encode(payload + ":" + hmacHex(secret_ + (who ? who->salt : ""), payload));
 }
@@ -119,8 +132,9 @@ Status Auth::authorize(const UserCtx& user, Database* db, Access access) {
   const bool systemDb = db && (db->name() == "_users" || db->name() == "_replicator");
   auto refuse = [&](std::string reason) {
     if (!user.name.empty()) return Status(ErrorCode::Forbidden, std::move(reason));
-    return Status(ErrorCode::Unauthorized,
-                  systemDb ? "You are not a server admin." : "You are not authorized to access this db.");
+    return Status(ErrorCode::Unauthorized, systemDb || access == Access::ServerAdmin
+                                               ? "You are not a server admin."
+                                               : "You are not authorized to access this db.");
   };
   if (access == Access::ServerAdmin || !db) return refuse("You are not a server admin.");
   // A security object that cannot be read refuses: taking the failure for "{}" would open the database.

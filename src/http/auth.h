@@ -50,7 +50,10 @@ class Auth {
   ~Auth();
   Auth(const Auth&) = delete;
   Auth& operator=(const Auth&) = delete;
-  bool adminParty() const { return admins_.empty(); }
+  bool adminParty() const;
+  // Takes the admins and the session timeout of a changed configuration (LiveConfig's listener): an
+  // admin added, removed or given a new password counts from the next request on.
+  void configure(const ServerConfig& config);
 
   // The caller named by the request's credentials: nullopt when there are none, unauthorized when they
   // are wrong, forbidden when the name is locked out for the request's peer.
@@ -113,12 +116,17 @@ class Auth {
                                       const PasswordHash& old);
   std::string passwordMac(std::string_view name, std::string_view password) const;
 
-  std::map<std::string, PasswordHash> admins_;
+  using Admins = std::map<std::string, PasswordHash>;
+  std::shared_ptr<const Admins> admins() const;
+
   DataDir& data_;
   std::string secret_;
   std::string cacheKey_;  // random per process: the key of passwordMac
 
-  std::mutex mu_;  // guards everything below
+  std::atomic<int64_t> sessionSeconds_{600};  // [chttpd_auth] timeout
+
+  mutable std::mutex mu_;  // guards everything below
+  std::shared_ptr<const Admins> admins_ = std::make_shared<const Admins>();
   ExpiringMap<UserRecord> records_{kRecordNames, kRecordLifetime};
   ExpiringMap<Verified> verified_{kVerifiedNames, kVerifiedLifetime};
   // Failures by a digest of (peer, name): a key of fixed size, so 10,000 of them stay small whatever

@@ -63,9 +63,10 @@ Result<UserCtx> Auth::login(std::string_view name, std::string_view password, st
 Result<UserCtx> Auth::checkPassword(const std::string& name, std::string_view password) {
   std::optional<PasswordHash> hash;
   UserCtx user{name, {}};
-  const bool admin = admins_.count(name) > 0;
+  const auto admins = this->admins();
+  const bool admin = admins->count(name) > 0;
   if (admin) {
-    hash = admins_.at(name);
+    hash = admins->at(name);
     user.roles = {"_admin"};
   } else if (auto record = userRecord(name)) {
     hash = std::move(record->hash);
@@ -96,7 +97,8 @@ Result<UserCtx> Auth::checkPassword(const std::string& name, std::string_view pa
 }
 
 std::optional<Auth::SessionUser> Auth::sessionUser(const std::string& name) {
-  if (auto admin = admins_.find(name); admin != admins_.end())
+  const auto admins = this->admins();
+  if (auto admin = admins->find(name); admin != admins->end())
     return SessionUser{UserCtx{name, {"_admin"}}, admin->second.salt};
   auto record = userRecord(name);
   if (!record) return std::nullopt;

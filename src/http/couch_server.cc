@@ -60,9 +60,12 @@ CouchServer::CouchServer(uv_loop_t* loop, ServerConfig config, std::shared_ptr<D
     defaults.maxDocumentSize = config_.maxDocumentSize;
     data_ = std::make_shared<DataDir>(config_.dataDir, defaults);
   }
-  auth_ = std::make_unique<Auth>(config_, *data_, persistentValue(config_.dataDir, ".cookie_secret"));
+  live_ = std::make_unique<LiveConfig>(config_);
+  auth_ =
+      std::make_unique<Auth>(*live_->current(), *data_, persistentValue(config_.dataDir, ".cookie_secret"));
+  live_->onChange([auth = auth_.get()](const ServerConfig& changed) { auth->configure(changed); });
   services_.data = data_.get();
-  services_.config = &config_;
+  services_.config.live = live_.get();
   services_.auth = auth_.get();
   services_.loop = loop;
   services_.design = std::make_shared<DesignFunctions>(
@@ -86,6 +89,7 @@ CouchServer::CouchServer(uv_loop_t* loop, ServerConfig config, std::shared_ptr<D
   registerNodeRoutes(*api_);
   registerPartitionRoutes(*api_);
   registerDesignRoutes(*api_);
+  registerConfigRoutes(*api_);
 
   Server::Options options;
   options.host = config_.bind;

@@ -19,6 +19,7 @@
 #include "http/api.h"
 #include "http/auth.h"
 #include "http/config.h"
+#include "http/live_config.h"
 #include "http/server.h"
 #include "http/work.h"
 
@@ -37,6 +38,7 @@ class CouchServer {
   void stop(std::function<void()> done);
   Api& api() { return *api_; }  // for modules that add routes (the replicator), before the loop runs
   DataDir& data() { return *data_; }
+  LiveConfig& config() { return *live_; }
   // The loops serving HTTP, the main one included.
   size_t loops() const { return 1 + extra_.size(); }
 
@@ -47,8 +49,9 @@ class CouchServer {
   void maybeStopped();
 
   uv_loop_t* loop_;
-  ServerConfig config_;
+  ServerConfig config_;  // as started; the configuration in force is live_'s
   std::shared_ptr<DataDir> data_;
+  std::unique_ptr<LiveConfig> live_;
   std::unique_ptr<Auth> auth_;
   std::unique_ptr<WorkGate> slowWork_;
   Services services_;

@@ -9,6 +9,7 @@
 
 #include "db/json.h"
 #include "http/api.h"
+#include "http/users_db.h"
 
 namespace settee::http {
 
@@ -45,13 +46,16 @@ Result<std::shared_ptr<const std::vector<DesignDocCopy>>> DesignFunctions::valid
     if (it != cache_.end() && it->second.revs == revs) return it->second.validators;
   }
   auto found = std::make_shared<std::vector<DesignDocCopy>>();
+  const bool users = db.name() == "_users";
+  if (users) found->push_back({std::string(kAuthDesignDocId), {}, true});
   if (!revs.empty()) {
     range.includeDocs = true;
     simdjson::dom::parser parser;
     auto read = db.allDocs(range, [&](const AllDocsRow& row) {
       simdjson::dom::element doc;
       std::string_view source;
-      if (!row.doc.empty() && !parser.parse(row.doc).get(doc) && !doc["validate_doc_update"].get(source))
+      if (!row.doc.empty() && !parser.parse(row.doc).get(doc) && !doc["validate_doc_update"].get(source) &&
+          !(users && row.id == kAuthDesignDocId && source == authValidateSource()))
         found->push_back({row.id, row.doc});
       return true;
     });
@@ -62,6 +66,12 @@ Result<std::shared_ptr<const std::vector<DesignDocCopy>>> DesignFunctions::valid
   entry.revs = std::move(revs);
   entry.validators = found;
   return std::shared_ptr<const std::vector<DesignDocCopy>>(std::move(found));
+}
+
+Status DesignFunctions::validate(const DesignDocCopy& ddoc, std::string_view newDoc, std::string_view oldDoc,
+                                 std::string_view userCtx, std::string_view secObj) {
+  if (ddoc.native) return validateUserDoc(newDoc, oldDoc, userCtx, secObj);
+  return pool().validate({ddoc.id, ddoc.json}, newDoc, oldDoc, userCtx, secObj);
 }
 
 std::string selfBinaryPath() {
@@ -225,9 +235,8 @@ Status validateWrite(Call& call, const std::vector<DesignDocCopy>& validators, s
   std::string secObj = "{}";
   if (auto security = call.db->security(); security && !security->empty()) secObj = std::move(*security);
   std::string userCtx = callUserCtx(call);
-  js::QueryServerPool& pool = call.svc->design->pool();
   for (const auto& ddoc : validators) {
-    Status st = pool.validate({ddoc.id, ddoc.json}, newDoc, oldDoc, userCtx, secObj);
+    Status st = call.svc->design->validate(ddoc, newDoc, oldDoc, userCtx, secObj);
     if (!st) return st;
   }
   return Status::ok();

@@ -27,10 +27,12 @@ namespace settee::http {
 
 struct Call;
 
-// A design document's id and whole JSON body.
+// A design document's id and whole JSON body. `native`: the rules of `_users/_design/_auth`, checked in
+// C++ (users_db.h) instead of running its JavaScript.
 struct DesignDocCopy {
   std::string id;
   std::string json;
+  bool native = false;
 };
 
 class DesignFunctions {
@@ -42,8 +44,14 @@ class DesignFunctions {
   DesignFunctions& operator=(const DesignFunctions&) = delete;
 
   js::QueryServerPool& pool();
-  // The design documents of `db` with a validate_doc_update, in id order (shared, never changed).
+  // The design documents of `db` with a validate_doc_update, in id order (shared, never changed). In
+  // `_users` the first is always the native entry for `_design/_auth` (whose own JavaScript, when it is
+  // the node's, is then not listed): its rules hold even if the document was deleted or replaced.
   Result<std::shared_ptr<const std::vector<DesignDocCopy>>> validators(Database& db);
+  // Runs one validator on a write (the arguments as validate_doc_update gets them, in JSON): natively
+  // for the native entry, else through the pool.
+  Status validate(const DesignDocCopy& ddoc, std::string_view newDoc, std::string_view oldDoc,
+                  std::string_view userCtx, std::string_view secObj);
 
  private:
   struct Cached {

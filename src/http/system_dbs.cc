@@ -2,6 +2,7 @@
 
 #include "http/auth.h"
 #include "http/client_url.h"
+#include "http/users_db.h"
 
 namespace settee::http {
 namespace {
@@ -147,30 +148,9 @@ Result<std::string> replicatorDocBody(const Call& call, const std::string& json,
   });
 }
 
-Result<std::string> usersDocBody(const Call& call, std::string json) {
-  std::string hashed = Auth::hashUserDoc(json);
-  if (call.user.isAdmin()) return hashed;
-  // A user may not give themselves roles: the roles stay what an admin last stored (none for a new user).
-  simdjson::dom::parser parser, currentParser;
-  object doc;
-  if (parser.parse(hashed).get(doc)) return hashed;  // the store refuses it with its own reason
-  if (isDeleted(doc)) return hashed;
-  std::string_view name;
-  if (doc["name"].get(name) ||
-      "org.couchdb.user:" + std::string(name) != std::string(kUserPrefix) + call.user.name)
-    return forbidden("A user document's name must be yours and match its id.");
-  std::string currentRoles = "[]";
-  if (auto current = call.db->get(std::string(kUserPrefix) + call.user.name)) {
-    object cur;
-    element roles;
-    if (!currentParser.parse(*current).get(cur) && !isDeleted(cur) && !cur["roles"].get(roles))
-      currentRoles = db::toJson(roles);
-  }
-  element roles;
-  std::string newRoles = doc["roles"].get(roles) ? "[]" : db::toJson(roles);
-  if (newRoles != currentRoles) return forbidden("Only _admin may set roles");
-  return hashed;
-}
+// The user's roles, name and id are judged by `_design/_auth`'s rules (users_db.h), which run on every
+// write to `_users` after this; here the password is only hashed before anything is stored.
+Result<std::string> usersDocBody(std::string json) { return Auth::hashUserDoc(json); }
 
 }  // namespace
 
@@ -190,6 +170,9 @@ Status ensureSystemDatabases(DataDir& data) {
     if (*security == "{}") {
       if (Status st = (*db)->setSecurity(kAdminOnlySecurity); !st) return st;
     }
+    if (std::string_view(name) == "_users") {
+      if (Status st = ensureAuthDesignDoc(**db); !st) return st;
+    }
   }
   return Status::ok();
 }
@@ -203,6 +186,9 @@ std::optional<Response> systemDbGate(Call& call) {
   if (oneDoc && (method == "PUT" || method == "DELETE")) return std::nullopt;
   if (oneDoc && (method == "GET" || method == "HEAD") && call.req.query.empty())
     return ownDocument(call, seg[1]);
+  if (call.dbName == "_users" && seg.size() >= 2 && seg[1] == "_design" &&
+      (method == "GET" || method == "HEAD"))
+    return errorResponse(forbidden("Only administrators can view design docs in the users database."));
   return errorResponse(forbidden("Only admins may do this in the " + call.dbName + " database."));
 }
 
@@ -211,11 +197,16 @@ Status checkSystemDocWrite(const Call& call, std::string_view docId) {
     if (Status st = call.svc->auth->authorize(call.user, call.db.get(), Access::DbAdmin); !st) return st;
   }
   if (!isSystemDb(call.dbName) || call.user.isAdmin()) return Status::ok();
-  if (call.dbName == "_users" && docId != std::string(kUserPrefix) + call.user.name)
-    return forbidden("You may only update your own user document.");
   bool exists = false;
   auto owner = ownerOf(call, docId, exists);
   if (!owner) return owner.status();
+  if (call.dbName == "_users") {
+    // Anyone the security object lets in may sign up (create a user document); a user changes only
+    // their own. What the document may say is _design/_auth's to judge.
+    const bool signup = call.user.name.empty() && !exists;
+    if (!signup && docId != std::string(kUserPrefix) + call.user.name)
+      return forbidden("You may only update your own user document.");
+  }
   if (exists && *owner != call.user.name) {
     return forbidden(call.dbName == "_replicator" ? "Can't update replication documents from other users."
                                                   : "You may only update your own user document.");
@@ -224,7 +215,7 @@ Status checkSystemDocWrite(const Call& call, std::string_view docId) {
 }
 
 Result<std::string> systemDocBody(const Call& call, std::string json) {
-  if (call.dbName == "_users") return usersDocBody(call, std::move(json));
+  if (call.dbName == "_users") return usersDocBody(std::move(json));
   if (call.dbName != "_replicator") return json;
   simdjson::dom::parser parser;
   element root;

@@ -327,7 +327,7 @@ Result<std::vector<DocResult>> LocalEndpoint::write(const std::vector<FetchedRev
       if (auto current = db_->get(d.id)) oldDoc = std::move(*current);
       Status refused;
       for (const auto& ddoc : **validators) {
-        refused = design->pool().validate({ddoc.id, ddoc.json}, newDoc, oldDoc, userCtx, secObj);
+        refused = design->validate(ddoc, newDoc, oldDoc, userCtx, secObj);
         if (!refused) break;
       }
       if (!refused) {

@@ -50,7 +50,7 @@ std::string ReplicatorService::activeTasks() {
         db::writeString(w, v);
       };
       str("type", "replication");
-      str("node", "settee@127.0.0.1");
+      str("node", std::string(http::kNodeName));
       str("pid", "<0.0.0>");
       str("replication_id", job->rep->id() + (job->spec.options.continuous ? "+continuous" : ""));
       if (!job->docId.empty()) {
@@ -197,7 +197,7 @@ void ReplicatorService::registerRoutes(http::Api& api) {
                                 db::writeString(
                                     w, job->rep->id() + (job->spec.options.continuous ? "+continuous" : ""));
                                 db::writeKey(w, "node");
-                                db::writeString(w, "settee@127.0.0.1");
+                                db::writeString(w, http::kNodeName);
                                 db::writeKey(w, "source");
                                 db::writeString(w, job->spec.sourceDesc);
                                 db::writeKey(w, "target");

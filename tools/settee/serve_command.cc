@@ -107,8 +107,9 @@ void serveUsage(FILE* out) {
       "  --bind ADDR        address to listen on (default %s; [chttpd] bind_address). An address other\n"
       "                     than loopback needs an admin under [admins] in the config file\n"
       "  --data DIR         where the databases live (default %s; [couchdb] database_dir)\n"
-      "  --config FILE      an ini file shaped like CouchDB's local.ini (default none; see\n"
-      "                     src/http/config.h for the keys read)\n"
+      "  --config FILE      an ini file shaped like CouchDB's local.ini (default DIR/local.ini when it\n"
+      "                     exists; see src/http/config.h for the keys read). Changes made through\n"
+      "                     /_node/_local/_config are written to the last one\n"
       "  --log-level LEVEL  debug, info, warn, error or none; info and debug log every request on stderr\n"
       "                     (default %s; [settee] log_level)\n"
       "  --loops N          event loops serving HTTP, 0 to %u; 0 is one per core (default %u, here %u;\n"
@@ -130,6 +131,16 @@ int serveCommand(const std::vector<std::string>& args) {
       std::fprintf(stderr, "settee serve: --config: %s\n", st.reason().c_str());
       return 2;
     }
+  }
+  if (flags->configFiles.empty()) {
+    // No --config: the node keeps its own ini in its data directory, read at start when it is there,
+    // and written by the configuration API (/_node/_local/_config), so changes survive a restart.
+    std::string own = (flags->dataDir ? *flags->dataDir : config.dataDir) + "/local.ini";
+    if (Status st = http::loadConfig(own, config); !st && st.code() != ErrorCode::NotFound) {
+      std::fprintf(stderr, "settee serve: %s\n", st.reason().c_str());
+      return 2;
+    }
+    if (config.iniFiles.empty()) config.iniFiles.push_back(own);
   }
   if (flags->port) config.port = *flags->port;
   if (flags->bind) config.bind = *flags->bind;

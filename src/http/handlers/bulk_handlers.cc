@@ -1,5 +1,6 @@
 // The bulk family: _bulk_docs, _revs_diff and _missing_revs here; _bulk_get (bulk_get.cc) and
 // _all_docs / _design_docs (all_docs.cc) stream their answers through paged_stream.cc.
+#include <algorithm>
 #include <optional>
 
 #include "db/rev_id.h"
@@ -42,7 +43,8 @@ Response bulkDocs(Call& call) {
   }
 
   db::Store& store = db::storeOf(*call.db);
-  const size_t maxSize = store.options().maxDocumentSize;
+  // The node's max_document_size may have been lowered since the database was opened (the config API).
+  const size_t maxSize = std::min(store.options().maxDocumentSize, call.svc->config->maxDocumentSize);
   const bool system = isSystemDb(call.dbName);
   if (system && !newEdits && !call.user.isAdmin())
     return errorResponse(Status(ErrorCode::Forbidden, "Only admins may replicate into " + call.dbName + "."));

@@ -121,7 +121,7 @@ Response putSecurity(Call& call) {
   auto body = jsonBody(call.req, parser, false);
   if (!body) return errorResponse(body.status());
   // CouchDB 3's users_db_security_editable = false: the users database stays admin-only.
-  if (call.dbName == "_users")
+  if (call.dbName == "_users" && !call.svc->config->usersDbSecurityEditable)
     return errorResponse(Status(ErrorCode::Forbidden, "You can't edit the security object of the user database."));
   if (Status st = validateSecurity(*body); !st) return errorResponse(st);
   if (Status st = call.db->setSecurity(call.req.body); !st) return errorResponse(st);

@@ -14,6 +14,7 @@ void registerBulkRoutes(Api& api);        // _all_docs, _bulk_docs, _bulk_get, _
 void registerChangesRoutes(Api& api);     // _changes: normal, longpoll, continuous, eventsource
 void registerFindRoutes(Api& api);        // Mango: _find, _explain, _index
 void registerNodeRoutes(Api& api);        // /_node/{node}/_stats, /_node/{node}/_prometheus (metrics)
+void registerConfigRoutes(Api& api);      // /_node/{node}/_config..., /_node/{node}, /_node/{node}/_system, /_membership
 void registerDesignRoutes(Api& api);      // /{db}/_design/{ddoc}/_show, _update, _list, _rewrite
 void registerPartitionRoutes(Api& api);   // /{db}/_partition/...: refused, no database here is partitioned
 

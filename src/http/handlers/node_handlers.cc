@@ -14,9 +14,6 @@
 namespace settee::http {
 namespace {
 
-// The name this node answers to in /_node/{node} (the one /_scheduler and /_active_tasks give).
-constexpr std::string_view kNodeName = "settee@127.0.0.1";
-
 // The methods and status codes CouchDB lists from its start, at 0 until they happen.
 constexpr const char* kMethods[] = {"COPY", "DELETE", "GET", "HEAD", "OPTIONS", "POST", "PUT"};
 constexpr int kStatusCodes[] = {200, 201, 202, 204, 206, 301, 302, 304, 400, 401, 403, 404,

@@ -150,8 +150,12 @@ Response postSession(Call& call) {
     writeUserCtx(w, *user);
     w.EndObject();
   }));
-  r.setHeader("Set-Cookie", "AuthSession=" + call.svc->auth->sessionCookie(user->name) +
-                                "; Version=1; Path=/; HttpOnly; SameSite=Lax");
+  // [chttpd_auth] allow_persistent_cookies: the cookie outlives the browser session, for `timeout`.
+  const auto config = call.svc->config.snapshot();
+  const std::string maxAge =
+      config->persistentCookies ? "; Max-Age=" + std::to_string(config->sessionTimeout) : std::string();
+  r.setHeader("Set-Cookie", "AuthSession=" + call.svc->auth->sessionCookie(user->name) + "; Version=1" + maxAge +
+                                "; Path=/; HttpOnly; SameSite=Lax");
   return r;
 }
 
