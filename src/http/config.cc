@@ -74,6 +74,7 @@ Status loadConfig(const std::string& path, ServerConfig& config) {
     else if (section == "chttpd" && key == "bind_address") config.bind = value;
     else if (section == "chttpd" && key == "max_http_request_size") ok = number(value, config.maxRequestSize);
     else if (section == "chttpd" && key == "max_db_number_for_dbs_info_req") ok = number(value, config.maxDbsInfoKeys);
+    else if (section == "chttpd" && key == "allow_jsonp") config.allowJsonp = value == "true";
     else if (section == "couchdb" && key == "database_dir") config.dataDir = value;
     else if (section == "couchdb" && key == "max_document_size") ok = number(value, config.maxDocumentSize);
     else if (section == "couchdb" && key == "uuid") config.uuid = value;
