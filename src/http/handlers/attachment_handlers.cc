@@ -92,10 +92,8 @@ std::optional<std::vector<ByteRange>> parseRanges(const Request& req, uint64_t s
     if (first == 0 && b.empty()) return std::nullopt;
     if (b.empty()) {
       last = UINT64_MAX;
-    } else if (!parseNumber(b, last)) {
+    } else if (!parseNumber(b, last) || last < first) {
       return std::nullopt;
-    } else if (last < first) {
-      return std::vector<ByteRange>{};  // CouchDB's requested_range_not_satisfiable
     }
     if (first >= size) continue;
     out.push_back({first, std::min(last, size - 1)});
