@@ -94,3 +94,26 @@ TEST_CASE("Changes: a continuous feed that has rows to send starts with them, wi
   std::string body = dechunk(feed.received());
   CHECK(body.rfind("{\"seq\"", 0) == 0);
 }
+
+TEST_CASE("Changes: a continuous feed with a JavaScript filter that passes nothing yet starts at once",
+          "[http][changes][js]") {
+  LiveServer node;
+  REQUIRE(node("PUT", "/db").status == 201);
+  REQUIRE(node("PUT", "/db/_design/app",
+               R"({"filters":{"open":"function(doc){ return doc.status === 'open'; }"}})")
+              .status == 201);
+  REQUIRE(node("PUT", "/db/done", R"({"status":"done"})").status == 201);
+  RawSocket feed(node.port());
+  auto started = std::chrono::steady_clock::now();
+  REQUIRE(
+      feed.send("GET /db/_changes?feed=continuous&filter=app/open&timeout=3000 HTTP/1.1\r\nHost: x\r\n\r\n"));
+  feed.readUntil("\r\n\r\n1\r\n\n\r\n", 2500);
+  CHECK(feed.status() == 200);
+  CHECK(feed.received().find("\r\n\r\n1\r\n\n\r\n") != std::string::npos);
+  CHECK(std::chrono::steady_clock::now() - started < std::chrono::milliseconds(2000));
+  REQUIRE(node("PUT", "/db/open", R"({"status":"open"})").status == 201);
+  feed.readUntil("\"last_seq\"", 6000);
+  std::string body = dechunk(feed.received());
+  CHECK(body.find("\"id\":\"open\"") != std::string::npos);
+  CHECK(body.find("\"id\":\"done\"") == std::string::npos);
+}
