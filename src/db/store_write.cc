@@ -134,7 +134,9 @@ Status Store::resolveAttachments(ParsedDoc& doc, std::vector<AttachmentBody>& bo
         }
         if (found) break;
       }
-      if (!found)
+      // A stub that gives its revpos must name the attachment as stored, as CouchDB's merge_stubs checks
+      // (a stub without one, revpos 0 here, matches by name alone).
+      if (!found || (info.revpos != 0 && info.revpos != found->revpos))
         return {ErrorCode::MissingStub, "Invalid attachment stub in " + doc.id + " for " + info.name};
       out.push_back(*found);
       continue;

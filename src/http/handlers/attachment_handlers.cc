@@ -88,6 +88,8 @@ std::optional<std::vector<ByteRange>> parseRanges(const Request& req, uint64_t s
       continue;
     }
     if (!parseNumber(a, first)) return std::nullopt;
+    // `0-` asks for everything: CouchDB answers the whole body, 200, whatever else the header holds.
+    if (first == 0 && b.empty()) return std::nullopt;
     if (b.empty()) {
       last = UINT64_MAX;
     } else if (!parseNumber(b, last) || last < first) {
@@ -138,8 +140,7 @@ detail::Answer readAtt(Call& call) {
   std::string etag = "\"" + std::string(md5) + "\"";
   Response r;
   r.setHeader("ETag", etag);
-  const std::string* noneMatch = call.req.header("If-None-Match");
-  if (noneMatch && trimWhitespace(*noneMatch) == etag) {
+  if (detail::etagMatches(call.req, etag)) {
     r.status = 304;
     return whole(std::move(r));
   }

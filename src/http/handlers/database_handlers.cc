@@ -36,8 +36,10 @@ Response dbInfo(Call& call) {
 }
 
 Response deleteDb(Call& call) {
+  // CouchDB's words, its "?=rev" included: clients and CouchDB's own tests match on them.
   if (call.req.param("rev"))
-    return errorResponse(badRequest("You tried to DELETE a database with a ?rev= parameter. Did you mean to DELETE a document instead?"));
+    return errorResponse(badRequest(
+        "You tried to DELETE a database with a ?=rev parameter. Did you mean to DELETE a document instead?"));
   if (Status st = call.svc->data->remove(call.dbName); !st) return errorResponse(st);
   return jsonOk(200);
 }

@@ -38,24 +38,11 @@ Response welcome(Call& call) {
 }
 
 Response allDbs(Call& call) {
-  auto limit = uintParam(call.req, "limit", UINT64_MAX);
-  auto skip = uintParam(call.req, "skip", 0);
-  auto descending = boolParam(call.req, "descending", false);
-  if (!limit) return errorResponse(limit.status());
-  if (!skip) return errorResponse(skip.status());
-  if (!descending) return errorResponse(descending.status());
-  auto listed = call.svc->data->list();
-  if (!listed) return errorResponse(listed.status());
-  auto& names = *listed;
-  if (*descending) std::reverse(names.begin(), names.end());
+  auto names = selectDbNames(call.req, *call.svc->data);
+  if (!names) return errorResponse(names.status());
   return Response::json(200, writeJson([&](db::JsonWriter& w) {
     w.StartArray();
-    uint64_t i = 0, n = 0;
-    for (const auto& name : names) {
-      if (i++ < *skip) continue;
-      if (n++ >= *limit) break;
-      writeString(w, name);
-    }
+    for (const auto& name : *names) writeString(w, name);
     w.EndArray();
   }));
 }
