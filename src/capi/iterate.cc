@@ -87,7 +87,7 @@ class RowSplitter {
 class AllDocsSource : public RowSource {
  public:
   AllDocsSource(std::shared_ptr<Database> db, http::detail::AllDocsQuery query)
-      : listing_(std::move(db), std::move(query), false) {}
+      : listing_(std::move(db), std::move(query), http::detail::DocNamespace::All) {}
 
   Status nextPage(std::vector<std::string>& rows, bool& more) override {
     // A page of the listing may end inside a row (one with large inline attachment bodies): pages are
