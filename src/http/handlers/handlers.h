@@ -14,5 +14,6 @@ void registerBulkRoutes(Api& api);        // _all_docs, _bulk_docs, _bulk_get, _
 void registerChangesRoutes(Api& api);     // _changes: normal, longpoll, continuous, eventsource
 void registerFindRoutes(Api& api);        // Mango: _find, _explain, _index
 void registerNodeRoutes(Api& api);        // /_node/{node}/_stats, /_node/{node}/_prometheus (metrics)
+void registerViewRoutes(Api& api);        // _design/{ddoc}/_view/{view}[/queries], _design/{ddoc}/_info, _view_cleanup
 
 }  // namespace settee::http
