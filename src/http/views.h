@@ -51,8 +51,9 @@ db::Reducer makeReducer(std::shared_ptr<DesignFunctions> design);
 
 class ViewRegistry {
  public:
-  // Most indexes held open at once.
-  static constexpr size_t kDefaultCapacity = 32;
+  // Most indexes held open at once. Each holds SQLite connections and, once it has been updated, its
+  // writer's page cache (up to 64 MiB, db/view_index.cc): an edge node keeps few open.
+  static constexpr size_t kDefaultCapacity = 8;
 
   // `data` and `design` outlive the registry (the CouchServer owns all three).
   ViewRegistry(DataDir& data, std::shared_ptr<DesignFunctions> design, size_t capacity = kDefaultCapacity);

@@ -5,6 +5,7 @@
 #include <chrono>
 #include <filesystem>
 #include <future>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -274,4 +275,32 @@ TEST_CASE("Views: the design document's attachments and the view routes live sid
   CHECK(node("GET", "/db/_design/c/_view/all").status == 200);
   CHECK(node("GET", "/db/_design/c/_info").status == 200);
   CHECK(node("PUT", "/db/_design/c/_info", "{}").status == 405);
+}
+
+TEST_CASE("Views: the node keeps a bounded number of indexes open, and reopens one it closed",
+          "[http][js][views]") {
+  LiveServer node;
+  REQUIRE(node("PUT", "/db").status == 201);
+  REQUIRE(node("PUT", "/db/a", R"({"n":1})").status == 201);
+  const int ddocs = 12;  // more than the registry holds (ViewRegistry::kDefaultCapacity, 8)
+  for (int i = 0; i < ddocs; ++i) {
+    const std::string n = std::to_string(i);
+    REQUIRE(node("PUT", "/db/_design/d" + n,
+                 R"({"views":{"v":{"map":"function(doc){ emit(doc.n + )" + n + R"(, null); }"}}})")
+                .status == 201);
+    REQUIRE(node("GET", "/db/_design/d" + n + "/_view/v").status == 200);
+  }
+  // The distinct index files the node holds open.
+  std::set<std::string> open;
+  std::error_code ec;
+  for (const auto& fd :
+       std::filesystem::directory_iterator("/proc/" + std::to_string(node.pid()) + "/fd", ec)) {
+    std::string target = std::filesystem::read_symlink(fd.path(), ec).string();
+    if (target.size() > 5 && target.ends_with(".view")) open.insert(target);
+  }
+  CHECK(open.size() <= 8);
+  CHECK(open.size() >= 1);
+  // The first one, closed to make room, opens again with its rows.
+  auto first = node("GET", "/db/_design/d0/_view/v");
+  CHECK(Json(first.body)["rows"].at(0)["key"].get_int64().value() == 1);
 }

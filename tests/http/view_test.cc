@@ -113,6 +113,9 @@ TEST_CASE("Views: reduces by group, group_level and key range, built-in and Java
   auto bad = node("GET", "/v/_design/app/_view/byType?group_level=1&limit=1");
   Json badRow(bad.body);
   CHECK(std::string_view(badRow["rows"].at(0)["value"]["error"].get_string()) == "builtin_reduce_error");
+  // update_seq=true puts the index's sequence before the reduced rows.
+  CHECK(node("GET", "/v/_design/app/_view/js?update_seq=true").body ==
+        "{\"update_seq\":14,\"rows\":[\r\n{\"key\":null,\"value\":13}\r\n]}");
   // An empty range reduces to no row at all.
   CHECK(node("GET", "/v/_design/app/_view/stats?key=" + q(R"("zzz")")).body == "{\"rows\":[]}");
   // Reduced rows honour descending, skip and limit.
@@ -188,6 +191,17 @@ TEST_CASE("Views: include_docs follows an emitted {_id} to the document it names
   CHECK(rows.at(2)["doc"]["_conflicts"].get_array().size() == 1);
   CHECK(std::string_view(rows.at(3)["doc"]["name"].get_string()) == "Alice");
   CHECK(std::string_view(rows.at(3)["id"].get_string()) == "car");
+  // attachments=true inlines the bodies of the documents' attachments; stubs otherwise.
+  std::string rev = Json(node("GET", "/db/alice").body).str("_rev");
+  REQUIRE(node("PUT", "/db/alice/note.txt?rev=" + rev, "hi", {{"Content-Type", "text/plain"}}).status == 201);
+  auto inlined = node("GET", "/db/_design/links/_view/owner?include_docs=true&attachments=true&key=" +
+                                 percentEncode(R"("car")"));
+  Json withData(inlined.body);
+  CHECK(std::string_view(withData["rows"].at(1)["doc"]["_attachments"]["note.txt"]["data"].get_string()) ==
+        "aGk=");
+  auto stubs =
+      node("GET", "/db/_design/links/_view/owner?include_docs=true&key=" + percentEncode(R"("car")"));
+  CHECK(Json(stubs.body)["rows"].at(1)["doc"]["_attachments"]["note.txt"]["stub"].get_bool().value());
 }
 
 TEST_CASE("Views: /queries answers each query in turn", "[http][js][views]") {
