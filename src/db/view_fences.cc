@@ -5,16 +5,20 @@
 // segment, and the fence keeps their number. Each view starts with one fence below every row. An update
 // adds and subtracts the rows it writes and deletes to the segments they fall in, and splits a segment
 // that grew past kMaxSegment at its kSegment-th row, so a segment holds at most kMaxSegment rows
-// whatever order the keys arrive in. The rows before a position are then the sum of the segments before
-// its fence (a small table: one row per kSegment rows) plus the rows between the fence and it.
+// whatever order the keys arrive in. The rows before a position are then the rows before its fence plus
+// those between the fence and it (at most kMaxSegment, counted by SQLite). The rows before each fence
+// are summed once per committed state and kept in memory (FenceCache): summing them per query would
+// step through a fence row per kSegment rows of the index.
+#include <algorithm>
 #include <climits>
+#include <iterator>
 
 #include "db/view_index_internal.h"
 
 namespace settee::db {
 namespace {
 
-constexpr int64_t kSegment = 1024;
+constexpr int64_t kSegment = 128;
 constexpr int64_t kMaxSegment = 2 * kSegment;
 constexpr const char kEmpty[] = "";
 
@@ -32,27 +36,60 @@ void bindPos(Statement& st, int first, const FencePos& f) {
   st.bind(first + 2, f.n);
 }
 
-// The fence at or before `bound` in view `view` (there is always one: each view's first fence is
-// below every position).
-Result<FencePos> fenceOf(Connection& conn, int64_t view, const RowBound& bound) {
-  Statement st(
-      conn.prepare("SELECT fence, ckey, doc, n FROM fences WHERE view = ?1 AND (ckey, doc, n) <= (?2, ?3, ?4)"
-                   " ORDER BY ckey DESC, doc DESC, n DESC LIMIT 1"));
-  st.bind(1, view);
-  bindBound(st, 2, bound);
-  if (!st.step()) {
-    if (st.failed()) return conn.error("read view fences");
-    return Status(ErrorCode::Internal, "view index without its first fence");
+// SQLite's order of a fence's (ckey, doc, n) against a bound's: BLOBs bytewise, every TEXT id before a
+// BLOB one (a bound's "after every id"), TEXT ids bytewise (BINARY collation), then n.
+int compareFence(const FenceTable::Fence& f, const RowBound& b) {
+  if (int c = f.ckey.compare(b.ckey); c != 0) return c;
+  if (b.idIsBlob) return -1;
+  if (int c = f.doc.compare(b.id); c != 0) return c;
+  return f.n < b.n ? -1 : f.n > b.n ? 1 : 0;
+}
+
+Result<uint64_t> commitGeneration(Connection& conn) {
+  Statement st(conn.prepare("SELECT value FROM meta WHERE key = 'generation'"));
+  if (st.step()) return static_cast<uint64_t>(std::strtoull(std::string(st.text(0)).c_str(), nullptr, 10));
+  if (st.failed()) return conn.error("read view index meta");
+  return uint64_t{0};
+}
+
+// Every fence with the rows before it, read in the caller's snapshot.
+Result<std::shared_ptr<const FenceTable>> loadFences(Connection& conn, uint64_t generation) {
+  auto table = std::make_shared<FenceTable>();
+  table->generation = generation;
+  Statement st(conn.prepare("SELECT view, ckey, doc, n, cnt FROM fences ORDER BY view, ckey, doc, n"));
+  int64_t view = -1;
+  uint64_t before = 0;
+  while (st.step()) {
+    if (st.int64(0) != view) {
+      view = st.int64(0);
+      before = 0;
+      if (view < 0) return Status(ErrorCode::Internal, "view fence of a negative view");
+      if (table->views.size() <= static_cast<size_t>(view))
+        table->views.resize(static_cast<size_t>(view) + 1);
+    }
+    FenceTable::Fence f;
+    f.ckey.assign(st.blob(1));
+    f.doc.assign(st.text(2));
+    f.n = st.int64(3);
+    f.before = before;
+    before += static_cast<uint64_t>(st.int64(4));
+    table->views[static_cast<size_t>(view)].push_back(std::move(f));
   }
-  FencePos f;
-  f.fence = st.int64(0);
-  f.ckey.assign(st.blob(1));
-  f.doc.assign(st.text(2));
-  f.n = st.int64(3);
-  return f;
+  if (st.failed()) return conn.error("read view fences");
+  return std::shared_ptr<const FenceTable>(std::move(table));
 }
 
 }  // namespace
+
+Status bumpGeneration(Connection& conn) {
+  auto generation = commitGeneration(conn);
+  if (!generation) return generation.status();
+  const std::string next = std::to_string(*generation + 1);
+  Statement put(conn.prepare("INSERT OR REPLACE INTO meta(key, value) VALUES('generation', ?1)"));
+  put.bind(1, std::string_view(next));
+  if (!put.exec()) return conn.error("write view index meta");
+  return Status::ok();
+}
 
 Status initFences(Connection& conn, size_t views) {
   Statement st(
@@ -133,24 +170,45 @@ Status FenceCounts::apply(Connection& conn) {
   return Status::ok();
 }
 
-Result<uint64_t> rowsBefore(Connection& conn, int64_t view, const RowBound& bound, bool inclusive) {
-  auto fence = fenceOf(conn, view, bound);
-  if (!fence) return fence.status();
-  Statement sum(conn.prepare(
-      "SELECT coalesce(sum(cnt), 0) FROM fences WHERE view = ?1 AND (ckey, doc, n) < (?2, ?3, ?4)"));
-  sum.bind(1, view);
-  bindPos(sum, 2, *fence);
-  if (!sum.step()) return conn.error("sum view fences");
-  uint64_t before = static_cast<uint64_t>(sum.int64(0));
+Result<uint64_t> rowsBefore(Connection& conn, FenceCache& cache, int64_t view, const RowBound& bound,
+                            bool inclusive) {
+  auto generation = commitGeneration(conn);
+  if (!generation) return generation.status();
+  std::shared_ptr<const FenceTable> table;
+  {
+    std::lock_guard lock(cache.mu);
+    if (cache.table && cache.table->generation == *generation) table = cache.table;
+  }
+  if (!table) {
+    auto loaded = loadFences(conn, *generation);
+    if (!loaded) return loaded.status();
+    table = std::move(*loaded);
+    std::lock_guard lock(cache.mu);
+    if (!cache.table || cache.table->generation < table->generation) cache.table = table;
+  }
+  if (view < 0 || static_cast<size_t>(view) >= table->views.size() ||
+      table->views[static_cast<size_t>(view)].empty())
+    return Status(ErrorCode::Internal, "view index without its first fence");
+  const auto& fences = table->views[static_cast<size_t>(view)];
+  // The last fence at or before the bound (the first one is below every position).
+  auto after =
+      std::upper_bound(fences.begin(), fences.end(), bound,
+                       [](const RowBound& b, const FenceTable::Fence& f) { return compareFence(f, b) > 0; });
+  if (after == fences.begin()) return Status(ErrorCode::Internal, "view fence above a bound");
+  const FenceTable::Fence& fence = *std::prev(after);
+  FencePos at;
+  at.ckey = fence.ckey;
+  at.doc = fence.doc;
+  at.n = fence.n;
   Statement count(conn.prepare(inclusive ? "SELECT count(*) FROM rows WHERE view = ?1 AND (ckey, id, n) >= "
                                            "(?2, ?3, ?4) AND (ckey, id, n) <= (?5, ?6, ?7)"
                                          : "SELECT count(*) FROM rows WHERE view = ?1 AND (ckey, id, n) >= "
                                            "(?2, ?3, ?4) AND (ckey, id, n) < (?5, ?6, ?7)"));
   count.bind(1, view);
-  bindPos(count, 2, *fence);
+  bindPos(count, 2, at);
   bindBound(count, 5, bound);
   if (!count.step()) return conn.error("count view rows");
-  return before + static_cast<uint64_t>(count.int64(0));
+  return fence.before + static_cast<uint64_t>(count.int64(0));
 }
 
 }  // namespace settee::db

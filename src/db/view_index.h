@@ -16,13 +16,17 @@
 //   nothing (a design document is mapped only when options.include_design is true). A document whose
 //   map throws emits nothing for that function; the rest of the batch goes on.
 // - update() reads the changes after the index's update_seq in batches, maps each batch, and replaces
-//   the rows of every document in the batch in one SQLite transaction together with the new update_seq,
-//   so a kill -9 mid-update leaves a consistent index that resumes where it was.
+//   the rows of its documents; whole batches are committed together with the new update_seq (every
+//   20,000 documents or 2 seconds, and when the update ends, stops or its map fails), so a kill -9
+//   mid-update leaves a consistent index that resumes from its last commit. After a purge (the
+//   database's purge_seq moved) the index is built again from empty.
 //
 // Contract:
-// - A ViewIndex is thread-safe: update() calls are serialised (a second caller waits, then finds the
-//   work done); scans and reduces read committed rows and may run while an update writes (each takes
-//   a reader connection of its own from a small pool: WAL gives it a snapshot, one transaction long).
+// - Keep one ViewIndex per file in a process (updates are serialised by the object, and building from
+//   empty assumes no other writer). A ViewIndex is thread-safe: update() calls are serialised (a second
+//   caller waits, then finds the work done); scans and reduces read committed rows and may run while an
+//   update writes (each takes a reader connection of its own from a small pool: WAL gives it a snapshot, one
+//   transaction long).
 // - Scans stream: rows go to the callback one at a time; memory does not grow with the index.
 // - Errors are Status values: a Mapper or Reducer error is passed through as it is; a corrupt file is
 //   internal_server_error; update() stops cleanly (between batches) when `stop` returns true.

@@ -33,40 +33,6 @@ namespace settee::db {
 
 inline constexpr int kViewFormat = 2;
 
-struct ViewIndex::Impl {
-  std::string file;
-  ViewGroupSpec spec;
-  std::mutex updateMu;  // held by update(); guards writer
-  std::unique_ptr<Connection> writer = std::make_unique<Connection>();
-  std::atomic<bool> updating{false};
-  std::atomic<uint64_t> updateSeq{0};
-
-  std::mutex poolMu;
-  std::vector<std::unique_ptr<Connection>> readers;
-
-  // A reader for one scan: from the pool, or newly opened.
-  Result<std::unique_ptr<Connection>> takeReader();
-  void giveBack(std::unique_ptr<Connection> reader);
-};
-
-// A reader taken from the pool for a scope, in one read transaction so every statement of the scope
-// (the count, the total, the rows) sees the same snapshot.
-class ReadScope {
- public:
-  explicit ReadScope(ViewIndex::Impl& impl);
-  ~ReadScope();
-  ReadScope(const ReadScope&) = delete;
-  ReadScope& operator=(const ReadScope&) = delete;
-  const Status& status() const { return status_; }
-  Connection& conn() { return *conn_; }
-
- private:
-  ViewIndex::Impl& impl_;
-  std::unique_ptr<Connection> conn_;
-  Status status_;
-  bool open_ = false;
-};
-
 // One end of a range, on (ckey, id, n): every bound CouchDB's options make is written as an inclusive
 // comparison with sentinels. An id bound as a BLOB sorts after every (TEXT) id; "" as TEXT before
 // every id; n is -1 before any emit and INT64_MAX after.
@@ -103,7 +69,62 @@ class FenceCounts {
  private:
   std::map<int64_t, int64_t> deltas_;  // fence rowid -> rows added (negative: removed)
 };
-// The rows of `view` before `bound` (inclusive: at or before it).
-Result<uint64_t> rowsBefore(Connection& conn, int64_t view, const RowBound& bound, bool inclusive);
+// Every view's fences with the rows before each, as of one committed state (meta "generation", which
+// each commit of rows advances).
+struct FenceTable {
+  struct Fence {
+    std::string ckey;
+    std::string doc;
+    int64_t n = 0;
+    uint64_t before = 0;  // rows of the view before this fence
+  };
+  uint64_t generation = 0;
+  std::vector<std::vector<Fence>> views;  // by view, in (ckey, doc, n) order
+};
+// The latest FenceTable read, shared by the scans of the state it describes.
+struct FenceCache {
+  std::mutex mu;
+  std::shared_ptr<const FenceTable> table;
+};
+// The rows of `view` before `bound` (inclusive: at or before it), in `conn`'s read transaction.
+Result<uint64_t> rowsBefore(Connection& conn, FenceCache& cache, int64_t view, const RowBound& bound,
+                            bool inclusive);
+// Advances the commit generation (in the caller's write transaction).
+Status bumpGeneration(Connection& conn);
+
+struct ViewIndex::Impl {
+  std::string file;
+  ViewGroupSpec spec;
+  std::mutex updateMu;  // held by update(); guards writer
+  std::unique_ptr<Connection> writer = std::make_unique<Connection>();
+  std::atomic<bool> updating{false};
+  std::atomic<uint64_t> updateSeq{0};
+
+  std::mutex poolMu;
+  std::vector<std::unique_ptr<Connection>> readers;
+  FenceCache fences;
+
+  // A reader for one scan: from the pool, or newly opened.
+  Result<std::unique_ptr<Connection>> takeReader();
+  void giveBack(std::unique_ptr<Connection> reader);
+};
+
+// A reader taken from the pool for a scope, in one read transaction so every statement of the scope
+// (the count, the total, the rows) sees the same snapshot.
+class ReadScope {
+ public:
+  explicit ReadScope(ViewIndex::Impl& impl);
+  ~ReadScope();
+  ReadScope(const ReadScope&) = delete;
+  ReadScope& operator=(const ReadScope&) = delete;
+  const Status& status() const { return status_; }
+  Connection& conn() { return *conn_; }
+
+ private:
+  ViewIndex::Impl& impl_;
+  std::unique_ptr<Connection> conn_;
+  Status status_;
+  bool open_ = false;
+};
 
 }  // namespace settee::db

@@ -136,8 +136,8 @@ Result<uint64_t> ViewIndex::scan(size_t view, const ViewScan& scan,
   // Rows before the first one of the range, in the scan's direction (view_fences.cc counts them).
   uint64_t before = 0;
   if (offset) {
-    auto counted =
-        scan.descending ? rowsBefore(conn, v, range->upper, true) : rowsBefore(conn, v, range->lower, false);
+    auto counted = scan.descending ? rowsBefore(conn, impl_->fences, v, range->upper, true)
+                                   : rowsBefore(conn, impl_->fences, v, range->lower, false);
     if (!counted) return counted.status();
     before = scan.descending ? totalRows - std::min(totalRows, *counted) : *counted;
   }
