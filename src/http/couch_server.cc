@@ -87,6 +87,8 @@ CouchServer::CouchServer(uv_loop_t* loop, ServerConfig config, std::shared_ptr<D
   registerFindRoutes(*api_);
   registerNodeRoutes(*api_);
   registerViewRoutes(*api_);
+  registerPartitionRoutes(*api_);
+  registerDesignRoutes(*api_);
 
   Server::Options options;
   options.host = config_.bind;
