@@ -104,6 +104,15 @@ ViewRegistry::~ViewRegistry() {
 
 void ViewRegistry::pruneLocked() {
   entries_.remove_if([](const Entry& e) { return e.db.expired(); });
+  closed_.remove_if([](const Closed& c) { return c.index.expired() || c.db.expired(); });
+}
+
+void ViewRegistry::evictLocked() {
+  while (entries_.size() > capacity_) {
+    Entry& last = entries_.back();
+    closed_.push_back({last.dbName, last.signature, last.db, last.index, last.waiting});
+    entries_.pop_back();  // a query holding the index keeps it open until done
+  }
 }
 
 Result<std::shared_ptr<db::ViewIndex>> ViewRegistry::index(const std::shared_ptr<Database>& db,
@@ -126,13 +135,24 @@ Result<std::shared_ptr<db::ViewIndex>> ViewRegistry::index(const std::shared_ptr
     break;
   }
   pruneLocked();
+  for (auto it = closed_.begin(); it != closed_.end(); ++it) {
+    if (it->dbName != name || it->signature != spec.signature) continue;
+    auto held = it->index.lock();
+    const bool same = it->db.lock().get() == db.get();
+    Entry back{name, spec.signature, db, held, it->waiting};
+    closed_.erase(it);
+    if (!held || !same) break;
+    entries_.push_front(std::move(back));  // still in use: the same object again
+    evictLocked();
+    return held;
+  }
   std::error_code ec;
   fs::create_directories(fs::path(file).parent_path(), ec);
   auto opened = db::ViewIndex::open(file, spec);
   if (!opened) return opened.status();
   std::shared_ptr<db::ViewIndex> index(std::move(*opened));
   entries_.push_front({name, spec.signature, db, index});
-  while (entries_.size() > capacity_) entries_.pop_back();  // a query holding it keeps it open until done
+  evictLocked();
   return index;
 }
 
@@ -192,6 +212,7 @@ Status ViewRegistry::cleanup(const std::shared_ptr<Database>& db, const std::set
   {
     std::lock_guard lock(mutex_);
     entries_.remove_if([&](const Entry& e) { return e.dbName == db->name() && !keep.count(e.signature); });
+    closed_.remove_if([&](const Closed& c) { return c.dbName == db->name() && !keep.count(c.signature); });
   }
   std::set<std::string> kept;
   for (const auto& signature : keep) {

@@ -12,7 +12,8 @@
 //   created again under the same name never sees the rows of the old one.
 // - At most `capacity` indexes are held open; the least recently used one is closed (when no query
 //   still holds it) to make room, so a node serving many design documents keeps a bounded number of
-//   SQLite connections.
+//   SQLite connections. An index closed while a query still holds it is found again by the next lookup,
+//   so there is never more than one ViewIndex per file (db/view_index.h asks for that).
 // - update=lazy work runs on one thread of the registry's own after the answer; the destructor stops it
 //   between batches and joins it.
 #pragma once
@@ -83,12 +84,23 @@ class ViewRegistry {
     std::shared_ptr<db::ViewIndex> index;
     std::shared_ptr<std::atomic<uint64_t>> waiting = std::make_shared<std::atomic<uint64_t>>(0);
   };
+  // An entry closed to make room whose index a query or an update may still hold: found again by the
+  // next lookup while it lives, so a process never has two ViewIndex objects on one file.
+  struct Closed {
+    std::string dbName;
+    std::string signature;
+    std::weak_ptr<Database> db;
+    std::weak_ptr<db::ViewIndex> index;
+    std::shared_ptr<std::atomic<uint64_t>> waiting;
+  };
   struct LazyJob {
     std::weak_ptr<Database> db;
     std::weak_ptr<db::ViewIndex> index;
   };
-  // Drops entries whose database is gone; mutex_ held.
+  // Drops entries whose database is gone and closed entries no one holds; mutex_ held.
   void pruneLocked();
+  // Closes the least recently used entries beyond the capacity; mutex_ held.
+  void evictLocked();
   void lazyLoop();
 
   DataDir& data_;
@@ -96,6 +108,7 @@ class ViewRegistry {
   size_t capacity_;
   mutable std::mutex mutex_;
   std::list<Entry> entries_;  // most recently used first
+  std::list<Closed> closed_;
   // update=lazy jobs and the thread that runs them (started with the first job).
   std::deque<LazyJob> lazy_;
   std::condition_variable lazyWake_;

@@ -304,3 +304,21 @@ TEST_CASE("Views: the node keeps a bounded number of indexes open, and reopens o
   auto first = node("GET", "/db/_design/d0/_view/v");
   CHECK(Json(first.body)["rows"].at(0)["key"].get_int64().value() == 1);
 }
+
+TEST_CASE("Views: view compaction is accepted for a design document, temporary views are gone",
+          "[http][js][views]") {
+  LiveServer node;
+  REQUIRE(node("PUT", "/db").status == 201);
+  REQUIRE(node("PUT", "/db/_design/c", R"({"views":{"all":{"map":"function(doc){ emit(doc._id, 1); }"}}})")
+              .status == 201);
+  const std::pair<std::string, std::string> json{"Content-Type", "application/json"};
+  auto compacted = node("POST", "/db/_compact/c", "", {json});
+  CHECK(compacted.status == 202);
+  CHECK(compacted.body == R"({"ok":true})");
+  CHECK(node("POST", "/db/_compact/none", "", {json}).status == 404);
+  CHECK(node("POST", "/db/_compact/c", "", {{"Content-Type", "text/plain"}}).status == 415);
+  auto temp = node("POST", "/db/_temp_view", R"({"map":"function(doc){ emit(null, 1); }"})");
+  CHECK(temp.status == 410);
+  CHECK(temp.body ==
+        std::string(R"({"error":"gone","reason":"Temporary views are not supported in CouchDB"})") + "\n");
+}

@@ -14,7 +14,7 @@ void registerBulkRoutes(Api& api);        // _all_docs, _bulk_docs, _bulk_get, _
 void registerChangesRoutes(Api& api);     // _changes: normal, longpoll, continuous, eventsource
 void registerFindRoutes(Api& api);        // Mango: _find, _explain, _index
 void registerNodeRoutes(Api& api);        // /_node/{node}/_stats, /_node/{node}/_prometheus (metrics)
-void registerViewRoutes(Api& api);        // _design/{ddoc}/_view/{view}[/queries], _design/{ddoc}/_info, _view_cleanup
+void registerViewRoutes(Api& api);        // _design/{ddoc}/_view/{view}[/queries], _info, _view_cleanup, _compact/{ddoc}
 void registerDesignRoutes(Api& api);      // /{db}/_design/{ddoc}/_show, _update, _list, _rewrite
 void registerPartitionRoutes(Api& api);   // /{db}/_partition/...: refused, no database here is partitioned
 

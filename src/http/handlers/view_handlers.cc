@@ -1,7 +1,7 @@
 // The view family: GET|POST /{db}/_design/{ddoc}/_view/{view}, POST .../_view/{view}/queries,
-// GET /{db}/_design/{ddoc}/_info and POST /{db}/_view_cleanup, as CouchDB 3.4 answers them. Queries are
-// streamed a page at a time (view_rows.cc); the index is brought up to date on the thread pool by the
-// first page.
+// GET /{db}/_design/{ddoc}/_info, POST /{db}/_view_cleanup, POST /{db}/_compact/{ddoc} and the retired
+// POST /{db}/_temp_view, as CouchDB 3.4 answers them. Queries are streamed a page at a time (view_rows.cc);
+// the index is brought up to date on the thread pool by the first page.
 #include <set>
 
 #include "http/design_functions.h"
@@ -234,6 +234,23 @@ Response viewCleanup(Call& call) {
   return jsonOk(202);
 }
 
+// POST /{db}/_temp_view: gone since CouchDB 2.
+Response tempView(Call&) {
+  return errorResponse(410, "gone", "Temporary views are not supported in CouchDB");
+}
+
+// POST /{db}/_compact/{ddoc}: CouchDB rewrites a view file without its dead rows; an index in SQLite
+// reuses its free pages as it goes, so there is nothing to start. Answered as CouchDB answers a started
+// compaction, for clients that ask.
+Response compactViews(Call& call) {
+  const std::string* type = call.req.header("Content-Type");
+  if (!type || type->find("application/json") == std::string::npos)
+    return errorResponse(Status(ErrorCode::BadContentType, "Content-Type must be application/json"));
+  auto ddoc = call.db->get("_design/" + call.params["ddoc"]);
+  if (!ddoc) return errorResponse(ddoc.status());
+  return jsonOk(202);
+}
+
 }  // namespace
 
 void registerViewRoutes(Api& api) {
@@ -243,6 +260,8 @@ void registerViewRoutes(Api& api) {
   api.async("POST", "/{db}/_design/{ddoc}/_view/{view}/queries", Access::Reader, viewQueries);
   api.sync("GET", "/{db}/_design/{ddoc}/_info", Access::Reader, designInfo);
   api.sync("POST", "/{db}/_view_cleanup", Access::DbAdmin, viewCleanup);
+  api.sync("POST", "/{db}/_compact/{ddoc}", Access::DbAdmin, compactViews);
+  api.sync("POST", "/{db}/_temp_view", Access::DbAdmin, tempView, Cost::Quick);
 }
 
 }  // namespace settee::http
