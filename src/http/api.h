@@ -39,6 +39,7 @@ namespace settee::http {
 
 class Auth;
 class DesignFunctions;
+class ViewRegistry;
 class WorkGate;
 
 // The name this node answers to: /_node/{name}/..., /_membership, /_scheduler's and /_active_tasks'
@@ -78,6 +79,8 @@ struct Services {
   // The JavaScript of design documents (validate_doc_update, filters; http/design_functions.h), shared
   // by every loop; null runs none (a Services made by a test or a tool that wires no query server).
   std::shared_ptr<DesignFunctions> design;
+  // The node's open view indexes (http/views.h), shared by every loop; null serves no views.
+  std::shared_ptr<ViewRegistry> views;
 };
 
 // Who may call a route.

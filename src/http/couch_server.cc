@@ -12,6 +12,7 @@
 #include "http/design_functions.h"
 #include "http/handlers/handlers.h"
 #include "http/system_dbs.h"
+#include "http/views.h"
 #include "http/work.h"
 
 namespace settee::http {
@@ -71,6 +72,7 @@ CouchServer::CouchServer(uv_loop_t* loop, ServerConfig config, std::shared_ptr<D
   services_.design = std::make_shared<DesignFunctions>(
       config_.queryServer ? *config_.queryServer : js::queryServerCommand(selfBinaryPath()),
       config_.osProcessTimeout);
+  services_.views = std::make_shared<ViewRegistry>(*data_, services_.design);
   services_.uuid = config_.uuid.empty() ? persistentValue(config_.dataDir, ".node_uuid") : config_.uuid;
   const size_t loops = config_.loops ? config_.loops : defaultLoops();
   // Each loop gates its own slow work with a share of the cap, so together they still leave threads
@@ -87,6 +89,7 @@ CouchServer::CouchServer(uv_loop_t* loop, ServerConfig config, std::shared_ptr<D
   registerChangesRoutes(*api_);
   registerFindRoutes(*api_);
   registerNodeRoutes(*api_);
+  registerViewRoutes(*api_);
   registerPartitionRoutes(*api_);
   registerDesignRoutes(*api_);
   registerConfigRoutes(*api_);

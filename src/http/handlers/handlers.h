@@ -15,6 +15,7 @@ void registerChangesRoutes(Api& api);     // _changes: normal, longpoll, continu
 void registerFindRoutes(Api& api);        // Mango: _find, _explain, _index
 void registerNodeRoutes(Api& api);        // /_node/{node}/_stats, /_node/{node}/_prometheus (metrics)
 void registerConfigRoutes(Api& api);      // /_node/{node}/_config..., /_node/{node}, /_node/{node}/_system, /_membership
+void registerViewRoutes(Api& api);        // _design/{ddoc}/_view/{view}[/queries], _info, _view_cleanup, _compact/{ddoc}
 void registerDesignRoutes(Api& api);      // /{db}/_design/{ddoc}/_show, _update, _list, _rewrite
 void registerPartitionRoutes(Api& api);   // /{db}/_partition/...: refused, no database here is partitioned
 
