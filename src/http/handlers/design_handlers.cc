@@ -143,6 +143,7 @@ void registerDesignRoutes(Api& api) {
       api.sync(method, pattern, Access::Reader, update);
   }
   registerRewriteRoutes(api);
+  registerListRoutes(api);
 }
 
 }  // namespace settee::http

@@ -13,6 +13,13 @@
 #include "http/api.h"
 #include "http/design_functions.h"
 
+namespace settee::http {
+
+// GET|POST /{db}/_design/{ddoc}/_list/... (design_list.cc).
+void registerListRoutes(Api& api);
+
+}  // namespace settee::http
+
 namespace settee::http::detail {
 
 // Which members of the request object to write. A rewrite function gets neither info, uuid, id nor form.
