@@ -259,6 +259,10 @@ class Database {
   Result<std::string> getLocal(std::string_view id);
   Result<DocResult> putLocal(std::string_view id, std::string_view json);
   Result<DocResult> removeLocal(std::string_view id, std::string_view rev);
+  // Calls `row` for each _local document in id order, as allDocs does for the others (`options`' range,
+  // keys, skip, limit, descending and includeDocs; the rest mean nothing for _local documents). Returns
+  // the number of _local documents.
+  Result<uint64_t> localDocs(const AllDocsOptions& options, const std::function<bool(const AllDocsRow&)>& row);
 
   // Mango (settee/query.h). Calls `row` with each matching document as JSON, in result order, until it
   // returns false; `selectorJson` is a selector object. Errors are CouchDB's (bad_request names such as
@@ -330,6 +334,10 @@ class DataDir {
   // The databases' names, sorted; an error when the directory cannot be read (never a short list).
   Result<std::vector<std::string>> list();
   const std::string& path() const { return path_; }
+  // The directory of the database's view indexes ("<path>/.<name>_design", '/' written as %2F; hidden,
+  // so list() never takes it for a database). remove() deletes it with the database, and create()
+  // clears what an earlier database of the name may have left there.
+  std::string viewDirFor(const std::string& name) const;
 
  private:
   std::string fileFor(const std::string& name) const;

@@ -165,6 +165,10 @@ Result<std::string> Database::getLocal(std::string_view id) { return store_->get
 Result<DocResult> Database::putLocal(std::string_view id, std::string_view json) {
   return store_->putLocal(id, json);
 }
+Result<uint64_t> Database::localDocs(const AllDocsOptions& options,
+                                     const std::function<bool(const AllDocsRow&)>& row) {
+  return store_->localDocs(options, row);
+}
 Result<DocResult> Database::removeLocal(std::string_view id, std::string_view rev) {
   return store_->removeLocal(id, rev);
 }

@@ -145,6 +145,7 @@ class Store {
   Result<std::string> getLocal(std::string_view id);
   Result<DocResult> putLocal(std::string_view id, std::string_view json);
   Result<DocResult> removeLocal(std::string_view id, std::string_view rev);
+  Result<uint64_t> localDocs(const AllDocsOptions& options, const std::function<bool(const AllDocsRow&)>& row);
 
   // json indexes (mango_index.h), as the design documents define them now, in (ddoc, name) order.
   Result<std::vector<IndexSpec>> indexes();

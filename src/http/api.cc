@@ -5,6 +5,7 @@
 
 #include "db/metrics.h"
 #include "http/auth.h"
+#include "http/compat.h"
 #include "http/system_dbs.h"
 #include "http/work.h"
 
@@ -75,6 +76,11 @@ void addCors(Call& call) {
 }  // namespace
 
 void Call::send(Response response) {
+  // JSONP is decided per answer, as CouchDB decides it per send_json; a refused callback is the answer.
+  if (auto callback = jsonpCallback(req, *svc->config); !callback)
+    response = errorResponse(callback.status());
+  else if (!callback->empty())
+    wrapJsonp(response, *callback);
   mergeHeaders(response.headers, extraHeaders);
   status = response.status;
   countRequest(*this);
@@ -84,11 +90,16 @@ void Call::send(Response response) {
 
 void Call::start(int code, Headers headers) {
   mergeHeaders(headers, extraHeaders);
+  // A streamed JSON answer is wrapped too, its head and tail written around the handler's chunks.
+  if (auto callback = jsonpCallback(req, *svc->config); callback && !callback->empty() && jsonpStream(headers))
+    jsonp = std::move(*callback);
   status = code;
   res->start(code, std::move(headers));
+  if (!jsonp.empty()) res->write(jsonpStart(jsonp));
 }
 
 void Call::end() {
+  if (!jsonp.empty()) res->write(kJsonpEnd);
   countRequest(*this);
   res->end();
   logRequest(*this);
@@ -252,6 +263,7 @@ void Api::handle(Request&& request, std::shared_ptr<Responder> responder) {
 void Api::head(Services& loop, const Request& head, std::function<void(HeadDecision)> decide) {
   auto call = std::make_shared<Call>();
   call->req = head;
+  applyMethodOverride(call->req);
   call->svc = &loop;
   call->startedUs = nowMicros();
   addCors(*call);
@@ -369,6 +381,7 @@ void Api::handle(Services& loop, Request&& request, std::shared_ptr<Responder> r
   }
   auto call = std::make_shared<Call>();
   call->req = std::move(request);
+  applyMethodOverride(call->req);
   call->res = std::move(responder);
   call->svc = &loop;
   call->startedUs = nowMicros();

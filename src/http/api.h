@@ -129,6 +129,7 @@ struct Call {
   bool closed() const { return res->closed(); }
 
   std::shared_ptr<Responder> res;
+  std::string jsonp;  // the JSONP callback a streamed answer is wrapped in (http/compat.h), if any
   uint64_t startedUs = 0;
   int status = 0;
 };

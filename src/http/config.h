@@ -1,7 +1,7 @@
 // http/config.h — the node's configuration, read from an ini file shaped like CouchDB's local.ini.
 //
 // Sections and keys understood (anything else is ignored, as CouchDB ignores unknown keys):
-//   [chttpd]   port, bind_address, max_http_request_size, max_db_number_for_dbs_info_req
+//   [chttpd]   port, bind_address, max_http_request_size, max_db_number_for_dbs_info_req, allow_jsonp
 //   [settee]   max_buffered_body_bytes (request bodies held whole at once, all connections; 503 past it)
 //   [settee]   loops (event loops serving HTTP, each on a thread of its own; 0, the default: one per core)
 //   [couchdb]  database_dir, max_document_size, uuid, os_process_timeout (milliseconds)
@@ -58,6 +58,9 @@ struct ServerConfig {
   // Most database names one POST /_dbs_info may ask about (CouchDB's max_db_number_for_dbs_info_req):
   // each opens a database file, so one request cannot open them all.
   size_t maxDbsInfoKeys = 100;
+  // CouchDB's [chttpd] allow_jsonp (off by default): a JSON answer to a request with `callback=NAME` is
+  // sent as the script `NAME(json);`, which is how pages read other origins before CORS.
+  bool allowJsonp = false;
   // Event loops that serve HTTP, each on its own thread, sharing the port ([settee] loops). 0 (the
   // default) means one per core this process may run on (defaultLoops()): a loop moves bytes and parses
   // HTTP, and one loop is what one core can serve, so more cores serve more only with more loops.

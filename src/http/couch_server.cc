@@ -87,6 +87,8 @@ CouchServer::CouchServer(uv_loop_t* loop, ServerConfig config, std::shared_ptr<D
   registerChangesRoutes(*api_);
   registerFindRoutes(*api_);
   registerNodeRoutes(*api_);
+  registerPartitionRoutes(*api_);
+  registerDesignRoutes(*api_);
   registerConfigRoutes(*api_);
 
   Server::Options options;

@@ -1,4 +1,5 @@
-// GET|POST /{db}/_all_docs and /{db}/_design_docs, and POST .../queries, streamed a page at a time.
+// GET|POST /{db}/_all_docs, /{db}/_design_docs and /{db}/_local_docs, and POST .../queries, streamed a
+// page at a time.
 //
 // A listing is {"total_rows","offset","update_seq"?,"rows":[{"id","key","value":{"rev"},"doc"?}]}; a
 // .../queries answer is {"results":[listing, ...]}, one listing per entry, as CouchDB 3.4 answers it.
@@ -31,8 +32,15 @@ const std::string kDesignHigh = "_design/\xff";
 
 }  // namespace
 
-AllDocsListing::AllDocsListing(std::shared_ptr<Database> db, AllDocsQuery query, bool designOnly)
-    : db_(std::move(db)), q_(std::move(query)), designOnly_(designOnly) {}
+AllDocsListing::AllDocsListing(std::shared_ptr<Database> db, AllDocsQuery query, DocNamespace ns)
+    : db_(std::move(db)), q_(std::move(query)), ns_(ns) {
+  // _local documents have no attachments to inline and no conflicts.
+  if (ns_ == DocNamespace::Local) q_.attachments = q_.conflicts = false;
+}
+
+Result<uint64_t> AllDocsListing::list(const AllDocsOptions& o, const std::function<bool(const AllDocsRow&)>& row) {
+  return ns_ == DocNamespace::Local ? db_->localDocs(o, row) : db_->allDocs(o, row);
+}
 
 Status AllDocsListing::page(std::string& out, bool& done) {
   if (!started_) {
@@ -83,7 +91,7 @@ void AllDocsListing::resolveRange() {
     else if (!desc)
       empty_ = true;
   }
-  if (!designOnly_) return;
+  if (ns_ != DocNamespace::Design) return;
   auto& low = desc ? opts_.endKey : opts_.startKey;
   auto& high = desc ? opts_.startKey : opts_.endKey;
   if (!low || *low < kDesignLow) low = kDesignLow;
@@ -101,7 +109,7 @@ Status AllDocsListing::head(std::string& out) {
   // CouchDB counts only design documents in _design_docs' total_rows. A count over their ids: there are
   // few, and the Database keeps no counter of them.
   uint64_t total = info.docCount;
-  if (designOnly_) {
+  if (ns_ == DocNamespace::Design) {
     AllDocsOptions count;
     count.startKey = kDesignLow;
     count.endKey = kDesignHigh;
@@ -117,7 +125,7 @@ Status AllDocsListing::head(std::string& out) {
     resolveRange();
     remaining_ = q_.limit;
     uint64_t before = 0;
-    if (opts_.startKey) {
+    if (opts_.startKey && ns_ != DocNamespace::Local) {
       // The rows that precede the range in iteration order, in the whole database (CouchDB's offset is
       // a position among all documents, for _design_docs too). A count over the ids, since the
       // Database offers no cheaper one.
@@ -145,9 +153,12 @@ Status AllDocsListing::head(std::string& out) {
   JsonWriter w(buf);
   w.StartObject();
   writeKey(w, "total_rows");
-  w.Uint64(total);
+  if (ns_ == DocNamespace::Local)
+    w.Null();
+  else
+    w.Uint64(total);
   writeKey(w, "offset");
-  if (offset)
+  if (offset && ns_ != DocNamespace::Local)
     w.Uint64(*offset);
   else
     w.Null();  // CouchDB has no offset for `keys`
@@ -285,7 +296,7 @@ Result<bool> AllDocsListing::rangePage(std::string& out) {
     o.includeDocs = false;
     const uint64_t want = std::min<uint64_t>(remaining_, kRowsPerPage);
     std::vector<AllDocsRow> rows;
-    auto read = db_->allDocs(o, [&](const AllDocsRow& r) {
+    auto read = list(o, [&](const AllDocsRow& r) {
       if (cursor_ && r.id == *cursor_) return true;
       rows.push_back(r);
       return rows.size() < want;
@@ -302,7 +313,7 @@ Result<bool> AllDocsListing::rangePage(std::string& out) {
   bool more = false;
   size_t n = 0;
   std::string last;
-  auto read = db_->allDocs(o, [&](const AllDocsRow& r) {
+  auto read = list(o, [&](const AllDocsRow& r) {
     if (cursor_ && r.id == *cursor_) return true;
     row(out, r);
     last = r.id;
@@ -341,7 +352,7 @@ Result<bool> AllDocsListing::keysPage(std::string& out) {
   if (readsBodies()) {
     std::vector<AllDocsRow> rows;
     if (!o.keys->empty()) {
-      auto read = db_->allDocs(o, [&](const AllDocsRow& r) {
+      auto read = list(o, [&](const AllDocsRow& r) {
         rows.push_back(r);
         return true;
       });
@@ -354,7 +365,7 @@ Result<bool> AllDocsListing::keysPage(std::string& out) {
       if (pending_ || out.size() >= kPageBytes) break;
     }
   } else if (!o.keys->empty()) {
-    auto read = db_->allDocs(o, [&](const AllDocsRow& r) {
+    auto read = list(o, [&](const AllDocsRow& r) {
       missingBefore(end);
       row(out, r);
       ++next;
@@ -373,21 +384,20 @@ namespace {
 // GET|POST /{db}/_all_docs or _design_docs: one listing.
 class ListingSource : public PageSource {
  public:
-  ListingSource(std::shared_ptr<Call> call, bool designOnly)
-      : call_(std::move(call)), designOnly_(designOnly) {}
+  ListingSource(std::shared_ptr<Call> call, DocNamespace ns) : call_(std::move(call)), ns_(ns) {}
 
   Status page(std::string& out, bool& done) override {
     if (!listing_) {
       auto q = parseAllDocsRequest(call_->req, call_->req.method == "POST");
       if (!q) return q.status();
-      listing_.emplace(call_->db, std::move(*q), designOnly_);
+      listing_.emplace(call_->db, std::move(*q), ns_);
     }
     return listing_->page(out, done);
   }
 
  private:
   std::shared_ptr<Call> call_;
-  bool designOnly_;
+  DocNamespace ns_;
   std::optional<AllDocsListing> listing_;
 };
 
@@ -395,8 +405,7 @@ class ListingSource : public PageSource {
 // other. Every entry is parsed before the first byte goes out, so a bad entry is the whole answer.
 class QueriesSource : public PageSource {
  public:
-  QueriesSource(std::shared_ptr<Call> call, bool designOnly)
-      : call_(std::move(call)), designOnly_(designOnly) {}
+  QueriesSource(std::shared_ptr<Call> call, DocNamespace ns) : call_(std::move(call)), ns_(ns) {}
 
   Status page(std::string& out, bool& done) override {
     if (!parsed_) {
@@ -410,7 +419,7 @@ class QueriesSource : public PageSource {
     while (next_ < queries_.size() && out.size() < kPageBytes) {
       if (!current_) {
         if (next_ > 0) out += ',';
-        current_.emplace(call_->db, std::move(queries_[next_]), designOnly_);
+        current_.emplace(call_->db, std::move(queries_[next_]), ns_);
       }
       bool finished = false;
       if (Status st = current_->page(out, finished); !st) return st;
@@ -427,7 +436,7 @@ class QueriesSource : public PageSource {
 
  private:
   std::shared_ptr<Call> call_;
-  bool designOnly_;
+  DocNamespace ns_;
   bool parsed_ = false;
   std::vector<AllDocsQuery> queries_;
   size_t next_ = 0;                        // the entry being answered
@@ -437,22 +446,32 @@ class QueriesSource : public PageSource {
 }  // namespace
 
 void allDocs(std::shared_ptr<Call> call) {
-  auto source = std::make_shared<ListingSource>(call, false);
+  auto source = std::make_shared<ListingSource>(call, DocNamespace::All);
   streamPages(std::move(call), std::move(source));
 }
 
 void designDocs(std::shared_ptr<Call> call) {
-  auto source = std::make_shared<ListingSource>(call, true);
+  auto source = std::make_shared<ListingSource>(call, DocNamespace::Design);
   streamPages(std::move(call), std::move(source));
 }
 
 void allDocsQueries(std::shared_ptr<Call> call) {
-  auto source = std::make_shared<QueriesSource>(call, false);
+  auto source = std::make_shared<QueriesSource>(call, DocNamespace::All);
   streamPages(std::move(call), std::move(source));
 }
 
 void designDocsQueries(std::shared_ptr<Call> call) {
-  auto source = std::make_shared<QueriesSource>(call, true);
+  auto source = std::make_shared<QueriesSource>(call, DocNamespace::Design);
+  streamPages(std::move(call), std::move(source));
+}
+
+void localDocs(std::shared_ptr<Call> call) {
+  auto source = std::make_shared<ListingSource>(call, DocNamespace::Local);
+  streamPages(std::move(call), std::move(source));
+}
+
+void localDocsQueries(std::shared_ptr<Call> call) {
+  auto source = std::make_shared<QueriesSource>(call, DocNamespace::Local);
   streamPages(std::move(call), std::move(source));
 }
 

@@ -63,6 +63,10 @@ Result<AllDocsQuery> parseAllDocsRequest(const Request& req, bool post);
 // options, as CouchDB's multi_all_docs_view does. Every entry is checked before anything is answered.
 Result<std::vector<AllDocsQuery>> parseAllDocsQueries(const Request& req);
 
+// Which documents a listing shows, as CouchDB's `namespace`: every document (_all_docs), the design
+// documents (_design_docs), or the _local ones (_local_docs).
+enum class DocNamespace { All, Design, Local };
+
 // One listing's JSON object — {"total_rows","offset","update_seq"?,"rows":[...]} — a page at a time.
 // A range is read in pages of at most kRowsPerPage rows, each one Database::allDocs call that resumes
 // after the last id sent; `keys` are answered the same way. Pages are not one snapshot: a write between
@@ -72,8 +76,9 @@ Result<std::vector<AllDocsQuery>> parseAllDocsQueries(const Request& req);
 // base64. Used by one thread at a time, never the loop's.
 class AllDocsListing {
  public:
-  // `designOnly`: _design_docs (the range is clipped to design ids, total_rows counts only them).
-  AllDocsListing(std::shared_ptr<Database> db, AllDocsQuery query, bool designOnly);
+  // Design: the range is clipped to design ids and total_rows counts only them. Local: the _local
+  // documents, with CouchDB's `"total_rows":null,"offset":null` (it keeps no count of them).
+  AllDocsListing(std::shared_ptr<Database> db, AllDocsQuery query, DocNamespace ns);
 
   // Appends the next piece of the object to `out`; sets `done` once it is closed. A failure leaves the
   // object unfinished.
@@ -91,10 +96,12 @@ class AllDocsListing {
   void missingKeyRow(std::string& out, const std::string& json);
   Result<bool> rangePage(std::string& out);
   Result<bool> keysPage(std::string& out);
+  // Database::allDocs, or localDocs for the _local namespace.
+  Result<uint64_t> list(const AllDocsOptions& o, const std::function<bool(const AllDocsRow&)>& row);
 
   std::shared_ptr<Database> db_;
   AllDocsQuery q_;
-  bool designOnly_;
+  DocNamespace ns_;
   bool started_ = false;
   AllDocsOptions opts_;  // the range, for every page
   bool empty_ = false;   // the bounds leave no id

@@ -12,9 +12,9 @@
 
 #include "db/database_internal.h"
 #include "http/body_spool.h"
+#include "http/design_functions.h"
 #include "http/gzip_inflater.h"
 #include "http/handlers/document_internal.h"
-#include "http/design_functions.h"
 #include "http/handlers/handlers.h"
 #include "http/work.h"
 
@@ -88,6 +88,8 @@ std::optional<std::vector<ByteRange>> parseRanges(const Request& req, uint64_t s
       continue;
     }
     if (!parseNumber(a, first)) return std::nullopt;
+    // `0-` asks for everything: CouchDB answers the whole body, 200, whatever else the header holds.
+    if (first == 0 && b.empty()) return std::nullopt;
     if (b.empty()) {
       last = UINT64_MAX;
     } else if (!parseNumber(b, last) || last < first) {
@@ -138,8 +140,7 @@ detail::Answer readAtt(Call& call) {
   std::string etag = "\"" + std::string(md5) + "\"";
   Response r;
   r.setHeader("ETag", etag);
-  const std::string* noneMatch = call.req.header("If-None-Match");
-  if (noneMatch && trimWhitespace(*noneMatch) == etag) {
+  if (detail::etagMatches(call.req, etag)) {
     r.status = 304;
     return whole(std::move(r));
   }
@@ -278,6 +279,9 @@ Response putAtt(Call& call) {
     json = detail::rewriteObject(*doc, {"_attachments", "_deleted"}, [&](db::JsonWriter& w) {
       db::writeKey(w, "_attachments");
       w.StartObject();
+      // The new attachment first, then the others in their order: CouchDB's `NewAtt ++ Others`, which
+      // the revision id hashes (db/rev_hash.h), so the same upload gets the same revision on both.
+      writeNew(w);
       simdjson::dom::object atts;
       if (!(*doc)["_attachments"].get(atts)) {
         for (auto field : atts) {
@@ -286,7 +290,6 @@ Response putAtt(Call& call) {
           db::writeElement(w, field.value);
         }
       }
-      writeNew(w);
       w.EndObject();
     });
   }

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <optional>
 
+#include "db/crypto.h"
 #include "db/rev_id.h"
 #include "db/database_internal.h"
 #include "http/auth.h"
@@ -126,6 +127,35 @@ Response bulkDocs(Call& call) {
     ops.push_back(std::move(op));
   }
 
+  // CouchDB 3 cannot write a batch atomically: all_or_nothing is refused for every document, once the
+  // documents themselves passed the checks above, with 417 and one row each (fabric_doc_update's
+  // not_implemented, as chttpd words an aborted update).
+  bool allOrNothing = false;
+  if (element aon; !obj["all_or_nothing"].get(aon) && aon.get(allOrNothing)) allOrNothing = false;
+  if (newEdits && allOrNothing) {
+    std::vector<std::string> ids(ops.size());
+    for (size_t i = 0; i < ops.size(); ++i) {
+      if (ops[i].doc) ids[i] = ops[i].doc->id;
+    }
+    for (auto& [index, id] : refused) ids[index] = id;
+    return Response::json(417, writeJson([&](db::JsonWriter& w) {
+      w.StartArray();
+      for (size_t i = 0; i < ops.size(); ++i) {
+        w.StartObject();
+        writeKey(w, "id");
+        // A document without an id is given one, as CouchDB's handler gives it a uuid before fabric runs.
+        writeString(w, ids[i].empty() ? db::randomHex(16) : ids[i]);
+        writeKey(w, "rev");
+        writeString(w, revs[i].empty() ? std::string("0-") : revs[i]);
+        writeKey(w, "error");
+        writeString(w, "not_implemented");
+        writeKey(w, "reason");
+        writeString(w, "all_or_nothing is not supported");
+        w.EndObject();
+      }
+      w.EndArray();
+    }));
+  }
   std::vector<DocResult> results = store.write(ops, newEdits);
   for (auto& [index, id] : refused) results[index].id = std::move(id);
   return Response::json(201, writeJson([&](db::JsonWriter& w) {
@@ -224,6 +254,9 @@ void registerBulkRoutes(Api& api) {
   api.async("POST", "/{db}/_design_docs", Access::Reader, detail::designDocs);
   api.async("POST", "/{db}/_all_docs/queries", Access::Reader, detail::allDocsQueries);
   api.async("POST", "/{db}/_design_docs/queries", Access::Reader, detail::designDocsQueries);
+  api.async("GET", "/{db}/_local_docs", Access::Reader, detail::localDocs);
+  api.async("POST", "/{db}/_local_docs", Access::Reader, detail::localDocs);
+  api.async("POST", "/{db}/_local_docs/queries", Access::Reader, detail::localDocsQueries);
   api.sync("POST", "/{db}/_revs_diff", Access::Reader, revsDiff);
   api.sync("POST", "/{db}/_missing_revs", Access::Reader, missingRevs);
 }

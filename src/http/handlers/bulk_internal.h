@@ -34,5 +34,7 @@ void allDocs(std::shared_ptr<Call> call);      // GET and POST /{db}/_all_docs
 void designDocs(std::shared_ptr<Call> call);   // GET and POST /{db}/_design_docs
 void allDocsQueries(std::shared_ptr<Call> call);     // POST /{db}/_all_docs/queries
 void designDocsQueries(std::shared_ptr<Call> call);  // POST /{db}/_design_docs/queries
+void localDocs(std::shared_ptr<Call> call);          // GET and POST /{db}/_local_docs
+void localDocsQueries(std::shared_ptr<Call> call);   // POST /{db}/_local_docs/queries
 
 }  // namespace settee::http::detail

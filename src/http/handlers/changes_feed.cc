@@ -75,7 +75,8 @@ class Feed : public std::enable_shared_from_this<Feed> {
   std::optional<uint64_t> horizon_;  // normal/longpoll: where the current round stops
   bool firstBatch_ = true;
   bool started_ = false;
-  bool wroteSinceTick_ = false;  // a heartbeat is only needed when nothing else went out
+  bool wroteSinceTick_ = false;
+  bool sentBlankLine_ = false;  // the blank line a continuous feed sends before it first waits  // a heartbeat is only needed when nothing else went out
   bool listening_ = false;
   Database::ListenerId listener_ = 0;
   uv_timer_t* heartbeat_ = nullptr;
@@ -197,6 +198,13 @@ void Feed::advance(const Next& batch) {
 
 void Feed::waitForChange() {
   state_ = State::Waiting;
+  // A continuous feed about to wait with nothing sent yet sends a blank line first, as CouchDB does
+  // (its waiting_for_updates): a client that waits for the first bytes of the body, not just the
+  // headers, learns at once that the feed is open, even when a filter lets nothing through for long.
+  if (p_.feed == FeedKind::Continuous && emitted_ == 0 && !sentBlankLine_) {
+    sentBlankLine_ = true;
+    write("\n");
+  }
   // With a heartbeat the feed stays open until the client leaves (CouchDB: heartbeat overrides timeout).
   if (p_.heartbeatMs) return;
   if (!timeout_) timeout_ = newTimer();

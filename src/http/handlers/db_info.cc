@@ -91,6 +91,48 @@ Response dbsInfo(Call& call) {
   return Response::json(200, std::string(db::bufferView(buf)));
 }
 
+Result<std::vector<std::string>> selectDbNames(const Request& req, DataDir& data) {
+  auto limit = uintParam(req, "limit", UINT64_MAX);
+  if (!limit) return limit.status();
+  auto skip = uintParam(req, "skip", 0);
+  if (!skip) return skip.status();
+  auto descending = boolParam(req, "descending", false);
+  if (!descending) return descending.status();
+  auto inclusiveEnd = boolParam(req, "inclusive_end", true);
+  if (!inclusiveEnd) return inclusiveEnd.status();
+  std::optional<std::string> bounds[2];
+  const char* names[2][2] = {{"startkey", "start_key"}, {"endkey", "end_key"}};
+  for (int i = 0; i < 2; ++i) {
+    for (const char* name : names[i]) {
+      simdjson::dom::parser parser;
+      auto v = jsonParam(req, name, parser);
+      if (!v) return v.status();
+      if (!*v) continue;
+      std::string_view s;
+      if ((**v).get(s)) return badRequest(std::string("Invalid JSON string in query parameter ") + name);
+      bounds[i].emplace(s);
+    }
+  }
+  auto listed = data.list();
+  if (!listed) return listed.status();
+  std::vector<std::string> all = std::move(*listed);
+  if (*descending) std::reverse(all.begin(), all.end());
+  auto before = [&](const std::string& a, const std::string& b) { return *descending ? a > b : a < b; };
+  std::vector<std::string> kept;
+  uint64_t skipped = 0;
+  for (auto& name : all) {
+    if (bounds[0] && before(name, *bounds[0])) continue;
+    if (bounds[1] && (before(*bounds[1], name) || (!*inclusiveEnd && name == *bounds[1]))) continue;
+    if (skipped < *skip) {
+      ++skipped;
+      continue;
+    }
+    if (kept.size() >= *limit) break;
+    kept.push_back(std::move(name));
+  }
+  return kept;
+}
+
 namespace {
 
 // Databases opened and described per page of GET /_dbs_info.
@@ -132,46 +174,10 @@ class AllDbsInfoSource : public detail::PageSource {
   }
 
  private:
-  // The names the parameters select, in answer order.
   Status select() {
-    const Request& req = call_->req;
-    auto limit = uintParam(req, "limit", UINT64_MAX);
-    if (!limit) return limit.status();
-    auto skip = uintParam(req, "skip", 0);
-    if (!skip) return skip.status();
-    auto descending = boolParam(req, "descending", false);
-    if (!descending) return descending.status();
-    std::optional<std::string> bounds[2];
-    const char* names[2][2] = {{"startkey", "start_key"}, {"endkey", "end_key"}};
-    for (int i = 0; i < 2; ++i) {
-      for (const char* name : names[i]) {
-        simdjson::dom::parser parser;
-        auto v = jsonParam(req, name, parser);
-        if (!v) return v.status();
-        if (!*v) continue;
-        std::string_view s;
-        if ((**v).get(s)) return badRequest(std::string("Invalid JSON string in query parameter ") + name);
-        bounds[i].emplace(s);
-      }
-    }
-    auto listed = call_->svc->data->list();
-    if (!listed) return listed.status();
-    names_ = std::move(*listed);
-    if (*descending) std::reverse(names_.begin(), names_.end());
-    auto before = [&](const std::string& a, const std::string& b) { return *descending ? a > b : a < b; };
-    std::vector<std::string> kept;
-    uint64_t skipped = 0;
-    for (auto& name : names_) {
-      if (bounds[0] && before(name, *bounds[0])) continue;
-      if (bounds[1] && before(*bounds[1], name)) continue;
-      if (skipped < *skip) {
-        ++skipped;
-        continue;
-      }
-      if (kept.size() >= *limit) break;
-      kept.push_back(std::move(name));
-    }
-    names_ = std::move(kept);
+    auto names = selectDbNames(call_->req, *call_->svc->data);
+    if (!names) return names.status();
+    names_ = std::move(*names);
     return Status::ok();
   }
 

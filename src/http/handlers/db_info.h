@@ -14,6 +14,11 @@ void writeDbInfo(db::JsonWriter& w, const DatabaseInfo& info);
 // order asked; at most ServerConfig::maxDbsInfoKeys names (bad_request too_many_keys beyond).
 Response dbsInfo(Call& call);
 
+// The database names GET /_all_dbs and GET /_dbs_info list, in answer order: name order (descending=true
+// reverses it), within startkey/start_key and endkey/end_key (JSON strings; the end excluded with
+// inclusive_end=false), after `skip`, at most `limit`. bad_request for a malformed parameter.
+Result<std::vector<std::string>> selectDbNames(const Request& req, DataDir& data);
+
 // GET /_dbs_info (CouchDB 3.2+): [{"key","info"}, ...] for every database in name order, with _all_dbs'
 // descending, limit, skip and startkey/endkey (JSON strings, both inclusive). Streamed a few databases a
 // page, so a node with thousands of databases is not answered from one buffer. Loop thread (async).

@@ -47,10 +47,7 @@ std::string revOf(std::string_view json) {
   return std::string(rev);
 }
 
-bool notModified(const Request& req, const std::string& etag) {
-  const std::string* match = req.header("If-None-Match");
-  return match && trimWhitespace(*match) == etag;
-}
+bool notModified(const Request& req, const std::string& etag) { return detail::etagMatches(req, etag); }
 
 // A JSON document answered whole, with its revision `rev` as the ETag (304 when the client has it already).
 Response docResponse(const Request& req, std::string json, const std::string& rev) {
@@ -380,6 +377,9 @@ Response copyDoc(Call& call) {
   if (!dest || trimWhitespace(*dest).empty())
     return errorResponse(badRequest("Destination header is mandatory for COPY."));
   std::string_view destText = trimWhitespace(*dest);
+  // A copy never leaves its database: an absolute URL is refused as CouchDB refuses it (^https?://).
+  if (destText.rfind("http://", 0) == 0 || destText.rfind("https://", 0) == 0)
+    return errorResponse(badRequest("Destination URL must be relative."));
   size_t q = destText.find('?');
   auto destId = percentDecode(destText.substr(0, q), false);
   if (!destId || destId->empty()) return errorResponse(badRequest("Invalid Destination header"));
@@ -432,6 +432,18 @@ void registerDocumentRoutes(Api& api) {
     api.streamed("PUT", pattern, Access::Reader, relatedBody, putDoc, BodyKind::Document, Cost::Quick);
     api.sync("DELETE", pattern, Access::Reader, deleteDoc, Cost::Quick);
     api.sync("COPY", pattern, Access::Reader, copyDoc, Cost::Quick);
+  }
+  for (const char* pattern : {"/{db}/{docid}", "/{db}/_design/{ddoc}"})
+    api.sync("POST", pattern, Access::Reader, detail::postDocForm);
+  // CouchDB's refusals for what cannot be a _local document: `/db/_local` alone, and anything below one
+  // (a _local document has no attachments).
+  auto refuse = [](const char* reason) {
+    return [reason](Call&) { return errorResponse(badRequest(reason)); };
+  };
+  for (const char* method : {"GET", "PUT", "POST", "DELETE", "COPY"}) {
+    api.sync(method, "/{db}/_local", Access::Reader, refuse("Invalid _local document id."), Cost::Quick);
+    api.sync(method, "/{db}/_local/{localid}/{att...}", Access::Reader,
+             refuse("_local documents do not accept attachments."), Cost::Quick);
   }
 }
 

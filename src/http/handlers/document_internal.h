@@ -42,12 +42,20 @@ Result<ReadOptions> readOptions(const Request& req);
 // media-type parameters ignored; no wildcard matching, so a client gets multipart only when it asks.
 bool acceptsType(const Request& req, std::string_view type);
 
+// Whether If-None-Match names `etag` (quoted, as sent in ETag). As CouchDB's etag_match: the header is
+// split on ',' and ' ', and a weak tag (W/"...") matches as the strong one.
+bool etagMatches(const Request& req, std::string_view etag);
+
 // The absolute URL of a document (or of one of its attachments) for a Location header; relative to the
 // host when the request had no Host header.
 std::string locationOf(const Call& call, std::string_view docId, std::string_view att = {});
 
 // `{"ok":true,"id","rev"}` with `ETag: "<rev>"`, and Location unless `location` is empty.
 Response writeAnswer(int status, const DocResult& result, const std::string& location = {});
+
+// POST /{db}/{docid} with a multipart/form-data body: CouchDB's form upload of attachments
+// (document_form.cc). Thread pool.
+Response postDocForm(Call& call);
 
 // Writing a design document takes a database admin, as in CouchDB; forbidden/unauthorized otherwise.
 Status checkDocWriteAccess(Call& call, std::string_view docId);

@@ -15,5 +15,11 @@ void registerChangesRoutes(Api& api);     // _changes: normal, longpoll, continu
 void registerFindRoutes(Api& api);        // Mango: _find, _explain, _index
 void registerNodeRoutes(Api& api);        // /_node/{node}/_stats, /_node/{node}/_prometheus (metrics)
 void registerConfigRoutes(Api& api);      // /_node/{node}/_config..., /_node/{node}, /_node/{node}/_system, /_membership
+void registerDesignRoutes(Api& api);      // /{db}/_design/{ddoc}/_show, _update, _list, _rewrite
+void registerPartitionRoutes(Api& api);   // /{db}/_partition/...: refused, no database here is partitioned
+
+// `?partitioned=` of PUT /{db}: ok when absent or "false"; CouchDB's refusal otherwise (the feature is
+// not available here, so "true" is refused as CouchDB refuses it with the feature disabled).
+Status partitionedOptionStatus(const Request& req);
 
 }  // namespace settee::http
