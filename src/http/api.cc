@@ -77,7 +77,7 @@ void addCors(Call& call) {
 
 void Call::send(Response response) {
   // JSONP is decided per answer, as CouchDB decides it per send_json; a refused callback is the answer.
-  if (auto callback = jsonpCallback(req, *svc->config); !callback)
+  if (auto callback = jsonpCallback(req, *svc->config.snapshot()); !callback)
     response = errorResponse(callback.status());
   else if (!callback->empty())
     wrapJsonp(response, *callback);
@@ -91,7 +91,7 @@ void Call::send(Response response) {
 void Call::start(int code, Headers headers) {
   mergeHeaders(headers, extraHeaders);
   // A streamed JSON answer is wrapped too, its head and tail written around the handler's chunks.
-  if (auto callback = jsonpCallback(req, *svc->config); callback && !callback->empty() && jsonpStream(headers))
+  if (auto callback = jsonpCallback(req, *svc->config.snapshot()); callback && !callback->empty() && jsonpStream(headers))
     jsonp = std::move(*callback);
   status = code;
   res->start(code, std::move(headers));
