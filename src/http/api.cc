@@ -159,8 +159,10 @@ std::optional<Response> Api::prepare(Call& call, const Route& route) {
   auto who = svc_.auth->authenticate(call.req);
   if (!who) return errorResponse(who.status());
   if (*who) call.user = std::move(**who);
-  // [chttpd] require_valid_user: no anonymous request at all, whatever the route.
-  else if (svc_.config->requireValidUser)
+  // [chttpd] require_valid_user: no anonymous request at all, whatever the route (but /_up, if so told).
+  else if (auto config = svc_.config.snapshot();
+           config->requireValidUser ||
+           (config->requireValidUserExceptForUp && !(call.req.segments.size() == 1 && call.req.segments[0] == "_up")))
     return errorResponse(Status(ErrorCode::Unauthorized, "Authentication required."));
   if (svc_.auth->adminParty()) call.user.roles.push_back("_admin");
 

@@ -123,6 +123,9 @@ const std::vector<Setting>& settings() {
       {"chttpd", "require_valid_user",
        [](ServerConfig& c, const std::string& v) { return boolean(v, c.requireValidUser); },
        [](const ServerConfig& c) { return flag(c.requireValidUser); }, true},
+      {"chttpd", "require_valid_user_except_for_up",
+       [](ServerConfig& c, const std::string& v) { return boolean(v, c.requireValidUserExceptForUp); },
+       [](const ServerConfig& c) { return flag(c.requireValidUserExceptForUp); }, true},
       {"couchdb", "database_dir",
        [](ServerConfig& c, const std::string& v) {
          c.dataDir = v;

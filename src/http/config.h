@@ -12,7 +12,8 @@
 //   [cors]     origins (comma-separated, or *), credentials, headers, methods
 //   [conflict_policy]  dbname = keep|lww:FIELD|merge|merge:lww:FIELD (settee/conflict.h), resolved by the
 //              node as conflicts arrive; `default = ...` for every database not named
-//   [chttpd]   require_valid_user = true|false (every request needs valid credentials; 401 otherwise)
+//   [chttpd]   require_valid_user = true|false (every request needs valid credentials; 401 otherwise),
+//              require_valid_user_except_for_up = true|false (the same, but /_up stays open)
 //   [couchdb]  users_db_security_editable = true|false (may _users' _security be changed; default false)
 //   [chttpd_auth] (or CouchDB's older name [couch_httpd_auth]; chttpd_auth wins) timeout (seconds a
 //              session cookie lasts), allow_persistent_cookies = true|false (the cookie gets Max-Age)
@@ -79,6 +80,8 @@ struct ServerConfig {
   std::string logLevel = "info";
   // [chttpd] require_valid_user: anonymous requests are refused (401 "Authentication required.").
   bool requireValidUser = false;
+  // [chttpd] require_valid_user_except_for_up: the same, with /_up left open for health checks.
+  bool requireValidUserExceptForUp = false;
   // [chttpd_auth] timeout: how long a session cookie stays valid, in seconds (CouchDB's default).
   uint64_t sessionTimeout = 600;
   // [chttpd_auth] allow_persistent_cookies: the AuthSession cookie carries Max-Age (it outlives the

@@ -201,6 +201,11 @@ TEST_CASE("Config API: chttpd/require_valid_user refuses anonymous requests from
   REQUIRE(node("PUT", "/_node/_local/_config/chttpd/require_valid_user", R"("false")", {admin}).status ==
           200);
   CHECK(node("GET", "/").status == 200);
+  // The variant that leaves /_up to health checks.
+  REQUIRE(node("PUT", "/_node/_local/_config/chttpd/require_valid_user_except_for_up", R"("true")", {admin})
+              .status == 200);
+  CHECK(node("GET", "/_up").status == 200);
+  CHECK(node("GET", "/").status == 401);
 }
 
 TEST_CASE("Config API: the session timeout and persistent cookies of [chttpd_auth] shape the next login",
