@@ -334,6 +334,10 @@ class DataDir {
   // The databases' names, sorted; an error when the directory cannot be read (never a short list).
   Result<std::vector<std::string>> list();
   const std::string& path() const { return path_; }
+  // The directory of the database's view indexes ("<path>/.<name>_design", '/' written as %2F; hidden,
+  // so list() never takes it for a database). remove() deletes it with the database, and create()
+  // clears what an earlier database of the name may have left there.
+  std::string viewDirFor(const std::string& name) const;
 
  private:
   std::string fileFor(const std::string& name) const;

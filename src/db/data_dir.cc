@@ -73,6 +73,10 @@ std::string DataDir::fileFor(const std::string& name) const {
   return (fs::path(path_) / (encodeName(name) + std::string(kSuffix))).string();
 }
 
+std::string DataDir::viewDirFor(const std::string& name) const {
+  return (fs::path(path_) / ("." + encodeName(name) + "_design")).string();
+}
+
 static Status illegalName() {
   return {ErrorCode::IllegalDatabaseName,
           "Name: Only lowercase characters (a-z), digits (0-9), and any of the characters _, $, (, ), +, -, "
@@ -103,6 +107,9 @@ Result<std::shared_ptr<Database>> DataDir::create(const std::string& name) {
   std::string file = fileFor(name);
   if (open_->dbs.count(name) || fs::exists(file))
     return Status(ErrorCode::FileExists, "The database could not be created, the file already exists.");
+  // Indexes of an earlier database of this name would hold its rows at its sequences.
+  std::error_code ec;
+  fs::remove_all(viewDirFor(name), ec);
   DatabaseOptions options = defaults_;
   options.createIfMissing = true;
   auto db = Database::open(file, name, options);
@@ -140,6 +147,8 @@ Status DataDir::remove(const std::string& name) {
   if (!fs::exists(file)) return notFound("Database does not exist.");
   open_->dbs.erase(name);
   removeFiles(file);
+  std::error_code ec;
+  fs::remove_all(viewDirFor(name), ec);
   return Status::ok();
 }
 

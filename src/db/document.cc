@@ -165,22 +165,6 @@ Result<ParsedDoc> parseDocument(element root, bool local) {
   return doc;
 }
 
-std::string computeRevHash(bool deleted, std::string_view parentRev, std::string_view body,
-                           const std::vector<AttachmentInfo>& attachments) {
-  Md5 md5;
-  md5.update(deleted ? "\1" : "\0");
-  md5.update(parentRev);
-  md5.update(std::string_view("\0", 1));
-  md5.update(body);
-  for (const auto& a : attachments) {
-    md5.update(std::string_view("\0", 1));
-    md5.update(a.name);
-    md5.update(std::string_view("\0", 1));
-    md5.update(a.digest);
-  }
-  return md5.finishHex();
-}
-
 std::string encodeAttachments(const std::vector<AttachmentInfo>& atts) {
   JsonBuffer buf;
   JsonWriter w(buf);

@@ -31,11 +31,6 @@ Result<ParsedDoc> parseDocument(simdjson::dom::element root, bool local = false)
 // `_` is illegal_docid.
 Status validateDocId(std::string_view id);
 
-// The revision id an interactive edit gets: md5 over (deleted, parent rev, body, attachment digests),
-// so the same edit made on two nodes converges on the same id.
-std::string computeRevHash(bool deleted, std::string_view parentRev, std::string_view body,
-                           const std::vector<AttachmentInfo>& attachments);
-
 // Attachment lists as stored in `revs.atts` (a compact JSON array).
 std::string encodeAttachments(const std::vector<AttachmentInfo>& atts);
 std::vector<AttachmentInfo> decodeAttachments(std::string_view json);

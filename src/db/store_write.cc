@@ -4,6 +4,7 @@
 #include "db/crypto.h"
 #include "db/json.h"
 #include "db/metrics.h"
+#include "db/rev_hash.h"
 #include "db/rev_tree_codec.h"
 #include "db/store.h"
 
@@ -271,7 +272,9 @@ DocResult Store::writeOne(WriteOp& op, bool newEdits) {
     }
     uint64_t gen = parent < 0 ? 1 : tree[parent].gen + 1;
     if (Status st = resolveAttachments(doc, op.bodies, row, parent, gen, atts); !st) return {doc.id, "", st};
-    std::string hash = computeRevHash(doc.deleted, parent < 0 ? "" : tree[parent].rev(), doc.body, atts);
+    RevParent from;
+    if (parent >= 0) from = {true, tree[parent].gen, tree[parent].hash};
+    std::string hash = couchRevHash(doc.deleted, from, doc.body, atts);
     if (tree.find(gen, hash) >= 0) return {doc.id, "", conflict()};
     index = tree.addChild(parent, std::move(hash), doc.deleted);
   } else {

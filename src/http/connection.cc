@@ -10,6 +10,7 @@
 #include <cstdio>
 #include <exception>
 
+#include "db/crypto.h"
 #include "http/server.h"
 
 namespace settee::http::detail {
@@ -242,8 +243,26 @@ void Connection::sendError(int status, std::string_view error, std::string_view 
   newResponder(keepAlive)->send(Response::error(status, error, reason));
 }
 
+namespace {
+
+// CouchDB's chttpd makes a nonce of 5 random bytes in hex for each request. A client's own id is
+// echoed when it is short and made of token characters only (it goes into a header as it is).
+std::string requestIdFor(const Request& request) {
+  if (const std::string* sent = request.header("X-Couch-Request-ID")) {
+    bool wellFormed = !sent->empty() && sent->size() <= 64;
+    for (char c : *sent)
+      wellFormed = wellFormed && ((c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') ||
+                                  (c >= 'A' && c <= 'Z') || c == '-' || c == '_' || c == '.');
+    if (wellFormed) return *sent;
+  }
+  return db::randomHex(5);
+}
+
+}  // namespace
+
 std::shared_ptr<Responder> Connection::newResponder(bool keepAlive) {
   std::shared_ptr<Responder> responder(new Responder(this, request_.method, request_.httpMinor, keepAlive));
+  responder->requestId_ = requestIdFor(request_);
   current_ = responder.get();
   uv_timer_stop(&timer_);  // a handler may take as long as it needs; the idle timeout is for the client
   return responder;

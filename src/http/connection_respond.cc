@@ -54,7 +54,8 @@ std::string Connection::head(const Responder& responder, int status, const Heade
   out += ' ';
   out += reasonPhrase(status);
   out += "\r\n";
-  bool hasServer = false, hasDate = false, hasCacheControl = false, hasContentType = false;
+  bool hasServer = false, hasDate = false, hasCacheControl = false, hasContentType = false,
+       hasRequestId = false;
   for (const auto& [name, value] : headers) {
     // Framing is ours to decide; a handler's copy could only contradict it.
     if (equalsIgnoreCase(name, "Content-Length") || equalsIgnoreCase(name, "Transfer-Encoding") ||
@@ -65,6 +66,7 @@ std::string Connection::head(const Responder& responder, int status, const Heade
     hasDate = hasDate || equalsIgnoreCase(name, "Date");
     hasCacheControl = hasCacheControl || equalsIgnoreCase(name, "Cache-Control");
     hasContentType = hasContentType || equalsIgnoreCase(name, "Content-Type");
+    hasRequestId = hasRequestId || equalsIgnoreCase(name, "X-Couch-Request-ID");
     out += name;
     out += ": ";
     // A CR or LF in a value would end the header early and let its remainder forge new ones.
@@ -77,6 +79,7 @@ std::string Connection::head(const Responder& responder, int status, const Heade
   if (!hasServer) add("Server", kServerName);
   if (!hasDate) add("Date", server_->date());
   if (!hasCacheControl) add("Cache-Control", "must-revalidate");
+  if (!hasRequestId && !responder.requestId_.empty()) add("X-Couch-Request-ID", responder.requestId_);
   if (!hasContentType && (chunked || (contentLength && bodyAllowed(status)))) {
     add("Content-Type", "application/json");
   }

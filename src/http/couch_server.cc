@@ -84,6 +84,8 @@ CouchServer::CouchServer(uv_loop_t* loop, ServerConfig config, std::shared_ptr<D
   registerChangesRoutes(*api_);
   registerFindRoutes(*api_);
   registerNodeRoutes(*api_);
+  registerPartitionRoutes(*api_);
+  registerDesignRoutes(*api_);
 
   Server::Options options;
   options.host = config_.bind;

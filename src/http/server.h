@@ -106,6 +106,9 @@ class Responder {
 
   // The request's method as sent ("GET", "HEAD", ...).
   const std::string& method() const { return method_; }
+  // The id every answer to this request carries as `X-Couch-Request-ID` (CouchDB's 10 hex characters,
+  // or the client's own id when it sent a well-formed one, so its logs and ours can be matched).
+  const std::string& requestId() const { return requestId_; }
 
  private:
   friend class detail::Connection;
@@ -113,6 +116,7 @@ class Responder {
 
   detail::Connection* connection_;  // null once finished or once the connection has closed
   std::string method_;
+  std::string requestId_;
   int httpMinor_;
   bool keepAlive_;
   bool head_;

@@ -2,8 +2,11 @@
 // has been told (Worker), and one call's exchanges on it (Call). Internal to src/js.
 #pragma once
 
+#include <rapidjson/stringbuffer.h>
+#include <rapidjson/writer.h>
 #include <simdjson.h>
 
+#include <algorithm>
 #include <memory>
 #include <string>
 #include <unordered_set>
@@ -19,6 +22,35 @@ const char* internErrorName(std::string_view name);
 Status processError(std::string reason);
 // ["reset", {"reduce_limit": ...}]: what every process hears first, as CouchDB's query_server_config.
 std::string resetCommand(bool reduceLimit);
+// os_process_error "unexpected answer to <command>: <the answer's start>".
+inline Status unexpected(const char* command, simdjson::dom::element answer) {
+  return processError(std::string("unexpected answer to ") + command + ": " +
+                      simdjson::minify(answer).substr(0, 200));
+}
+
+// Builds one command line. Raw JSON from the caller may hold line breaks, but only as whitespace
+// (inside strings they are escaped), so turning every raw CR or LF into a space keeps it one line.
+class Command {
+ public:
+  using Writer = rapidjson::Writer<rapidjson::StringBuffer>;
+  Command() : w_(buf_) { w_.StartArray(); }
+  Writer& w() { return w_; }
+  void str(std::string_view s) { w_.String(s.data(), static_cast<rapidjson::SizeType>(s.size())); }
+  void raw(std::string_view json, rapidjson::Type type = rapidjson::kObjectType) {
+    w_.RawValue(json.data(), json.size(), type);
+  }
+  std::string line() {
+    w_.EndArray();
+    std::string s(buf_.GetString(), buf_.GetSize());
+    std::replace_if(
+        s.begin(), s.end(), [](char c) { return c == '\n' || c == '\r'; }, ' ');
+    return s;
+  }
+
+ private:
+  rapidjson::StringBuffer buf_;
+  Writer w_;
+};
 }  // namespace detail
 
 struct QueryServerPool::Worker {

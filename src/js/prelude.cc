@@ -1,15 +1,20 @@
-// js/prelude.cc — the JavaScript half of the query server: CouchDB's share/server/*.js reduced to what
-// `settee js` runs (views, reduces, filters, validate_doc_update), written for Duktape's ES5.1.
+// js/prelude.cc — the JavaScript half of the query server: what CouchDB's share/server/*.js answer
+// (views, reduces, filters, validate_doc_update, shows, updates, lists, rewrites), written for Duktape's
+// ES5.1.
 //
-// The prelude is a program whose value is a function; query_server.cc calls it once per heap with two
-// natives (writeLog(line), quit()) and keeps the handler it returns in the heap stash, where user code
-// cannot reach or replace it. handle(line, lineLength) answers one protocol line with one JSON text and
-// never throws: every error becomes CouchDB's ["error", name, reason].
+// The prelude is a program whose value is a function; query_server.cc calls it once per heap with three
+// natives (writeLog(line), quit(), readLine()) and keeps the handler it returns in the heap stash, where
+// user code cannot reach or replace it. handle(line, lineLength) answers one protocol line with one JSON
+// text and never throws: every error becomes CouchDB's ["error", name, reason]. A list function is the one
+// command that takes more than one line: getRow() writes the answer so far (["start", ...] or
+// ["chunks", ...]) with writeLog and reads the next command (list_row or list_end) with readLine, as
+// couchjs does on its stdin and stdout. The render half (content negotiation, start/send/getRow and the
+// render commands) is in prelude_render.cc, spliced between kPreludeStart and kPreludeEnd.
 #include "js/prelude.h"
 
 namespace settee::js::detail {
 
-const char kPrelude[] = R"JS((function (writeLog, quit) {
+const char kPreludeStart[] = R"JS((function (writeLog, quit, readLine) {
   "use strict";
   // Kept before any user code runs: a function that replaces JSON.stringify or Array.isArray must not
   // be able to change what the protocol writes.
@@ -48,17 +53,13 @@ const char kPrelude[] = R"JS((function (writeLog, quit) {
     for (var i = 0; i < values.length; i++) r += values[i];
     return r;
   }
-  function listOnly(name) {
-    return function () {
-      throw ["error", "not_implemented", name + "() belongs to list functions, which settee js does not run"];
-    };
-  }
-  var getRow = listOnly("getRow"), send = listOnly("send"), start = listOnly("start");
-  var provides = listOnly("provides"), registerType = listOnly("registerType");
+)JS";
 
+const char kPreludeEnd[] = R"JS(
   // Modules loaded by require() and non-ES5 code see the same helpers as globals, as in CouchDB.
   var g = (function () { return this; }).call(null) || Function("return this")();
   g.emit = emit; g.log = log; g.sum = sum; g.isArray = isArray; g.toJSON = toJSON;
+  g.getRow = getRow; g.send = send; g.start = start; g.provides = provides; g.registerType = registerType;
 
   // CouchDB seals the document a map function gets, so that one view cannot change what the next sees.
   function seal(obj) {
@@ -251,6 +252,8 @@ const char kPrelude[] = R"JS((function (writeLog, quit) {
     }
   };
 
+  for (var kind in renderDispatch) ddocDispatch[kind] = renderDispatch[kind];
+
   function ddocCommand(cmd) {
     if (cmd[1] === "new") {
       if (typeof cmd[2] !== "string" || cmd[3] === null || typeof cmd[3] !== "object")
@@ -264,9 +267,7 @@ const char kPrelude[] = R"JS((function (writeLog, quit) {
     if (!isArray(path) || path.length === 0 || typeof path[0] !== "string")
       throw ["error", "query_protocol_error", "a design function's path is a non-empty list of names"];
     var responder = hasOwn.call(ddocDispatch, path[0]) ? ddocDispatch[path[0]] : null;
-    if (!responder)
-      throw ["error", "unknown_command", "unknown ddoc command '" + path[0] + "' (settee js runs filters, " +
-             "views as filters and validate_doc_update)"];
+    if (!responder) throw ["error", "unknown_command", "unknown ddoc command '" + path[0] + "'"];
     var ddoc = S.ddocs[id], point = ddoc, fun;
     for (var i = 0; i < path.length; i++) {
       var name = String(path[i]);

@@ -103,6 +103,7 @@ std::string errorLine(const char* name, const std::string& reason) {
 struct QueryServer::Impl {
   Budget budget;
   LogSink log;
+  LineSource source;
   duk_context* ctx = nullptr;
   bool broken = false;
 
@@ -119,6 +120,23 @@ struct QueryServer::Impl {
     toValidUtf8(line);
     if (self && self->log) self->log(line);
     return 0;
+  }
+
+  // readLine(): the next command line while a list function runs (getRow), or undefined at the end of
+  // the input or when no source was given.
+  static duk_ret_t readLine(duk_context* ctx) {
+    duk_push_global_stash(ctx);
+    duk_get_prop_string(ctx, -1,
+                        "\xff"
+                        "impl");
+    auto* self = static_cast<Impl*>(duk_get_pointer(ctx, -1));
+    duk_pop_2(ctx);
+    std::string line;
+    if (!self || !self->source || !self->source(line)) return 0;
+    // Invalid UTF-8 stays out of the engine, as in handle(); the list function then sees the end.
+    if (validPrefix(line) != line.size()) return 0;
+    duk_push_lstring(ctx, line.data(), line.size());
+    return 1;
   }
 
   static duk_ret_t quit(duk_context* ctx) {
@@ -143,10 +161,13 @@ struct QueryServer::Impl {
                         "\xff"
                         "impl");
     duk_pop(ctx);
-    if (duk_peval_string(ctx, detail::kPrelude) != 0) return false;
+    const std::string prelude =
+        std::string(detail::kPreludeStart) + detail::kPreludeRender + detail::kPreludeEnd;
+    if (duk_peval_lstring(ctx, prelude.data(), prelude.size()) != 0) return false;
     duk_push_c_function(ctx, writeLog, 1);
     duk_push_c_function(ctx, quit, 0);
-    if (duk_pcall(ctx, 2) != 0 || !duk_is_function(ctx, -1)) return false;
+    duk_push_c_function(ctx, readLine, 0);
+    if (duk_pcall(ctx, 3) != 0 || !duk_is_function(ctx, -1)) return false;
     duk_push_heap_stash(ctx);
     duk_dup(ctx, -2);
     duk_put_prop_string(ctx, -2, "handle");
@@ -166,6 +187,8 @@ QueryServer::~QueryServer() {
 }
 
 bool QueryServer::broken() const { return impl_->broken; }
+
+void QueryServer::setLineSource(LineSource source) { impl_->source = std::move(source); }
 
 size_t QueryServer::heapBytes() const { return impl_->budget.used; }
 

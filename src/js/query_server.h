@@ -1,10 +1,12 @@
 // js/query_server.h — CouchDB's JavaScript query server protocol, answered in process on Duktape.
 //
 // Contract: a QueryServer owns one Duktape heap. handle() takes one protocol line (a JSON array such as
-// ["map_doc", {...}], without its newline) and returns the one answer line (without newline). Log lines
-// (["log", "message"]) the functions write while it runs are passed to the LogSink first, in order,
-// before handle() returns. Errors are answers, never exceptions: ["error", name, reason] as CouchDB's
-// couchjs writes them.
+// ["map_doc", {...}], without its newline) and returns the one answer line (without newline). Lines the
+// functions write while it runs — log lines (["log", "message"]) and a list function's answers before
+// its last (["start", ...], ["chunks", ...]) — are passed to the LogSink first, in order, before handle()
+// returns. A list function reads the commands that follow its own (list_row, list_end) from the
+// LineSource, as couchjs reads them from stdin. Errors are answers, never exceptions: ["error", name,
+// reason] as CouchDB's couchjs writes them.
 //
 // Limits: every allocation of the heap is counted, and one that would pass `maxMemory` fails (Duktape
 // then throws RangeError inside the function). A command during which that happened is answered with
@@ -33,13 +35,19 @@ struct QueryServerOptions {
 
 class QueryServer {
  public:
-  // Receives one complete log line, a JSON array ["log", message], without newline.
+  // Receives one complete line written before the answer (a log line or a list's answer so far), without
+  // newline.
   using LogSink = std::function<void(std::string_view line)>;
+  // Reads the next command line (without newline) into `line`; false at the end of the input.
+  using LineSource = std::function<bool(std::string& line)>;
 
   QueryServer(QueryServerOptions options, LogSink log);
   ~QueryServer();
   QueryServer(const QueryServer&) = delete;
   QueryServer& operator=(const QueryServer&) = delete;
+
+  // Where a list function's getRow() reads from; without one, getRow() sees the end of the input.
+  void setLineSource(LineSource source);
 
   // Answers one protocol line. The answer is valid UTF-8 JSON, whatever the line (toValidUtf8).
   std::string handle(std::string_view line);

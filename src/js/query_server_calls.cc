@@ -11,34 +11,11 @@
 
 namespace settee::js {
 
+using detail::Command;
 using detail::processError;
+using detail::unexpected;
 
 namespace {
-
-using Writer = rapidjson::Writer<rapidjson::StringBuffer>;
-
-// Builds one command line. Raw JSON from the caller may hold line breaks, but only as whitespace
-// (inside strings they are escaped), so turning every raw CR or LF into a space keeps it one line.
-class Command {
- public:
-  Command() : w_(buf_) { w_.StartArray(); }
-  Writer& w() { return w_; }
-  void str(std::string_view s) { w_.String(s.data(), static_cast<rapidjson::SizeType>(s.size())); }
-  void raw(std::string_view json, rapidjson::Type type = rapidjson::kObjectType) {
-    w_.RawValue(json.data(), json.size(), type);
-  }
-  std::string line() {
-    w_.EndArray();
-    std::string s(buf_.GetString(), buf_.GetSize());
-    std::replace_if(
-        s.begin(), s.end(), [](char c) { return c == '\n' || c == '\r'; }, ' ');
-    return s;
-  }
-
- private:
-  rapidjson::StringBuffer buf_;
-  Writer w_;
-};
 
 uint64_t fnv1a(uint64_t h, std::string_view s) {
   for (unsigned char c : s) {
@@ -55,11 +32,6 @@ uint64_t specKey(const MapSpec& spec) {
     h = fnv1a(h, std::string_view("\0", 1));
   }
   return fnv1a(h, spec.lib);
-}
-
-Status unexpected(const char* command, simdjson::dom::element answer) {
-  return processError(std::string("unexpected answer to ") + command + ": " +
-                      simdjson::minify(answer).substr(0, 200));
 }
 
 // [true, [...]]: the list.

@@ -88,6 +88,27 @@ struct DesignDoc {
   std::string_view json;
 };
 
+// What an update function answered: the document to write (a JSON object) or "null", and the response
+// object ({"body"...} / {"json"...} / {"code", "headers"...}), both minified.
+struct UpdateAnswer {
+  std::string doc;
+  std::string response;
+};
+
+// One answer of a list function: its chunks (strings; anything else as minified JSON) and, when the
+// function gave some since its last answer (start(), or the first answer's own), the response object
+// {"code", "headers"} as minified JSON, else empty.
+struct ListOutput {
+  std::string response;
+  std::vector<std::string> chunks;
+};
+// Everything a list function answered, in order, and how it ended: ok, or the error that stopped it
+// (possibly after some outputs, as when it throws on the tenth row).
+struct ListAnswer {
+  std::vector<ListOutput> outputs;
+  Status status;
+};
+
 class QueryServerPool {
  public:
   explicit QueryServerPool(PoolOptions options);
@@ -115,6 +136,21 @@ class QueryServerPool {
   // filter=_view: which documents views/<name>'s map function emits anything for.
   Result<std::vector<bool>> filterView(const DesignDoc& ddoc, std::string_view view,
                                        const std::vector<std::string_view>& docs);
+
+  // shows/<name>(doc, req): the response object, minified. `doc` is "null" for a show without one.
+  Result<std::string> show(const DesignDoc& ddoc, std::string_view name, std::string_view doc,
+                           std::string_view req);
+  // updates/<name>(doc, req): the document to write and the response.
+  Result<UpdateAnswer> update(const DesignDoc& ddoc, std::string_view name, std::string_view doc,
+                              std::string_view req);
+  // lists/<name>(head, req) over `rows` (each a JSON object {"id","key","value"[,"doc"]}), sent one at a
+  // time as the function asks for them with getRow(); rows it never asks for are not sent.
+  ListAnswer list(const DesignDoc& ddoc, std::string_view name, std::string_view head, std::string_view req,
+                  const std::vector<std::string_view>& rows);
+  // The design document's rewrites function on `req`: the rewrite object it answered (minified), or an
+  // empty string when it answered nothing (no_dispatch_rule); Forbidden or Unauthorized when it answered
+  // {"forbidden": message} or {"unauthorized": message}.
+  Result<std::string> rewrite(const DesignDoc& ddoc, std::string_view req);
 
   // Processes running now (idle or busy), and how many were ever started: for tests and metrics.
   std::vector<pid_t> pids() const;

@@ -5,6 +5,7 @@
 #include <simdjson.h>
 
 #include "db/document.h"
+#include "db/rev_hash.h"
 #include "fuzz_util.h"
 
 using namespace settee;
@@ -34,6 +35,12 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     FUZZ_CHECK(decoded[i].digest == infos[i].digest);
     FUZZ_CHECK(decoded[i].length == infos[i].length);
   }
-  if (doc->rev) (void)db::computeRevHash(doc->deleted, doc->rev->str(), doc->body, infos);
+  if (doc->rev) {
+    // The term of any accepted body is well-formed and the hash is its MD5: 32 hex characters.
+    db::RevParent parent{true, doc->rev->gen, doc->rev->hash};
+    std::string term = db::revisionTerm(doc->deleted, parent, doc->body, infos);
+    FUZZ_CHECK(term.size() > 2 && static_cast<uint8_t>(term[0]) == 131);
+    FUZZ_CHECK(db::couchRevHash(doc->deleted, parent, doc->body, infos).size() == 32);
+  }
   return 0;
 }

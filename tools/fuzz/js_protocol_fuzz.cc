@@ -1,6 +1,8 @@
 // The JavaScript query server's protocol handler (js/query_server.h), in process: each input line is a
-// command (reset, add_lib, add_fun, map_doc, reduce, rereduce, ddoc ...) and the handler must answer
-// each with exactly one line of valid UTF-8 JSON, never crash, and keep its heap within its cap.
+// command (reset, add_lib, add_fun, map_doc, reduce, rereduce, ddoc ... with shows, updates, lists and
+// rewrites) and the handler must answer each with exactly one line of valid UTF-8 JSON, never crash, and
+// keep its heap within its cap. A list reads the lines after its command as its rows (list_row,
+// list_end), and every line it writes before its answer must be valid JSON too.
 //
 // Bounded: Debian's Duktape has no execution timeout, so fuzzed *code* could loop forever (in the node
 // the parent kills such a process; in process nothing can). Code is therefore not fuzzed: every string
@@ -37,6 +39,18 @@ const char* const kCode[] = {
     "function(doc, req){ return require('lib/m').f(doc); }",
     "function(doc){ emit(doc, doc); emit(toJSON(doc), isArray(doc)); }",
     "var m = require('./n'); exports.v = m;",
+    // Render functions: shows, updates, lists (whose getRow() reads the lines that follow), rewrites.
+    "function(doc, req){ provides('json', function(){ return {json: doc}; }); provides('html', function(){ "
+    "return '<p>'; }); }",
+    "function(doc, req){ start({code: 201, headers: {'X-A': 'b'}}); send(req && req.method); return doc ? "
+    "doc._id : null; }",
+    "function(doc, req){ registerType('x', 'text/x'); return [doc, {body: 'ok', headers: {'X-Id': doc && "
+    "doc._id}}]; }",
+    "function(head, req){ var r, n = 0; while ((r = getRow()) && n < 100) { send(toJSON(r)); n++; } return "
+    "'end'; }",
+    "function(head, req){ provides('text', function(){ send(toJSON(getRow())); }); }",
+    "function(req){ return req && req.path ? {path: '../../' + req.path.join('/'), query: req.query} : null; "
+    "}",
 };
 constexpr size_t kCodeCount = sizeof kCode / sizeof kCode[0];
 
@@ -114,7 +128,18 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     FUZZ_CHECK(log.find('\n') == std::string_view::npos);
     FUZZ_CHECK(!checker.parse(log.data(), log.size()).error());
   });
-  for (int commands = 0; !text.empty() && commands < 64 && !server.broken(); ++commands) {
+  // A list function's getRow() reads the lines that follow its command, as `settee js` reads stdin;
+  // they are made safe as any command is. A separate parser keeps the command's document alive.
+  static simdjson::dom::parser rowParser;
+  int commands = 0;
+  server.setLineSource([&](std::string& out) {
+    if (text.empty() || ++commands >= 64) return false;
+    auto [line, rest] = fuzz::splitLine(text);
+    text = rest;
+    out = safeLine(rowParser, line);
+    return true;
+  });
+  for (; !text.empty() && commands < 64 && !server.broken(); ++commands) {
     auto [line, rest] = fuzz::splitLine(text);
     text = rest;
     std::string command = safeLine(parser, line);

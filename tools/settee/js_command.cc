@@ -28,7 +28,8 @@ void jsUsage(FILE* out) {
                "usage: settee js [--max-memory BYTES]\n"
                "  The JavaScript query server: reads CouchDB's query server protocol on stdin, one JSON\n"
                "  command per line (reset, add_lib, add_fun, map_doc, reduce, rereduce, ddoc new, ddoc\n"
-               "  filters / views / validate_doc_update), and answers each with one line on stdout. The\n"
+               "  filters / views / validate_doc_update / shows / updates / lists / rewrites), and answers\n"
+               "  each with one line on stdout (a list answers each list_row and list_end too). The\n"
                "  node runs it as a child process; run by hand it is a way to try a design function.\n"
                "options:\n"
                "  --max-memory BYTES   the JavaScript heap's cap (default 67108864, 64 MiB); a command\n"
@@ -98,13 +99,29 @@ int jsCommand(const std::vector<std::string>& argv) {
     char*& p;
     ~Free() { std::free(p); }
   } freeRaw{raw};
+  // The next non-empty line of stdin without its line end; false at the end of the input.
+  auto next = [&](std::string_view& line) {
+    for (;;) {
+      ssize_t got = ::getline(&raw, &cap, stdin);
+      if (got < 0) return false;
+      line = std::string_view(raw, static_cast<size_t>(got));
+      if (!line.empty() && line.back() == '\n') line.remove_suffix(1);
+      if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+      if (!line.empty()) return true;
+    }
+  };
+  // A list function's getRow() reads the rows that follow its command from the same input.
+  server.setLineSource([&](std::string& out) {
+    std::string_view line;
+    if (!next(line)) return false;
+    out.assign(line);
+    return true;
+  });
   for (;;) {
-    ssize_t got = ::getline(&raw, &cap, stdin);
-    if (got < 0) return 0;
-    std::string_view line(raw, static_cast<size_t>(got));
-    if (!line.empty() && line.back() == '\n') line.remove_suffix(1);
-    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
-    if (line.empty()) continue;
+    std::string_view line;
+    if (!next(line)) return 0;
+    // The line lives in getline's buffer, which a list's getRow() reuses; handle() copies it into the
+    // heap before any function runs, so that is safe.
     writeLine(server.handle(line));
     if (server.broken()) return 1;
   }

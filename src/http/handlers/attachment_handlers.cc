@@ -12,9 +12,9 @@
 
 #include "db/database_internal.h"
 #include "http/body_spool.h"
+#include "http/design_functions.h"
 #include "http/gzip_inflater.h"
 #include "http/handlers/document_internal.h"
-#include "http/design_functions.h"
 #include "http/handlers/handlers.h"
 #include "http/work.h"
 
@@ -279,6 +279,9 @@ Response putAtt(Call& call) {
     json = detail::rewriteObject(*doc, {"_attachments", "_deleted"}, [&](db::JsonWriter& w) {
       db::writeKey(w, "_attachments");
       w.StartObject();
+      // The new attachment first, then the others in their order: CouchDB's `NewAtt ++ Others`, which
+      // the revision id hashes (db/rev_hash.h), so the same upload gets the same revision on both.
+      writeNew(w);
       simdjson::dom::object atts;
       if (!(*doc)["_attachments"].get(atts)) {
         for (auto field : atts) {
@@ -287,7 +290,6 @@ Response putAtt(Call& call) {
           db::writeElement(w, field.value);
         }
       }
-      writeNew(w);
       w.EndObject();
     });
   }

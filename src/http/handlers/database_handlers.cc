@@ -1,10 +1,13 @@
 // Database-level endpoints: create, info, delete, new documents by POST, and the per-database settings.
 #include "db/crypto.h"
 #include "db/database_internal.h"
+#include "http/absolute_url.h"
 #include "http/auth.h"
+#include "http/client_url.h"
 #include "http/design_functions.h"
 #include "http/system_dbs.h"
 #include "http/handlers/db_info.h"
+#include "http/handlers/document_internal.h"
 #include "http/handlers/handlers.h"
 
 namespace settee::http {
@@ -17,11 +20,12 @@ Response createDb(Call& call) {
   const std::string& name = call.params["db"];
   auto q = uintParam(call.req, "q", 1);  // shards: accepted and ignored, as on a single node
   if (!q) return errorResponse(q.status());
+  if (Status st = partitionedOptionStatus(call.req); !st) return errorResponse(st);
   auto created = call.svc->data->create(name);
   if (!created) return errorResponse(created.status());
   if (Status st = (*created)->setSecurity(kAdminOnlySecurity); !st) return errorResponse(st);
   Response r = Response::json(201, R"({"ok":true})");
-  r.setHeader("Location", "/" + name);
+  r.setHeader("Location", absoluteUrl(call.req, "/" + encodePathSegment(name)));
   return r;
 }
 
@@ -62,7 +66,8 @@ Response postDoc(Call& call) {
   if (!written) return errorResponse(written.status());
   bool batch = call.req.param("batch") == std::optional<std::string_view>("ok");
   Response r = Response::json(batch ? 202 : 201, docResultJson(*written));
-  r.setHeader("Location", "/" + call.dbName + "/" + written->id);
+  // A batch write is not done yet: CouchDB gives its 202 no Location.
+  if (!batch) r.setHeader("Location", detail::locationOf(call, written->id));
   return r;
 }
 

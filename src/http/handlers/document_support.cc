@@ -2,6 +2,7 @@
 // Location and write answers, and rewriting a document's JSON object.
 #include "http/system_dbs.h"
 #include "db/rev_id.h"
+#include "http/absolute_url.h"
 #include "http/auth.h"
 #include "http/client_url.h"
 #include "http/handlers/document_internal.h"
@@ -44,11 +45,9 @@ bool acceptsType(const Request& req, std::string_view type) {
 }
 
 std::string locationOf(const Call& call, std::string_view docId, std::string_view att) {
-  std::string url;
-  if (const std::string* host = call.req.header("Host")) url = "http://" + *host;
-  url += "/" + encodePathSegment(call.dbName) + "/" + encodePathSegment(docId);
-  if (!att.empty()) url += "/" + encodePathSegment(att);
-  return url;
+  std::string path = "/" + encodePathSegment(call.dbName) + "/" + encodePathSegment(docId);
+  if (!att.empty()) path += "/" + encodePathSegment(att);
+  return absoluteUrl(call.req, path);
 }
 
 Response writeAnswer(int status, const DocResult& result, const std::string& location) {

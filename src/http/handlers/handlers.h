@@ -14,5 +14,11 @@ void registerBulkRoutes(Api& api);        // _all_docs, _bulk_docs, _bulk_get, _
 void registerChangesRoutes(Api& api);     // _changes: normal, longpoll, continuous, eventsource
 void registerFindRoutes(Api& api);        // Mango: _find, _explain, _index
 void registerNodeRoutes(Api& api);        // /_node/{node}/_stats, /_node/{node}/_prometheus (metrics)
+void registerDesignRoutes(Api& api);      // /{db}/_design/{ddoc}/_show, _update, _list, _rewrite
+void registerPartitionRoutes(Api& api);   // /{db}/_partition/...: refused, no database here is partitioned
+
+// `?partitioned=` of PUT /{db}: ok when absent or "false"; CouchDB's refusal otherwise (the feature is
+// not available here, so "true" is refused as CouchDB refuses it with the feature disabled).
+Status partitionedOptionStatus(const Request& req);
 
 }  // namespace settee::http

@@ -1,6 +1,6 @@
 // Server-level endpoints: welcome, health, database list, uuids, active tasks, cookie sessions.
-#include <openssl/rand.h>
-
+#include "db/crypto.h"
+#include "db/rev_hash.h"
 #include "http/auth.h"
 #include "http/handlers/db_info.h"
 #include "http/handlers/handlers.h"
@@ -51,24 +51,24 @@ Response uuids(Call& call) {
   auto count = uintParam(call.req, "count", 1);
   if (!count) return errorResponse(count.status());
   if (*count > 1000) return errorResponse(badRequest("count parameter too large"));
-  return Response::json(200, writeJson([&](db::JsonWriter& w) {
-    static const char* kHex = "0123456789abcdef";
+  std::vector<std::string> ids;
+  ids.reserve(*count);
+  for (uint64_t i = 0; i < *count; ++i) ids.push_back(db::randomHex(16));
+  Response r = Response::json(200, writeJson([&](db::JsonWriter& w) {
     w.StartObject();
     writeKey(w, "uuids");
     w.StartArray();
-    for (uint64_t i = 0; i < *count; ++i) {
-      unsigned char raw[16];
-      RAND_bytes(raw, sizeof raw);
-      std::string id;
-      for (unsigned char c : raw) {
-        id.push_back(kHex[c >> 4]);
-        id.push_back(kHex[c & 15]);
-      }
-      writeString(w, id);
-    }
+    for (const auto& id : ids) writeString(w, id);
     w.EndArray();
     w.EndObject();
   }));
+  // CouchDB's cache-busting headers (chttpd_misc:handle_uuids_req), so no cache between a client and
+  // the node hands two clients the same ids; its send_json adds must-revalidate to the no-cache.
+  r.setHeader("Cache-Control", "must-revalidate, no-cache");
+  r.setHeader("Pragma", "no-cache");
+  r.setHeader("Expires", "Mon, 01 Jan 1990 00:00:00 GMT");
+  r.setHeader("ETag", db::couchEtag(db::binaryListTerm(ids)));
+  return r;
 }
 
 void writeUserCtx(db::JsonWriter& w, const UserCtx& user) {
