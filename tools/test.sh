@@ -62,4 +62,6 @@ if [[ -f compat/package.json ]]; then
   # Sync: the outbox is exact and documents arrive; bookkeeping cost within a loose bound for short runs
   # (the full run, tools/bench/sync_bench.sh, checks the 10%).
   echo "== sync benchmark, CI size (tools/bench/sync_bench.sh --ci)" && tools/bench/sync_bench.sh --ci
+  # Views: a JS-mapped index with built-in reduces is built and queried over HTTP (figures: the full run).
+  echo "== view benchmark, CI size (tools/bench/view_bench.sh --ci)" && tools/bench/view_bench.sh --ci
 fi
