@@ -25,6 +25,17 @@ struct UpdatingFlag {
   std::atomic<bool>& flag_;
 };
 
+// Releases the writer's page cache when update() returns, after an update that wrote rows (one that
+// found nothing to do keeps the few pages it read: a query with update=true pays no release).
+struct CacheRelease {
+  explicit CacheRelease(Connection& conn) : conn_(conn) {}
+  ~CacheRelease() {
+    if (wrote) releaseCache(conn_);
+  }
+  Connection& conn_;
+  bool wrote = false;
+};
+
 Status setMeta(Connection& conn, std::string_view key, std::string_view value) {
   Statement put(conn.prepare("INSERT OR REPLACE INTO meta(key, value) VALUES(?1, ?2)"));
   put.bind(1, key).bind(2, value);
@@ -185,6 +196,7 @@ Result<uint64_t> ViewIndex::update(Database& db, const Mapper& map, const std::f
   std::lock_guard lock(impl_->updateMu);
   UpdatingFlag flag(impl_->updating);
   Connection& conn = *impl_->writer;
+  CacheRelease release(conn);
   const ViewGroupSpec& spec = impl_->spec;
   if (batch == 0) batch = 1;
   // Every change committed before the call: the update ends there even while writes go on.
@@ -202,6 +214,7 @@ Result<uint64_t> ViewIndex::update(Database& db, const Mapper& map, const std::f
   if (!indexedPurgeSeq) return indexedPurgeSeq.status();
   // An index ahead of its database: the database was deleted and made again under the name.
   if (since > target || static_cast<uint64_t>(*indexedPurgeSeq) != purgeSeq) {
+    release.wrote = true;
     if (Status st = clearRows(conn, spec.views.size(), purgeSeq); !st) return st;
     since = 0;
     impl_->updateSeq = 0;
@@ -282,6 +295,7 @@ Result<uint64_t> ViewIndex::update(Database& db, const Mapper& map, const std::f
                                                         " views"));
     }
     // A write that fails leaves the transaction to roll back: nothing of it is committed.
+    release.wrote = true;
     if (Status st = writer.write(changed, emits); !st) return st;
     written = last;
     if (writer.due()) {
