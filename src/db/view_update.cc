@@ -1,6 +1,7 @@
 // view_update.cc — ViewIndex::update: the changes after update_seq, mapped and written batch by batch.
 #include <simdjson.h>
 
+#include <algorithm>
 #include <chrono>
 #include <optional>
 
@@ -80,8 +81,6 @@ class RowWriter {
     Statement del(
         conn_.prepare("DELETE FROM rows WHERE id = ?1 RETURNING view, length(ckey) + length(id) + "
                       "length(key) + length(value), ckey, n"));
-    Statement ins(
-        conn_.prepare("INSERT INTO rows(view, ckey, id, n, key, value) VALUES(?1, ?2, ?3, ?4, ?5, ?6)"));
     size_t mapped = 0;
     for (const Changed& doc : batch) {
       ++pending_;
@@ -108,27 +107,22 @@ class RowWriter {
           appendCollationKey(key, ckey_);
           const std::string_view value =
               emit.value.empty() ? std::string_view("null") : std::string_view(emit.value);
-          ins.bind(1, static_cast<int64_t>(v))
-              .bindBlob(2, ckey_)
-              .bind(3, std::string_view(doc.id))
-              .bind(4, n)
-              .bind(5, std::string_view(emit.key))
-              .bind(6, value);
-          if (!ins.exec()) return conn_.error("insert view row");
-          ins.reset();
-          if (Status st = fences_.add(conn_, static_cast<int64_t>(v), ckey_, doc.id, n, 1); !st) return st;
+          held_.push_back({static_cast<int64_t>(v), ckey_, doc.id, n, emit.key, std::string(value)});
+          heldBytes_ += sizeof(HeldRow) + ckey_.size() + doc.id.size() + emit.key.size() + value.size();
           ++n;
           ++delta_[v];
           bytes_ += static_cast<int64_t>(ckey_.size() + doc.id.size() + emit.key.size() + value.size());
         }
       }
     }
+    if (heldBytes_ >= kHeldBytes) return insertHeld();
     return Status::ok();
   }
 
   // Commits what was written, with update_seq `seq`.
   Status commit(uint64_t seq) {
     if (Status st = begin(); !st) return st;
+    if (Status st = insertHeld(); !st) return st;
     Statement count(conn_.prepare("UPDATE counts SET n = n + ?1 WHERE view = ?2"));
     for (size_t v = 0; v < viewCount_; ++v) {
       if (delta_[v] == 0) continue;
@@ -163,6 +157,48 @@ class RowWriter {
     return Status::ok();
   }
 
+  // A row to insert, held until the transaction commits or kHeldBytes are held.
+  struct HeldRow {
+    int64_t view;
+    std::string ckey, id;
+    int64_t n;
+    std::string key, value;
+  };
+
+  // Inserts the held rows in index order, so each leaf page of the rows b-tree is written in one run:
+  // SQLite can then spill it from a small cache and never read it again in this transaction, where rows
+  // inserted in document order land at random positions all over the index. (A document's old rows
+  // are deleted before its new ones are held, and a document comes once per update, so holding the
+  // inserts changes nothing else.)
+  Status insertHeld() {
+    std::sort(held_.begin(), held_.end(), [](const HeldRow& a, const HeldRow& b) {
+      if (a.view != b.view) return a.view < b.view;
+      if (int c = a.ckey.compare(b.ckey); c != 0) return c < 0;  // memcmp, as SQLite compares BLOBs
+      if (int c = a.id.compare(b.id); c != 0) return c < 0;      // and TEXT under BINARY collation
+      return a.n < b.n;
+    });
+    Statement ins(
+        conn_.prepare("INSERT INTO rows(view, ckey, id, n, key, value) VALUES(?1, ?2, ?3, ?4, ?5, ?6)"));
+    for (const HeldRow& r : held_) {
+      ins.bind(1, r.view)
+          .bindBlob(2, r.ckey)
+          .bind(3, std::string_view(r.id))
+          .bind(4, r.n)
+          .bind(5, std::string_view(r.key))
+          .bind(6, std::string_view(r.value));
+      if (!ins.exec()) return conn_.error("insert view row");
+      ins.reset();
+      if (Status st = fences_.add(conn_, r.view, r.ckey, r.id, r.n, 1); !st) return st;
+    }
+    held_.clear();
+    held_.shrink_to_fit();
+    heldBytes_ = 0;
+    return Status::ok();
+  }
+
+  // At most this many bytes of rows are held before they are inserted.
+  static constexpr size_t kHeldBytes = 4 << 20;
+
   Connection& conn_;
   const size_t viewCount_;
   const bool fresh_;
@@ -174,6 +210,8 @@ class RowWriter {
   size_t pending_ = 0;
   simdjson::dom::parser parser_;
   std::string ckey_;
+  std::vector<HeldRow> held_;
+  size_t heldBytes_ = 0;
 };
 
 // Empties the index, which follows the database's purges up to `purgeSeq` from now on.
