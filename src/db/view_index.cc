@@ -1,6 +1,10 @@
 // view_index.cc — opening a view index file, its schema, its readers and sizes (view_index.h).
 #include "db/view_index.h"
 
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
+
 #include <filesystem>
 
 #include "db/view_index_internal.h"
@@ -14,10 +18,20 @@ namespace {
 // that idle ones cost little (each holds its own page cache).
 constexpr size_t kMaxIdleReaders = 4;
 
-// The writer's page cache. A build inserts rows at every key position of the index, so the cache is
-// what keeps the b-tree's inner pages from being read again for every batch: 64 MiB holds the inner
-// levels of an index of several million rows.
-constexpr const char* kWriterCache = "PRAGMA cache_size=-65536";
+// The writer's page cache, held only while an update runs (update() releases it when done, so the
+// indexes a node keeps open cost no cache between updates). A build inserts rows at every key position
+// of the index, so the cache is what keeps the b-tree's inner pages from being read again for every
+// batch: the inner levels of an index of several million rows take a few MiB; the rest holds the
+// leaves a commit interval dirties, which SQLite spills to the WAL when it is full.
+constexpr const char* kWriterCache = "PRAGMA cache_size=-16384";
+
+// A reader's page cache: a lookup reads one root-to-leaf path and a scan streams leaves it reads once,
+// so a small cache keeps the inner pages a query needs; every idle reader of every open index holds
+// one, so it stays small.
+constexpr const char* kReaderCache = "PRAGMA cache_size=-2048";
+
+// A release of at least this much cache also trims the heap (releaseCache).
+constexpr size_t kTrimAfter = 4 << 20;
 
 constexpr const char* kSchema =
     "CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value) WITHOUT ROWID;"
@@ -92,12 +106,42 @@ Result<std::unique_ptr<Connection>> ViewIndex::Impl::takeReader() {
   }
   auto conn = std::make_unique<Connection>();
   if (Status st = conn->open(file, false, false, {}, false); !st) return st;
+  if (Status st = conn->exec(kReaderCache); !st) return st;
   return conn;
 }
 
 void ViewIndex::Impl::giveBack(std::unique_ptr<Connection> reader) {
   std::lock_guard lock(poolMu);
   if (readers.size() < kMaxIdleReaders) readers.push_back(std::move(reader));
+}
+
+size_t ViewIndex::Impl::cacheBytes() {
+  size_t total = 0;
+  {
+    std::lock_guard lock(updateMu);
+    total += cacheUsed(*writer);
+  }
+  std::lock_guard lock(poolMu);
+  for (auto& reader : readers) total += cacheUsed(*reader);
+  return total;
+}
+
+size_t cacheUsed(Connection& conn) {
+  int used = 0, highwater = 0;
+  if (sqlite3_db_status(conn.handle(), SQLITE_DBSTATUS_CACHE_USED, &used, &highwater, 0) != SQLITE_OK)
+    return 0;
+  return used > 0 ? static_cast<size_t>(used) : 0;
+}
+
+void releaseCache(Connection& conn) {
+  const size_t used = cacheUsed(conn);
+  sqlite3_db_release_memory(conn.handle());
+#ifdef __GLIBC__
+  // glibc keeps freed pages in the arena of the thread that freed them, where the next update (likely
+  // on another thread) does not find them: give them to the system. Only after a large release, as the
+  // trim walks the whole heap.
+  if (used >= kTrimAfter) malloc_trim(0);
+#endif
 }
 
 ReadScope::ReadScope(ViewIndex::Impl& impl) : impl_(impl) {
@@ -147,6 +191,7 @@ Result<std::unique_ptr<ViewIndex>> ViewIndex::open(const std::string& file, View
 const ViewGroupSpec& ViewIndex::spec() const { return impl_->spec; }
 uint64_t ViewIndex::updateSeq() const { return impl_->updateSeq.load(); }
 bool ViewIndex::updating() const { return impl_->updating.load(); }
+size_t ViewIndex::cacheBytes() const { return impl_->cacheBytes(); }
 
 Result<ViewIndex::Sizes> ViewIndex::sizes() {
   ReadScope scope(*impl_);

@@ -165,6 +165,10 @@ class ViewIndex {
   Result<Sizes> sizes();
   // Whether an update() is running now (_info's updater_running).
   bool updating() const;
+  // The SQLite page cache the index's connections hold now (waits for a running update). Bounded:
+  // the writer's cache is released when an update that wrote rows ends, and each idle reader (at most
+  // four) keeps at most 2 MiB.
+  size_t cacheBytes() const;
 
   // The state behind the index, defined in view_index_internal.h for the files that implement it.
   struct Impl;

@@ -107,7 +107,15 @@ struct ViewIndex::Impl {
   // A reader for one scan: from the pool, or newly opened.
   Result<std::unique_ptr<Connection>> takeReader();
   void giveBack(std::unique_ptr<Connection> reader);
+  // The page cache the writer and the idle readers hold (waits for a running update).
+  size_t cacheBytes();
 };
+
+// The bytes of page cache `conn` holds.
+size_t cacheUsed(Connection& conn);
+// Gives back the page cache of `conn` (every page not in use: all of them outside a transaction) and,
+// when that was much, the heap memory it leaves free, so an index idle between updates costs no cache.
+void releaseCache(Connection& conn);
 
 // A reader taken from the pool for a scope, in one read transaction so every statement of the scope
 // (the count, the total, the rows) sees the same snapshot.

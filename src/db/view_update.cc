@@ -1,6 +1,7 @@
 // view_update.cc — ViewIndex::update: the changes after update_seq, mapped and written batch by batch.
 #include <simdjson.h>
 
+#include <algorithm>
 #include <chrono>
 #include <optional>
 
@@ -23,6 +24,17 @@ struct UpdatingFlag {
   explicit UpdatingFlag(std::atomic<bool>& flag) : flag_(flag) { flag_ = true; }
   ~UpdatingFlag() { flag_ = false; }
   std::atomic<bool>& flag_;
+};
+
+// Releases the writer's page cache when update() returns, after an update that wrote rows (one that
+// found nothing to do keeps the few pages it read: a query with update=true pays no release).
+struct CacheRelease {
+  explicit CacheRelease(Connection& conn) : conn_(conn) {}
+  ~CacheRelease() {
+    if (wrote) releaseCache(conn_);
+  }
+  Connection& conn_;
+  bool wrote = false;
 };
 
 Status setMeta(Connection& conn, std::string_view key, std::string_view value) {
@@ -69,8 +81,6 @@ class RowWriter {
     Statement del(
         conn_.prepare("DELETE FROM rows WHERE id = ?1 RETURNING view, length(ckey) + length(id) + "
                       "length(key) + length(value), ckey, n"));
-    Statement ins(
-        conn_.prepare("INSERT INTO rows(view, ckey, id, n, key, value) VALUES(?1, ?2, ?3, ?4, ?5, ?6)"));
     size_t mapped = 0;
     for (const Changed& doc : batch) {
       ++pending_;
@@ -97,27 +107,22 @@ class RowWriter {
           appendCollationKey(key, ckey_);
           const std::string_view value =
               emit.value.empty() ? std::string_view("null") : std::string_view(emit.value);
-          ins.bind(1, static_cast<int64_t>(v))
-              .bindBlob(2, ckey_)
-              .bind(3, std::string_view(doc.id))
-              .bind(4, n)
-              .bind(5, std::string_view(emit.key))
-              .bind(6, value);
-          if (!ins.exec()) return conn_.error("insert view row");
-          ins.reset();
-          if (Status st = fences_.add(conn_, static_cast<int64_t>(v), ckey_, doc.id, n, 1); !st) return st;
+          held_.push_back({static_cast<int64_t>(v), ckey_, doc.id, n, emit.key, std::string(value)});
+          heldBytes_ += sizeof(HeldRow) + ckey_.size() + doc.id.size() + emit.key.size() + value.size();
           ++n;
           ++delta_[v];
           bytes_ += static_cast<int64_t>(ckey_.size() + doc.id.size() + emit.key.size() + value.size());
         }
       }
     }
+    if (heldBytes_ >= kHeldBytes) return insertHeld();
     return Status::ok();
   }
 
   // Commits what was written, with update_seq `seq`.
   Status commit(uint64_t seq) {
     if (Status st = begin(); !st) return st;
+    if (Status st = insertHeld(); !st) return st;
     Statement count(conn_.prepare("UPDATE counts SET n = n + ?1 WHERE view = ?2"));
     for (size_t v = 0; v < viewCount_; ++v) {
       if (delta_[v] == 0) continue;
@@ -152,6 +157,48 @@ class RowWriter {
     return Status::ok();
   }
 
+  // A row to insert, held until the transaction commits or kHeldBytes are held.
+  struct HeldRow {
+    int64_t view;
+    std::string ckey, id;
+    int64_t n;
+    std::string key, value;
+  };
+
+  // Inserts the held rows in index order, so each leaf page of the rows b-tree is written in one run:
+  // SQLite can then spill it from a small cache and never read it again in this transaction, where rows
+  // inserted in document order land at random positions all over the index. (A document's old rows
+  // are deleted before its new ones are held, and a document comes once per update, so holding the
+  // inserts changes nothing else.)
+  Status insertHeld() {
+    std::sort(held_.begin(), held_.end(), [](const HeldRow& a, const HeldRow& b) {
+      if (a.view != b.view) return a.view < b.view;
+      if (int c = a.ckey.compare(b.ckey); c != 0) return c < 0;  // memcmp, as SQLite compares BLOBs
+      if (int c = a.id.compare(b.id); c != 0) return c < 0;      // and TEXT under BINARY collation
+      return a.n < b.n;
+    });
+    Statement ins(
+        conn_.prepare("INSERT INTO rows(view, ckey, id, n, key, value) VALUES(?1, ?2, ?3, ?4, ?5, ?6)"));
+    for (const HeldRow& r : held_) {
+      ins.bind(1, r.view)
+          .bindBlob(2, r.ckey)
+          .bind(3, std::string_view(r.id))
+          .bind(4, r.n)
+          .bind(5, std::string_view(r.key))
+          .bind(6, std::string_view(r.value));
+      if (!ins.exec()) return conn_.error("insert view row");
+      ins.reset();
+      if (Status st = fences_.add(conn_, r.view, r.ckey, r.id, r.n, 1); !st) return st;
+    }
+    held_.clear();
+    held_.shrink_to_fit();
+    heldBytes_ = 0;
+    return Status::ok();
+  }
+
+  // At most this many bytes of rows are held before they are inserted.
+  static constexpr size_t kHeldBytes = 4 << 20;
+
   Connection& conn_;
   const size_t viewCount_;
   const bool fresh_;
@@ -163,6 +210,8 @@ class RowWriter {
   size_t pending_ = 0;
   simdjson::dom::parser parser_;
   std::string ckey_;
+  std::vector<HeldRow> held_;
+  size_t heldBytes_ = 0;
 };
 
 // Empties the index, which follows the database's purges up to `purgeSeq` from now on.
@@ -185,6 +234,7 @@ Result<uint64_t> ViewIndex::update(Database& db, const Mapper& map, const std::f
   std::lock_guard lock(impl_->updateMu);
   UpdatingFlag flag(impl_->updating);
   Connection& conn = *impl_->writer;
+  CacheRelease release(conn);
   const ViewGroupSpec& spec = impl_->spec;
   if (batch == 0) batch = 1;
   // Every change committed before the call: the update ends there even while writes go on.
@@ -202,6 +252,7 @@ Result<uint64_t> ViewIndex::update(Database& db, const Mapper& map, const std::f
   if (!indexedPurgeSeq) return indexedPurgeSeq.status();
   // An index ahead of its database: the database was deleted and made again under the name.
   if (since > target || static_cast<uint64_t>(*indexedPurgeSeq) != purgeSeq) {
+    release.wrote = true;
     if (Status st = clearRows(conn, spec.views.size(), purgeSeq); !st) return st;
     since = 0;
     impl_->updateSeq = 0;
@@ -282,6 +333,7 @@ Result<uint64_t> ViewIndex::update(Database& db, const Mapper& map, const std::f
                                                         " views"));
     }
     // A write that fails leaves the transaction to roll back: nothing of it is committed.
+    release.wrote = true;
     if (Status st = writer.write(changed, emits); !st) return st;
     written = last;
     if (writer.due()) {

@@ -5,6 +5,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <catch2/catch.hpp>
 #include <chrono>
 #include <cstdlib>
@@ -276,4 +277,50 @@ TEST_CASE("View index: a purged document's rows go (the index is built again aft
   auto after = scanOf(*index, 0);
   CHECK(after.rows == std::vector<std::string>{"kept 2 null"});
   CHECK(after.totalRows == 1);
+}
+
+TEST_CASE("View index: memory stays bounded: no writer cache after an update, a small one per reader",
+          "[views]") {
+  TempDir dir;
+  auto db = openDb(dir);
+  // 40,000 documents: an index of over 3 MiB, more than a reader's cache holds.
+  std::vector<std::string> docs;
+  for (int i = 0; i < 40000; i += 1000) {
+    docs.clear();
+    for (int j = i; j < i + 1000; ++j)
+      docs.push_back(R"({"_id":"doc)" + std::to_string(j) + R"(","k":)" + std::to_string((j * 7919) % 40000) +
+                     R"(,"v":1,"name":"a document of some length, number )" + std::to_string(j) + R"("})");
+    std::vector<std::string_view> views(docs.begin(), docs.end());
+    db->bulkDocs(views);
+  }
+  auto index = openIndex(dir, kvSpec("_sum"));
+  REQUIRE(index->update(*db, kvMapper()));
+  auto sizes = index->sizes();
+  REQUIRE(sizes);
+  REQUIRE(sizes->file > 3u << 20);
+  // The update's cache is given back when it ends (sizes() used one reader: a few pages).
+  CHECK(index->cacheBytes() < 256u << 10);
+
+  // Whole scans and reduces, one after another and at once, fill each reader's cache to its bound.
+  CHECK(scanOf(*index, 0).totalRows == 40000);
+  CHECK(reduceOf(*index, 0, {}) == std::vector<std::string>{"null 40000"});
+  std::atomic<int> wholeScans{0};
+  std::vector<std::thread> queries;
+  for (int t = 0; t < 3; ++t)
+    queries.emplace_back([&] {
+      size_t rows = 0;
+      auto total = index->scan(0, {}, [&](const ViewRow&) { return ++rows, true; });
+      if (total && rows == 40000) ++wholeScans;
+    });
+  for (auto& q : queries) q.join();
+  CHECK(wholeScans == 3);
+  // At most four idle readers of at most 2 MiB of pages each (plus SQLite's per-page headers).
+  CHECK(index->cacheBytes() <= 4 * (5u << 19));
+  CHECK(index->cacheBytes() > 0);
+
+  // A later update that writes a little gives its cache back too.
+  put(*db, R"({"_id":"late","k":1,"v":2})");
+  REQUIRE(index->update(*db, kvMapper()));
+  CHECK(reduceOf(*index, 0, {}) == std::vector<std::string>{"null 40002"});
+  CHECK(index->cacheBytes() <= 4 * (5u << 19));
 }
