@@ -92,8 +92,11 @@ std::string systemJson(uint64_t uptimeSeconds, size_t queryServers) {
   auto io = procIo();
   struct mallinfo2 heap = mallinfo2();
   const uint64_t rss = status["VmRSS"];
-  const uint64_t heapTotal = heap.arena + heap.hblkhd;
-  const uint64_t heapUsed = heap.uordblks + heap.hblkhd;
+  // glibc's malloc reports its heap; another allocator (a sanitizer's, say) reports zeros, and then the
+  // data segment, which holds the heap, stands for it.
+  const bool mallocKnown = heap.arena + heap.hblkhd > 0;
+  const uint64_t heapTotal = mallocKnown ? heap.arena + heap.hblkhd : status["VmData"];
+  const uint64_t heapUsed = mallocKnown ? heap.uordblks + heap.hblkhd : status["VmData"];
   const uint64_t code = status["VmExe"] + status["VmLib"];
   const uint64_t accounted = heapTotal + code;
   return writeJson([&](db::JsonWriter& w) {
