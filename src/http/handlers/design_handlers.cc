@@ -46,6 +46,17 @@ Status needQueryServer(const Call& call) {
   return Status(ErrorCode::Internal, "this node runs no JavaScript query server", "os_process_error");
 }
 
+// The document a show or update function is given: the one the path names with its _conflicts, or "null"
+// when the path names none or it does not exist.
+Result<std::string> targetDoc(Call& call, const std::string* docId) {
+  if (!docId) return std::string("null");
+  ReadOptions read;
+  read.conflicts = true;
+  auto got = call.db->get(*docId, read);
+  if (got || got.status().code() != ErrorCode::NotFound) return got;
+  return std::string("null");
+}
+
 // GET/POST /{db}/_design/{ddoc}/_show/{func}[/{docid}]: the show function over the document (null when
 // there is none or it does not exist; a function that then fails is a 404 "document not found").
 Response show(Call& call) {
@@ -55,15 +66,9 @@ Response show(Call& call) {
   const std::string& func = call.params["func"];
   if (Status st = requireFunction(*ddoc, "shows", func); !st) return errorResponse(st);
   const std::string* docId = call.params.get("docid");
-  std::string doc = "null";
-  if (docId) {
-    ReadOptions read;
-    read.conflicts = true;
-    if (auto got = call.db->get(*docId, read))
-      doc = std::move(*got);
-    else if (got.status().code() != ErrorCode::NotFound)
-      return errorResponse(got.status());
-  }
+  auto target = targetDoc(call, docId);
+  if (!target) return errorResponse(target.status());
+  std::string doc = std::move(*target);
   std::string etag = showEtag(call, revOf(ddoc->json), doc == "null" ? std::string() : revOf(doc));
   if (const std::string* match = call.req.header("If-None-Match"); match && trimWhitespace(*match) == etag) {
     Response r;
@@ -88,15 +93,9 @@ Response update(Call& call) {
   const std::string& func = call.params["func"];
   if (Status st = requireFunction(*ddoc, "updates", func); !st) return errorResponse(st);
   const std::string* docId = call.params.get("docid");
-  std::string doc = "null";
-  if (docId) {
-    ReadOptions read;
-    read.conflicts = true;
-    if (auto got = call.db->get(*docId, read))
-      doc = std::move(*got);
-    else if (got.status().code() != ErrorCode::NotFound)
-      return errorResponse(got.status());
-  }
+  auto target = targetDoc(call, docId);
+  if (!target) return errorResponse(target.status());
+  std::string doc = std::move(*target);
   auto req = renderRequestJson(call, docId ? std::optional<std::string_view>(*docId) : std::nullopt);
   if (!req) return errorResponse(req.status());
   auto up = call.svc->design->pool().update({ddoc->id, ddoc->json}, func, doc, *req);
