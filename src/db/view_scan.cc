@@ -46,26 +46,13 @@ RowBound after(std::string ckey, const std::optional<std::string>& docId) {
   }
   return b;
 }
-// The last row at or before (key, docid) — an inclusive upper end.
+// The last row at or before (key, docid) — an inclusive upper end: the same edge as after().
 RowBound atOrBefore(std::string ckey, const std::optional<std::string>& docId) {
-  RowBound b;
-  b.ckey = std::move(ckey);
-  if (docId) {
-    b.id = *docId;
-    b.n = INT64_MAX;
-  } else {
-    b.idIsBlob = true;
-    b.n = 0;
-  }
-  return b;
+  return after(std::move(ckey), docId);
 }
-// The last row before (key, docid) — an exclusive upper end.
+// The last row before (key, docid) — an exclusive upper end: the same edge as atOrAfter().
 RowBound before(std::string ckey, const std::optional<std::string>& docId) {
-  RowBound b;
-  b.ckey = std::move(ckey);
-  if (docId) b.id = *docId;
-  b.n = -1;
-  return b;
+  return atOrAfter(std::move(ckey), docId);
 }
 
 }  // namespace
